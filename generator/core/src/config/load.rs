@@ -1,0 +1,227 @@
+//! Reading the declaration files of an environments directory.
+//!
+//! Layout: `defaults.yaml` (optional), `stages/<stage>.yaml`, `projects/<project>.yaml`.
+//! A file that does not parse yields one finding (serde stops at the first error in a file);
+//! every other file is still read, so one run reports the problems of all files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::project::ProjectFile;
+use crate::config::stage::{StageName, StageSettings};
+use crate::diagnostics::{Finding, Findings};
+use crate::span::{Location, with_current_file};
+
+/// Everything declared in one environments directory.
+#[derive(Debug, Clone, Default)]
+pub struct Declarations {
+    /// The environments directory.
+    pub root: PathBuf,
+    /// Shared defaults under every stage.
+    pub defaults: Option<Declared<StageSettings>>,
+    /// Stage files by stage.
+    pub stages: BTreeMap<StageName, Declared<StageSettings>>,
+    /// Project files, sorted by path.
+    pub projects: Vec<Declared<ProjectFile>>,
+}
+
+/// A parsed file with its path.
+#[derive(Debug, Clone)]
+pub struct Declared<T> {
+    pub path: PathBuf,
+    pub value: T,
+}
+
+/// Reads and parses every declaration file under `root`.
+pub fn load(root: &Path) -> (Declarations, Findings) {
+    let mut findings = Findings::default();
+    let mut declarations = Declarations { root: root.to_path_buf(), ..Default::default() };
+
+    if !root.is_dir() {
+        findings.push(
+            Finding::error("KP000", &Location::default(), format!("environments directory {} not found", root.display()))
+                .hint("run from the repository root or pass --environments DIR"),
+        );
+        return (declarations, findings);
+    }
+
+    let defaults_path = root.join("defaults.yaml");
+    if defaults_path.exists() {
+        declarations.defaults = parse_file(&defaults_path, &mut findings);
+    }
+
+    for path in yaml_files(&root.join("stages"), &mut findings) {
+        let stem = file_stem(&path);
+        let Some(stage) = StageName::parse(&stem) else {
+            findings.push(
+                Finding::error("KP003", &Location::file_start(&path), format!("`{stem}` is not a stage"))
+                    .hint("stage files are named dev.yaml, test.yaml, acc.yaml or prod.yaml"),
+            );
+            continue;
+        };
+        if let Some(settings) = parse_file::<StageSettings>(&path, &mut findings) {
+            declarations.stages.insert(stage, settings);
+        }
+    }
+
+    for path in yaml_files(&root.join("projects"), &mut findings) {
+        if let Some(project) = parse_file::<ProjectFile>(&path, &mut findings) {
+            declarations.projects.push(project);
+        }
+    }
+    (declarations, findings)
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The `.yaml`/`.yml` files of a directory, sorted so that output is stable.
+fn yaml_files(dir: &Path, findings: &mut Findings) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            findings.push(
+                Finding::error("KP000", &Location::default(), format!("cannot read {}: {err}", dir.display()))
+                    .hint("the environments directory needs stages/ and projects/ folders"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Parses one YAML file into `T`, turning a failure into a located finding.
+pub fn parse_file<T: serde::de::DeserializeOwned>(path: &Path, findings: &mut Findings) -> Option<Declared<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) => {
+            findings.push(Finding::error("KP000", &Location::file_start(path), format!("cannot read file: {err}")));
+            return None;
+        }
+    };
+    match parse_str(path, &text) {
+        Ok(value) => Some(Declared { path: path.to_path_buf(), value }),
+        Err(finding) => {
+            findings.push(*finding);
+            None
+        }
+    }
+}
+
+/// Parses YAML text that came from `path`.
+pub fn parse_str<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Box<Finding>> {
+    with_current_file(path, || serde_saphyr::from_str::<T>(text)).map_err(|err| Box::new(parse_error(path, &err)))
+}
+
+fn parse_error(path: &Path, err: &serde_saphyr::Error) -> Finding {
+    let location = err
+        .location()
+        .map(|l| Location::at(path, l.line(), l.column()))
+        .unwrap_or_else(|| Location::file_start(path));
+    let message = err.without_snippet().to_string();
+    let message = message.lines().next().unwrap_or("invalid YAML").trim().to_string();
+    if let Some((unknown, expected)) = unknown_field(&message) {
+        let mut finding = Finding::error("KP002", &location, format!("unknown key `{unknown}`"));
+        finding = match did_you_mean(&unknown, &expected) {
+            Some(best) => finding.hint(format!("did you mean `{best}`?")),
+            None => finding.hint(format!("allowed keys here: {}", expected.join(", "))),
+        };
+        return finding;
+    }
+    if let Some((unknown, expected)) = unknown_variant(&message) {
+        let finding = Finding::error("KP001", &location, format!("unknown value `{unknown}`"));
+        return match did_you_mean(&unknown, &expected) {
+            Some(best) => finding.hint(format!("did you mean `{best}`? allowed: {}", expected.join(", "))),
+            None => finding.hint(format!("allowed values: {}", expected.join(", "))),
+        };
+    }
+    Finding::error("KP001", &location, message).hint("check YAML syntax and the value's type against environments/schema.json")
+}
+
+/// Splits serde's "unknown field `x`, expected one of `a`, `b`" message.
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    split_serde_message(message, "unknown field `")
+}
+
+/// Splits serde's "unknown variant `x`, expected one of `a`, `b`" message.
+fn unknown_variant(message: &str) -> Option<(String, Vec<String>)> {
+    split_serde_message(message, "unknown variant `")
+}
+
+fn split_serde_message(message: &str, marker: &str) -> Option<(String, Vec<String>)> {
+    let rest = &message[message.find(marker)? + marker.len()..];
+    let end = rest.find('`')?;
+    let unknown = rest[..end].to_string();
+    let rest = &rest[end..];
+    let list = rest.find("expected one of ").map(|i| &rest[i + 16..]).or_else(|| rest.find("expected ").map(|i| &rest[i + 9..]))?;
+    let list = list.split(" at line ").next().unwrap_or(list);
+    let expected = list
+        .split(|c| c == ',' || c == ' ')
+        .map(|item| item.trim().trim_matches('`').to_string())
+        .filter(|item| !item.is_empty() && item != "or")
+        .collect();
+    Some((unknown, expected))
+}
+
+/// The closest allowed name, if it is close enough to be a likely typo.
+pub fn did_you_mean(input: &str, candidates: &[String]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(input, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::project::ProjectFile;
+
+    #[test]
+    fn unknown_key_is_located_and_gets_a_suggestion() {
+        let yaml = "project: contracts\ntopics:\n  - name: contracts.a.v1\n    partitons: 3\n";
+        let finding = parse_str::<ProjectFile>(Path::new("p.yaml"), yaml).unwrap_err();
+        assert_eq!(finding.rule, "KP002");
+        assert_eq!((finding.location.line, finding.location.column), (4, 5));
+        assert_eq!(finding.hint.as_deref(), Some("did you mean `partitions`?"));
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let yaml = "project: contracts\ntopics:\n  - name: contracts.a.v1\n    partitions: many\n";
+        let finding = parse_str::<ProjectFile>(Path::new("p.yaml"), yaml).unwrap_err();
+        assert_eq!(finding.rule, "KP001");
+        assert_eq!(finding.location.line, 4);
+    }
+
+    #[test]
+    fn unknown_enum_value_lists_allowed_values() {
+        let yaml = "project: c\nservice_accounts:\n  - name: c-x\n    authentication: scarm\n";
+        let finding = parse_str::<ProjectFile>(Path::new("p.yaml"), yaml).unwrap_err();
+        assert_eq!(finding.rule, "KP001");
+        assert!(finding.hint.unwrap().contains("did you mean `scram`"));
+    }
+
+    #[test]
+    fn spans_carry_the_file() {
+        let yaml = "project: contracts\n";
+        let project = parse_str::<ProjectFile>(Path::new("x/contracts.yaml"), yaml).unwrap();
+        assert_eq!(project.project.location.to_string(), "x/contracts.yaml:1:10");
+    }
+
+    #[test]
+    fn broken_yaml_syntax_is_reported() {
+        let yaml = "project: [contracts\n";
+        let finding = parse_str::<ProjectFile>(Path::new("p.yaml"), yaml).unwrap_err();
+        assert_eq!(finding.rule, "KP001");
+        assert!(finding.location.line >= 1);
+    }
+}

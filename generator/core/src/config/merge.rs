@@ -1,0 +1,120 @@
+//! Merging a stage file over the shared defaults: a value set in the stage wins, sections merge
+//! field by field, lists are replaced whole, tag maps are united.
+
+use std::collections::BTreeMap;
+
+use crate::config::stage::*;
+use crate::span::Spanned;
+
+/// Merge `self` (the more specific declaration) over `base`.
+pub trait Merge {
+    /// Returns `self` with every unset value taken from `base`.
+    fn merge(self, base: Self) -> Self;
+}
+
+impl<T> Merge for Spanned<T> {
+    fn merge(self, _base: Self) -> Self {
+        self
+    }
+}
+
+impl<T: Merge> Merge for Option<T> {
+    fn merge(self, base: Self) -> Self {
+        match (self, base) {
+            (Some(over), Some(base)) => Some(over.merge(base)),
+            (over, base) => over.or(base),
+        }
+    }
+}
+
+impl<V> Merge for BTreeMap<String, V> {
+    fn merge(mut self, base: Self) -> Self {
+        for (key, value) in base {
+            self.entry(key).or_insert(value);
+        }
+        self
+    }
+}
+
+macro_rules! merge_fields {
+    ($($ty:ident { $($field:ident),* $(,)? })*) => {$(
+        impl Merge for $ty {
+            fn merge(self, base: Self) -> Self {
+                $ty { $($field: self.$field.merge(base.$field)),* }
+            }
+        }
+    )*};
+}
+
+merge_fields! {
+    StageSettings {
+        stage, account_id, region, naming, network, cluster, schema_registry, dns, public_endpoint,
+        private_link, certificate_authority, certificates, passwords, logs, topic_policy, reconciler, tags,
+    }
+    NamingSettings { resource_prefix, topic_pattern, service_account_pattern, project_pattern }
+    NetworkSettings { vpc_id, vpc_cidr, subnet_ids, client_cidrs }
+    ClusterSettings {
+        brokers, controllers, instance_type, storage, image, broker_heap_mib, broker_memory_mib,
+        authentication,
+    }
+    ControllerSettings { mode, count, heap_mib }
+    StorageSettings { size_gib, volume_type, throughput_mibps, iops }
+    ImageSettings { repository, tag }
+    AuthenticationSettings { scram, mtls }
+    SchemaRegistrySettings { enabled, instances, image }
+    DnsSettings { zone_name }
+    PublicEndpointSettings { enabled, subnet_ids, allowed_cidrs, dns_name, first_port }
+    PrivateLinkSettings { enabled, allowed_principals, acceptance_required }
+    CaSettings { mode, arn, key_algorithm, validity_years, common_name, organization }
+    CertificateSettings { key_algorithm, validity_days, renewal_token }
+    PasswordSettings { length, exclude_characters, rotation_token }
+    LogSettings { retention_days }
+    TopicPolicySettings {
+        default_partitions, max_partitions, default_replication_factor, min_replication_factor,
+        min_insync_replicas, max_retention_ms, allow_infinite_retention, allowed_config_keys,
+    }
+    ReconcilerSettings { allow_delete }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brokers(n: u32) -> Option<ClusterSettings> {
+        Some(ClusterSettings { brokers: Some(Spanned::generated(n)), ..Default::default() })
+    }
+
+    #[test]
+    fn stage_value_wins_and_missing_values_come_from_defaults() {
+        let defaults = StageSettings {
+            region: Some(Spanned::generated("eu-west-1".into())),
+            cluster: Some(ClusterSettings {
+                instance_type: Some(Spanned::generated("m6i.large".into())),
+                ..brokers(3).unwrap()
+            }),
+            ..Default::default()
+        };
+        let stage = StageSettings { cluster: brokers(1), ..Default::default() };
+        let merged = stage.merge(defaults);
+        let cluster = merged.cluster.unwrap();
+        assert_eq!(*cluster.brokers.unwrap(), 1);
+        assert_eq!(cluster.instance_type.unwrap().value, "m6i.large");
+        assert_eq!(merged.region.unwrap().value, "eu-west-1");
+    }
+
+    #[test]
+    fn tags_are_united_with_stage_winning() {
+        let tag = |v: &str| Spanned::generated(v.to_string());
+        let defaults = StageSettings {
+            tags: Some(BTreeMap::from([("a".into(), tag("1")), ("b".into(), tag("2"))])),
+            ..Default::default()
+        };
+        let stage = StageSettings {
+            tags: Some(BTreeMap::from([("b".into(), tag("3"))])),
+            ..Default::default()
+        };
+        let tags = stage.merge(defaults).tags.unwrap();
+        assert_eq!(tags["a"].value, "1");
+        assert_eq!(tags["b"].value, "3");
+    }
+}

@@ -1,0 +1,10 @@
+//! Declarations as written in environments/: typed, with source locations.
+
+pub mod load;
+pub mod merge;
+pub mod project;
+pub mod stage;
+
+pub use load::{Declarations, Declared, load};
+pub use project::*;
+pub use stage::*;

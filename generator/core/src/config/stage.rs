@@ -1,0 +1,407 @@
+//! Cluster settings of a stage, as declared in `defaults.yaml` and `stages/<stage>.yaml`.
+//!
+//! Every field is optional here: a stage file is merged over the defaults first
+//! (see [`crate::config::merge`]) and required fields are checked when the model is resolved.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::span::Spanned;
+
+/// The four OTAP stages, in promotion order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum StageName {
+    Dev,
+    Test,
+    Acc,
+    Prod,
+}
+
+impl StageName {
+    /// All stages, lowest first.
+    pub const ALL: [StageName; 4] = [StageName::Dev, StageName::Test, StageName::Acc, StageName::Prod];
+
+    /// The lowercase name used in file names and resource names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::Dev => "dev",
+            StageName::Test => "test",
+            StageName::Acc => "acc",
+            StageName::Prod => "prod",
+        }
+    }
+
+    /// Parses a lowercase stage name.
+    pub fn parse(s: &str) -> Option<StageName> {
+        StageName::ALL.into_iter().find(|stage| stage.as_str() == s)
+    }
+
+    /// The next stage towards production, if any.
+    pub fn next(self) -> Option<StageName> {
+        StageName::ALL.into_iter().find(|s| *s > self)
+    }
+}
+
+impl std::fmt::Display for StageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Settings of one stage (or the shared defaults under all stages).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageSettings {
+    /// Stage name; required in stage files, must match the file name, absent in defaults.
+    pub stage: Option<Spanned<StageName>>,
+    /// AWS account id (12 digits) the stage deploys to.
+    pub account_id: Option<Spanned<String>>,
+    /// AWS region, e.g. eu-west-1.
+    pub region: Option<Spanned<String>>,
+    /// Naming conventions for topics, service accounts and AWS resources.
+    pub naming: Option<NamingSettings>,
+    /// The existing VPC and subnets the cluster runs in.
+    pub network: Option<NetworkSettings>,
+    /// Brokers, controllers, instances and storage.
+    pub cluster: Option<ClusterSettings>,
+    /// Confluent Schema Registry.
+    pub schema_registry: Option<SchemaRegistrySettings>,
+    /// Private DNS for brokers.
+    pub dns: Option<DnsSettings>,
+    /// Internet-facing network load balancer with one listener per broker.
+    pub public_endpoint: Option<PublicEndpointSettings>,
+    /// PrivateLink endpoint service for consumers in other VPCs/accounts.
+    pub private_link: Option<PrivateLinkSettings>,
+    /// The private CA that issues broker and client certificates.
+    pub certificate_authority: Option<CaSettings>,
+    /// Broker and client certificates.
+    pub certificates: Option<CertificateSettings>,
+    /// Generated passwords (admin, inter-broker, service accounts).
+    pub passwords: Option<PasswordSettings>,
+    /// Log groups.
+    pub logs: Option<LogSettings>,
+    /// The topic policy of the stage.
+    pub topic_policy: Option<TopicPolicySettings>,
+    /// The topic/ACL reconciler that runs inside the VPC.
+    pub reconciler: Option<ReconcilerSettings>,
+    /// Tags on every AWS resource (merged over the defaults' tags).
+    pub tags: Option<BTreeMap<String, Spanned<String>>>,
+}
+
+/// Naming conventions. `{project}` in a pattern stands for the project name.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamingSettings {
+    /// Prefix of every AWS resource name and SSM parameter path, e.g. `kafka`.
+    pub resource_prefix: Option<Spanned<String>>,
+    /// Regular expression a topic name must match.
+    pub topic_pattern: Option<Spanned<String>>,
+    /// Regular expression a service account name must match.
+    pub service_account_pattern: Option<Spanned<String>>,
+    /// Regular expression a project name must match.
+    pub project_pattern: Option<Spanned<String>>,
+}
+
+/// The existing network the cluster is placed in.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Existing VPC id (vpc-...).
+    pub vpc_id: Option<Spanned<String>>,
+    /// The VPC's CIDR block; clients inside it may reach the brokers.
+    pub vpc_cidr: Option<Spanned<String>>,
+    /// One private subnet per availability zone (subnet-...).
+    pub subnet_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Extra CIDRs (peered networks, VPN) allowed to reach the internal listeners.
+    pub client_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// Brokers, controllers and their hosts.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Number of brokers (1..=30).
+    pub brokers: Option<Spanned<u32>>,
+    /// KRaft controllers.
+    pub controllers: Option<ControllerSettings>,
+    /// EC2 instance type of the container hosts, e.g. m6i.large.
+    pub instance_type: Option<Spanned<String>>,
+    /// EBS data volume per broker.
+    pub storage: Option<StorageSettings>,
+    /// Confluent Kafka image.
+    pub image: Option<ImageSettings>,
+    /// JVM heap of a broker in MiB.
+    pub broker_heap_mib: Option<Spanned<u32>>,
+    /// Memory reserved for a broker container in MiB (heap plus page cache headroom).
+    pub broker_memory_mib: Option<Spanned<u32>>,
+    /// Authentication mechanisms offered to clients.
+    pub authentication: Option<AuthenticationSettings>,
+}
+
+/// How KRaft controllers run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerSettings {
+    /// `dedicated` (own tasks; required in acc and prod) or `combined` (brokers are controllers too).
+    pub mode: Option<Spanned<ControllerMode>>,
+    /// Number of dedicated controllers (3 or 5); ignored in combined mode.
+    pub count: Option<Spanned<u32>>,
+    /// JVM heap of a dedicated controller in MiB.
+    pub heap_mib: Option<Spanned<u32>>,
+}
+
+/// KRaft controller placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ControllerMode {
+    Dedicated,
+    Combined,
+}
+
+/// EBS data volume per broker.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Size in GiB.
+    pub size_gib: Option<Spanned<u32>>,
+    /// gp3, io2 or st1.
+    pub volume_type: Option<Spanned<VolumeType>>,
+    /// gp3 throughput in MiB/s (125..=1000).
+    pub throughput_mibps: Option<Spanned<u32>>,
+    /// gp3/io2 IOPS.
+    pub iops: Option<Spanned<u32>>,
+}
+
+/// EBS volume types suitable for Kafka logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeType {
+    Gp3,
+    Io2,
+    St1,
+}
+
+impl VolumeType {
+    /// The EBS API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeType::Gp3 => "gp3",
+            VolumeType::Io2 => "io2",
+            VolumeType::St1 => "st1",
+        }
+    }
+}
+
+/// A container image with a pinned tag.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSettings {
+    /// Repository, e.g. confluentinc/cp-kafka or an ECR mirror.
+    pub repository: Option<Spanned<String>>,
+    /// Pinned tag (not `latest`), e.g. 7.9.1.
+    pub tag: Option<Spanned<String>>,
+}
+
+/// Client authentication mechanisms.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticationSettings {
+    /// SASL/SCRAM-SHA-512 over TLS on port 9094.
+    pub scram: Option<Spanned<bool>>,
+    /// Mutual TLS on port 9095.
+    pub mtls: Option<Spanned<bool>>,
+}
+
+/// Confluent Schema Registry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaRegistrySettings {
+    /// Whether the stage runs a Schema Registry.
+    pub enabled: Option<Spanned<bool>>,
+    /// Number of instances.
+    pub instances: Option<Spanned<u32>>,
+    /// Confluent Schema Registry image.
+    pub image: Option<ImageSettings>,
+}
+
+/// Private DNS.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSettings {
+    /// Private hosted zone created for the stage, e.g. kafka.dev.example.internal.
+    pub zone_name: Option<Spanned<String>>,
+}
+
+/// Public endpoint through a network load balancer.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicEndpointSettings {
+    /// Whether to create the internet-facing NLB.
+    pub enabled: Option<Spanned<bool>>,
+    /// Public subnets for the NLB, one per AZ.
+    pub subnet_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Source CIDRs allowed through (never 0.0.0.0/0).
+    pub allowed_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Public DNS name of the bootstrap endpoint, e.g. kafka.example.com (brokers get b0., b1., ...).
+    pub dns_name: Option<Spanned<String>>,
+    /// First NLB port; broker i listens on first_port + i.
+    pub first_port: Option<Spanned<u32>>,
+}
+
+/// VPC endpoint service (PrivateLink).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateLinkSettings {
+    /// Whether to create the endpoint service.
+    pub enabled: Option<Spanned<bool>>,
+    /// IAM principals (ARNs) allowed to create endpoints.
+    pub allowed_principals: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Whether connection requests need manual acceptance.
+    pub acceptance_required: Option<Spanned<bool>>,
+}
+
+/// Private CA of the stage.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaSettings {
+    /// `create` a new root CA in the stage, or use an `existing` one by ARN.
+    pub mode: Option<Spanned<CaMode>>,
+    /// ARN of the existing CA (mode existing).
+    pub arn: Option<Spanned<String>>,
+    /// Key algorithm of the new CA.
+    pub key_algorithm: Option<Spanned<CaKeyAlgorithm>>,
+    /// Validity of the new CA in years.
+    pub validity_years: Option<Spanned<u32>>,
+    /// Subject common name of the new CA.
+    pub common_name: Option<Spanned<String>>,
+    /// Subject organisation of the new CA.
+    pub organization: Option<Spanned<String>>,
+}
+
+/// Whether the stage creates its CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CaMode {
+    Create,
+    Existing,
+}
+
+/// Key algorithms of ACM Private CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum CaKeyAlgorithm {
+    #[serde(rename = "RSA_2048")]
+    Rsa2048,
+    #[serde(rename = "RSA_4096")]
+    Rsa4096,
+    #[serde(rename = "EC_prime256v1")]
+    EcPrime256v1,
+    #[serde(rename = "EC_secp384r1")]
+    EcSecp384r1,
+}
+
+impl CaKeyAlgorithm {
+    /// The ACM PCA API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaKeyAlgorithm::Rsa2048 => "RSA_2048",
+            CaKeyAlgorithm::Rsa4096 => "RSA_4096",
+            CaKeyAlgorithm::EcPrime256v1 => "EC_prime256v1",
+            CaKeyAlgorithm::EcSecp384r1 => "EC_secp384r1",
+        }
+    }
+
+    /// The signing algorithm ACM PCA uses with this key.
+    pub fn signing_algorithm(self) -> &'static str {
+        match self {
+            CaKeyAlgorithm::Rsa2048 | CaKeyAlgorithm::Rsa4096 => "SHA256WITHRSA",
+            CaKeyAlgorithm::EcPrime256v1 => "SHA256WITHECDSA",
+            CaKeyAlgorithm::EcSecp384r1 => "SHA384WITHECDSA",
+        }
+    }
+}
+
+/// Leaf certificates issued by the certificate Lambda.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSettings {
+    /// Key algorithm of leaf keys made in the Lambda.
+    pub key_algorithm: Option<Spanned<LeafKeyAlgorithm>>,
+    /// Validity of leaf certificates in days.
+    pub validity_days: Option<Spanned<u32>>,
+    /// Change to re-issue every certificate of the stage.
+    pub renewal_token: Option<Spanned<String>>,
+}
+
+/// Key algorithms the certificate Lambda supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum LeafKeyAlgorithm {
+    #[serde(rename = "EC_prime256v1")]
+    EcPrime256v1,
+    #[serde(rename = "RSA_2048")]
+    Rsa2048,
+}
+
+impl LeafKeyAlgorithm {
+    /// The name the Lambda expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeafKeyAlgorithm::EcPrime256v1 => "EC_prime256v1",
+            LeafKeyAlgorithm::Rsa2048 => "RSA_2048",
+        }
+    }
+}
+
+/// Generated passwords.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// Length (16..=128).
+    pub length: Option<Spanned<u32>>,
+    /// Characters never used (quotes and the like break JAAS and shell).
+    pub exclude_characters: Option<Spanned<String>>,
+    /// Change to rotate every generated password of the stage.
+    pub rotation_token: Option<Spanned<String>>,
+}
+
+/// CloudWatch logs.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// Retention in days (a value CloudWatch accepts, e.g. 7, 30, 365).
+    pub retention_days: Option<Spanned<u32>>,
+}
+
+/// The topic policy of a stage.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopicPolicySettings {
+    /// Partitions when a topic declares none.
+    pub default_partitions: Option<Spanned<u32>>,
+    /// Upper bound of partitions per topic.
+    pub max_partitions: Option<Spanned<u32>>,
+    /// Replication factor when a topic declares none.
+    pub default_replication_factor: Option<Spanned<u32>>,
+    /// Lowest replication factor allowed.
+    pub min_replication_factor: Option<Spanned<u32>>,
+    /// min.insync.replicas when a topic declares none.
+    pub min_insync_replicas: Option<Spanned<u32>>,
+    /// Upper bound of retention.ms (-1, infinite, only with allow_infinite_retention).
+    pub max_retention_ms: Option<Spanned<i64>>,
+    /// Whether retention.ms = -1 is allowed.
+    pub allow_infinite_retention: Option<Spanned<bool>>,
+    /// Topic config keys teams may set.
+    pub allowed_config_keys: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// The reconciler custom resource.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcilerSettings {
+    /// Whether the reconciler may delete managed topics and ACLs that are no longer declared.
+    pub allow_delete: Option<Spanned<bool>>,
+}
