@@ -18,6 +18,7 @@ pub mod error;
 pub mod properties;
 pub mod request;
 pub mod response;
+pub mod ssm;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub use error::{Error, Result};
 pub use properties::Properties;
 pub use request::{Action, FAILED_CREATE_PREFIX, Request};
 pub use response::Success;
+/// The error type `main` returns (the Lambda runtime's).
+pub use lambda_runtime::Error as RuntimeError;
 
 use request::Envelope;
 use response::Outcome;

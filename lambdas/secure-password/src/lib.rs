@@ -1,0 +1,290 @@
+//! `Custom::SecurePassword`: a random password stored as an SSM SecureString.
+//!
+//! CloudFormation cannot create SecureString parameters, and a password must never appear in a
+//! template. This resource generates the password inside the Lambda with the operating
+//! system's CSPRNG and writes it straight to SSM; only the parameter's name, ARN and version
+//! come back to CloudFormation.
+//!
+//! Properties: `ParameterName` (required), `Length` (16..=128, default 32),
+//! `ExcludeCharacters` (default `"'\` and backtick), `KmsKeyId`, `RotationToken`, `Tags`,
+//! `RetainOnDelete`. The physical id is the parameter name.
+
+use std::collections::BTreeMap;
+
+use cfn_custom_resource::ssm::{self, NewParameter, Parameters, PutOutcome};
+use cfn_custom_resource::{CustomResource, Error, Properties, Request, Result, Success};
+
+/// Default password length.
+pub const DEFAULT_LENGTH: u32 = 32;
+/// Characters left out unless `ExcludeCharacters` says otherwise: they need quoting in JAAS
+/// configs, shells and JSON, where these passwords end up.
+pub const DEFAULT_EXCLUDE: &str = "\"'\\`";
+/// Fewer distinct characters than this would make a weak password.
+const MIN_ALPHABET: usize = 16;
+
+const PROPERTIES: &[&str] = &[
+    "ParameterName",
+    "Length",
+    "ExcludeCharacters",
+    "KmsKeyId",
+    "RotationToken",
+    "Tags",
+    "RetainOnDelete",
+];
+
+/// The validated properties.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    /// Where the password lives.
+    pub parameter_name: String,
+    /// Number of characters.
+    pub length: u32,
+    /// The characters a password is drawn from.
+    pub alphabet: Vec<u8>,
+    /// KMS key for the SecureString; the account's `aws/ssm` key when absent.
+    pub kms_key_id: Option<String>,
+    /// Changing it generates a new value.
+    pub rotation_token: Option<String>,
+    /// Tags of the parameter.
+    pub tags: BTreeMap<String, String>,
+    /// Keep the parameter when the resource is deleted.
+    pub retain_on_delete: bool,
+}
+
+impl Spec {
+    /// Reads and checks the properties; errors name the property.
+    pub fn from_properties(p: &Properties) -> Result<Spec> {
+        p.deny_unknown(PROPERTIES)?;
+        let parameter_name = p.required_str("ParameterName")?;
+        ssm::validate_name("ParameterName", &parameter_name)?;
+        let exclude = p.optional_str("ExcludeCharacters")?.unwrap_or_else(|| DEFAULT_EXCLUDE.into());
+        let alphabet: Vec<u8> = (b'!'..=b'~').filter(|c| !exclude.as_bytes().contains(c)).collect();
+        if alphabet.len() < MIN_ALPHABET {
+            return Err(Error::property(
+                "ExcludeCharacters",
+                format!(
+                    "leaves {} printable characters; at least {MIN_ALPHABET} are needed",
+                    alphabet.len()
+                ),
+            ));
+        }
+        Ok(Spec {
+            parameter_name,
+            length: p.optional_u32("Length", 16..=128)?.unwrap_or(DEFAULT_LENGTH),
+            alphabet,
+            kms_key_id: p.optional_str("KmsKeyId")?,
+            rotation_token: p.optional_str("RotationToken")?,
+            tags: p.tags("Tags")?,
+            retain_on_delete: p.optional_bool("RetainOnDelete")?.unwrap_or(false),
+        })
+    }
+}
+
+/// Draws `length` characters uniformly from `alphabet` with the OS CSPRNG.
+pub fn generate_password(length: u32, alphabet: &[u8]) -> Result<String> {
+    assert!(!alphabet.is_empty() && alphabet.len() <= 256);
+    // Rejection sampling: bytes at or above the largest multiple of the alphabet size are
+    // dropped, so that every character is equally likely.
+    let limit = 256 - (256 % alphabet.len());
+    let mut out = String::with_capacity(length as usize);
+    let mut buf = [0u8; 64];
+    while out.len() < length as usize {
+        getrandom::fill(&mut buf)
+            .map_err(|e| Error::Refused(format!("the operating system's random source failed: {e}")))?;
+        for &b in &buf {
+            if (b as usize) < limit && out.len() < length as usize {
+                out.push(alphabet[b as usize % alphabet.len()] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The resource, backed by SSM.
+pub struct SecurePassword {
+    parameters: Parameters,
+}
+
+impl SecurePassword {
+    /// A resource writing through `client`.
+    pub fn new(client: aws_sdk_ssm::Client) -> Self {
+        SecurePassword { parameters: Parameters::new(client) }
+    }
+
+    fn success(&self, request: &Request, name: &str, version: i64) -> Success {
+        Success::new(name)
+            .with("ParameterName", name)
+            .with(
+                "ParameterArn",
+                ssm::parameter_arn(request.partition(), request.region(), request.account_id(), name),
+            )
+            .with("Version", version.to_string())
+    }
+
+    /// Writes a new value to `spec.parameter_name`.
+    async fn write(&self, request: &Request, spec: &Spec, value: &str, overwrite: bool) -> Result<PutOutcome> {
+        self.parameters
+            .put(&NewParameter {
+                name: &spec.parameter_name,
+                value,
+                secure: Some(spec.kms_key_id.as_deref()),
+                description: &request.owner_marker(),
+                overwrite,
+                tags: &spec.tags,
+            })
+            .await
+    }
+
+    /// Creates the parameter, or adopts it when a retry of this resource's own request
+    /// already made it.
+    async fn create_parameter(&self, request: &Request, spec: &Spec) -> Result<Success> {
+        let password = generate_password(spec.length, &spec.alphabet)?;
+        match self.write(request, spec, &password, false).await? {
+            PutOutcome::Written(version) => Ok(self.success(request, &spec.parameter_name, version)),
+            PutOutcome::AlreadyExists => {
+                let name = spec.parameter_name.as_str();
+                let existing = self.parameters.describe(&[name]).await?;
+                match existing.get(name) {
+                    Some(info) if info.description == request.owner_marker() => {
+                        tracing::info!(parameter = name, "parameter already made by this resource; adopting it");
+                        Ok(self.success(request, name, info.version))
+                    }
+                    _ => Err(Error::Refused(format!(
+                        "SSM parameter {name} already exists and is not managed by this resource; \
+                         choose another ParameterName or delete the parameter"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+impl CustomResource for SecurePassword {
+    async fn create(&self, request: &Request) -> Result<Success> {
+        let spec = Spec::from_properties(&request.properties)?;
+        self.create_parameter(request, &spec).await
+    }
+
+    async fn update(&self, request: &Request, physical_id: &str, old: &Properties) -> Result<Success> {
+        let spec = Spec::from_properties(&request.properties)?;
+        if spec.parameter_name != physical_id {
+            // A new name is a new resource; CloudFormation deletes the old parameter afterwards.
+            return self.create_parameter(request, &spec).await;
+        }
+        // The old properties were valid once; if they no longer parse, treat everything as changed.
+        let old_spec = Spec::from_properties(old).ok();
+        let rotate = old_spec.as_ref().is_none_or(|o| o.rotation_token != spec.rotation_token);
+        let rekey = old_spec.as_ref().is_none_or(|o| o.kms_key_id != spec.kms_key_id);
+        let name = spec.parameter_name.as_str();
+
+        let version = if rotate {
+            let password = generate_password(spec.length, &spec.alphabet)?;
+            self.write(request, &spec, &password, true).await?
+        } else if rekey {
+            // Same value, encrypted under the new key.
+            let current = self.parameters.get_decrypted(name).await?;
+            self.write(request, &spec, &current, true).await?
+        } else {
+            // Length or ExcludeCharacters changes take effect with the next rotation.
+            let info = self.parameters.describe(&[name]).await?;
+            match info.get(name) {
+                Some(i) => PutOutcome::Written(i.version),
+                None => {
+                    return Err(Error::Refused(format!(
+                        "SSM parameter {name} is gone; set a new RotationToken to recreate it"
+                    )));
+                }
+            }
+        };
+        let PutOutcome::Written(version) = version else {
+            unreachable!("overwriting puts never report AlreadyExists")
+        };
+        let old_tags = old_spec.map(|o| o.tags).unwrap_or_default();
+        self.parameters.sync_tags(name, &old_tags, &spec.tags).await?;
+        Ok(self.success(request, name, version))
+    }
+
+    async fn delete(&self, request: &Request, physical_id: &str) -> Result<()> {
+        let retain = request.properties.optional_bool("RetainOnDelete")?.unwrap_or(false);
+        if retain {
+            tracing::info!(parameter = physical_id, "RetainOnDelete is set; keeping the parameter");
+            return Ok(());
+        }
+        let existing = self.parameters.describe(&[physical_id]).await?;
+        match existing.get(physical_id) {
+            None => Ok(()),
+            Some(info) if info.description == request.owner_marker() => {
+                self.parameters.delete(&[physical_id]).await
+            }
+            Some(_) => {
+                // Not ours (someone replaced it by hand): leave it, but let the delete succeed.
+                tracing::warn!(parameter = physical_id, "parameter is not managed by this resource; not deleting it");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(v: serde_json::Value) -> Result<Spec> {
+        Spec::from_properties(&Properties::from_value(v).unwrap())
+    }
+
+    #[test]
+    fn defaults_apply_and_strings_are_accepted() {
+        let s = spec(json!({"ServiceToken": "x", "ParameterName": "/k/p"})).unwrap();
+        assert_eq!(s.length, 32);
+        assert!(!s.retain_on_delete);
+        assert!(!s.alphabet.contains(&b'"') && !s.alphabet.contains(&b'\\'));
+        let s = spec(json!({"ParameterName": "/k/p", "Length": "64", "RetainOnDelete": "true"})).unwrap();
+        assert_eq!((s.length, s.retain_on_delete), (64, true));
+    }
+
+    #[test]
+    fn bad_properties_are_named() {
+        let cases = [
+            (json!({}), "property ParameterName: is required"),
+            (json!({"ParameterName": "/k/p", "Length": "8"}), "property Length:"),
+            (json!({"ParameterName": "/k/p", "Length": "129"}), "property Length:"),
+            (json!({"ParameterName": "bad name"}), "property ParameterName:"),
+            (json!({"ParameterName": "/k/p", "RetainOnDelete": "maybe"}), "property RetainOnDelete:"),
+            (json!({"ParameterName": "/k/p", "Colour": "red"}), "property Colour: unknown"),
+        ];
+        for (props, expected) in cases {
+            let msg = spec(props).unwrap_err().to_string();
+            assert!(msg.starts_with(expected), "{msg} does not start with {expected}");
+        }
+    }
+
+    #[test]
+    fn excluding_too_much_is_refused() {
+        let all: String = (b'!'..=b'~').skip(10).map(char::from).collect();
+        let msg = spec(json!({"ParameterName": "/k/p", "ExcludeCharacters": all})).unwrap_err().to_string();
+        assert!(msg.starts_with("property ExcludeCharacters: leaves 10"), "{msg}");
+    }
+
+    #[test]
+    fn passwords_have_the_length_and_only_allowed_characters() {
+        let s = spec(json!({"ParameterName": "/k/p", "Length": 128, "ExcludeCharacters": "abc"})).unwrap();
+        for _ in 0..20 {
+            let p = generate_password(s.length, &s.alphabet).unwrap();
+            assert_eq!(p.len(), 128);
+            assert!(p.bytes().all(|c| s.alphabet.contains(&c)));
+            assert!(!p.contains(['a', 'b', 'c']));
+        }
+    }
+
+    #[test]
+    fn passwords_use_the_whole_alphabet_and_differ() {
+        let alphabet: Vec<u8> = (b'!'..=b'~').collect();
+        let a = generate_password(4000, &alphabet).unwrap();
+        let used: std::collections::BTreeSet<u8> = a.bytes().collect();
+        // 4000 uniform draws from 94 characters miss one with probability < 1e-15.
+        assert_eq!(used.len(), alphabet.len());
+        assert_ne!(generate_password(32, &alphabet).unwrap(), generate_password(32, &alphabet).unwrap());
+    }
+}
