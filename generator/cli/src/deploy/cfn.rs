@@ -306,9 +306,12 @@ impl Cfn {
         }
     }
 
-    /// Turns on termination protection and sets the stack policy.
+    /// Sets the stack policy and turns on termination protection (unless it is on already).
     pub async fn protect(&self, stack: &str, policy: &str) -> Result<(), DeployError> {
         self.set_policy(stack, policy).await?;
+        if self.stack(stack).await?.is_some_and(|s| s.termination_protection) {
+            return Ok(());
+        }
         self.client
             .update_termination_protection()
             .stack_name(stack)

@@ -180,11 +180,11 @@ mod tests {
             change(Action::Remove, "OldBucket", "AWS::S3::Bucket", Replacement::Unknown),
         ];
         let table = format_table(&changes, &BTreeSet::new());
-        let expected = "  Logical ID  Type                  Action    Replacement\n\
-                        \x20 ----------  --------------------  --------  -----------\n\
-                        \x20 LogGroup    AWS::Logs::LogGroup   + add     -\n\
-                        \x20 Key         AWS::KMS::Key         ~ modify  no\n\
-                        \x20 OldBucket   AWS::S3::Bucket       - remove  -\n\
+        let expected = "  Logical ID  Type                 Action    Replacement\n\
+                        \x20 ----------  -------------------  --------  -----------\n\
+                        \x20 LogGroup    AWS::Logs::LogGroup  + add     -\n\
+                        \x20 Key         AWS::KMS::Key        ~ modify  no\n\
+                        \x20 OldBucket   AWS::S3::Bucket      - remove  -\n\
                         \x20 1 to add, 1 to modify, 1 to remove\n";
         assert_eq!(table, expected);
     }

@@ -1,0 +1,523 @@
+//! `gen deploy STAGE`: rolls the rendered stacks of a stage out through CloudFormation
+//! change sets, showing each change set, asking before executing it, streaming progress and
+//! explaining failures.
+//!
+//! The pure parts (manifest checks and ordering, the change-set table, event filtering,
+//! confirmation rules, the stack policy, redaction) live in their own modules and are unit
+//! tested; this module and [`cfn`] / [`upload`] do the AWS I/O.
+
+pub mod cfn;
+pub mod changes;
+pub mod confirm;
+pub mod error;
+pub mod events;
+pub mod manifest;
+pub mod policy;
+pub mod redact;
+pub mod ui;
+pub mod upload;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region};
+
+use cfn::{Cfn, ChangeSetRequest, ChangeSetResult, TemplateSource};
+use confirm::Confirmation;
+pub use error::DeployError;
+use manifest::{Manifest, StackDecl, Upload, Uploads, sha256_hex};
+use ui::Ui;
+use upload::Bucket;
+
+/// The largest template CloudFormation accepts inline; larger ones go through the bucket.
+const MAX_TEMPLATE_BODY: usize = 51_200;
+/// How many failed events the failure summary shows.
+const FAILURES_SHOWN: usize = 5;
+
+/// Arguments of `gen deploy`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeployArgs {
+    /// Stage to deploy: reads <templates>/<STAGE>/manifest.json written by `gen render`.
+    pub stage: String,
+    /// Create and show the change sets, then delete them; execute nothing, upload nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Execute without asking (for pipelines); without it a terminal is asked.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Deploy only this stack of the stage (its dependencies must be deployed).
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// Directory holding the rendered templates, one subdirectory per stage.
+    #[arg(long, value_name = "DIR", default_value = "templates")]
+    pub templates: PathBuf,
+    /// Directory with the Lambda zips and manifest.json written by `gen package`.
+    #[arg(long, value_name = "DIR", default_value = "target/lambda")]
+    pub lambda_dir: PathBuf,
+    /// With --dry-run: exit 2 when a change set has changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Seconds between status polls while CloudFormation works.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub poll_interval: u64,
+}
+
+/// How a deploy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every change set was executed (or had nothing to do).
+    Deployed,
+    /// A dry run showed the change sets; `pending` tells whether any had changes.
+    Reviewed {
+        /// True when at least one stack would change.
+        pending: bool,
+        /// Report pending changes through exit code 2.
+        detailed_exitcode: bool,
+    },
+    /// The person declined; nothing more was executed.
+    Cancelled,
+    /// A stack failed while CloudFormation executed it; the summary has been printed.
+    Failed,
+}
+
+impl Outcome {
+    /// Process exit code: 0 ok, 1 failed or cancelled, 2 changes pending (dry run with
+    /// --detailed-exitcode).
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Deployed => 0,
+            Outcome::Reviewed {
+                pending: true,
+                detailed_exitcode: true,
+            } => 2,
+            Outcome::Reviewed { .. } => 0,
+            Outcome::Cancelled | Outcome::Failed => 1,
+        }
+    }
+
+    /// The exit code as a process exit code.
+    pub fn exit_code(self) -> std::process::ExitCode {
+        std::process::ExitCode::from(self.code())
+    }
+}
+
+/// What happened to one stack.
+enum StackOutcome {
+    NoChanges,
+    Executed,
+    Reviewed { pending: bool },
+    Cancelled,
+    Failed,
+}
+
+struct Context {
+    args: DeployArgs,
+    manifest: Manifest,
+    stage_dir: PathBuf,
+    protected: bool,
+    cfn: Cfn,
+    bucket: Bucket,
+    uploads: Uploads,
+    ui: Ui,
+    attempt: String,
+}
+
+/// Runs `gen deploy`.
+pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
+    let stage_dir = args.templates.join(&args.stage);
+    let manifest = Manifest::load(&stage_dir)?;
+    if manifest.stage != args.stage {
+        return Err(DeployError::Manifest {
+            path: stage_dir.join("manifest.json"),
+            message: format!("declares stage {}, not {}", manifest.stage, args.stage),
+        });
+    }
+    let order = manifest
+        .deployment_order(args.stack.as_deref())
+        .map_err(|message| DeployError::Manifest {
+            path: stage_dir.join("manifest.json"),
+            message,
+        })?;
+    let needs_uploads = order.iter().any(|s| !s.before_upload);
+    let uploads = if needs_uploads {
+        Uploads::prepare(
+            &manifest,
+            &stage_dir,
+            &args.lambda_dir,
+            &Manifest::lambdas_needed(&order),
+        )?
+    } else {
+        Uploads::default()
+    };
+    let order: Vec<StackDecl> = order.into_iter().cloned().collect();
+
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(manifest.region.clone()))
+        .load()
+        .await;
+    check_account(&config, &manifest).await?;
+    let mut s3 = aws_sdk_s3::config::Builder::from(&config);
+    if config.endpoint_url().is_some() {
+        // Emulators answer on one host name; bucket sub-domains would not resolve.
+        s3 = s3.force_path_style(true);
+    }
+    let poll = Duration::from_secs(args.poll_interval.max(1));
+    let protected = manifest.termination_protection || manifest.stage == "prod";
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let mut ctx = Context {
+        cfn: Cfn::new(aws_sdk_cloudformation::Client::new(&config), poll),
+        bucket: Bucket::new(
+            aws_sdk_s3::Client::from_conf(s3.build()),
+            manifest.artifact_bucket.clone(),
+        ),
+        attempt: format!("gen-{}-{millis}", std::process::id()),
+        ui: Ui::new(),
+        args,
+        manifest,
+        stage_dir,
+        protected,
+        uploads,
+    };
+    ctx.ui.say(&format!(
+        "Deploying stage {} to account {} in {}{}",
+        ctx.manifest.stage,
+        ctx.manifest.account_id,
+        ctx.manifest.region,
+        if ctx.args.dry_run { " (dry run)" } else { "" }
+    ));
+
+    let mut uploaded = !needs_uploads;
+    let mut pending = false;
+    let mut changed = 0;
+    for (index, stack) in order.iter().enumerate() {
+        if !stack.before_upload && !uploaded {
+            upload_files(&mut ctx).await?;
+            uploaded = true;
+        }
+        match deploy_stack(&mut ctx, stack, index).await? {
+            StackOutcome::NoChanges => {}
+            StackOutcome::Executed => changed += 1,
+            StackOutcome::Reviewed { pending: p } => pending |= p,
+            StackOutcome::Cancelled => {
+                ctx.ui.say("Cancelled: this stack and the ones after it were not changed.");
+                return Ok(Outcome::Cancelled);
+            }
+            StackOutcome::Failed => {
+                let rest: Vec<&str> = order[index + 1..].iter().map(|s| s.name.as_str()).collect();
+                if !rest.is_empty() {
+                    ctx.ui.say(&format!("Not attempted: {}", rest.join(", ")));
+                }
+                return Ok(Outcome::Failed);
+            }
+        }
+    }
+    if ctx.args.dry_run {
+        ctx.ui.say(if pending {
+            "Dry run: change sets shown and deleted; nothing was executed."
+        } else {
+            "Dry run: no changes."
+        });
+        return Ok(Outcome::Reviewed {
+            pending,
+            detailed_exitcode: ctx.args.detailed_exitcode,
+        });
+    }
+    ctx.ui.say(&format!(
+        "Stage {} deployed: {changed} of {} stack(s) changed.",
+        ctx.manifest.stage,
+        order.len()
+    ));
+    Ok(Outcome::Deployed)
+}
+
+/// Refuses to touch an account other than the stage's.
+async fn check_account(config: &aws_config::SdkConfig, manifest: &Manifest) -> Result<(), DeployError> {
+    let identity = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("GetCallerIdentity (checking the AWS credentials)", e))?;
+    let actual = identity.account().unwrap_or_default();
+    if actual != manifest.account_id {
+        return Err(DeployError::WrongAccount {
+            stage: manifest.stage.clone(),
+            expected: manifest.account_id.clone(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Puts the Lambda zips and artifacts into the bucket (or, in a dry run, says what it would).
+async fn upload_files(ctx: &mut Context) -> Result<(), DeployError> {
+    let files = &ctx.uploads.files;
+    if files.is_empty() {
+        return Ok(());
+    }
+    if ctx.args.dry_run && !ctx.bucket.exists().await? {
+        ctx.ui.say(&format!(
+            "Would upload {} file(s) to s3://{} once the bucket exists.",
+            files.len(),
+            ctx.bucket.name()
+        ));
+        return Ok(());
+    }
+    let report = ctx.bucket.sync(files, ctx.args.dry_run).await?;
+    let verb = if ctx.args.dry_run { "would upload" } else { "uploaded" };
+    ctx.ui.say(&format!(
+        "Artifacts in s3://{}: {verb} {}, already present {}",
+        ctx.bucket.name(),
+        report.uploaded.len(),
+        report.present.len()
+    ));
+    for key in &report.uploaded {
+        ctx.ui.say(&format!("  + {key}"));
+    }
+    Ok(())
+}
+
+/// Picks inline body or bucket URL for a template; large templates are uploaded by hash.
+async fn template_source(ctx: &mut Context, stack: &StackDecl) -> Result<TemplateSource, DeployError> {
+    let path = ctx.stage_dir.join(&stack.template);
+    let body = std::fs::read_to_string(&path).map_err(|source| DeployError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    if body.len() <= MAX_TEMPLATE_BODY {
+        return Ok(TemplateSource::Body(body));
+    }
+    if stack.before_upload || !ctx.bucket.exists().await? {
+        return Err(DeployError::Manifest {
+            path,
+            message: format!(
+                "the template is {} bytes, more than the {MAX_TEMPLATE_BODY} CloudFormation accepts inline, and the artifact bucket {} does not exist yet to hold it",
+                body.len(),
+                ctx.bucket.name()
+            ),
+        });
+    }
+    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "yaml".into());
+    let key = format!(
+        "templates/{}/{}-{}.{ext}",
+        ctx.manifest.stage,
+        stack.name,
+        sha256_hex(body.as_bytes())
+    );
+    let upload = Upload { key: key.clone(), path };
+    if !ctx.bucket.has(&key).await? {
+        ctx.bucket.put_file(&upload).await?;
+    }
+    Ok(TemplateSource::Url(format!(
+        "https://{}.s3.{}.amazonaws.com/{key}",
+        ctx.bucket.name(),
+        ctx.manifest.region
+    )))
+}
+
+/// Change set, review, confirmation, execution and watch for one stack.
+async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Result<StackOutcome, DeployError> {
+    let existing = ctx.cfn.stack(&stack.name).await?;
+    if let Some(info) = &existing {
+        if let Some(hint) = events::blocked_status_hint(&stack.name, &info.status) {
+            return Err(DeployError::StackState {
+                stack: stack.name.clone(),
+                status: info.status.clone(),
+                hint,
+            });
+        }
+    }
+    // A stack still in review holds no resources: start its creation afresh.
+    let review_leftover = existing.as_ref().is_some_and(|i| i.status == "REVIEW_IN_PROGRESS");
+    if review_leftover && !ctx.args.dry_run {
+        if let Some(info) = &existing {
+            ctx.cfn.delete_empty_stack(&info.id).await?;
+        }
+    }
+    let create = existing.is_none() || review_leftover;
+    ctx.ui.say(&format!(
+        "\n==> {} ({}, {})",
+        stack.name,
+        if create { "new stack" } else { "update" },
+        stack.template
+    ));
+
+    let template = template_source(ctx, stack).await?;
+    let parameters = ctx.uploads.parameters(stack).map_err(|message| DeployError::Manifest {
+        path: ctx.stage_dir.join("manifest.json"),
+        message,
+    })?;
+    let secret_keys = ctx.cfn.no_echo_parameters(&stack.name, &template).await?;
+    ctx.ui.redactor.add(
+        parameters
+            .iter()
+            .filter(|(k, _)| secret_keys.contains(k))
+            .map(|(_, v)| v.clone()),
+    );
+
+    let name = format!("{}-{index}", ctx.attempt);
+    let request = ChangeSetRequest {
+        stack: &stack.name,
+        name: &name,
+        create,
+        template: &template,
+        parameters: &parameters,
+        tags: &ctx.manifest.tags,
+        description: format!("gen deploy {} {}", ctx.manifest.stage, stack.name),
+    };
+    let (change_set, stack_id) = ctx.cfn.create_change_set(&request).await?;
+    let rows = match ctx.cfn.wait_change_set(&change_set).await? {
+        ChangeSetResult::Ready(rows) => rows,
+        ChangeSetResult::Failed(reason) => {
+            discard(ctx, &change_set, &stack_id, create).await?;
+            if changes::is_no_change_reason(&reason) {
+                ctx.ui.say("No changes.");
+                return Ok(StackOutcome::NoChanges);
+            }
+            return Err(DeployError::ChangeSetFailed {
+                stack: stack.name.clone(),
+                reason: ctx.ui.redactor.redact(&reason),
+            });
+        }
+    };
+    let stateful: BTreeSet<&str> = stack.stateful_resources.iter().map(String::as_str).collect();
+    if rows.is_empty() {
+        ctx.ui.say("No resource changes (only parameters, tags or outputs change).");
+    } else {
+        ctx.ui.say(&changes::format_table(&rows, &stateful));
+    }
+
+    if ctx.args.dry_run {
+        discard(ctx, &change_set, &stack_id, create).await?;
+        return Ok(StackOutcome::Reviewed { pending: true });
+    }
+    if !confirmed(ctx, stack).await? {
+        discard(ctx, &change_set, &stack_id, create).await?;
+        return Ok(StackOutcome::Cancelled);
+    }
+    let policy = policy::stack_policy(&stack.stateful_resources);
+    if ctx.protected && !create {
+        // The policy must guard this very update, so it is set before executing.
+        ctx.cfn.set_policy(&stack.name, &policy).await?;
+    }
+    let succeeded = execute_and_watch(ctx, stack, &change_set, &stack_id).await?;
+    if !succeeded {
+        return Ok(StackOutcome::Failed);
+    }
+    if ctx.protected {
+        ctx.cfn.protect(&stack.name, &policy).await?;
+        ctx.ui.say("Termination protection on; stack policy protects the stateful resources.");
+    }
+    Ok(StackOutcome::Executed)
+}
+
+/// Deletes a change set that will not run, and the empty stack a CREATE change set made.
+async fn discard(ctx: &mut Context, change_set: &str, stack_id: &str, create: bool) -> Result<(), DeployError> {
+    ctx.cfn.delete_change_set(change_set).await?;
+    if create {
+        if let Some(info) = ctx.cfn.stack(stack_id).await? {
+            if info.status == "REVIEW_IN_PROGRESS" {
+                ctx.cfn.delete_empty_stack(&info.id).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Asks (or not) according to [`confirm::confirmation`].
+async fn confirmed(ctx: &mut Context, stack: &StackDecl) -> Result<bool, DeployError> {
+    let interactive = ctx.ui.interactive();
+    match confirm::confirmation(ctx.args.yes, interactive, ctx.protected, &ctx.manifest.stage) {
+        Confirmation::Proceed => Ok(true),
+        Confirmation::Refuse(message) => Err(DeployError::NeedsConfirmation(message)),
+        Confirmation::Ask { expected } => {
+            let question = format!(
+                "Execute this change set on {} (stage {}, account {})? Type '{expected}' to continue: ",
+                stack.name, ctx.manifest.stage, ctx.manifest.account_id
+            );
+            let answer = ctx.ui.ask(&question).await?;
+            Ok(confirm::confirms(&answer, &expected))
+        }
+    }
+}
+
+/// Executes the change set, streams events with a live progress line until the stack
+/// settles, and prints the failure summary when it did not succeed.
+async fn execute_and_watch(
+    ctx: &mut Context,
+    stack: &StackDecl,
+    change_set: &str,
+    stack_id: &str,
+) -> Result<bool, DeployError> {
+    let baseline = ctx.cfn.newest_event_id(stack_id).await?;
+    let token = format!("{}-exec", ctx.attempt);
+    let started = Instant::now();
+    let execute_error = ctx.cfn.execute(change_set, &token).await.err();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut history: Vec<events::StackEvent> = Vec::new();
+    let mut polls = 0u32;
+    let status = loop {
+        let fresh = ctx.cfn.events_since(stack_id, baseline.as_deref(), &seen).await?;
+        for event in fresh {
+            ctx.ui.say(&event.line());
+            seen.insert(event.id.clone());
+            history.push(event);
+        }
+        let status = ctx
+            .cfn
+            .stack(stack_id)
+            .await?
+            .map(|i| i.status)
+            .unwrap_or_else(|| "DELETE_COMPLETE".into());
+        let settled_event = history
+            .iter()
+            .any(|e| e.logical_id == stack.name && e.status == status);
+        polls += 1;
+        // The stack may still show its old status right after ExecuteChangeSet: wait for the
+        // stack-level event of the new one (or a few polls, for services that send none).
+        if execute_error.is_some() || (!events::is_in_progress(&status) && (settled_event || polls >= 5)) {
+            break status;
+        }
+        ctx.ui.progress(&format!(
+            "{}: {status} ({}s, {} events)",
+            stack.name,
+            started.elapsed().as_secs(),
+            history.len()
+        ));
+        tokio::time::sleep(ctx.cfn_poll()).await;
+    };
+    ctx.ui.clear_progress();
+    if execute_error.is_none() && events::is_success(&status) {
+        ctx.ui.say(&format!("{}: {status} in {}s", stack.name, started.elapsed().as_secs()));
+        return Ok(true);
+    }
+    let mut summary = format!("\nFAILED: stack {} ended in {status}", stack.name);
+    if let Some(reason) = &execute_error {
+        summary.push_str(&format!("\n  CloudFormation refused to execute the change set: {reason}"));
+    }
+    let failures = events::first_failures(&history, FAILURES_SHOWN);
+    if !failures.is_empty() {
+        summary.push_str("\n  First failures:");
+        for event in failures {
+            summary.push_str(&format!(
+                "\n    {} ({}): {} {}",
+                event.logical_id,
+                event.resource_type,
+                event.status,
+                event.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+    }
+    summary.push_str(&format!("\n  Outcome: {}", events::rollback_outcome(&status)));
+    ctx.ui.say(&summary);
+    Ok(false)
+}
+
+impl Context {
+    fn cfn_poll(&self) -> Duration {
+        Duration::from_secs(self.args.poll_interval.max(1))
+    }
+}
