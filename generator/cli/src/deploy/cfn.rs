@@ -9,7 +9,7 @@ use aws_sdk_cloudformation::types::{
     Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Tag,
 };
 
-use super::changes::{Action, Replacement, ResourceChange};
+use super::changes::{Action, Replacement, ResourceChange, is_no_change_reason};
 use super::error::DeployError;
 use super::events::{StackEvent, new_events};
 
@@ -40,6 +40,20 @@ pub enum ChangeSetResult {
     Ready(Vec<ResourceChange>),
     /// CloudFormation refused it; the reason says why (an empty change set says so too).
     Failed(String),
+}
+
+/// The answer to a change set request.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// A change set is being computed.
+    ChangeSet {
+        /// Change set ARN.
+        id: String,
+        /// Stack ARN.
+        stack_id: String,
+    },
+    /// The request was refused because nothing would change.
+    NoChanges,
 }
 
 /// Everything a change set is made of.
@@ -115,11 +129,11 @@ impl Cfn {
             .collect())
     }
 
-    /// Creates a change set; returns its id (ARN) and the stack id.
+    /// Creates a change set.
     pub async fn create_change_set(
         &self,
         req: &ChangeSetRequest<'_>,
-    ) -> Result<(String, String), DeployError> {
+    ) -> Result<Created, DeployError> {
         let mut call = self
             .client
             .create_change_set()
@@ -148,14 +162,19 @@ impl Cfn {
         for (key, value) in req.tags {
             call = call.tags(Tag::builder().key(key).value(value).build());
         }
-        let out = call.send().await.map_err(|e| DeployError::ChangeSetFailed {
-            stack: req.stack.to_string(),
-            reason: super::error::aws_message(&e),
-        })?;
-        Ok((
-            out.id().unwrap_or(req.name).to_string(),
-            out.stack_id().unwrap_or(req.stack).to_string(),
-        ))
+        match call.send().await {
+            Ok(out) => Ok(Created::ChangeSet {
+                id: out.id().unwrap_or(req.name).to_string(),
+                stack_id: out.stack_id().unwrap_or(req.stack).to_string(),
+            }),
+            // Some endpoints (moto) refuse an empty UPDATE change set outright instead of
+            // reporting it as a FAILED change set.
+            Err(err) if err.message().is_some_and(is_no_change_reason) => Ok(Created::NoChanges),
+            Err(err) => Err(DeployError::ChangeSetFailed {
+                stack: req.stack.to_string(),
+                reason: super::error::aws_message(&err),
+            }),
+        }
     }
 
     /// Waits until the change set is computed and returns its rows (all pages).

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+
 /// Everything that can stop a deploy before or between stacks.
 ///
 /// A stack that fails while CloudFormation executes it is not an error of this type: the
@@ -60,10 +62,25 @@ pub enum DeployError {
 }
 
 impl DeployError {
+    /// The same error with secret values masked in the texts that come from AWS.
+    pub(crate) fn redacted(self, redactor: &super::redact::Redactor) -> Self {
+        match self {
+            DeployError::ChangeSetFailed { stack, reason } => DeployError::ChangeSetFailed {
+                stack,
+                reason: redactor.redact(&reason),
+            },
+            DeployError::Aws { operation, message } => DeployError::Aws {
+                operation,
+                message: redactor.redact(&message),
+            },
+            other => other,
+        }
+    }
+
     /// Wraps an AWS SDK error with the operation that caused it, keeping the service's message.
     pub(crate) fn aws<E>(operation: impl Into<String>, err: E) -> Self
     where
-        E: std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         DeployError::Aws {
             operation: operation.into(),
@@ -73,19 +90,31 @@ impl DeployError {
 }
 
 /// The most useful text of an SDK error: the service's code and message when there is one,
-/// otherwise the chain of sources (connection refused, timeout, ...).
-pub(crate) fn aws_message(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = Vec::new();
+/// otherwise the chain of causes (connection refused, timeout, ...).
+pub(crate) fn aws_message<E>(err: &E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (None, Some(message)) => message.to_string(),
+        (Some(code), None) => code.to_string(),
+        (None, None) => error_chain(err),
+    }
+}
+
+/// The Display of an error and all its sources, without the SDK's empty wrappers.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
         let text = e.to_string();
-        if !text.is_empty() && !parts.iter().any(|p: &String| p.contains(&text)) {
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         current = e.source();
     }
-    // "service error" alone says nothing; the SDK puts the real message in a source.
-    parts.retain(|p| p != "service error" && p != "dispatch failure");
+    parts.retain(|p| p != "service error" && p != "dispatch failure" && p != "io error");
     if parts.is_empty() {
         "unknown error".to_string()
     } else {

@@ -198,7 +198,9 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
             upload_files(&mut ctx).await?;
             uploaded = true;
         }
-        match deploy_stack(&mut ctx, stack, index).await? {
+        let outcome = deploy_stack(&mut ctx, stack, index).await;
+        ctx.ui.clear_progress();
+        match outcome.map_err(|e| e.redacted(&ctx.ui.redactor))? {
             StackOutcome::NoChanges => {}
             StackOutcome::Executed => changed += 1,
             StackOutcome::Reviewed { pending: p } => pending |= p,
@@ -368,7 +370,13 @@ async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Res
         tags: &ctx.manifest.tags,
         description: format!("gen deploy {} {}", ctx.manifest.stage, stack.name),
     };
-    let (change_set, stack_id) = ctx.cfn.create_change_set(&request).await?;
+    let (change_set, stack_id) = match ctx.cfn.create_change_set(&request).await? {
+        cfn::Created::ChangeSet { id, stack_id } => (id, stack_id),
+        cfn::Created::NoChanges => {
+            ctx.ui.say("No changes.");
+            return Ok(StackOutcome::NoChanges);
+        }
+    };
     let rows = match ctx.cfn.wait_change_set(&change_set).await? {
         ChangeSetResult::Ready(rows) => rows,
         ChangeSetResult::Failed(reason) => {
@@ -379,7 +387,7 @@ async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Res
             }
             return Err(DeployError::ChangeSetFailed {
                 stack: stack.name.clone(),
-                reason: ctx.ui.redactor.redact(&reason),
+                reason,
             });
         }
     };
