@@ -1,0 +1,545 @@
+//! The admin client: configuration, the cluster view, one connection per broker, routing of
+//! requests (any broker or the controller), retries with bounded exponential backoff, and batches
+//! whose items are retried one by one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::{Duration, Instant};
+
+use kafka_protocol::protocol::Request;
+use tokio::sync::Mutex;
+
+use crate::connection::{Connection, ConnectionSettings, ScramCredentials};
+use crate::error::{Error, KafkaError, Result};
+use crate::frame::api_name;
+use crate::scram::ScramMechanism;
+use crate::tls::TlsConfig;
+use crate::{Secret, ops};
+
+/// How often and how patiently retriable errors are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Pause after the first failed attempt; doubled after each further one.
+    pub initial_backoff: Duration,
+    /// Upper bound of one pause.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts, 200 ms doubling to at most 5 s: about 17 s of waiting in all, long enough for a
+    /// controller election or a broker restart, short enough for a deploy step.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause after failed attempt number `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// Everything needed to reach and authenticate to a cluster.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// `host:port` of one or more brokers on the listener to use.
+    pub bootstrap: Vec<String>,
+    /// TLS (always on).
+    pub tls: TlsConfig,
+    /// SASL/SCRAM credentials for SASL_SSL listeners; `None` for mTLS listeners.
+    pub sasl: Option<ScramCredentials>,
+    /// The client id brokers log and apply quotas to.
+    pub client_id: String,
+    /// Timeout for the TCP connect and for the TLS handshake, each.
+    pub connect_timeout: Duration,
+    /// Timeout for one request/response.
+    pub request_timeout: Duration,
+    /// How long the controller may take to finish a topic operation before answering
+    /// REQUEST_TIMED_OUT (sent in CreateTopics, DeleteTopics, CreatePartitions).
+    pub operation_timeout: Duration,
+    /// Retry policy for retriable errors.
+    pub retry: RetryPolicy,
+    /// Most items (topics, ACL bindings, ...) in one request.
+    pub max_batch: usize,
+}
+
+impl AdminConfig {
+    /// A configuration with defaults: client id `kafka-platform-admin`, 10 s connect, 60 s per
+    /// request, 30 s operation timeout, 1000 items per request.
+    pub fn new<S: Into<String>>(bootstrap: impl IntoIterator<Item = S>, tls: TlsConfig) -> Self {
+        AdminConfig {
+            bootstrap: bootstrap.into_iter().map(Into::into).collect(),
+            tls,
+            sasl: None,
+            client_id: "kafka-platform-admin".into(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            operation_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_batch: 1000,
+        }
+    }
+
+    /// Splits a comma-separated bootstrap list (`host:port,host:port`).
+    pub fn parse_bootstrap(list: &str) -> Vec<String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    /// Adds SASL/SCRAM credentials (for SASL_SSL listeners).
+    pub fn with_scram(
+        mut self,
+        mechanism: ScramMechanism,
+        user: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.sasl = Some(ScramCredentials {
+            mechanism,
+            user: user.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.bootstrap.is_empty() {
+            return Err(Error::Config("the bootstrap server list is empty".into()));
+        }
+        for address in &self.bootstrap {
+            let port = address.rsplit_once(':').map(|(_, p)| p);
+            if port.and_then(|p| p.parse::<u16>().ok()).is_none() {
+                return Err(Error::Config(format!(
+                    "bootstrap server '{address}' is not host:port"
+                )));
+            }
+        }
+        if self.retry.max_attempts == 0 {
+            return Err(Error::Config(
+                "retry.max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.max_batch == 0 {
+            return Err(Error::Config("max_batch must be at least 1".into()));
+        }
+        if let Some(sasl) = &self.sasl {
+            if sasl.user.is_empty() {
+                return Err(Error::Config("the SASL user name is empty".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
+            tls: self.tls.clone(),
+            sasl: self.sasl.clone(),
+            client_id: self.client_id.clone(),
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
+/// Where a request should go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Any reachable broker (reads).
+    Any,
+    /// The controller as Metadata names it (topic, ACL and SCRAM writes).
+    Controller,
+    /// One broker (its own configuration).
+    Node(i32),
+}
+
+/// Requests sent, by API and by broker node id (-1 for a bootstrap address not yet known by id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// All requests, connection set-up (ApiVersions, SASL) excluded.
+    pub total: u64,
+    /// Requests per API name.
+    pub by_api: BTreeMap<String, u64>,
+    /// Requests per (API name, node id).
+    pub by_api_and_node: BTreeMap<(String, i32), u64>,
+}
+
+#[derive(Debug, Default)]
+struct ClusterView {
+    cluster_id: Option<String>,
+    controller: Option<i32>,
+    brokers: BTreeMap<i32, String>,
+    /// Addresses that failed to connect, skipped until the instant given.
+    down_until: HashMap<String, Instant>,
+}
+
+/// A connection to a Kafka cluster for administrative operations. Cheap to share behind an `Arc`;
+/// methods take `&self`.
+pub struct AdminClient {
+    config: AdminConfig,
+    settings: ConnectionSettings,
+    view: SyncMutex<ClusterView>,
+    pool: Mutex<HashMap<String, Arc<Mutex<Connection>>>>,
+    stats: SyncMutex<BTreeMap<(&'static str, String), u64>>,
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminClient")
+            .field("bootstrap", &self.config.bootstrap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminClient {
+    /// Connects to the first reachable bootstrap server, authenticates and reads the cluster's
+    /// brokers and controller. Authentication and TLS errors fail at once, unreachable brokers
+    /// after the retry policy.
+    pub async fn connect(config: AdminConfig) -> Result<Self> {
+        config.validate()?;
+        let client = AdminClient {
+            settings: config.settings(),
+            config,
+            view: SyncMutex::new(ClusterView::default()),
+            pool: Mutex::new(HashMap::new()),
+            stats: SyncMutex::new(BTreeMap::new()),
+        };
+        client
+            .retrying(async || client.refresh_view().await)
+            .await?;
+        Ok(client)
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &AdminConfig {
+        &self.config
+    }
+
+    /// The controller node id as last seen in metadata.
+    pub fn controller_id(&self) -> Option<i32> {
+        self.view.lock().expect("view lock").controller
+    }
+
+    /// The cluster id as last seen in metadata.
+    pub fn cluster_id(&self) -> Option<String> {
+        self.view.lock().expect("view lock").cluster_id.clone()
+    }
+
+    /// Node id -> `host:port` as last seen in metadata.
+    pub fn brokers(&self) -> BTreeMap<i32, String> {
+        self.view.lock().expect("view lock").brokers.clone()
+    }
+
+    /// Requests sent so far.
+    pub fn request_stats(&self) -> RequestStats {
+        let ids: HashMap<String, i32> = self
+            .view
+            .lock()
+            .expect("view lock")
+            .brokers
+            .iter()
+            .map(|(id, a)| (a.clone(), *id))
+            .collect();
+        let mut stats = RequestStats::default();
+        for ((api, address), n) in self.stats.lock().expect("stats lock").iter() {
+            let node = ids.get(address).copied().unwrap_or(-1);
+            stats.total += n;
+            *stats.by_api.entry(api.to_string()).or_default() += n;
+            *stats
+                .by_api_and_node
+                .entry((api.to_string(), node))
+                .or_default() += n;
+        }
+        stats
+    }
+
+    /// Re-reads brokers and controller from the cluster.
+    pub async fn refresh_metadata(&self) -> Result<()> {
+        self.retrying(async || self.refresh_view().await).await
+    }
+
+    async fn refresh_view(&self) -> Result<()> {
+        let metadata = ops::metadata::fetch(self, Some(&[])).await?;
+        let mut view = self.view.lock().expect("view lock");
+        view.cluster_id = metadata.cluster_id;
+        view.controller = (metadata.controller_id >= 0).then_some(metadata.controller_id);
+        view.brokers = metadata
+            .brokers
+            .iter()
+            .map(|b| (b.node_id, b.address()))
+            .collect();
+        Ok(())
+    }
+
+    /// Candidate addresses for a target, best first. Addresses that recently failed come last
+    /// rather than never, so that a cluster whose every broker blipped is still tried.
+    fn candidates(&self, target: Target) -> Result<Vec<String>> {
+        let view = self.view.lock().expect("view lock");
+        let now = Instant::now();
+        let is_down = |a: &String| view.down_until.get(a).is_some_and(|t| *t > now);
+        let mut known: Vec<String> = view.brokers.values().cloned().collect();
+        if known.is_empty() {
+            known = self.config.bootstrap.clone();
+        }
+        let mut order: Vec<String> = match target {
+            Target::Node(id) => {
+                let Some(address) = view.brokers.get(&id) else {
+                    return Err(Error::Config(format!(
+                        "broker {id} is not in the cluster metadata"
+                    )));
+                };
+                return Ok(vec![address.clone()]);
+            }
+            Target::Controller => {
+                // KRaft brokers forward controller requests, so when the named one is down any
+                // other broker is a correct (if one hop longer) route.
+                let controller = view.controller.and_then(|c| view.brokers.get(&c)).cloned();
+                let others: Vec<String> = known
+                    .into_iter()
+                    .filter(|a| Some(a) != controller.as_ref())
+                    .collect();
+                controller.into_iter().chain(others).collect()
+            }
+            Target::Any => known,
+        };
+        order.sort_by_key(is_down);
+        Ok(order)
+    }
+
+    async fn connection(&self, address: &str) -> Result<Arc<Mutex<Connection>>> {
+        let mut pool = self.pool.lock().await;
+        if let Some(conn) = pool.get(address) {
+            // A connection still locked by another task is in use, hence not broken.
+            let usable = conn.try_lock().map(|c| !c.broken).unwrap_or(true);
+            if usable {
+                return Ok(conn.clone());
+            }
+            pool.remove(address);
+        }
+        match Connection::open(address, &self.settings).await {
+            Ok(conn) => {
+                self.view
+                    .lock()
+                    .expect("view lock")
+                    .down_until
+                    .remove(address);
+                let conn = Arc::new(Mutex::new(conn));
+                pool.insert(address.to_string(), conn.clone());
+                Ok(conn)
+            }
+            Err(e) => {
+                if matches!(
+                    e,
+                    Error::Connect { .. } | Error::Network { .. } | Error::Timeout { .. }
+                ) {
+                    let until = Instant::now() + self.config.retry.max_backoff;
+                    self.view
+                        .lock()
+                        .expect("view lock")
+                        .down_until
+                        .insert(address.to_string(), until);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends one request to the target (one attempt; a target with several candidates moves on to
+    /// the next when a connection cannot be opened). `build` gets the negotiated version.
+    pub(crate) async fn send<R: Request>(
+        &self,
+        target: Target,
+        build: impl Fn(i16) -> R,
+    ) -> Result<R::Response> {
+        let mut last = None;
+        for address in self.candidates(target)? {
+            let conn = match self.connection(&address).await {
+                Ok(c) => c,
+                Err(e) if e.is_retriable() => {
+                    last = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut conn = conn.lock().await;
+            *self
+                .stats
+                .lock()
+                .expect("stats lock")
+                .entry((api_name(R::KEY), address.clone()))
+                .or_default() += 1;
+            let result = conn.call(&build).await;
+            if conn.broken {
+                drop(conn);
+                self.pool.lock().await.remove(&address);
+            }
+            return result;
+        }
+        Err(last.unwrap_or_else(|| Error::Config("no broker address to send to".into())))
+    }
+
+    /// Runs `op` until it succeeds, fails for good, or the retry policy is used up.
+    pub(crate) async fn retrying<T>(&self, mut op: impl AsyncFnMut() -> Result<T>) -> Result<T> {
+        let policy = self.config.retry;
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if !e.is_retriable() => return Err(e),
+                Err(e) if attempt >= policy.max_attempts => {
+                    return Err(Error::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    });
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, attempt, "retrying Kafka request");
+                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    if e.needs_metadata_refresh() {
+                        // Best effort: the next attempt reports the error if the cluster is still away.
+                        let _ = self.refresh_view().await;
+                    }
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Sends `items` in requests of at most `max_batch`, retrying the items (not the whole batch)
+    /// that come back with retriable errors. `send` returns one result per item, in order.
+    /// `settle` may turn an error of an item that was retried into success (a create that timed out
+    /// and then finds the topic existing has succeeded). Results are in the order of `items`.
+    pub(crate) async fn batch<I: Clone, T>(
+        &self,
+        items: &[I],
+        mut send: impl AsyncFnMut(Vec<I>) -> Result<Vec<Result<T>>>,
+        settle: impl Fn(&Error) -> Option<T>,
+    ) -> Vec<Result<T>> {
+        let policy = self.config.retry;
+        let mut results: Vec<Option<Result<T>>> = (0..items.len()).map(|_| None).collect();
+        let mut retried = vec![false; items.len()];
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        let mut attempt = 1;
+        while !pending.is_empty() {
+            let last_attempt = attempt >= policy.max_attempts;
+            let mut again = Vec::new();
+            let mut refresh = false;
+            for chunk in pending.chunks(self.config.max_batch) {
+                let batch: Vec<I> = chunk.iter().map(|&i| items[i].clone()).collect();
+                let outcome = match send(batch).await {
+                    Ok(per_item) if per_item.len() == chunk.len() => per_item,
+                    Ok(per_item) => {
+                        let e = Error::Protocol {
+                            broker: String::new(),
+                            api: "batch",
+                            reason: format!("{} results for {} items", per_item.len(), chunk.len()),
+                        };
+                        chunk.iter().map(|_| Err(e.clone())).collect()
+                    }
+                    Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
+                };
+                for (&i, result) in chunk.iter().zip(outcome) {
+                    let result = match result {
+                        Err(e) if retried[i] => settle(&e).ok_or(e),
+                        other => other,
+                    };
+                    match result {
+                        Err(e) if e.is_retriable() && !last_attempt => {
+                            refresh |= e.needs_metadata_refresh();
+                            again.push(i);
+                            results[i] = Some(Err(e));
+                        }
+                        Err(e) if e.is_retriable() => {
+                            results[i] = Some(Err(Error::RetriesExhausted {
+                                attempts: attempt,
+                                last: Box::new(e),
+                            }));
+                        }
+                        other => results[i] = Some(other),
+                    }
+                }
+            }
+            if again.is_empty() {
+                break;
+            }
+            tracing::debug!(
+                items = again.len(),
+                attempt,
+                "retrying items of a Kafka batch"
+            );
+            tokio::time::sleep(policy.backoff(attempt)).await;
+            if refresh {
+                let _ = self.refresh_view().await;
+            }
+            for &i in &again {
+                retried[i] = true;
+            }
+            pending = again;
+            attempt += 1;
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every item has a result"))
+            .collect()
+    }
+
+    /// Drops all connections; the next request opens new ones.
+    pub async fn close(&self) {
+        self.pool.lock().await.clear();
+    }
+}
+
+/// Turns a per-item error code into a result (shorthand used by the operations).
+pub(crate) fn item(
+    api: &'static str,
+    resource: String,
+    code: i16,
+    detail: Option<&str>,
+) -> Result<()> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Error::Kafka(KafkaError::new(
+            api,
+            Some(resource),
+            code,
+            detail.map(String::from),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_bound() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+        };
+        let pauses: Vec<u128> = (1..=6).map(|a| p.backoff(a).as_millis()).collect();
+        assert_eq!(pauses, vec![100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(p.backoff(1000), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bootstrap_lists_are_split_and_checked() {
+        assert_eq!(
+            AdminConfig::parse_bootstrap(" a:1, b:2 ,,"),
+            vec!["a:1", "b:2"]
+        );
+    }
+}
