@@ -1,0 +1,320 @@
+//! kafka-admin against the real 3-node KRaft cluster of tests/scripts/kafka.sh: both listeners,
+//! every operation, controller routing, and the errors an operator will meet.
+
+mod kafka_common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kafka_admin::{
+    AclBinding, AclFilter, AclOperation, AdminClient, AdminConfig, ConfigChanges, ConfigOp, ConfigResource,
+    ConfigResourceType, Error, NewPartitions, NewTopic, PatternType, ResourceType, ScramDeletion,
+    ScramMechanism, ScramUpsert, TlsConfig,
+};
+use kafka_common::*;
+
+fn topic(name: &str, partitions: i32, configs: &[(&str, &str)]) -> NewTopic {
+    NewTopic {
+        name: name.to_string(),
+        partitions,
+        replication_factor: 3,
+        configs: configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+fn all_ok<T>(results: Vec<kafka_admin::Result<T>>) -> Vec<T> {
+    results.into_iter().map(|r| r.expect("item succeeds")).collect()
+}
+
+fn topic_configs(entries: &[kafka_admin::ConfigEntry]) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .filter(|e| e.is_set_on_resource(ConfigResourceType::Topic))
+        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn sasl_ssl_admin_sees_three_brokers_and_a_controller() {
+    let client = admin_sasl().await;
+    let metadata = client.metadata().await.unwrap();
+    let ids: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    // Metadata answers with the addresses of the listener the client used.
+    let addresses: Vec<String> = metadata.brokers.iter().map(|b| b.address()).collect();
+    assert_eq!(addresses, bootstrap_sasl());
+    assert!(ids.contains(&metadata.controller_id), "controller {} is a broker", metadata.controller_id);
+    assert_eq!(client.controller_id(), Some(metadata.controller_id));
+    assert!(metadata.cluster_id.is_some());
+}
+
+#[tokio::test]
+async fn mtls_admin_is_a_super_user_through_the_principal_mapping() {
+    // CN=admin maps to User:admin, the same principal as the SCRAM admin.
+    let client = AdminClient::connect(mtls_config("admin")).await.expect("admin connects over mTLS");
+    let metadata = client.metadata().await.unwrap();
+    let addresses: Vec<String> = metadata.brokers.iter().map(|b| b.address()).collect();
+    assert_eq!(addresses, bootstrap_mtls());
+    let name = unique("mtls-admin");
+    all_ok(client.create_topics(&[topic(&name, 1, &[])], false).await);
+    all_ok(client.delete_topics(&[name]).await);
+}
+
+#[tokio::test]
+async fn topic_lifecycle_create_describe_alter_grow_delete() {
+    let client = admin_sasl().await;
+    let a = unique("life-a");
+    let b = unique("life-b");
+    let topics = [
+        topic(&a, 3, &[("retention.ms", "3600000"), ("cleanup.policy", "compact")]),
+        topic(&b, 1, &[]),
+    ];
+
+    // Validation only creates nothing.
+    all_ok(client.create_topics(&topics, true).await);
+    let described = client.describe_topics(&[a.clone()]).await.unwrap();
+    assert_eq!(described[&a].as_ref().unwrap_err().code(), Some(3), "validate_only created {a}");
+
+    all_ok(client.create_topics(&topics, false).await);
+    let described = client.describe_topics(&[a.clone(), b.clone()]).await.unwrap();
+    let info_a = described[&a].as_ref().unwrap();
+    assert_eq!(info_a.partitions.len(), 3);
+    assert_eq!(info_a.replication_factor(), 3);
+    assert!(!info_a.internal);
+    assert_eq!(described[&b].as_ref().unwrap().partitions.len(), 1);
+
+    // Creating it again is a clear, per-topic error.
+    let again = client.create_topics(&topics[..1], false).await;
+    let e = again[0].as_ref().unwrap_err();
+    assert_eq!(e.code(), Some(36));
+    assert!(e.to_string().contains(&format!("topic {a}")) && e.to_string().contains("TOPIC_ALREADY_EXISTS"), "{e}");
+
+    // Configs: the overrides set at creation, then changed incrementally.
+    let configs = client.describe_configs(&[ConfigResource::topic(&a)]).await;
+    let overrides = topic_configs(configs[0].as_ref().unwrap());
+    assert_eq!(
+        overrides,
+        BTreeMap::from([("cleanup.policy".into(), "compact".into()), ("retention.ms".into(), "3600000".into())])
+    );
+    let changes = ConfigChanges {
+        resource: ConfigResource::topic(&a),
+        changes: BTreeMap::from([
+            ("retention.ms".to_string(), ConfigOp::Delete),
+            ("min.insync.replicas".to_string(), ConfigOp::Set("2".into())),
+            ("cleanup.policy".to_string(), ConfigOp::Append("delete".into())),
+        ]),
+    };
+    all_ok(client.incremental_alter_configs(&[changes], false).await);
+    let configs = client.describe_configs(&[ConfigResource::topic(&a)]).await;
+    let overrides = topic_configs(configs[0].as_ref().unwrap());
+    assert_eq!(
+        overrides,
+        BTreeMap::from([
+            ("cleanup.policy".into(), "compact,delete".into()),
+            ("min.insync.replicas".into(), "2".into())
+        ])
+    );
+
+    // Partitions grow; they never shrink.
+    all_ok(client.create_partitions(&[NewPartitions { topic: a.clone(), total: 6 }], false).await);
+    let described = client.describe_topics(&[a.clone()]).await.unwrap();
+    assert_eq!(described[&a].as_ref().unwrap().partitions.len(), 6);
+    let shrink = client.create_partitions(&[NewPartitions { topic: a.clone(), total: 2 }], false).await;
+    let e = shrink[0].as_ref().unwrap_err();
+    assert_eq!(e.code(), Some(37), "{e}");
+    assert!(e.to_string().contains("INVALID_PARTITIONS"), "{e}");
+
+    all_ok(client.delete_topics(&[a.clone(), b.clone()]).await);
+    let described = client.describe_topics(&[a.clone(), b.clone()]).await.unwrap();
+    assert!(described.values().all(|r| r.as_ref().is_err_and(|e| e.code() == Some(3))));
+}
+
+#[tokio::test]
+async fn invalid_requests_fail_per_item_with_clear_messages() {
+    let client = admin_sasl().await;
+    let good = unique("item-ok");
+    let too_many_replicas = NewTopic { replication_factor: 4, ..topic(&unique("item-rf"), 1, &[]) };
+    let bad_config = topic(&unique("item-cfg"), 1, &[("cleanup.policy", "sometimes")]);
+    let results = client.create_topics(&[topic(&good, 1, &[]), too_many_replicas, bad_config], false).await;
+    assert!(results[0].is_ok());
+    let rf = results[1].as_ref().unwrap_err();
+    assert!(rf.to_string().contains("INVALID_REPLICATION_FACTOR"), "{rf}");
+    let cfg = results[2].as_ref().unwrap_err();
+    assert!(cfg.to_string().contains("INVALID_CONFIG"), "{cfg}");
+
+    // Deleting a topic that does not exist answers at once (not retried as "unknown").
+    let missing = client.delete_topics(&[unique("never-created")]).await;
+    let e = missing[0].as_ref().unwrap_err();
+    assert!(matches!(e, Error::Kafka(k) if k.name == "UNKNOWN_TOPIC_OR_PARTITION"), "{e}");
+    all_ok(client.delete_topics(&[good]).await);
+}
+
+#[tokio::test]
+async fn batches_are_split_and_writes_go_to_the_controller() {
+    let mut config = sasl_config(&admin_user(), &admin_password());
+    config.max_batch = 20;
+    let client = AdminClient::connect(config).await.unwrap();
+    let controller = client.controller_id().expect("controller known");
+    let prefix = unique("batch");
+    let topics: Vec<NewTopic> = (0..45).map(|i| topic(&format!("{prefix}-{i:02}"), 1, &[])).collect();
+    all_ok(client.create_topics(&topics, false).await);
+    let acl = AclBinding::allow(ResourceType::Topic, &prefix, PatternType::Prefixed, "User:batch-reader", AclOperation::Read);
+    all_ok(client.create_acls(std::slice::from_ref(&acl)).await);
+    let changes = ConfigChanges {
+        resource: ConfigResource::topic(&topics[0].name),
+        changes: BTreeMap::from([("retention.ms".to_string(), ConfigOp::Set("60000".into()))]),
+    };
+    all_ok(client.incremental_alter_configs(&[changes], false).await);
+
+    let stats = client.request_stats();
+    // 45 topics in batches of at most 20: 3 requests, all to the controller.
+    assert_eq!(stats.by_api["CreateTopics"], 3);
+    assert_eq!(stats.by_api_and_node[&("CreateTopics".to_string(), controller)], 3);
+    assert_eq!(stats.by_api_and_node[&("CreateAcls".to_string(), controller)], 1);
+    assert_eq!(stats.by_api_and_node[&("IncrementalAlterConfigs".to_string(), controller)], 1);
+
+    let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
+    all_ok(client.delete_topics(&names).await);
+    assert_eq!(client.request_stats().by_api_and_node[&("DeleteTopics".to_string(), controller)], 3);
+    all_ok(client.delete_acls(&[AclFilter::exact(&acl)]).await);
+}
+
+#[tokio::test]
+async fn acls_are_created_described_and_deleted_exactly() {
+    let client = admin_sasl().await;
+    let principal = format!("User:{}", unique("acl-user"));
+    let topic_name = unique("acl-topic");
+    let bindings = vec![
+        AclBinding::allow(ResourceType::Topic, &topic_name, PatternType::Literal, &principal, AclOperation::Write),
+        AclBinding::allow(ResourceType::Topic, &topic_name, PatternType::Literal, &principal, AclOperation::Describe),
+        AclBinding::allow(ResourceType::Group, "acl-app.", PatternType::Prefixed, &principal, AclOperation::Read),
+        AclBinding::allow(ResourceType::TransactionalId, "acl-app-tx", PatternType::Literal, &principal, AclOperation::Write),
+    ];
+    all_ok(client.create_acls(&bindings).await);
+    // Creating the same bindings again is harmless.
+    all_ok(client.create_acls(&bindings).await);
+
+    let mine = AclFilter { principal: Some(principal.clone()), ..AclFilter::any() };
+    let mut expected = bindings.clone();
+    expected.sort();
+    let described = client.describe_acls(&mine).await.unwrap();
+    assert_eq!(described, expected);
+
+    let topic_only = AclFilter { resource_type: ResourceType::Topic, ..mine.clone() };
+    assert_eq!(client.describe_acls(&topic_only).await.unwrap().len(), 2);
+
+    // An exact filter deletes one binding and reports it; the others stay.
+    let deleted = client.delete_acls(&[AclFilter::exact(&bindings[0])]).await;
+    assert_eq!(deleted[0].as_ref().unwrap(), &vec![bindings[0].clone()]);
+    assert_eq!(client.describe_acls(&mine).await.unwrap().len(), 3);
+
+    let deleted = client.delete_acls(&[mine.clone()]).await;
+    assert_eq!(deleted[0].as_ref().unwrap().len(), 3);
+    assert!(client.describe_acls(&mine).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn scram_credentials_upserted_here_authenticate_and_are_denied_by_default() {
+    let admin = admin_sasl().await;
+    let user = unique("svc");
+    let password = "correct horse battery staple";
+    let upsert = ScramUpsert {
+        user: user.clone(),
+        mechanism: ScramMechanism::Sha512,
+        iterations: kafka_admin::DEFAULT_SCRAM_ITERATIONS,
+        password: password.into(),
+    };
+    all_ok(admin.alter_user_scram_credentials(&[upsert], &[]).await);
+    let described = admin.describe_user_scram_credentials(Some(&[user.clone()])).await.unwrap();
+    assert_eq!(described[&user].len(), 1);
+    assert_eq!(described[&user][0].mechanism, ScramMechanism::Sha512);
+    assert_eq!(described[&user][0].iterations, kafka_admin::DEFAULT_SCRAM_ITERATIONS);
+
+    // The new credential reaches every broker through the metadata log, asynchronously.
+    let mut client = None;
+    let connected = eventually(Duration::from_secs(15), async || {
+        client = AdminClient::connect(sasl_config(&user, password)).await.ok();
+        client.is_some()
+    })
+    .await;
+    assert!(connected, "user {user} could not authenticate with the credential just stored");
+    let client = client.unwrap();
+
+    // Deny by default: authenticated, but no ACL, so no topic may be created.
+    let denied = client.create_topics(&[topic(&unique("denied"), 1, &[])], false).await;
+    let e = denied[0].as_ref().unwrap_err();
+    assert!(e.to_string().contains("TOPIC_AUTHORIZATION_FAILED"), "{e}");
+
+    // Once deleted, the credential no longer authenticates.
+    all_ok(admin.alter_user_scram_credentials(&[], &[ScramDeletion { user: user.clone(), mechanism: ScramMechanism::Sha512 }]).await);
+    assert!(admin.describe_user_scram_credentials(Some(&[user.clone()])).await.unwrap().is_empty());
+    let refused = eventually(Duration::from_secs(15), async || {
+        matches!(AdminClient::connect(sasl_config(&user, password)).await, Err(Error::Authentication { .. }))
+    })
+    .await;
+    assert!(refused, "deleted credential of {user} still authenticates");
+}
+
+#[tokio::test]
+async fn iteration_counts_kafka_would_refuse_are_refused_before_sending() {
+    let admin = admin_sasl().await;
+    let upsert = ScramUpsert { user: unique("iter"), mechanism: ScramMechanism::Sha512, iterations: 100, password: "p".into() };
+    let results = admin.alter_user_scram_credentials(&[upsert], &[]).await;
+    let e = results[0].as_ref().unwrap_err();
+    assert!(matches!(e, Error::Config(_)) && e.to_string().contains("4096..=16384"), "{e}");
+    assert!(!admin.request_stats().by_api.contains_key("AlterUserScramCredentials"));
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_an_authentication_error_naming_the_user() {
+    let started = std::time::Instant::now();
+    let e = AdminClient::connect(sasl_config(&admin_user(), "not-the-password")).await.unwrap_err();
+    let Error::Authentication { user, reason, .. } = &e else { panic!("expected an authentication error, got {e}") };
+    assert_eq!(user, &admin_user());
+    assert!(reason.contains("SCRAM-SHA-512") || reason.contains("credentials"), "{reason}");
+    let shown = e.to_string();
+    assert!(!shown.contains("not-the-password"), "the password leaked into: {shown}");
+    // Not retried: a wrong password does not become right by waiting (the retry policy would
+    // take about 17 s).
+    assert!(started.elapsed() < Duration::from_secs(10), "authentication failure was retried");
+}
+
+#[tokio::test]
+async fn an_untrusted_ca_is_a_tls_error_that_says_so() {
+    let tls = TlsConfig::from_ca_file(env("KAFKA_TEST_UNTRUSTED_CA_FILE").as_ref()).unwrap();
+    let config = AdminConfig::new(bootstrap_sasl(), tls).with_scram(ScramMechanism::Sha512, admin_user(), admin_password());
+    let e = AdminClient::connect(config).await.unwrap_err();
+    assert!(matches!(e, Error::Tls { .. }), "{e}");
+    assert!(e.to_string().contains("not signed by the configured CA"), "{e}");
+}
+
+#[tokio::test]
+async fn the_mtls_listener_refuses_a_client_without_certificate() {
+    let tls = TlsConfig::from_ca_file(&ca_file()).unwrap();
+    let e = AdminClient::connect(AdminConfig::new(bootstrap_mtls(), tls)).await.unwrap_err();
+    assert!(matches!(e, Error::Tls { .. }), "{e}");
+    assert!(e.to_string().contains("client certificate"), "{e}");
+}
+
+#[tokio::test]
+async fn an_mtls_client_without_acls_is_authenticated_but_denied() {
+    let client = AdminClient::connect(mtls_config("nobody-special")).await.expect("certificate accepted");
+    let denied = client.create_topics(&[topic(&unique("mtls-denied"), 1, &[])], false).await;
+    assert!(denied[0].as_ref().unwrap_err().to_string().contains("TOPIC_AUTHORIZATION_FAILED"));
+    let e = client.describe_acls(&AclFilter::any()).await.unwrap_err();
+    assert!(e.to_string().contains("CLUSTER_AUTHORIZATION_FAILED"), "{e}");
+}
+
+#[tokio::test]
+async fn broker_configs_are_described_on_their_own_broker() {
+    let client = admin_sasl().await;
+    let results = client.describe_configs(&[ConfigResource::broker(2)]).await;
+    let entries = results[0].as_ref().unwrap();
+    let get = |k: &str| entries.iter().find(|e| e.name == k).and_then(|e| e.value.clone());
+    assert_eq!(get("node.id").as_deref(), Some("2"));
+    assert_eq!(get("auto.create.topics.enable").as_deref(), Some("false"));
+    // Secrets are never returned.
+    let key = entries.iter().find(|e| e.name == "ssl.keystore.key").expect("ssl.keystore.key listed");
+    assert!(key.sensitive && key.value.is_none());
+    assert_eq!(client.request_stats().by_api_and_node[&("DescribeConfigs".to_string(), 2)], 1);
+}
