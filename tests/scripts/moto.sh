@@ -4,7 +4,8 @@
 #   moto.sh install   create the venv under $TOOLS_DIR/moto-<version> (idempotent)
 #   moto.sh start     install if needed, start on 127.0.0.1:5310, wait until it answers
 #   moto.sh stop      stop the server started by `start`
-#   moto.sh env       print the variables the tests read (eval "$(moto.sh env)")
+#   moto.sh env       print the variables the tests read (eval "$(moto.sh env)"):
+#                     MOTO_ENDPOINT (http://127.0.0.1:5310), MOTO_SERVER_BIN
 #
 # State lives in $RUN_DIR (moto.pid, moto.log). Only 127.0.0.1 is bound.
 set -euo pipefail
@@ -98,6 +99,8 @@ stop() {
 
 print_env() {
     echo "export MOTO_ENDPOINT=$URL"
+    # Tests that need a second, isolated moto (e.g. with IAM enforcement) start this binary.
+    echo "export MOTO_SERVER_BIN=$VENV/bin/moto_server"
 }
 
 case "${1:-}" in

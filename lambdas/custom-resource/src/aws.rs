@@ -3,18 +3,14 @@
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_sdk_ssm::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// Loads the SDK configuration from the standard chain (region, credentials and
 /// `AWS_ENDPOINT_URL`, which the tests point at moto), with a rustls/ring HTTPS client.
 pub async fn sdk_config() -> SdkConfig {
-    // ring keeps the build free of aws-lc's C/CMake toolchain, which matters for the
-    // provided.al2023 cross build.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))
@@ -23,4 +19,13 @@ pub async fn sdk_config() -> SdkConfig {
         )
         .load()
         .await
+}
+
+/// The SDK's HTTPS client on rustls with the ring provider.
+pub fn https_client() -> SharedHttpClient {
+    // ring keeps the build free of aws-lc's C/CMake toolchain, which matters for the
+    // provided.al2023 cross build.
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
