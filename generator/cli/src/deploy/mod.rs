@@ -126,6 +126,7 @@ struct Context {
 /// Runs `gen deploy`.
 pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     let stage_dir = args.templates.join(&args.stage);
+    let ui = Ui::new();
     let manifest = Manifest::load(&stage_dir)?;
     if manifest.stage != args.stage {
         return Err(DeployError::Manifest {
@@ -139,6 +140,14 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
             path: stage_dir.join("manifest.json"),
             message,
         })?;
+    let protected = manifest.termination_protection || manifest.stage == "prod";
+    if !args.dry_run {
+        // Refuse before touching AWS when nobody can confirm.
+        let decision = confirm::confirmation(args.yes, ui.interactive(), protected, &manifest.stage);
+        if let Confirmation::Refuse(message) = decision {
+            return Err(DeployError::NeedsConfirmation(message));
+        }
+    }
     let needs_uploads = order.iter().any(|s| !s.before_upload);
     let uploads = if needs_uploads {
         Uploads::prepare(
@@ -163,7 +172,6 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
         s3 = s3.force_path_style(true);
     }
     let poll = Duration::from_secs(args.poll_interval.max(1));
-    let protected = manifest.termination_protection || manifest.stage == "prod";
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -175,7 +183,7 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
             manifest.artifact_bucket.clone(),
         ),
         attempt: format!("gen-{}-{millis}", std::process::id()),
-        ui: Ui::new(),
+        ui,
         args,
         manifest,
         stage_dir,
@@ -402,9 +410,16 @@ async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Res
         discard(ctx, &change_set, &stack_id, create).await?;
         return Ok(StackOutcome::Reviewed { pending: true });
     }
-    if !confirmed(ctx, stack).await? {
-        discard(ctx, &change_set, &stack_id, create).await?;
-        return Ok(StackOutcome::Cancelled);
+    match confirmed(ctx, stack).await {
+        Ok(true) => {}
+        Ok(false) => {
+            discard(ctx, &change_set, &stack_id, create).await?;
+            return Ok(StackOutcome::Cancelled);
+        }
+        Err(err) => {
+            discard(ctx, &change_set, &stack_id, create).await?;
+            return Err(err);
+        }
     }
     let policy = policy::stack_policy(&stack.stateful_resources);
     if ctx.protected && !create {

@@ -1,0 +1,417 @@
+//! `gen deploy` against moto server's CloudFormation, S3 and STS.
+//!
+//! Needs moto on MOTO_ENDPOINT (`tests/scripts/moto.sh start`, then
+//! `eval "$(tests/scripts/moto.sh env)"`; tests/run.sh does both). Runs the real `gen` binary
+//! (built here with cargo, or the one named by GEN_BIN) on the sample stages under
+//! tests/fixtures/deploy/, whose names carry a run id so that runs never collide in moto.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_cloudformation::config::Credentials;
+
+fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "MOTO_ENDPOINT is not set: run `tests/scripts/moto.sh start` and \
+             `eval \"$(tests/scripts/moto.sh env)\"` first (tests/run.sh does both)"
+        )
+    })
+}
+
+/// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
+fn gen_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(bin) = std::env::var("GEN_BIN") {
+            return PathBuf::from(bin);
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "kafka-gen", "--bin", "gen"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the gen binary failed");
+        // target/<profile>/deps/<this test> -> target/<profile>/gen
+        let exe = std::env::current_exe().expect("test executable path");
+        let bin = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test runs from target/<profile>/deps")
+            .join("gen");
+        let help = Command::new(&bin).args(["deploy", "--help"]).output().expect("gen runs");
+        assert!(
+            help.status.success(),
+            "{} has no `deploy` subcommand: wire deploy::DeployArgs into main.rs",
+            bin.display()
+        );
+        bin
+    })
+}
+
+/// A copy of a fixture stage under a fresh directory, with RUNID replaced by a unique id.
+struct Stage {
+    root: PathBuf,
+    id: String,
+}
+
+impl Stage {
+    fn new(fixture: &str, label: &str) -> Stage {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let id = format!("{label}{}x{}", std::process::id(), nanos % 1_000_000_000);
+        let root = std::env::temp_dir().join(format!("gen-deploy-{id}"));
+        let dir = root.join("templates").join("dev");
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deploy").join(fixture);
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap().replace("RUNID", &id);
+            std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
+        }
+        Stage { root, id }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.root.join("templates").join("dev")
+    }
+
+    fn stack(&self, suffix: &str) -> String {
+        format!("kafka-{}-{suffix}", self.id)
+    }
+
+    /// A stand-in Lambda package as `gen package` lays it out (the zip is never run).
+    fn write_lambda_package(&self) -> String {
+        let dir = self.root.join("lambda");
+        std::fs::create_dir_all(&dir).unwrap();
+        let zip = format!("not really a zip {}", self.id);
+        std::fs::write(dir.join("echo.zip"), &zip).unwrap();
+        let sha = sha256_hex(zip.as_bytes());
+        let key = format!("lambdas/echo-{sha}.zip");
+        let manifest = serde_json::json!({"echo": {"zip": "echo.zip", "sha256": sha, "s3_key": key, "size": zip.len()}});
+        std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+        key
+    }
+
+    fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {
+        let path = self.dir().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+    }
+
+    fn deploy(&self, args: &[&str]) -> Run {
+        let output = Command::new(gen_binary())
+            .arg("deploy")
+            .arg("dev")
+            .arg("--templates")
+            .arg(self.root.join("templates"))
+            .arg("--lambda-dir")
+            .arg(self.root.join("lambda"))
+            .args(["--poll-interval", "1"])
+            .args(args)
+            .env("AWS_ENDPOINT_URL", moto_endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .expect("gen runs");
+        Run::from(output)
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// What one `gen deploy` printed and how it exited.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr)
+    }
+
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{}", self.all());
+        self
+    }
+
+    /// The change-set table row of a logical id, split into its columns.
+    fn row(&self, logical_id: &str) -> Option<Vec<String>> {
+        self.stdout.lines().find_map(|line| {
+            let cols: Vec<String> = line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect();
+            (cols.len() == 4 && cols[0] == logical_id).then_some(cols)
+        })
+    }
+
+    fn expect_row(&self, logical_id: &str, ty: &str, action: &str, replacement: &str) {
+        let row = self.row(logical_id).unwrap_or_else(|| panic!("no row for {logical_id}\n{}", self.all()));
+        assert_eq!(row, [logical_id, ty, action, replacement], "\n{}", self.all());
+    }
+}
+
+/// Clients on moto for checking what the deploy did.
+struct Aws {
+    rt: tokio::runtime::Runtime,
+    cfn: aws_sdk_cloudformation::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Aws {
+    fn new() -> Aws {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let config = rt.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .endpoint_url(moto_endpoint())
+                .region(aws_config::Region::new("eu-west-1"))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+                .load(),
+        );
+        let s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build();
+        Aws {
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            rt,
+        }
+    }
+
+    fn stack(&self, name: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
+        self.rt
+            .block_on(self.cfn.describe_stacks().stack_name(name).send())
+            .ok()
+            .and_then(|o| o.stacks().first().cloned())
+    }
+
+    fn status(&self, name: &str) -> Option<String> {
+        self.stack(name).and_then(|s| s.stack_status().map(|s| s.as_str().to_string()))
+    }
+
+    fn resources(&self, name: &str) -> Vec<String> {
+        let out = self.rt.block_on(self.cfn.describe_stack_resources().stack_name(name).send()).unwrap();
+        let mut ids: Vec<String> = out
+            .stack_resources()
+            .iter()
+            .filter_map(|r| r.logical_resource_id().map(String::from))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn parameter(&self, stack: &str, key: &str) -> Option<String> {
+        self.stack(stack)?
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value().map(String::from))
+    }
+
+    fn open_change_sets(&self, stack: &str) -> usize {
+        let out = self.rt.block_on(self.cfn.list_change_sets().stack_name(stack).send()).unwrap();
+        out.summaries()
+            .iter()
+            .filter(|s| s.stack_name() == Some(stack))
+            .filter(|s| s.execution_status().map(|e| e.as_str()) == Some("AVAILABLE"))
+            .count()
+    }
+
+    fn has_object(&self, bucket: &str, key: &str) -> bool {
+        self.rt.block_on(self.s3.head_object().bucket(bucket).key(key).send()).is_ok()
+    }
+
+    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let out = self
+            .rt
+            .block_on(self.s3.list_objects_v2().bucket(bucket).prefix(prefix).send())
+            .unwrap();
+        out.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
+    }
+}
+
+#[test]
+fn first_deploy_creates_second_reports_no_changes_and_a_changed_template_updates() {
+    let aws = Aws::new();
+    let stage = Stage::new("dev", "life");
+    let lambda_key = stage.write_lambda_package();
+    let (artifacts, app) = (stage.stack("artifacts"), stage.stack("app"));
+    let bucket = format!("kafka-{}-artifacts", stage.id);
+
+    // First deploy: both stacks are created through CREATE change sets, in order.
+    let first = stage.deploy(&["--yes"]);
+    first.expect_code(0);
+    first.expect_row("ArtifactBucket", "AWS::S3::Bucket", "+ add", "-");
+    first.expect_row("Function", "AWS::Lambda::Function", "+ add", "-");
+    first.expect_row("StateParameter", "AWS::SSM::Parameter", "+ add", "-");
+    assert!(first.stdout.contains(&format!("{artifacts} (new stack")), "{}", first.all());
+    assert!(
+        first.stdout.find(&artifacts) < first.stdout.find("uploaded 2")
+            && first.stdout.find("uploaded 2") < first.stdout.find(&app),
+        "bucket stack, then uploads, then the rest\n{}",
+        first.all()
+    );
+    assert!(first.stdout.contains("2 of 2 stack(s) changed"), "{}", first.all());
+    assert_eq!(aws.status(&artifacts).as_deref(), Some("CREATE_COMPLETE"));
+    assert_eq!(aws.status(&app).as_deref(), Some("CREATE_COMPLETE"));
+    // Parameters and tags come from the declaration; files are in the bucket by hash.
+    assert_eq!(aws.parameter(&app, "CodeKey").as_deref(), Some(lambda_key.as_str()));
+    assert_eq!(aws.parameter(&app, "RetentionDays").as_deref(), Some("7"));
+    let state_key = aws.parameter(&app, "DesiredStateKey").unwrap();
+    let state = std::fs::read(stage.dir().join("desired-state.json")).unwrap();
+    assert_eq!(state_key, format!("desired-state/dev/{}.json", sha256_hex(&state)));
+    assert!(aws.has_object(&bucket, &lambda_key));
+    assert!(aws.has_object(&bucket, &state_key));
+    let tags: Vec<(String, String)> = aws
+        .stack(&app)
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().into(), t.value().unwrap_or_default().into()))
+        .collect();
+    assert!(tags.contains(&("platform".into(), "kafka".into())), "{tags:?}");
+    // The NoEcho value never shows, not even in the echo of parameters.
+    assert!(!first.all().contains(&format!("Sup3r-Secret-{}", stage.id)));
+
+    // Second deploy of the same declaration: nothing to do, nothing uploaded again.
+    let second = stage.deploy(&["--yes"]);
+    second.expect_code(0);
+    assert_eq!(second.stdout.matches("No changes.").count(), 2, "{}", second.all());
+    assert!(second.stdout.contains("uploaded 0, already present 2"), "{}", second.all());
+    assert!(second.stdout.contains("0 of 2 stack(s) changed"), "{}", second.all());
+    assert_eq!(aws.open_change_sets(&app), 0, "empty change sets are deleted");
+
+    // A changed declaration: the dry run shows an UPDATE change set with exactly these rows.
+    let v2 = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deploy/update/app.yaml");
+    std::fs::copy(v2, stage.dir().join("app.yaml")).unwrap();
+    let dry = stage.deploy(&["--dry-run", "--detailed-exitcode"]);
+    dry.expect_code(2);
+    assert!(dry.stdout.contains(&format!("{app} (update")), "{}", dry.all());
+    dry.expect_row("AuditLogs", "AWS::Logs::LogGroup", "+ add", "-");
+    // moto reports no Replacement for modifications; AWS says True/False/Conditional.
+    dry.expect_row("StateParameter", "AWS::SSM::Parameter", "~ modify", "unknown");
+    for untouched in ["Function", "FunctionRole", "Logs"] {
+        assert!(dry.row(untouched).is_none(), "{untouched} must not change\n{}", dry.all());
+    }
+    assert!(dry.stdout.contains("1 to add, 1 to modify, 0 to remove"), "{}", dry.all());
+    assert!(!aws.resources(&app).contains(&"AuditLogs".to_string()), "a dry run executes nothing");
+    assert_eq!(aws.open_change_sets(&app), 0, "a dry run leaves no change set behind");
+
+    // Without a terminal and without --yes, nothing is executed.
+    let refused = stage.deploy(&[]);
+    refused.expect_code(1);
+    assert!(refused.all().contains("--yes"), "{}", refused.all());
+    assert!(!aws.resources(&app).contains(&"AuditLogs".to_string()));
+    assert_eq!(aws.open_change_sets(&app), 0);
+
+    // With --yes the update runs and streams the stack's events.
+    let update = stage.deploy(&["--yes"]);
+    update.expect_code(0);
+    update.expect_row("AuditLogs", "AWS::Logs::LogGroup", "+ add", "-");
+    assert!(update.stdout.contains("UPDATE_IN_PROGRESS"), "{}", update.all());
+    assert!(update.stdout.contains(&format!("{app}: UPDATE_COMPLETE")), "{}", update.all());
+    assert!(aws.resources(&app).contains(&"AuditLogs".to_string()));
+    assert_eq!(aws.status(&app).as_deref(), Some("UPDATE_COMPLETE"));
+}
+
+#[test]
+fn a_template_the_emulator_rejects_fails_readably_and_a_fixed_one_deploys() {
+    let aws = Aws::new();
+    let stage = Stage::new("rejected", "rej");
+    let endpoint = stage.stack("endpoint");
+
+    let failed = stage.deploy(&["--yes", "--stack", &endpoint]);
+    failed.expect_code(1);
+    assert!(failed.stdout.contains(&format!("FAILED: stack {endpoint}")), "{}", failed.all());
+    assert!(
+        failed.stdout.contains("Listener protocol 'TCP' must be one of 'HTTP, HTTPS'"),
+        "the emulator's reason is shown\n{}",
+        failed.all()
+    );
+    assert!(failed.stdout.contains("Outcome:"), "{}", failed.all());
+
+    // The failed creation left an empty stack in review; the next deploy starts it afresh.
+    stage.edit("endpoint.yaml", |t| t.replacen("Protocol: TCP\n      Port: 9092\n      DefaultActions", "Protocol: HTTP\n      Port: 9092\n      DefaultActions", 1));
+    let fixed = stage.deploy(&["--yes", "--stack", &endpoint]);
+    fixed.expect_code(0);
+    assert!(fixed.stdout.contains(&format!("{endpoint} (new stack")), "{}", fixed.all());
+    assert_eq!(aws.status(&endpoint).as_deref(), Some("CREATE_COMPLETE"));
+}
+
+#[test]
+fn a_noecho_value_quoted_by_aws_is_masked() {
+    let stage = Stage::new("rejected", "sec");
+    let secret = format!("Sup3r-Secret-{}", stage.id);
+    let run = stage.deploy(&["--yes", "--stack", &stage.stack("secret")]);
+    run.expect_code(1);
+    assert!(!run.all().contains(&secret), "the secret leaked\n{}", run.all());
+    // moto's request validation quotes the value: "Value '...' at 'protocol' failed ...".
+    assert!(
+        run.stdout.contains("'****' at 'protocol'"),
+        "the reason is shown with the value masked\n{}",
+        run.all()
+    );
+}
+
+#[test]
+fn credentials_of_another_account_are_refused_before_anything_changes() {
+    let aws = Aws::new();
+    let stage = Stage::new("dev", "acct");
+    stage.write_lambda_package();
+    stage.edit("manifest.json", |t| t.replace("123456789012", "111111111111"));
+    let run = stage.deploy(&["--yes"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("belong to account 123456789012"), "{}", run.all());
+    assert!(run.stderr.contains("111111111111"), "{}", run.all());
+    assert_eq!(aws.status(&stage.stack("artifacts")), None);
+}
+
+#[test]
+fn a_missing_lambda_package_is_reported_before_anything_changes() {
+    let aws = Aws::new();
+    let stage = Stage::new("dev", "pkg");
+    let run = stage.deploy(&["--yes"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("gen package"), "{}", run.all());
+    assert_eq!(aws.status(&stage.stack("artifacts")), None);
+}
+
+#[test]
+fn a_template_over_the_inline_limit_goes_through_the_bucket() {
+    let aws = Aws::new();
+    let stage = Stage::new("dev", "big");
+    stage.write_lambda_package();
+    // 60 KB of comment lines: over the 51,200 bytes CloudFormation accepts inline.
+    let padding: String = (0..600).map(|i| format!("# padding line {i:04} {}\n", "x".repeat(80))).collect();
+    stage.edit("app.yaml", |t| format!("{padding}{t}"));
+    let run = stage.deploy(&["--yes"]);
+    run.expect_code(0);
+    assert_eq!(aws.status(&stage.stack("app")).as_deref(), Some("CREATE_COMPLETE"));
+    let bucket = format!("kafka-{}-artifacts", stage.id);
+    let templates = aws.keys(&bucket, "templates/dev/");
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert!(templates[0].starts_with(&format!("templates/dev/{}-", stage.stack("app"))));
+}
