@@ -1,1 +1,72 @@
-fn main() {}
+//! `gen`: validate, render, plan, apply, deploy and package the Kafka platform.
+
+mod diagnostics;
+mod render;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kafka_platform_core::StageName;
+
+/// Declarative Kafka platform for AWS: environments/ in git -> policy checks -> CloudFormation,
+/// topics, ACLs and service accounts.
+#[derive(Debug, Parser)]
+#[command(name = "gen", version, about, long_about = None)]
+struct Cli {
+    /// Directory with defaults.yaml, stages/ and projects/.
+    #[arg(long, global = true, default_value = "environments", env = "GEN_ENVIRONMENTS")]
+    environments: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the declarations against every policy; report all findings; exit 1 on any error.
+    Validate(validate::ValidateArgs),
+    /// Render stages into CloudFormation templates (templates/<stage>/), or check they are current.
+    Render(render::RenderArgs),
+    /// Print the JSON Schema of the declaration files (committed as environments/schema.json).
+    Schema,
+    /// Print the KAFKA_* environment of one node as the rendered task definition sets it.
+    #[command(hide = true)]
+    NodeEnv {
+        /// Stage.
+        #[arg(value_parser = validate::parse_stage)]
+        stage: StageName,
+        /// Node name (b0, b1, ..., c0, ...).
+        node: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate(args) => validate::run(&cli.environments, &args),
+        Command::Render(args) => render::run(&cli.environments, &args),
+        Command::Schema => {
+            let schema = kafka_platform_core::schema::declarations_schema();
+            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
+            ExitCode::SUCCESS
+        }
+        Command::NodeEnv { stage, node } => node_env(&cli.environments, stage, &node),
+    }
+}
+
+fn node_env(environments: &std::path::Path, stage: StageName, node: &str) -> ExitCode {
+    let (models, findings) = kafka_platform_core::load_and_resolve(environments, &[stage]);
+    let Some(model) = models.get(&stage) else {
+        diagnostics::print_findings(&findings, diagnostics::FindingFormat::Text);
+        return ExitCode::FAILURE;
+    };
+    let Some(n) = model.cluster.brokers.iter().chain(&model.cluster.controllers).find(|n| n.name == node) else {
+        eprintln!("error: {stage} has no node `{node}`");
+        return ExitCode::FAILURE;
+    };
+    for (key, value) in kafka_platform_core::render::kafka_config::node_environment(model, n) {
+        println!("{key}={value}");
+    }
+    ExitCode::SUCCESS
+}

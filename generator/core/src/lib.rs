@@ -2,5 +2,36 @@
 //! and desired state for the reconciler. No network, no async.
 
 pub mod config;
+pub mod desired;
 pub mod diagnostics;
+pub mod model;
+pub mod render;
+pub mod resolve;
+pub mod schema;
 pub mod span;
+pub mod validate;
+
+pub use config::stage::StageName;
+pub use diagnostics::{Finding, Findings, Severity};
+pub use model::StageModel;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Loads `root` and resolves `stages` (all declared stages when empty), returning the models of
+/// the stages without errors and every finding, sorted by place.
+pub fn load_and_resolve(root: &Path, stages: &[StageName]) -> (BTreeMap<StageName, StageModel>, Vec<Finding>) {
+    let (declarations, mut findings) = config::load(root);
+    let stages: Vec<StageName> = if stages.is_empty() { declarations.stages.keys().copied().collect() } else { stages.to_vec() };
+    let mut models = BTreeMap::new();
+    if !findings.has_errors() {
+        for stage in stages {
+            let (model, stage_findings) = resolve::resolve_stage(&declarations, stage);
+            findings.extend(stage_findings.0);
+            if let Some(model) = model {
+                models.insert(stage, model);
+            }
+        }
+    }
+    (models, findings.sorted())
+}

@@ -52,7 +52,7 @@ merge_fields! {
         private_link, certificate_authority, certificates, passwords, logs, topic_policy, reconciler, tags,
     }
     NamingSettings { resource_prefix, topic_pattern, service_account_pattern, project_pattern }
-    NetworkSettings { vpc_id, vpc_cidr, subnet_ids, client_cidrs }
+    NetworkSettings { vpc_id, vpc_cidr, subnet_ids, availability_zones, client_cidrs }
     ClusterSettings {
         brokers, controllers, instance_type, storage, image, broker_heap_mib, broker_memory_mib,
         authentication,

@@ -117,6 +117,8 @@ pub struct NetworkSettings {
     pub vpc_cidr: Option<Spanned<String>>,
     /// One private subnet per availability zone (subnet-...).
     pub subnet_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The availability zone of each subnet, in the same order (broker volumes are created there).
+    pub availability_zones: Option<Spanned<Vec<Spanned<String>>>>,
     /// Extra CIDRs (peered networks, VPN) allowed to reach the internal listeners.
     pub client_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
 }

@@ -1,0 +1,68 @@
+//! Printing findings for people (with the offending source line) or machines (JSON).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use kafka_platform_core::{Finding, Severity};
+
+/// How findings are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FindingFormat {
+    /// file:line:column: severity[rule]: message, the source line, and a hint.
+    Text,
+    /// One JSON array of findings.
+    Json,
+}
+
+/// Prints findings to stderr (text) or stdout (json) and a summary line.
+pub fn print_findings(findings: &[Finding], format: FindingFormat) {
+    match format {
+        FindingFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(findings).expect("findings serialise"));
+        }
+        FindingFormat::Text => {
+            let mut sources = SourceCache::default();
+            for finding in findings {
+                eprintln!("{}", render(finding, &mut sources));
+            }
+            let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+            let warnings = findings.len() - errors;
+            eprintln!("{errors} error(s), {warnings} warning(s)");
+        }
+    }
+}
+
+fn render(finding: &Finding, sources: &mut SourceCache) -> String {
+    let severity = match finding.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut out = format!("{severity}[{}]: {}\n  --> {}", finding.rule, finding.message, finding.location);
+    if let Some(path) = finding.location.path()
+        && let Some(line) = sources.line(path, finding.location.line)
+        && finding.location.line > 0
+    {
+        let number = finding.location.line.to_string();
+        let pad = " ".repeat(number.len());
+        let caret = " ".repeat(finding.location.column.saturating_sub(1) as usize);
+        out.push_str(&format!("\n{pad} |\n{number} | {line}\n{pad} | {caret}^"));
+    }
+    if let Some(hint) = &finding.hint {
+        out.push_str(&format!("\n  = hint: {hint}"));
+    }
+    out.push('\n');
+    out
+}
+
+#[derive(Default)]
+struct SourceCache(HashMap<PathBuf, Option<Vec<String>>>);
+
+impl SourceCache {
+    fn line(&mut self, path: &Path, line: u64) -> Option<String> {
+        let lines = self
+            .0
+            .entry(path.to_path_buf())
+            .or_insert_with(|| std::fs::read_to_string(path).ok().map(|t| t.lines().map(str::to_string).collect()));
+        lines.as_ref()?.get(usize::try_from(line).ok()?.checked_sub(1)?).cloned()
+    }
+}

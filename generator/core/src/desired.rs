@@ -1,0 +1,147 @@
+//! The desired state of a stage's topics, service accounts and ACLs: what the reconciler makes true.
+//! It travels as a JSON artifact next to the templates, addressed by its content hash.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::project::{AclOperation, AclPatternType, AclResourceType, Authentication};
+use crate::model::{AclBinding, StageModel};
+use crate::render::names;
+
+/// Version of the desired-state format; the reconciler refuses newer ones.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything the reconciler needs, and nothing secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesiredState {
+    pub format_version: u32,
+    pub stage: String,
+    /// Topic name prefixes this platform owns; topics outside them are never touched.
+    pub managed_topic_prefixes: Vec<String>,
+    /// Whether managed topics and ACLs that are no longer declared may be deleted.
+    pub allow_delete: bool,
+    pub topics: Vec<DesiredTopic>,
+    pub service_accounts: Vec<DesiredAccount>,
+    pub acls: Vec<DesiredAcl>,
+}
+
+/// A topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredTopic {
+    pub name: String,
+    pub project: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    pub configs: BTreeMap<String, String>,
+}
+
+/// A service account; SCRAM accounts name the SSM parameter that holds their password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredAccount {
+    pub name: String,
+    pub project: String,
+    pub principal: String,
+    pub authentication: Authentication,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_parameter: Option<String>,
+}
+
+/// An ACL binding (always ALLOW; everything else is denied by the authorizer).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DesiredAcl {
+    pub principal: String,
+    pub resource_type: AclResourceType,
+    pub pattern_type: AclPatternType,
+    pub resource_name: String,
+    pub operation: AclOperation,
+    pub host: String,
+}
+
+impl From<&AclBinding> for DesiredAcl {
+    fn from(b: &AclBinding) -> Self {
+        DesiredAcl {
+            principal: b.principal.clone(),
+            resource_type: b.resource_type,
+            pattern_type: b.pattern_type,
+            resource_name: b.resource_name.clone(),
+            operation: b.operation,
+            host: b.host.clone(),
+        }
+    }
+}
+
+/// The desired state of a resolved stage.
+pub fn desired_state(model: &StageModel) -> DesiredState {
+    let mut acls: Vec<DesiredAcl> = model.acls.iter().map(DesiredAcl::from).collect();
+    acls.extend(platform_acls(model));
+    acls.sort();
+    acls.dedup();
+    DesiredState {
+        format_version: FORMAT_VERSION,
+        stage: model.stage.to_string(),
+        managed_topic_prefixes: model.projects.iter().map(|p| format!("{}.", p.name)).collect(),
+        allow_delete: model.allow_delete,
+        topics: model
+            .topics
+            .iter()
+            .map(|t| DesiredTopic {
+                name: t.name.value.clone(),
+                project: t.project.clone(),
+                partitions: t.partitions.value,
+                replication_factor: t.replication_factor.value,
+                configs: t.configs.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+            })
+            .collect(),
+        service_accounts: model
+            .service_accounts
+            .iter()
+            .map(|a| DesiredAccount {
+                name: a.name.value.clone(),
+                project: a.project.clone(),
+                principal: a.principal(),
+                authentication: a.authentication,
+                password_parameter: (a.authentication == Authentication::Scram).then(|| names::account_password(model, &a.name)),
+            })
+            .collect(),
+        acls,
+    }
+}
+
+/// Bindings the platform's own components need (Schema Registry on its internal topic).
+fn platform_acls(model: &StageModel) -> Vec<DesiredAcl> {
+    if model.schema_registry.is_none() {
+        return Vec::new();
+    }
+    let bind = |resource_type, name: &str, operation| DesiredAcl {
+        principal: "User:schema-registry".into(),
+        resource_type,
+        pattern_type: AclPatternType::Literal,
+        resource_name: name.into(),
+        operation,
+        host: "*".into(),
+    };
+    vec![
+        bind(AclResourceType::Topic, "_schemas", AclOperation::Read),
+        bind(AclResourceType::Topic, "_schemas", AclOperation::Write),
+        bind(AclResourceType::Topic, "_schemas", AclOperation::Describe),
+        bind(AclResourceType::Topic, "_schemas", AclOperation::DescribeConfigs),
+        bind(AclResourceType::Topic, "_schemas", AclOperation::Create),
+        bind(AclResourceType::Group, "schema-registry", AclOperation::Read),
+    ]
+}
+
+impl DesiredState {
+    /// The canonical JSON text (sorted keys, stable order) that is hashed and shipped.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("desired state serialises");
+        text.push('\n');
+        text
+    }
+}
+
+/// Hex SHA-256 of a text.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}

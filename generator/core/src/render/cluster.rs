@@ -1,0 +1,557 @@
+//! The cluster stack: security groups, Cloud Map DNS, ECS on EC2 with one Auto Scaling group,
+//! capacity provider, EBS volume, task definition and service per node, the internal (bootstrap,
+//! PrivateLink) and public NLBs, and the Schema Registry.
+
+use serde_json::{Value, json};
+
+use crate::model::{Node, StageModel, ports};
+use crate::render::cfn::{Resource, Template, att, logical_id, r, sub, tags};
+use crate::render::foundation::{export, log_group_resource};
+use crate::render::kafka_config::{DATA_DIR, launcher_script, node_environment, node_secrets};
+use crate::render::names;
+use crate::render::secrets::{import, schema_registry_dns_name};
+
+const HOST_DATA_DIR: &str = "/data/kafka";
+
+/// Renders the cluster stack.
+pub fn render(model: &StageModel) -> Template {
+    let mut t = Template::new(format!("Kafka platform {}: ECS cluster, brokers, controllers, DNS, load balancers, Schema Registry", model.stage));
+    import(&mut t, model, "KmsKeyArn", "kms-key-arn");
+    t.parameter(
+        "EcsAmi",
+        "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+        "ECS-optimised Amazon Linux 2023 AMI (AWS public parameter)",
+        Some("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"),
+    );
+    let name = model.name();
+    let root = model.parameter_root();
+
+    security_groups(&mut t, model);
+    t.add("Namespace", Resource::new("AWS::ServiceDiscovery::PrivateDnsNamespace", json!({
+        "Name": model.dns_zone,
+        "Vpc": model.network.vpc_id,
+        "Description": format!("Broker names of Kafka {}", model.stage),
+        "Tags": tags(&model.tags),
+    })));
+    t.add("Cluster", Resource::new("AWS::ECS::Cluster", json!({
+        "ClusterName": name,
+        "ClusterSettings": [{ "Name": "containerInsights", "Value": "enabled" }],
+        "Tags": tags(&model.tags),
+    })));
+    let log_group = format!("/{}/{}/kafka", model.resource_prefix, model.stage);
+    t.add("KafkaLogGroup", log_group_resource(model, &log_group, r("KmsKeyArn")));
+    roles(&mut t, model);
+
+    let nodes: Vec<&Node> = model.cluster.brokers.iter().chain(&model.cluster.controllers).collect();
+    let mut capacity_providers = Vec::new();
+    for node in &nodes {
+        capacity_providers.push(r(&logical_id(&[&node.name, "capacity-provider"])));
+        node_resources(&mut t, model, node, &log_group);
+    }
+    t.add("ClusterCapacityProviders", Resource::new("AWS::ECS::ClusterCapacityProviderAssociations", json!({
+        "Cluster": r("Cluster"),
+        "CapacityProviders": capacity_providers,
+        "DefaultCapacityProviderStrategy": [],
+    })));
+
+    internal_load_balancer(&mut t, model);
+    if model.public_endpoint.is_some() {
+        public_load_balancer(&mut t, model);
+    }
+    if let Some(sr) = &model.schema_registry {
+        schema_registry(&mut t, model, sr.instances, &sr.image.reference());
+    }
+
+    t.add("BrokerSecurityGroupParameter", export(model, "broker-security-group-id", r("BrokerSecurityGroup")));
+    t.add("ReconcilerSecurityGroupParameter", export(model, "reconciler-security-group-id", r("ReconcilerSecurityGroup")));
+    let bootstrap = model.bootstrap_dns_name();
+    t.output("BootstrapServersScram", "Internal bootstrap servers, SASL_SSL with SCRAM-SHA-512", json!(format!("{bootstrap}:{}", ports::SCRAM)));
+    t.output("BootstrapServersMtls", "Internal bootstrap servers, SSL with client certificates", json!(format!("{bootstrap}:{}", ports::MTLS)));
+    if let Some(public) = &model.public_endpoint {
+        let host = public.dns_name.clone().unwrap_or_else(|| bootstrap.clone());
+        let port = public.first_port + model.cluster.brokers.len() as u32;
+        t.output("BootstrapServersPublic", "Public bootstrap servers (SASL_SSL); point the public DNS names at PublicLoadBalancerDns", json!(format!("{host}:{port}")));
+        t.output("PublicLoadBalancerDns", "DNS name of the public NLB", att("PublicLoadBalancer", "DNSName"));
+    }
+    if model.private_link.is_some() {
+        t.output("EndpointServiceName", "VPC endpoint service for PrivateLink consumers", sub("com.amazonaws.vpce.${AWS::Region}.${EndpointService}"));
+    }
+    if model.schema_registry.is_some() {
+        t.output("SchemaRegistryUrl", "Schema Registry (HTTPS)", json!(format!("https://{}:{}", schema_registry_dns_name(model), ports::SCHEMA_REGISTRY)));
+    }
+    t.output("ParameterRoot", "SSM path of the stage's secrets and certificates", json!(root));
+    t
+}
+
+fn ingress(port: u32, to_port: u32, cidr: &str, description: &str) -> Value {
+    json!({ "IpProtocol": "tcp", "FromPort": port, "ToPort": to_port, "CidrIp": cidr, "Description": description })
+}
+
+fn security_groups(t: &mut Template, model: &StageModel) {
+    let mut client_sources = vec![model.network.vpc_cidr.clone()];
+    client_sources.extend(model.network.client_cidrs.iter().cloned());
+    let mut rules = Vec::new();
+    for cidr in &client_sources {
+        if model.cluster.scram {
+            rules.push(ingress(ports::SCRAM, ports::SCRAM, cidr, "Kafka clients, SASL_SSL/SCRAM"));
+        }
+        if model.cluster.mtls {
+            rules.push(ingress(ports::MTLS, ports::MTLS, cidr, "Kafka clients, mTLS"));
+        }
+    }
+    // The NLBs forward from their own addresses inside the VPC.
+    if model.public_endpoint.is_some() {
+        rules.push(ingress(ports::PUBLIC, ports::PUBLIC, &model.network.vpc_cidr, "public NLB to brokers"));
+    }
+    if model.private_link.is_some() {
+        rules.push(ingress(ports::PRIVATE_LINK, ports::PRIVATE_LINK, &model.network.vpc_cidr, "PrivateLink NLB to brokers"));
+    }
+    let egress = json!([
+        { "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "ECR, SSM, CloudWatch and ECS endpoints" },
+        { "IpProtocol": "tcp", "FromPort": ports::INTERNAL, "ToPort": ports::CONTROLLER, "CidrIp": model.network.vpc_cidr, "Description": "node to node" },
+    ]);
+    t.add("BrokerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
+        "GroupDescription": format!("Kafka {} nodes: TLS listeners only", model.stage),
+        "VpcId": model.network.vpc_id,
+        "SecurityGroupIngress": rules,
+        "SecurityGroupEgress": egress,
+        "Tags": tags(&model.tags),
+    })));
+    t.add("BrokerSelfIngress", Resource::new("AWS::EC2::SecurityGroupIngress", json!({
+        "GroupId": r("BrokerSecurityGroup"),
+        "SourceSecurityGroupId": r("BrokerSecurityGroup"),
+        "IpProtocol": "tcp",
+        "FromPort": ports::INTERNAL,
+        "ToPort": ports::CONTROLLER,
+        "Description": "inter-broker and controller traffic (TLS)",
+    })));
+    t.add("ReconcilerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
+        "GroupDescription": format!("Kafka {} reconciler Lambda", model.stage),
+        "VpcId": model.network.vpc_id,
+        "SecurityGroupEgress": [
+            { "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS, "CidrIp": model.network.vpc_cidr, "Description": "brokers, mTLS admin" },
+            { "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "SSM and S3 endpoints, CloudFormation response URL" },
+        ],
+        "Tags": tags(&model.tags),
+    })));
+    t.add("BrokerIngressFromReconciler", Resource::new("AWS::EC2::SecurityGroupIngress", json!({
+        "GroupId": r("BrokerSecurityGroup"),
+        "SourceSecurityGroupId": r("ReconcilerSecurityGroup"),
+        "IpProtocol": "tcp",
+        "FromPort": ports::MTLS,
+        "ToPort": ports::MTLS,
+        "Description": "reconciler (admin, mTLS)",
+    })));
+}
+
+fn roles(t: &mut Template, model: &StageModel) {
+    let root = model.parameter_root();
+    let ec2_trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ec2.amazonaws.com" }, "Action": "sts:AssumeRole" }] });
+    let volumes: Vec<Value> = model
+        .cluster
+        .brokers
+        .iter()
+        .chain(&model.cluster.controllers)
+        .map(|n| sub(format!("arn:${{AWS::Partition}}:ec2:${{AWS::Region}}:${{AWS::AccountId}}:volume/${{{}}}", logical_id(&[&n.name, "volume"]))))
+        .collect();
+    t.add("InstanceRole", Resource::new("AWS::IAM::Role", json!({
+        "AssumeRolePolicyDocument": ec2_trust,
+        "ManagedPolicyArns": [
+            sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"),
+            sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"),
+        ],
+        "Policies": [{ "PolicyName": "attach-own-volume", "PolicyDocument": { "Version": "2012-10-17", "Statement": [
+            { "Sid": "NodeVolumes", "Effect": "Allow", "Action": ["ec2:AttachVolume"], "Resource": volumes },
+            { "Sid": "NodeInstances", "Effect": "Allow", "Action": ["ec2:AttachVolume"],
+              "Resource": sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"),
+              "Condition": { "StringEquals": { "aws:ResourceTag/kafka-cluster": model.name() } } }
+        ]}}],
+        "Tags": tags(&model.tags),
+    })));
+    t.add("InstanceProfile", Resource::new("AWS::IAM::InstanceProfile", json!({ "Roles": [r("InstanceRole")] })));
+    let ecs_trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Action": "sts:AssumeRole" }] });
+    t.add("TaskExecutionRole", Resource::new("AWS::IAM::Role", json!({
+        "AssumeRolePolicyDocument": ecs_trust,
+        "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")],
+        "Policies": [{ "PolicyName": "node-secrets", "PolicyDocument": { "Version": "2012-10-17", "Statement": [
+            { "Sid": "NodeSecrets", "Effect": "Allow", "Action": ["ssm:GetParameters"],
+              "Resource": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/tls/*")) },
+            { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") }
+        ]}}],
+        "Tags": tags(&model.tags),
+    })));
+    t.add("TaskRole", Resource::new("AWS::IAM::Role", json!({
+        "AssumeRolePolicyDocument": ecs_trust,
+        "Description": "Kafka containers need no AWS access; the role exists so that none is inherited from the host",
+        "Tags": tags(&model.tags),
+    })));
+}
+
+fn user_data(node: &Node) -> Value {
+    let volume = logical_id(&[&node.name, "volume"]);
+    let script = format!(
+        "#!/bin/bash\nset -euo pipefail\n# Attach this node's own EBS volume, so that its data survives instance and task replacement.\ntoken=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')\ninstance=$(curl -s -H \"X-aws-ec2-metadata-token: $token\" http://169.254.169.254/latest/meta-data/instance-id)\nuntil aws ec2 attach-volume --region ${{AWS::Region}} --volume-id ${{{volume}}} --instance-id \"$instance\" --device /dev/xvdf; do sleep 10; done\nuntil [ -e /dev/xvdf ] || [ -e /dev/nvme1n1 ]; do sleep 2; done\ndevice=$( [ -e /dev/nvme1n1 ] && echo /dev/nvme1n1 || echo /dev/xvdf )\nblkid \"$device\" || mkfs.xfs \"$device\"\nmkdir -p {HOST_DATA_DIR}\nmount \"$device\" {HOST_DATA_DIR}\nchown 1000:1000 {HOST_DATA_DIR}\ncat >> /etc/ecs/ecs.config <<EOF\nECS_CLUSTER=${{Cluster}}\nECS_INSTANCE_ATTRIBUTES={{\"kafka.node\":\"{node}\"}}\nEOF\n",
+        node = node.name
+    );
+    json!({ "Fn::Base64": sub(script) })
+}
+
+fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: &str) {
+    let id = |suffix: &str| logical_id(&[&node.name, suffix]);
+    let is_broker = model.cluster.brokers.contains(node);
+    let storage = &model.cluster.storage;
+    let subnet = &model.network.subnet_ids[node.subnet_index];
+    let zone = &model.network.availability_zones[node.subnet_index];
+    let mut node_tags = model.tags.clone();
+    node_tags.insert("kafka-node".into(), node.name.clone());
+    node_tags.insert("kafka-cluster".into(), model.name());
+
+    let mut volume = json!({
+        "AvailabilityZone": zone,
+        "Size": if is_broker { storage.size_gib } else { 20 },
+        "VolumeType": if is_broker { storage.volume_type.as_str() } else { "gp3" },
+        "Encrypted": true,
+        "KmsKeyId": r("KmsKeyArn"),
+        "Tags": tags(&node_tags),
+    });
+    if is_broker {
+        if let Some(tp) = storage.throughput_mibps {
+            volume["Throughput"] = json!(tp);
+        }
+        if let Some(iops) = storage.iops {
+            volume["Iops"] = json!(iops);
+        }
+    }
+    t.add(id("volume"), Resource::new("AWS::EC2::Volume", volume).snapshot());
+
+    t.add(id("launch-template"), Resource::new("AWS::EC2::LaunchTemplate", json!({
+        "LaunchTemplateData": {
+            "ImageId": r("EcsAmi"),
+            "InstanceType": model.cluster.instance_type,
+            "IamInstanceProfile": { "Arn": att("InstanceProfile", "Arn") },
+            "SecurityGroupIds": [r("BrokerSecurityGroup")],
+            "MetadataOptions": { "HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled" },
+            "BlockDeviceMappings": [{ "DeviceName": "/dev/xvda", "Ebs": { "VolumeSize": 30, "VolumeType": "gp3", "Encrypted": true, "KmsKeyId": r("KmsKeyArn"), "DeleteOnTermination": true } }],
+            "Monitoring": { "Enabled": true },
+            "UserData": user_data(node),
+            "TagSpecifications": [{ "ResourceType": "instance", "Tags": tags(&node_tags) }],
+        },
+    })));
+    t.add(id("auto-scaling-group"), Resource::new("AWS::AutoScaling::AutoScalingGroup", json!({
+        "MinSize": "1",
+        "MaxSize": "1",
+        "DesiredCapacity": "1",
+        "VPCZoneIdentifier": [subnet],
+        "LaunchTemplate": { "LaunchTemplateId": r(&id("launch-template")), "Version": att(&id("launch-template"), "LatestVersionNumber") },
+        "HealthCheckType": "EC2",
+        "Tags": node_tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v, "PropagateAtLaunch": true })).collect::<Vec<_>>(),
+    })));
+    t.add(id("capacity-provider"), Resource::new("AWS::ECS::CapacityProvider", json!({
+        "AutoScalingGroupProvider": {
+            "AutoScalingGroupArn": r(&id("auto-scaling-group")),
+            "ManagedScaling": { "Status": "DISABLED" },
+            "ManagedTerminationProtection": "DISABLED",
+        },
+        "Tags": tags(&node_tags),
+    })));
+
+    let env = node_environment(model, node);
+    let secrets: Vec<Value> = node_secrets(model, node)
+        .into_iter()
+        .map(|(name, parameter)| json!({ "Name": name, "ValueFrom": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}")) }))
+        .collect();
+    let mut port_mappings = vec![ports::INTERNAL, ports::CONTROLLER];
+    if is_broker {
+        port_mappings.extend([ports::SCRAM, ports::MTLS, ports::PUBLIC, ports::PRIVATE_LINK]);
+    }
+    let memory = if is_broker { model.cluster.broker_memory_mib } else { model.cluster.controller_heap_mib * 2 };
+    t.add(id("task-definition"), Resource::new("AWS::ECS::TaskDefinition", json!({
+        "Family": format!("{}-{}", model.name(), node.name),
+        "NetworkMode": "awsvpc",
+        "RequiresCompatibilities": ["EC2"],
+        "ExecutionRoleArn": att("TaskExecutionRole", "Arn"),
+        "TaskRoleArn": att("TaskRole", "Arn"),
+        "Volumes": [{ "Name": "data", "Host": { "SourcePath": HOST_DATA_DIR } }],
+        "PlacementConstraints": [{ "Type": "memberOf", "Expression": format!("attribute:kafka.node == {}", node.name) }],
+        "ContainerDefinitions": [{
+            "Name": "kafka",
+            "Image": model.cluster.image.reference(),
+            "Essential": true,
+            "Memory": memory,
+            "EntryPoint": ["bash", "-c"],
+            "Command": [launcher_script()],
+            "Environment": env.iter().map(|(k, v)| json!({ "Name": k, "Value": v })).collect::<Vec<_>>(),
+            "Secrets": secrets,
+            "PortMappings": port_mappings.iter().map(|p| json!({ "ContainerPort": p, "Protocol": "tcp" })).collect::<Vec<_>>(),
+            "MountPoints": [{ "SourceVolume": "data", "ContainerPath": DATA_DIR, "ReadOnly": false }],
+            "Ulimits": [{ "Name": "nofile", "SoftLimit": 128000, "HardLimit": 128000 }],
+            "StopTimeout": 120,
+            "LogConfiguration": { "LogDriver": "awslogs", "Options": {
+                "awslogs-group": log_group, "awslogs-region": r("AWS::Region"), "awslogs-stream-prefix": node.name
+            }},
+        }],
+        "Tags": tags(&node_tags),
+    }))
+    .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration below /etc/kafka at start; a read-only root file system stops it"));
+
+    t.add(id("discovery"), Resource::new("AWS::ServiceDiscovery::Service", json!({
+        "Name": node.name,
+        "NamespaceId": att("Namespace", "Id"),
+        "DnsConfig": { "DnsRecords": [{ "Type": "A", "TTL": 10 }], "RoutingPolicy": "MULTIVALUE" },
+        "HealthCheckCustomConfig": { "FailureThreshold": 1 },
+    })));
+    let mut load_balancers = Vec::new();
+    if is_broker {
+        let index = model.cluster.brokers.iter().position(|b| b == node).unwrap_or(0);
+        if model.cluster.scram {
+            load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::SCRAM, "TargetGroupArn": r("BootstrapScramTargetGroup") }));
+        }
+        if model.cluster.mtls {
+            load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::MTLS, "TargetGroupArn": r("BootstrapMtlsTargetGroup") }));
+        }
+        if model.public_endpoint.is_some() {
+            load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::PUBLIC, "TargetGroupArn": r(&logical_id(&["public", &node.name, "target-group"])) }));
+        }
+        if model.private_link.is_some() {
+            load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::PRIVATE_LINK, "TargetGroupArn": r(&logical_id(&["private-link", &node.name, "target-group"])) }));
+        }
+        let _ = index;
+    }
+    let mut service = Resource::new("AWS::ECS::Service", json!({
+        "ServiceName": node.name,
+        "Cluster": r("Cluster"),
+        "TaskDefinition": r(&id("task-definition")),
+        "DesiredCount": 1,
+        // A node must never run twice: its volume and node id are its identity.
+        "DeploymentConfiguration": { "MinimumHealthyPercent": 0, "MaximumPercent": 100, "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true } },
+        "CapacityProviderStrategy": [{ "CapacityProvider": r(&id("capacity-provider")), "Weight": 1 }],
+        "NetworkConfiguration": { "AwsvpcConfiguration": { "AssignPublicIp": "DISABLED", "Subnets": [subnet], "SecurityGroups": [r("BrokerSecurityGroup")] } },
+        "ServiceRegistries": [{ "RegistryArn": att(&id("discovery"), "Arn") }],
+        "LoadBalancers": load_balancers,
+        "PropagateTags": "SERVICE",
+        "EnableECSManagedTags": true,
+        "Tags": tags(&node_tags),
+    }))
+    .depends_on(&["ClusterCapacityProviders"]);
+    if is_broker {
+        let mut deps = vec!["InternalScramListener", "InternalMtlsListener"];
+        deps.retain(|d| (d.contains("Scram") && model.cluster.scram) || (d.contains("Mtls") && model.cluster.mtls));
+        service = service.depends_on(&deps);
+        let index = model.cluster.brokers.iter().position(|b| b == node).unwrap_or(0);
+        if model.public_endpoint.is_some() {
+            service = service.depends_on(&[&logical_id(&["public", &format!("b{index}"), "listener"])]);
+        }
+        if model.private_link.is_some() {
+            service = service.depends_on(&[&logical_id(&["private-link", &format!("b{index}"), "listener"])]);
+        }
+    }
+    t.add(id("service"), service);
+}
+
+fn target_group(model: &StageModel, port: u32) -> Resource {
+    Resource::new("AWS::ElasticLoadBalancingV2::TargetGroup", json!({
+        "Protocol": "TCP",
+        "Port": port,
+        "TargetType": "ip",
+        "VpcId": model.network.vpc_id,
+        "HealthCheckProtocol": "TCP",
+        "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": "30" }],
+        "Tags": tags(&model.tags),
+    }))
+}
+
+fn listener(lb: &str, port: u32, target_group: &str) -> Resource {
+    // TCP pass-through: TLS ends at the broker, so that mTLS and SNI work end to end.
+    Resource::new("AWS::ElasticLoadBalancingV2::Listener", json!({
+        "LoadBalancerArn": r(lb),
+        "Protocol": "TCP",
+        "Port": port,
+        "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r(target_group) }],
+    }))
+    .skip_check("CKV_AWS_2", "TLS is end to end: the NLB passes TCP through to the brokers' TLS listeners (mTLS needs the client certificate at the broker)")
+    .skip_check("CKV_AWS_103", "TLS is end to end: the NLB passes TCP through to the brokers' TLS listeners")
+}
+
+fn load_balancer(model: &StageModel, scheme: &str, subnets: &[String], security_group: &str) -> Resource {
+    Resource::new("AWS::ElasticLoadBalancingV2::LoadBalancer", json!({
+        "Type": "network",
+        "Scheme": scheme,
+        "Subnets": subnets,
+        "SecurityGroups": [r(security_group)],
+        "LoadBalancerAttributes": [
+            { "Key": "load_balancing.cross_zone.enabled", "Value": "true" },
+            { "Key": "deletion_protection.enabled", "Value": if model.stage >= crate::StageName::Acc { "true" } else { "false" } },
+        ],
+        "Tags": tags(&model.tags),
+    }))
+    .skip_check("CKV_AWS_91", "NLB access logs only record TLS listeners; these listeners pass TCP through")
+    .skip_check("CKV_AWS_150", "deletion protection is on in acc and prod; dev and test stacks are torn down freely")
+}
+
+fn internal_load_balancer(t: &mut Template, model: &StageModel) {
+    let mut rules = Vec::new();
+    let mut sources = vec![model.network.vpc_cidr.clone()];
+    sources.extend(model.network.client_cidrs.iter().cloned());
+    for cidr in &sources {
+        rules.push(ingress(ports::SCRAM, ports::MTLS, cidr, "bootstrap"));
+    }
+    let brokers = model.cluster.brokers.len() as u32;
+    if model.private_link.is_some() {
+        // PrivateLink traffic arrives from the endpoint service's addresses inside the VPC.
+        rules.push(ingress(ports::PRIVATE_LINK_FIRST, ports::PRIVATE_LINK_FIRST + brokers - 1, &model.network.vpc_cidr, "PrivateLink per-broker ports"));
+    }
+    t.add("InternalLoadBalancerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
+        "GroupDescription": format!("Kafka {} internal NLB", model.stage),
+        "VpcId": model.network.vpc_id,
+        "SecurityGroupIngress": rules,
+        "SecurityGroupEgress": [{ "IpProtocol": "tcp", "FromPort": ports::SCRAM, "ToPort": ports::PRIVATE_LINK, "CidrIp": model.network.vpc_cidr, "Description": "to brokers" }],
+        "Tags": tags(&model.tags),
+    })));
+    t.add("InternalLoadBalancer", load_balancer(model, "internal", &model.network.subnet_ids, "InternalLoadBalancerSecurityGroup"));
+    if model.cluster.scram {
+        t.add("BootstrapScramTargetGroup", target_group(model, ports::SCRAM));
+        t.add("InternalScramListener", listener("InternalLoadBalancer", ports::SCRAM, "BootstrapScramTargetGroup"));
+    }
+    if model.cluster.mtls {
+        t.add("BootstrapMtlsTargetGroup", target_group(model, ports::MTLS));
+        t.add("InternalMtlsListener", listener("InternalLoadBalancer", ports::MTLS, "BootstrapMtlsTargetGroup"));
+    }
+    t.add("BootstrapRecord", Resource::new("AWS::Route53::RecordSet", json!({
+        "HostedZoneId": att("Namespace", "HostedZoneId"),
+        "Name": model.bootstrap_dns_name(),
+        "Type": "A",
+        "AliasTarget": { "DNSName": att("InternalLoadBalancer", "DNSName"), "HostedZoneId": att("InternalLoadBalancer", "CanonicalHostedZoneID"), "EvaluateTargetHealth": true },
+    })));
+    if let Some(link) = &model.private_link {
+        for (i, node) in model.cluster.brokers.iter().enumerate() {
+            let tg = logical_id(&["private-link", &node.name, "target-group"]);
+            t.add(tg.clone(), target_group(model, ports::PRIVATE_LINK));
+            t.add(logical_id(&["private-link", &format!("b{i}"), "listener"]), listener("InternalLoadBalancer", ports::PRIVATE_LINK_FIRST + i as u32, &tg));
+        }
+        t.add("EndpointService", Resource::new("AWS::EC2::VPCEndpointService", json!({
+            "NetworkLoadBalancerArns": [r("InternalLoadBalancer")],
+            "AcceptanceRequired": link.acceptance_required,
+        })));
+        t.add("EndpointServicePermissions", Resource::new("AWS::EC2::VPCEndpointServicePermissions", json!({
+            "ServiceId": r("EndpointService"),
+            "AllowedPrincipals": link.allowed_principals,
+        })));
+    }
+}
+
+fn public_load_balancer(t: &mut Template, model: &StageModel) {
+    let public = model.public_endpoint.as_ref().expect("called when enabled");
+    let brokers = model.cluster.brokers.len() as u32;
+    let rules: Vec<Value> = public
+        .allowed_cidrs
+        .iter()
+        .map(|cidr| ingress(public.first_port, public.first_port + brokers, cidr, "declared public clients"))
+        .collect();
+    t.add("PublicLoadBalancerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
+        "GroupDescription": format!("Kafka {} public NLB: declared CIDRs only", model.stage),
+        "VpcId": model.network.vpc_id,
+        "SecurityGroupIngress": rules,
+        "SecurityGroupEgress": [{ "IpProtocol": "tcp", "FromPort": ports::PUBLIC, "ToPort": ports::PUBLIC, "CidrIp": model.network.vpc_cidr, "Description": "to brokers" }],
+        "Tags": tags(&model.tags),
+    })));
+    t.add("PublicLoadBalancer", load_balancer(model, "internet-facing", &public.subnet_ids, "PublicLoadBalancerSecurityGroup"));
+    for (i, node) in model.cluster.brokers.iter().enumerate() {
+        let tg = logical_id(&["public", &node.name, "target-group"]);
+        t.add(tg.clone(), target_group(model, ports::PUBLIC));
+        t.add(logical_id(&["public", &format!("b{i}"), "listener"]), listener("PublicLoadBalancer", public.first_port + i as u32, &tg));
+    }
+    // The public bootstrap port reaches any broker.
+    t.add("PublicBootstrapTargetGroup", target_group(model, ports::PUBLIC));
+    t.add("PublicBootstrapListener", listener("PublicLoadBalancer", public.first_port + brokers, "PublicBootstrapTargetGroup"));
+}
+
+fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: &str) {
+    let prefix = names::tls_prefix(model, "schema-registry");
+    let bootstrap = format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS);
+    let log_group = format!("/{}/{}/schema-registry", model.resource_prefix, model.stage);
+    t.add("SchemaRegistryLogGroup", log_group_resource(model, &log_group, r("KmsKeyArn")));
+    t.add("SchemaRegistrySecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
+        "GroupDescription": format!("Kafka {} Schema Registry (HTTPS)", model.stage),
+        "VpcId": model.network.vpc_id,
+        "SecurityGroupIngress": std::iter::once(&model.network.vpc_cidr).chain(&model.network.client_cidrs)
+            .map(|c| ingress(ports::SCHEMA_REGISTRY, ports::SCHEMA_REGISTRY, c, "Schema Registry clients")).collect::<Vec<_>>(),
+        "SecurityGroupEgress": [
+            { "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS, "CidrIp": model.network.vpc_cidr, "Description": "Kafka (mTLS)" },
+            { "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "ECR, SSM, CloudWatch endpoints" },
+        ],
+        "Tags": tags(&model.tags),
+    })));
+    t.add("BrokerIngressFromSchemaRegistry", Resource::new("AWS::EC2::SecurityGroupIngress", json!({
+        "GroupId": r("BrokerSecurityGroup"),
+        "SourceSecurityGroupId": r("SchemaRegistrySecurityGroup"),
+        "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS,
+        "Description": "Schema Registry (mTLS)",
+    })));
+    let script = "set -eu\numask 077\nd=/etc/schema-registry/secrets\nmkdir -p $d\nprintf '%s\\n%s\\n%s\\n' \"$TLS_PRIVATE_KEY\" \"$TLS_CERTIFICATE\" \"$TLS_CHAIN\" > $d/node.pem\nprintf '%s\\n' \"$TLS_CHAIN\" > $d/ca.pem\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\nexec /etc/confluent/docker/run\n";
+    let env = [
+        ("SCHEMA_REGISTRY_HOST_NAME", schema_registry_dns_name(model)),
+        ("SCHEMA_REGISTRY_LISTENERS", format!("https://0.0.0.0:{}", ports::SCHEMA_REGISTRY)),
+        ("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", format!("SSL://{bootstrap}")),
+        ("SCHEMA_REGISTRY_KAFKASTORE_SECURITY_PROTOCOL", "SSL".into()),
+        ("SCHEMA_REGISTRY_KAFKASTORE_SSL_KEYSTORE_TYPE", "PEM".into()),
+        ("SCHEMA_REGISTRY_KAFKASTORE_SSL_KEYSTORE_LOCATION", "/etc/schema-registry/secrets/node.pem".into()),
+        ("SCHEMA_REGISTRY_KAFKASTORE_SSL_TRUSTSTORE_TYPE", "PEM".into()),
+        ("SCHEMA_REGISTRY_KAFKASTORE_SSL_TRUSTSTORE_LOCATION", "/etc/schema-registry/secrets/ca.pem".into()),
+        ("SCHEMA_REGISTRY_SSL_KEYSTORE_TYPE", "PEM".into()),
+        ("SCHEMA_REGISTRY_SSL_KEYSTORE_LOCATION", "/etc/schema-registry/secrets/node.pem".into()),
+        ("SCHEMA_REGISTRY_KAFKASTORE_TOPIC", "_schemas".into()),
+        ("SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL", "backward_transitive".into()),
+        ("SCHEMA_REGISTRY_HEAP_OPTS", "-Xms512m -Xmx512m".into()),
+    ];
+    let secrets: Vec<Value> = ["certificate", "chain", "private-key"]
+        .iter()
+        .map(|part| json!({
+            "Name": format!("TLS_{}", part.replace('-', "_").to_uppercase()),
+            "ValueFrom": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{prefix}/{part}")),
+        }))
+        .collect();
+    t.add("SchemaRegistryTaskDefinition", Resource::new("AWS::ECS::TaskDefinition", json!({
+        "Family": format!("{}-schema-registry", model.name()),
+        "NetworkMode": "awsvpc",
+        "RequiresCompatibilities": ["FARGATE"],
+        "Cpu": "512",
+        "Memory": "1024",
+        "ExecutionRoleArn": att("TaskExecutionRole", "Arn"),
+        "TaskRoleArn": att("TaskRole", "Arn"),
+        "ContainerDefinitions": [{
+            "Name": "schema-registry",
+            "Image": image,
+            "Essential": true,
+            "EntryPoint": ["bash", "-c"],
+            "Command": [script],
+            "Environment": env.iter().map(|(k, v)| json!({ "Name": k, "Value": v })).collect::<Vec<_>>(),
+            "Secrets": secrets,
+            "PortMappings": [{ "ContainerPort": ports::SCHEMA_REGISTRY, "Protocol": "tcp" }],
+            "LogConfiguration": { "LogDriver": "awslogs", "Options": {
+                "awslogs-group": log_group, "awslogs-region": r("AWS::Region"), "awslogs-stream-prefix": "schema-registry"
+            }},
+        }],
+        "Tags": tags(&model.tags),
+    }))
+    .depends_on(&["SchemaRegistryLogGroup"])
+    .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration at start; a read-only root file system stops it"));
+    t.add("SchemaRegistryDiscovery", Resource::new("AWS::ServiceDiscovery::Service", json!({
+        "Name": "schema-registry",
+        "NamespaceId": att("Namespace", "Id"),
+        "DnsConfig": { "DnsRecords": [{ "Type": "A", "TTL": 10 }], "RoutingPolicy": "MULTIVALUE" },
+        "HealthCheckCustomConfig": { "FailureThreshold": 1 },
+    })));
+    t.add("SchemaRegistryService", Resource::new("AWS::ECS::Service", json!({
+        "ServiceName": "schema-registry",
+        "Cluster": r("Cluster"),
+        "TaskDefinition": r("SchemaRegistryTaskDefinition"),
+        "DesiredCount": instances,
+        "LaunchType": "FARGATE",
+        "DeploymentConfiguration": { "MinimumHealthyPercent": 50, "MaximumPercent": 200, "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true } },
+        "NetworkConfiguration": { "AwsvpcConfiguration": { "AssignPublicIp": "DISABLED", "Subnets": model.network.subnet_ids, "SecurityGroups": [r("SchemaRegistrySecurityGroup")] } },
+        "ServiceRegistries": [{ "RegistryArn": att("SchemaRegistryDiscovery", "Arn") }],
+        "PropagateTags": "SERVICE",
+        "EnableECSManagedTags": true,
+        "Tags": tags(&model.tags),
+    })));
+}

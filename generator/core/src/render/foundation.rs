@@ -1,0 +1,172 @@
+//! KMS key, log groups, private CA and the custom-resource Lambdas of a stage.
+
+use serde_json::{Value, json};
+
+use crate::model::{CertificateAuthority, StageModel};
+use crate::render::cfn::{Resource, Template, att, r, sub, tags};
+use crate::render::names;
+
+/// Renders the foundation stack.
+pub fn render(model: &StageModel) -> Template {
+    let mut t = Template::new(format!("Kafka platform {}: KMS key, logs, private CA and custom-resource Lambdas", model.stage));
+    t.parameter("ArtifactBucket", "String", "Bucket with the Lambda packages (created by the artifacts stack)", Some(&names::artifact_bucket(model)));
+    for function in ["secure-password", "private-certificate"] {
+        t.parameter(&names::code_key_parameter(function), "String", &format!("S3 key of the {function} Lambda package (gen package)"), None);
+    }
+    let root = model.parameter_root();
+
+    t.add("Key", Resource::new("AWS::KMS::Key", json!({
+        "Description": format!("Kafka {}: SSM secrets, log groups, Lambda environment", model.stage),
+        "EnableKeyRotation": true,
+        "PendingWindowInDays": 30,
+        "KeyPolicy": { "Version": "2012-10-17", "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+                "Action": "kms:*",
+                "Resource": "*"
+            },
+            {
+                "Sid": "CloudWatchLogsEncrypts",
+                "Effect": "Allow",
+                "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn": sub(format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/{}/{}/*", model.resource_prefix, model.stage)) } }
+            }
+        ]},
+        "Tags": tags(&model.tags),
+    })).retain());
+    t.add("KeyAlias", Resource::new("AWS::KMS::Alias", json!({
+        "AliasName": format!("alias/{}", model.name()),
+        "TargetKeyId": r("Key"),
+    })));
+
+    let ca_arn = match &model.ca {
+        CertificateAuthority::Existing { arn } => json!(arn),
+        CertificateAuthority::Create { key_algorithm, validity_years, common_name, organization } => {
+            t.add("CertificateAuthority", Resource::new("AWS::ACMPCA::CertificateAuthority", json!({
+                "Type": "ROOT",
+                "KeyAlgorithm": key_algorithm.as_str(),
+                "SigningAlgorithm": key_algorithm.signing_algorithm(),
+                "Subject": { "CommonName": common_name, "Organization": organization },
+                "UsageMode": "GENERAL_PURPOSE",
+                "KeyStorageSecurityStandard": "FIPS_140_2_LEVEL_3_OR_HIGHER",
+                "Tags": tags(&model.tags),
+            })).retain());
+            t.add("CertificateAuthorityCertificate", Resource::new("AWS::ACMPCA::Certificate", json!({
+                "CertificateAuthorityArn": r("CertificateAuthority"),
+                "CertificateSigningRequest": att("CertificateAuthority", "CertificateSigningRequest"),
+                "SigningAlgorithm": key_algorithm.signing_algorithm(),
+                "TemplateArn": sub("arn:${AWS::Partition}:acm-pca:::template/RootCACertificate/V1"),
+                "Validity": { "Type": "YEARS", "Value": validity_years },
+            })).retain());
+            t.add("CertificateAuthorityActivation", Resource::new("AWS::ACMPCA::CertificateAuthorityActivation", json!({
+                "CertificateAuthorityArn": r("CertificateAuthority"),
+                "Certificate": att("CertificateAuthorityCertificate", "Certificate"),
+                "Status": "ACTIVE",
+            })).retain());
+            r("CertificateAuthority")
+        }
+    };
+
+    let parameters_arn = sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/*"));
+    let ssm_write = json!({
+        "Sid": "StageParameters",
+        "Effect": "Allow",
+        "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource", "ssm:ListTagsForResource"],
+        "Resource": parameters_arn,
+    });
+    let kms_use = json!({
+        "Sid": "StageKey",
+        "Effect": "Allow",
+        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": att("Key", "Arn"),
+    });
+    let pca_use = json!({
+        "Sid": "StageCertificateAuthority",
+        "Effect": "Allow",
+        "Action": ["acm-pca:IssueCertificate", "acm-pca:GetCertificate", "acm-pca:RevokeCertificate", "acm-pca:GetCertificateAuthorityCertificate"],
+        "Resource": ca_arn.clone(),
+    });
+    lambda(&mut t, model, "secure-password", 60, vec![ssm_write.clone(), kms_use.clone()]);
+    lambda(&mut t, model, "private-certificate", 300, vec![ssm_write, kms_use, pca_use]);
+
+    for (key, value, logical) in [
+        ("kms-key-arn", att("Key", "Arn"), "KeyArnParameter"),
+        ("ca-arn", ca_arn.clone(), "CaArnParameter"),
+        ("secure-password-function-arn", att("SecurePasswordFunction", "Arn"), "SecurePasswordFunctionArnParameter"),
+        ("private-certificate-function-arn", att("PrivateCertificateFunction", "Arn"), "PrivateCertificateFunctionArnParameter"),
+    ] {
+        t.add(logical, export(model, key, value));
+    }
+    t.output("CertificateAuthorityArn", "ARN of the stage's private CA", ca_arn);
+    t.output("KeyArn", "KMS key of the stage's parameters and logs", att("Key", "Arn"));
+    t.output("ParameterRoot", "SSM path under which the stage keeps its parameters", json!(root));
+    t
+}
+
+/// An SSM String parameter through which this stack hands a value to the stacks after it.
+pub fn export(model: &StageModel, key: &str, value: Value) -> Resource {
+    Resource::new("AWS::SSM::Parameter", json!({
+        "Name": names::export_parameter(model, key),
+        "Type": "String",
+        "Value": value,
+        "Description": "Published by CloudFormation for the stage's other stacks",
+        "Tags": model.tags,
+    }))
+}
+
+/// A custom-resource Lambda with its role and log group.
+fn lambda(t: &mut Template, model: &StageModel, function: &str, timeout: u32, statements: Vec<Value>) {
+    let id = crate::render::cfn::logical_id(&[function]);
+    let name = names::function_name(model, function);
+    let log_group = format!("/{}/{}/lambda/{function}", model.resource_prefix, model.stage);
+    t.add(format!("{id}LogGroup"), log_group_resource(model, &log_group, att("Key", "Arn")));
+    let mut statements = statements;
+    statements.push(json!({
+        "Sid": "OwnLogGroup",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": att(&format!("{id}LogGroup"), "Arn"),
+    }));
+    t.add(format!("{id}Role"), Resource::new("AWS::IAM::Role", json!({
+        "AssumeRolePolicyDocument": { "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole"
+        }]},
+        "Policies": [{ "PolicyName": function, "PolicyDocument": { "Version": "2012-10-17", "Statement": statements } }],
+        "Tags": tags(&model.tags),
+    })));
+    t.add(format!("{id}Function"), Resource::new("AWS::Lambda::Function", json!({
+        "FunctionName": name,
+        "Description": format!("CloudFormation custom resource {function} of Kafka {}", model.stage),
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "Architectures": ["x86_64"],
+        "MemorySize": 256,
+        "Timeout": timeout,
+        "ReservedConcurrentExecutions": 10,
+        "Code": { "S3Bucket": r("ArtifactBucket"), "S3Key": r(&names::code_key_parameter(function)) },
+        "Role": att(&format!("{id}Role"), "Arn"),
+        "KmsKeyArn": att("Key", "Arn"),
+        "LoggingConfig": { "LogGroup": r(&format!("{id}LogGroup")), "LogFormat": "JSON" },
+        "TracingConfig": { "Mode": "Active" },
+        "Tags": tags(&model.tags),
+    }))
+    .skip_check("CKV_AWS_116", "CloudFormation invokes custom resources synchronously and retries itself; a DLQ would never receive anything")
+    .skip_check("CKV_AWS_117", "this function talks only to SSM and ACM PCA public endpoints; it needs no VPC")
+    .skip_check("CKV_AWS_272", "code signing needs a signing profile outside this platform; packages are addressed by content hash"));
+}
+
+/// A KMS-encrypted log group with the stage's retention.
+pub fn log_group_resource(model: &StageModel, name: &str, key_arn: Value) -> Resource {
+    Resource::new("AWS::Logs::LogGroup", json!({
+        "LogGroupName": name,
+        "RetentionInDays": model.log_retention_days,
+        "KmsKeyId": key_arn,
+        "Tags": tags(&model.tags),
+    }))
+    .skip_check("CKV_AWS_338", "retention is declared per stage (logs.retention_days); short-lived stages keep logs shorter on purpose")
+}
+

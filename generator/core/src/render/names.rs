@@ -1,0 +1,65 @@
+//! Names shared by templates, the Lambdas, deploy and the reconciler: stacks, parameters, paths.
+
+use crate::model::{Node, StageModel};
+
+/// The stacks of a stage in deployment order: (part, description).
+pub const STACKS: &[(&str, &str)] = &[
+    ("artifacts", "artifact bucket for Lambda code and desired state"),
+    ("foundation", "KMS key, log groups, private CA and the custom-resource Lambdas"),
+    ("secrets", "generated passwords and issued certificates in SSM"),
+    ("cluster", "ECS cluster, brokers, controllers, DNS, load balancers, Schema Registry"),
+    ("topics", "topic, ACL and service-account reconciler"),
+];
+
+/// CloudFormation stack name of a part, e.g. `kafka-dev-cluster`.
+pub fn stack_name(model: &StageModel, part: &str) -> String {
+    format!("{}-{}", model.name(), part)
+}
+
+/// The artifact bucket (globally unique through account and region).
+pub fn artifact_bucket(model: &StageModel) -> String {
+    format!("{}-artifacts-{}-{}", model.name(), model.account_id, model.region)
+}
+
+/// SSM path where a stack publishes a value for the stacks after it.
+pub fn export_parameter(model: &StageModel, key: &str) -> String {
+    format!("{}/cfn/{key}", model.parameter_root())
+}
+
+/// SSM path of the admin's SCRAM password.
+pub fn admin_password(model: &StageModel) -> String {
+    format!("{}/secrets/admin/password", model.parameter_root())
+}
+
+/// SSM path of a SCRAM service account's password.
+pub fn account_password(model: &StageModel, account: &str) -> String {
+    format!("{}/service-accounts/{account}/password", model.parameter_root())
+}
+
+/// SSM prefix of a certificate (`/private-key`, `/certificate`, `/chain` below it).
+pub fn tls_prefix(model: &StageModel, owner: &str) -> String {
+    format!("{}/tls/{owner}", model.parameter_root())
+}
+
+/// SSM prefix of a node's certificate.
+pub fn node_tls_prefix(model: &StageModel, node: &Node) -> String {
+    tls_prefix(model, &format!("nodes/{}", node.name))
+}
+
+/// SSM prefix of a service account's client certificate.
+pub fn account_tls_prefix(model: &StageModel, account: &str) -> String {
+    tls_prefix(model, &format!("service-accounts/{account}"))
+}
+
+/// Name of a Lambda function of the stage.
+pub fn function_name(model: &StageModel, function: &str) -> String {
+    format!("{}-{function}", model.name())
+}
+
+/// The Lambda packages (`gen package` names) the templates reference.
+pub const LAMBDAS: &[&str] = &["secure-password", "private-certificate", "reconciler"];
+
+/// CloudFormation parameter that carries the S3 key of a Lambda package.
+pub fn code_key_parameter(function: &str) -> String {
+    format!("{}CodeKey", crate::render::cfn::logical_id(&[function]))
+}

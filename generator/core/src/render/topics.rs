@@ -1,0 +1,74 @@
+//! The reconciler stack: a Lambda inside the VPC and one custom resource whose properties carry the
+//! content hash of the desired state, so that every declared change triggers an update.
+
+use serde_json::json;
+
+use crate::model::{StageModel, ports};
+use crate::render::cfn::{Resource, Template, att, r, sub, tags};
+use crate::render::foundation::log_group_resource;
+use crate::render::names;
+use crate::render::secrets::import;
+
+/// Renders the topics stack for the desired-state artifact at `desired_state_key`.
+pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256: &str) -> Template {
+    let mut t = Template::new(format!("Kafka platform {}: topic, ACL and service-account reconciler", model.stage));
+    import(&mut t, model, "KmsKeyArn", "kms-key-arn");
+    import(&mut t, model, "ReconcilerSecurityGroupId", "reconciler-security-group-id");
+    t.parameter("ArtifactBucket", "String", "Bucket with the Lambda packages and the desired state", Some(&names::artifact_bucket(model)));
+    t.parameter(&names::code_key_parameter("reconciler"), "String", "S3 key of the reconciler Lambda package (gen package)", None);
+    let root = model.parameter_root();
+    let bucket = names::artifact_bucket(model);
+    let log_group = format!("/{}/{}/lambda/reconciler", model.resource_prefix, model.stage);
+    t.add("ReconcilerLogGroup", log_group_resource(model, &log_group, r("KmsKeyArn")));
+    t.add("ReconcilerRole", Resource::new("AWS::IAM::Role", json!({
+        "AssumeRolePolicyDocument": { "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole"
+        }]},
+        "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
+        "Policies": [{ "PolicyName": "reconciler", "PolicyDocument": { "Version": "2012-10-17", "Statement": [
+            { "Sid": "AdminCertificateAndAccountPasswords", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+              "Resource": [
+                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/tls/admin/*")),
+                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/secrets/admin/*")),
+                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*")),
+              ] },
+            { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") },
+            { "Sid": "DesiredState", "Effect": "Allow", "Action": ["s3:GetObject"],
+              "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{bucket}/desired-state/{}/*", model.stage)) },
+            { "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": att("ReconcilerLogGroup", "Arn") },
+        ]}}],
+        "Tags": tags(&model.tags),
+    })));
+    t.add("ReconcilerFunction", Resource::new("AWS::Lambda::Function", json!({
+        "FunctionName": names::function_name(model, "reconciler"),
+        "Description": format!("Reconciles topics, ACLs and SCRAM accounts of Kafka {}", model.stage),
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "Architectures": ["x86_64"],
+        "MemorySize": 512,
+        "Timeout": 900,
+        "ReservedConcurrentExecutions": 1,
+        "Code": { "S3Bucket": r("ArtifactBucket"), "S3Key": r(&names::code_key_parameter("reconciler")) },
+        "Role": att("ReconcilerRole", "Arn"),
+        "KmsKeyArn": r("KmsKeyArn"),
+        "VpcConfig": { "SubnetIds": model.network.subnet_ids, "SecurityGroupIds": [r("ReconcilerSecurityGroupId")] },
+        "LoggingConfig": { "LogGroup": r("ReconcilerLogGroup"), "LogFormat": "JSON" },
+        "TracingConfig": { "Mode": "Active" },
+        "Tags": tags(&model.tags),
+    }))
+    .skip_check("CKV_AWS_116", "CloudFormation invokes custom resources synchronously and retries itself; a DLQ would never receive anything")
+    .skip_check("CKV_AWS_272", "code signing needs a signing profile outside this platform; packages are addressed by content hash"));
+    t.add("Reconciliation", Resource::new("Custom::KafkaReconciler", json!({
+        "ServiceToken": att("ReconcilerFunction", "Arn"),
+        "Stage": model.stage.as_str(),
+        "BootstrapServers": format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
+        "AdminTlsParameterPrefix": names::tls_prefix(model, "admin"),
+        "AdminPasswordParameter": names::admin_password(model),
+        "DesiredStateBucket": r("ArtifactBucket"),
+        "DesiredStateKey": desired_state_key,
+        "DesiredStateSha256": desired_state_sha256,
+        "AllowDelete": model.allow_delete,
+    })));
+    t.output("DesiredStateKey", "S3 key of the desired state this stack reconciled", json!(desired_state_key));
+    t
+}

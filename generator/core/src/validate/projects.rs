@@ -1,0 +1,454 @@
+//! Project rules (KP2xx topics, KP3xx service accounts and access) and the resolution of a stage's
+//! topics, accounts and ACL bindings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+
+use crate::config::project::*;
+use crate::config::stage::StageName;
+use crate::config::{Declarations, Declared};
+use crate::diagnostics::{Finding, Findings};
+use crate::model::*;
+use crate::span::{Location, Spanned, sibling};
+use crate::validate::kafka_configs;
+
+/// Kafka's own limit on topic name length.
+const MAX_TOPIC_NAME: usize = 249;
+
+/// Adds the stage's projects, topics, service accounts and ACLs to `model`, checking every rule.
+pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, findings: &mut Findings) {
+    let stage = model.stage;
+    let projects: BTreeMap<&str, &Declared<ProjectFile>> =
+        declarations.projects.iter().map(|p| (p.value.project.value.as_str(), p)).collect();
+    let project_pattern = compile(&model.naming.project_pattern, "", findings);
+
+    let mut seen_projects = BTreeMap::new();
+    for file in &declarations.projects {
+        check_project_metadata(file, project_pattern.as_ref(), &mut seen_projects, findings);
+    }
+
+    // Topics first: accounts refer to them.
+    let mut topics: BTreeMap<String, Topic> = BTreeMap::new();
+    let mut collisions: BTreeMap<String, Spanned<String>> = BTreeMap::new();
+    for file in &declarations.projects {
+        let project = &file.value.project.value;
+        let pattern = compile(&model.naming.topic_pattern, project, findings);
+        for decl in &file.value.topics {
+            check_stage_order(&decl.name, decl.stages.as_ref(), "topic", findings);
+            check_overrides(decl, findings);
+            check_topic_name(&decl.name, pattern.as_ref(), &mut collisions, findings);
+            for other in decl.shared_with.iter().flat_map(|s| s.read.iter().chain(&s.write)) {
+                if !projects.contains_key(other.value.as_str()) {
+                    findings.push(Finding::error("KP214", &other.location, format!("`{}` is not a project", other.value))
+                        .hint(suggest(&other.value, projects.keys().copied())));
+                }
+            }
+            if !present_in(decl.stages.as_ref(), stage) {
+                continue;
+            }
+            if let Some(existing) = topics.get(&decl.name.value) {
+                findings.push(Finding::error("KP205", &decl.name.location, format!("topic `{}` is declared twice", decl.name.value))
+                    .hint(format!("first declared at {}", existing.name.location)));
+                continue;
+            }
+            let topic = resolve_topic(file, decl, model, findings);
+            topics.insert(topic.name.value.clone(), topic);
+        }
+    }
+
+    // Service accounts and their bindings.
+    let mut accounts: BTreeMap<String, ServiceAccount> = BTreeMap::new();
+    let mut acls = BTreeSet::new();
+    for file in &declarations.projects {
+        let project = &file.value.project.value;
+        let pattern = compile(&model.naming.service_account_pattern, project, findings);
+        for decl in &file.value.service_accounts {
+            check_stage_order(&decl.name, decl.stages.as_ref(), "service account", findings);
+            if let Some(pattern) = &pattern
+                && !pattern.is_match(&decl.name)
+            {
+                findings.push(Finding::error("KP300", &decl.name.location, format!("service account `{}` does not follow the naming convention", decl.name.value))
+                    .hint(format!("names must match {}", model.naming.service_account_pattern.replace("{project}", project))));
+            }
+            if !present_in(decl.stages.as_ref(), stage) {
+                continue;
+            }
+            if let Some(existing) = accounts.get(&decl.name.value) {
+                findings.push(Finding::error("KP300", &decl.name.location, format!("service account `{}` is declared twice", decl.name.value))
+                    .hint(format!("first declared at {}", existing.name.location)));
+                continue;
+            }
+            let account = resolve_account(project, decl, &topics, findings);
+            acls.extend(generated_bindings(&account));
+            accounts.insert(account.name.value.clone(), account);
+        }
+    }
+    for file in &declarations.projects {
+        for decl in &file.value.acls {
+            if let Some(binding) = explicit_binding(&file.value.project.value, decl, &accounts, &topics, findings) {
+                acls.insert(binding);
+            }
+        }
+    }
+
+    model.projects = declarations.projects.iter().map(|p| project_meta(&p.value)).collect();
+    model.topics = topics.into_values().collect();
+    model.service_accounts = accounts.into_values().collect();
+    model.acls = acls.into_iter().collect();
+}
+
+fn compile(pattern: &Spanned<String>, project: &str, findings: &mut Findings) -> Option<Regex> {
+    match Regex::new(&pattern.replace("{project}", &regex::escape(project))) {
+        Ok(re) => Some(re),
+        Err(_) => {
+            // Reported once by the cluster rules (KP101); nothing more to say here.
+            let _ = findings;
+            None
+        }
+    }
+}
+
+fn suggest<'a>(input: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    let candidates: Vec<String> = candidates.map(str::to_string).collect();
+    match crate::config::load::did_you_mean(input, &candidates) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("known: {}", candidates.join(", ")),
+    }
+}
+
+fn present_in(stages: Option<&Spanned<Vec<Spanned<StageName>>>>, stage: StageName) -> bool {
+    stages.is_none_or(|s| s.value.iter().any(|x| x.value == stage))
+}
+
+/// KP200/KP201: project name and required metadata.
+fn check_project_metadata(
+    file: &Declared<ProjectFile>,
+    pattern: Option<&Regex>,
+    seen: &mut BTreeMap<String, Location>,
+    findings: &mut Findings,
+) {
+    let p = &file.value;
+    let name = &p.project;
+    let stem = file.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if stem != name.value {
+        findings.push(Finding::error("KP200", &name.location, format!("project `{}` in file {stem}.yaml", name.value))
+            .hint("name the file after the project"));
+    }
+    if let Some(pattern) = pattern
+        && !pattern.is_match(name)
+    {
+        findings.push(Finding::error("KP200", &name.location, format!("project name `{}` does not follow the naming convention", name.value))
+            .hint(format!("project names must match {}", pattern.as_str())));
+    }
+    if let Some(first) = seen.insert(name.value.clone(), name.location.clone()) {
+        findings.push(Finding::error("KP200", &name.location, format!("project `{}` is declared twice", name.value)).hint(format!("first at {first}")));
+    }
+    let file_start = Location::file_start(&file.path);
+    let missing = |what: &str| {
+        Finding::error("KP201", &file_start, format!("project `{}` has no {what}", name.value))
+            .hint("every project declares description, owner.team, owner.email and data_classification")
+    };
+    if p.description.as_ref().is_none_or(|d| d.value.trim().is_empty()) {
+        findings.push(missing("description"));
+    }
+    let owner = p.owner.as_ref();
+    if owner.and_then(|o| o.team.as_ref()).is_none_or(|t| t.value.trim().is_empty()) {
+        findings.push(missing("owner.team"));
+    }
+    match owner.and_then(|o| o.email.as_ref()) {
+        None => findings.push(missing("owner.email")),
+        Some(email) if !Regex::new(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$").unwrap().is_match(email) => {
+            findings.push(Finding::error("KP201", &email.location, format!("`{}` is not an e-mail address", email.value)));
+        }
+        Some(_) => {}
+    }
+    if p.data_classification.is_none() {
+        findings.push(missing("data_classification"));
+    }
+}
+
+/// KP310: what exists in a stage must exist in every stage below it.
+fn check_stage_order(name: &Spanned<String>, stages: Option<&Spanned<Vec<Spanned<StageName>>>>, what: &str, findings: &mut Findings) {
+    let Some(stages) = stages else { return };
+    let present: BTreeSet<StageName> = stages.value.iter().map(|s| s.value).collect();
+    if present.is_empty() {
+        findings.push(Finding::error("KP310", &stages.location, format!("{what} `{}` exists in no stage", name.value))
+            .hint("remove the declaration instead, or list the stages it exists in"));
+        return;
+    }
+    for stage in &stages.value {
+        for lower in StageName::ALL.into_iter().filter(|l| *l < stage.value) {
+            if !present.contains(&lower) {
+                findings.push(Finding::error("KP310", &stage.location, format!("{what} `{}` exists in {} but not in {lower}", name.value, stage.value))
+                    .hint("promote through every stage: add the lower stages to `stages`"));
+            }
+        }
+    }
+}
+
+fn check_overrides(decl: &TopicDecl, findings: &mut Findings) {
+    for (stage, over) in &decl.overrides {
+        if !present_in(decl.stages.as_ref(), *stage) {
+            let loc = over.partitions.as_ref().map(|p| p.location.clone()).unwrap_or_else(|| decl.name.location.clone());
+            findings.push(Finding::warning("KP215", &loc, format!("override for {stage}, where topic `{}` does not exist", decl.name.value)));
+        }
+    }
+}
+
+/// KP202-KP204: Kafka-legal names, `.`/`_` collisions, naming convention.
+fn check_topic_name(
+    name: &Spanned<String>,
+    pattern: Option<&Regex>,
+    collisions: &mut BTreeMap<String, Spanned<String>>,
+    findings: &mut Findings,
+) {
+    let n = &name.value;
+    if n.is_empty() || n == "." || n == ".." || n.len() > MAX_TOPIC_NAME {
+        findings.push(Finding::error("KP202", &name.location, format!("`{n}` is not a legal topic name"))
+            .hint(format!("1 to {MAX_TOPIC_NAME} characters, not `.` or `..`")));
+    } else if let Some(bad) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        findings.push(Finding::error("KP202", &name.location, format!("topic name `{n}` contains `{bad}`"))
+            .hint("Kafka allows only ASCII letters, digits, '.', '_' and '-'"));
+    }
+    if n.starts_with("__") || n.starts_with("_confluent") || n == "_schemas" {
+        findings.push(Finding::error("KP202", &name.location, format!("`{n}` is reserved for Kafka's internal topics")));
+    }
+    // Kafka's metrics names replace '.' by '_', so these two would collide on the broker.
+    let canonical = n.replace('.', "_");
+    if let Some(other) = collisions.get(&canonical) {
+        if other.value != *n {
+            findings.push(Finding::error("KP203", &name.location, format!("topic `{n}` collides with `{}`", other.value))
+                .hint(format!("Kafka treats '.' and '_' alike in metric names; `{}` is declared at {}", other.value, other.location)));
+        }
+    } else {
+        collisions.insert(canonical, name.clone());
+    }
+    if let Some(pattern) = pattern
+        && !pattern.is_match(n)
+    {
+        findings.push(Finding::error("KP204", &name.location, format!("topic `{n}` does not follow the naming convention"))
+            .hint(format!("topic names must match {}", pattern.as_str())));
+    }
+}
+
+/// Builds a topic for the model's stage, checking replication, ISR, partitions, configs and schema.
+fn resolve_topic(file: &Declared<ProjectFile>, decl: &TopicDecl, model: &StageModel, findings: &mut Findings) -> Topic {
+    let policy = &model.topic_policy;
+    let over = decl.overrides.get(&model.stage);
+    let partitions = over
+        .and_then(|o| o.partitions.clone())
+        .or_else(|| decl.partitions.clone())
+        .unwrap_or_else(|| policy.default_partitions.clone());
+    let replication = over
+        .and_then(|o| o.replication_factor.clone())
+        .or_else(|| decl.replication_factor.clone())
+        .unwrap_or_else(|| policy.default_replication_factor.clone());
+    let rf_location = if replication.location.file.is_some() { replication.location.clone() } else { decl.name.location.clone() };
+
+    if partitions.value < 1 || partitions.value > policy.max_partitions.value {
+        findings.push(Finding::error("KP212", &partitions.location, format!("{} partitions", partitions.value))
+            .hint(format!("1 to {} partitions in {}", policy.max_partitions.value, model.stage)));
+    }
+    let brokers = model.cluster.brokers.len() as u32;
+    if replication.value > brokers {
+        findings.push(Finding::error("KP206", &rf_location, format!("replication factor {} with {brokers} brokers in {}", replication.value, model.stage))
+            .hint("add a per-stage override (overrides: {stage: {replication_factor: N}}) or more brokers"));
+    }
+    if replication.value < policy.min_replication_factor.value {
+        findings.push(Finding::error("KP207", &rf_location, format!("replication factor {} is below the {} minimum of {}", replication.value, model.stage, policy.min_replication_factor.value))
+            .hint("remove the replication_factor to use the stage default"));
+    }
+
+    let mut configs: BTreeMap<String, Spanned<String>> = BTreeMap::new();
+    for (key, value) in decl.configs.iter().chain(over.into_iter().flat_map(|o| o.configs.iter())) {
+        if !policy.allowed_config_keys.iter().any(|k| k == &key.value) {
+            let hint = match kafka_configs::spec(key) {
+                Some(_) => format!("`{}` is not in the {} topic policy's allowed_config_keys", key.value, model.stage),
+                None => suggest(key, kafka_configs::known_keys()),
+            };
+            findings.push(Finding::error("KP209", &key.location, format!("topic config `{}` is not allowed", key.value)).hint(hint));
+            continue;
+        }
+        let text = value.value.to_kafka_string();
+        if let Err(reason) = kafka_configs::check_value(key, &text) {
+            findings.push(Finding::error("KP210", &value.location, reason));
+            continue;
+        }
+        configs.insert(key.value.clone(), Spanned::at(text, value.location.clone()));
+    }
+    if let Some(retention) = configs.get("retention.ms") {
+        let ms: i64 = retention.value.parse().unwrap_or(0);
+        if ms == -1 && !policy.allow_infinite_retention {
+            findings.push(Finding::error("KP211", &retention.location, format!("infinite retention is not allowed in {}", model.stage))
+                .hint("set a finite retention.ms or use a compacted topic"));
+        } else if ms > policy.max_retention_ms.value {
+            findings.push(Finding::error("KP211", &retention.location, format!("retention.ms {ms} above the {} maximum of {}", model.stage, policy.max_retention_ms.value)));
+        }
+    }
+    let min_isr = configs
+        .entry("min.insync.replicas".into())
+        .or_insert_with(|| Spanned::at(policy.min_insync_replicas.value.to_string(), policy.min_insync_replicas.location.clone()))
+        .clone();
+    let isr: u32 = min_isr.value.parse().unwrap_or(1);
+    if replication.value > 1 && isr >= replication.value || isr > replication.value {
+        findings.push(Finding::error("KP208", &min_isr.location, format!("min.insync.replicas {isr} with replication factor {} in {}", replication.value, model.stage))
+            .hint("min.insync.replicas must be below the replication factor, or losing one broker stops producers"));
+    }
+    if let Some(schema) = &decl.schema {
+        let path = sibling(&file.path, schema);
+        if !path.is_file() {
+            findings.push(Finding::error("KP213", &schema.location, format!("schema file {} not found", path.display())));
+        }
+    }
+    let shared = decl.shared_with.clone().unwrap_or_default();
+    Topic {
+        name: decl.name.clone(),
+        project: file.value.project.value.clone(),
+        partitions,
+        replication_factor: replication,
+        configs,
+        readers: shared.read.into_iter().map(|r| r.value).collect(),
+        writers: shared.write.into_iter().map(|w| w.value).collect(),
+        schema: decl.schema.clone(),
+    }
+}
+
+/// Builds a service account, checking that it only uses topics it may use (KP301-KP305).
+fn resolve_account(project: &str, decl: &ServiceAccountDecl, topics: &BTreeMap<String, Topic>, findings: &mut Findings) -> ServiceAccount {
+    for (list, write) in [(&decl.produces, true), (&decl.consumes, false)] {
+        for topic in list {
+            let Some(t) = topics.get(&topic.value) else {
+                findings.push(Finding::error("KP301", &topic.location, format!("service account `{}` uses unknown topic `{}`", decl.name.value, topic.value))
+                    .hint(suggest(&topic.value, topics.keys().map(String::as_str))));
+                continue;
+            };
+            let shared = if write { &t.writers } else { &t.readers };
+            if t.project != project && !shared.iter().any(|p| p == project) {
+                let verb = if write { "write" } else { "read" };
+                findings.push(Finding::error("KP302", &topic.location, format!("`{}` of project {project} may not {verb} topic `{}` of project {}", decl.name.value, topic.value, t.project))
+                    .hint(format!("project {} must add `{project}` to shared_with.{verb} of the topic", t.project)));
+            }
+        }
+    }
+    if decl.produces.is_empty() && decl.consumes.is_empty() {
+        findings.push(Finding::warning("KP303", &decl.name.location, format!("service account `{}` neither produces nor consumes", decl.name.value)));
+    }
+    let groups = decl.consumer_groups.clone().unwrap_or_else(|| vec![decl.name.clone()]);
+    for prefix in groups.iter().chain(&decl.transactional_ids) {
+        if !prefix.value.starts_with(project) {
+            findings.push(Finding::error("KP304", &prefix.location, format!("prefix `{}` is outside project {project}", prefix.value))
+                .hint(format!("consumer group and transactional id prefixes start with `{project}` so projects cannot take over each other's groups")));
+        }
+    }
+    ServiceAccount {
+        name: decl.name.clone(),
+        project: project.to_string(),
+        authentication: decl.authentication.value,
+        produces: decl.produces.clone(),
+        consumes: decl.consumes.clone(),
+        consumer_groups: if decl.consumes.is_empty() { Vec::new() } else { groups },
+        transactional_ids: decl.transactional_ids.clone(),
+    }
+}
+
+/// The bindings that follow from an account's produces/consumes declarations.
+pub fn generated_bindings(account: &ServiceAccount) -> Vec<AclBinding> {
+    let principal = account.principal();
+    let bind = |resource_type, pattern_type, name: &str, operation| AclBinding {
+        principal: principal.clone(),
+        resource_type,
+        pattern_type,
+        resource_name: name.to_string(),
+        operation,
+        host: "*".into(),
+    };
+    let mut out = Vec::new();
+    for topic in &account.produces {
+        out.push(bind(AclResourceType::Topic, AclPatternType::Literal, topic, AclOperation::Write));
+        out.push(bind(AclResourceType::Topic, AclPatternType::Literal, topic, AclOperation::Describe));
+    }
+    for prefix in &account.transactional_ids {
+        out.push(bind(AclResourceType::TransactionalId, AclPatternType::Prefixed, prefix, AclOperation::Write));
+        out.push(bind(AclResourceType::TransactionalId, AclPatternType::Prefixed, prefix, AclOperation::Describe));
+    }
+    for topic in &account.consumes {
+        out.push(bind(AclResourceType::Topic, AclPatternType::Literal, topic, AclOperation::Read));
+        out.push(bind(AclResourceType::Topic, AclPatternType::Literal, topic, AclOperation::Describe));
+    }
+    for group in &account.consumer_groups {
+        out.push(bind(AclResourceType::Group, AclPatternType::Prefixed, group, AclOperation::Read));
+    }
+    out
+}
+
+/// KP306/KP307: explicit bindings name an own account, a reason, and stay within the project.
+fn explicit_binding(
+    project: &str,
+    decl: &AclDecl,
+    accounts: &BTreeMap<String, ServiceAccount>,
+    topics: &BTreeMap<String, Topic>,
+    findings: &mut Findings,
+) -> Option<AclBinding> {
+    if decl.reason.as_ref().is_none_or(|r| r.value.trim().is_empty()) {
+        findings.push(Finding::error("KP307", &decl.service_account.location, "explicit ACL without a reason")
+            .hint("add `reason:` so that reviewers know why the generated bindings are not enough"));
+    }
+    let Some(account) = accounts.get(&decl.service_account.value) else {
+        // The account may exist only in other stages; that is fine unless it exists nowhere.
+        return None;
+    };
+    if account.project != project {
+        findings.push(Finding::error("KP306", &decl.service_account.location, format!("`{}` belongs to project {}", decl.service_account.value, account.project))
+            .hint("declare the binding in the account's own project"));
+        return None;
+    }
+    let pattern_type = decl.pattern_type.as_ref().map(|p| p.value).unwrap_or(AclPatternType::Literal);
+    let name = &decl.resource_name;
+    match decl.resource_type.value {
+        AclResourceType::Cluster => {
+            if !matches!(decl.operation.value, AclOperation::Describe | AclOperation::IdempotentWrite) {
+                findings.push(Finding::error("KP306", &decl.operation.location, "service accounts may only describe or idempotent-write on the cluster")
+                    .hint("cluster-wide operations belong to the platform's admin principal"));
+                return None;
+            }
+        }
+        AclResourceType::Topic => {
+            let owned = match pattern_type {
+                AclPatternType::Prefixed => name.value.starts_with(&format!("{project}.")),
+                AclPatternType::Literal => topics.get(&name.value).is_some_and(|t| t.project == project || t.readers.iter().chain(&t.writers).any(|p| p == project)),
+            };
+            if !owned {
+                findings.push(Finding::error("KP306", &name.location, format!("topic `{}` is neither owned by nor shared with project {project}", name.value))
+                    .hint("explicit topic bindings stay within the project's own or shared topics"));
+                return None;
+            }
+        }
+        AclResourceType::Group | AclResourceType::TransactionalId => {
+            if !name.value.starts_with(project) {
+                findings.push(Finding::error("KP304", &name.location, format!("`{}` is outside project {project}", name.value)));
+                return None;
+            }
+        }
+    }
+    Some(AclBinding {
+        principal: account.principal(),
+        resource_type: decl.resource_type.value,
+        pattern_type: if decl.resource_type.value == AclResourceType::Cluster { AclPatternType::Literal } else { pattern_type },
+        resource_name: if decl.resource_type.value == AclResourceType::Cluster { "kafka-cluster".into() } else { name.value.clone() },
+        operation: decl.operation.value,
+        host: "*".into(),
+    })
+}
+
+fn project_meta(p: &ProjectFile) -> Project {
+    let owner = p.owner.clone();
+    Project {
+        name: p.project.value.clone(),
+        description: p.description.clone().map(|d| d.value).unwrap_or_default(),
+        owner_team: owner.as_ref().and_then(|o| o.team.clone()).map(|t| t.value).unwrap_or_default(),
+        owner_email: owner.and_then(|o| o.email).map(|e| e.value).unwrap_or_default(),
+        data_classification: p.data_classification.as_ref().map(|d| d.value),
+        tags: p.tags.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+    }
+}
