@@ -1,0 +1,62 @@
+//! With the broker that Metadata names as controller stopped, writes still succeed: the client
+//! notices the dead connection, refreshes its view and routes to another broker (KRaft brokers
+//! forward controller requests). The node is started again before the test ends, even on failure.
+//! This file holds one test only, so no other test shares the cluster while a node is down.
+
+mod kafka_common;
+
+use std::time::Duration;
+
+use kafka_admin::{AclBinding, AclFilter, AclOperation, NewTopic, PatternType, ResourceType};
+use kafka_common::*;
+
+/// Starts the node again when dropped, so a failing assertion does not leave the cluster degraded.
+struct Restart(i32);
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let out = kafka_sh(&["start-node", &self.0.to_string()]);
+        if !out.status.success() {
+            eprintln!("restarting node {} failed: {}", self.0, String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+#[tokio::test]
+async fn writes_succeed_while_the_named_controller_is_down() {
+    let client = admin_sasl().await;
+    // Open connections to every broker first, so the stopped one is a broken pooled connection
+    // (the harder case), not just a refused new one.
+    client.metadata().await.unwrap();
+    let down = client.controller_id().expect("controller known");
+    let restart = Restart(down);
+    let out = kafka_sh(&["stop-node", &down.to_string()]);
+    assert!(out.status.success(), "stop-node failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let prefix = unique("failover");
+    let topics: Vec<NewTopic> = (0..5)
+        .map(|i| NewTopic { name: format!("{prefix}-{i}"), partitions: 1, replication_factor: 2, configs: Default::default() })
+        .collect();
+    for (t, r) in topics.iter().zip(client.create_topics(&topics, false).await) {
+        r.unwrap_or_else(|e| panic!("creating {} with node {down} down: {e}", t.name));
+    }
+    let acl = AclBinding::allow(ResourceType::Topic, &prefix, PatternType::Prefixed, "User:failover-app", AclOperation::Read);
+    client.create_acls(std::slice::from_ref(&acl)).await.remove(0).unwrap();
+    let filter = AclFilter { principal: Some("User:failover-app".into()), ..AclFilter::any() };
+    assert!(client.describe_acls(&filter).await.unwrap().contains(&acl));
+    let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
+    let described = client.describe_topics(&names).await.unwrap();
+    assert!(described.values().all(|t| t.is_ok()), "{described:?}");
+
+    drop(restart);
+    let back = eventually(Duration::from_secs(60), async || {
+        client.refresh_metadata().await.is_ok() && client.brokers().contains_key(&down)
+    })
+    .await;
+    assert!(back, "node {down} did not rejoin the cluster");
+
+    for r in client.delete_topics(&names).await {
+        r.unwrap();
+    }
+    client.delete_acls(&[filter]).await.remove(0).unwrap();
+}
