@@ -57,6 +57,7 @@ fn gen_binary() -> &'static Path {
 struct Stage {
     root: PathBuf,
     id: String,
+    stage: String,
 }
 
 impl Stage {
@@ -64,19 +65,22 @@ impl Stage {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let id = format!("{label}{}x{}", std::process::id(), nanos % 1_000_000_000);
         let root = std::env::temp_dir().join(format!("gen-deploy-{id}"));
-        let dir = root.join("templates").join("dev");
-        std::fs::create_dir_all(&dir).unwrap();
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deploy").join(fixture);
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(source.join("manifest.json")).unwrap()).unwrap();
+        let stage = manifest["stage"].as_str().unwrap().to_string();
+        let dir = root.join("templates").join(&stage);
+        std::fs::create_dir_all(&dir).unwrap();
         for entry in std::fs::read_dir(&source).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap().replace("RUNID", &id);
             std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
         }
-        Stage { root, id }
+        Stage { root, id, stage }
     }
 
     fn dir(&self) -> PathBuf {
-        self.root.join("templates").join("dev")
+        self.root.join("templates").join(&self.stage)
     }
 
     fn stack(&self, suffix: &str) -> String {
@@ -96,31 +100,73 @@ impl Stage {
         key
     }
 
+    /// Replaces a file of the stage by another fixture file (RUNID replaced as well).
+    fn replace_with_fixture(&self, file: &str, fixture: &str) {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deploy").join(fixture);
+        let text = std::fs::read_to_string(source).unwrap().replace("RUNID", &self.id);
+        std::fs::write(self.dir().join(file), text).unwrap();
+    }
+
     fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {
         let path = self.dir().join(file);
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, edit(text)).unwrap();
     }
 
-    fn deploy(&self, args: &[&str]) -> Run {
-        let output = Command::new(gen_binary())
-            .arg("deploy")
-            .arg("dev")
-            .arg("--templates")
-            .arg(self.root.join("templates"))
-            .arg("--lambda-dir")
-            .arg(self.root.join("lambda"))
-            .args(["--poll-interval", "1"])
-            .args(args)
+    fn command_line(&self, args: &[&str]) -> Vec<String> {
+        let mut line = vec![
+            gen_binary().display().to_string(),
+            "deploy".into(),
+            self.stage.clone(),
+            "--templates".into(),
+            self.root.join("templates").display().to_string(),
+            "--lambda-dir".into(),
+            self.root.join("lambda").display().to_string(),
+            "--poll-interval".into(),
+            "1".into(),
+        ];
+        line.extend(args.iter().map(|a| a.to_string()));
+        line
+    }
+
+    fn env(command: &mut Command) -> &mut Command {
+        command
             .env("AWS_ENDPOINT_URL", moto_endpoint())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
+    }
+
+    /// `gen deploy` as a pipeline runs it: no terminal.
+    fn deploy(&self, args: &[&str]) -> Run {
+        let line = self.command_line(args);
+        let output = Self::env(Command::new(&line[0]).args(&line[1..]))
             .stdin(Stdio::null())
             .output()
             .expect("gen runs");
         Run::from(output)
+    }
+
+    /// `gen deploy` on a terminal (a pseudo-terminal made by util-linux `script`), typing
+    /// `answer` at the prompt. Everything it printed arrives on stdout.
+    fn deploy_on_terminal(&self, args: &[&str], answer: &str) -> Run {
+        let quoted: Vec<String> = self
+            .command_line(args)
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let mut child = Self::env(Command::new("script").args(["-qec", &quoted.join(" "), "/dev/null"]))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("util-linux `script` runs");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        drop(stdin);
+        Run::from(child.wait_with_output().expect("script finishes"))
     }
 }
 
@@ -266,7 +312,7 @@ fn first_deploy_creates_second_reports_no_changes_and_a_changed_template_updates
     first.expect_code(0);
     first.expect_row("ArtifactBucket", "AWS::S3::Bucket", "+ add", "-");
     first.expect_row("Function", "AWS::Lambda::Function", "+ add", "-");
-    first.expect_row("StateParameter", "AWS::SSM::Parameter", "+ add", "-");
+    first.expect_row("StateLog", "AWS::Logs::LogGroup", "+ add", "-");
     assert!(first.stdout.contains(&format!("{artifacts} (new stack")), "{}", first.all());
     assert!(
         first.stdout.find(&artifacts) < first.stdout.find("uploaded 2")
@@ -305,15 +351,14 @@ fn first_deploy_creates_second_reports_no_changes_and_a_changed_template_updates
     assert_eq!(aws.open_change_sets(&app), 0, "empty change sets are deleted");
 
     // A changed declaration: the dry run shows an UPDATE change set with exactly these rows.
-    let v2 = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deploy/update/app.yaml");
-    std::fs::copy(v2, stage.dir().join("app.yaml")).unwrap();
+    stage.replace_with_fixture("app.yaml", "update/app.yaml");
     let dry = stage.deploy(&["--dry-run", "--detailed-exitcode"]);
     dry.expect_code(2);
     assert!(dry.stdout.contains(&format!("{app} (update")), "{}", dry.all());
     dry.expect_row("AuditLogs", "AWS::Logs::LogGroup", "+ add", "-");
     // moto reports no Replacement for modifications; AWS says True/False/Conditional.
-    dry.expect_row("StateParameter", "AWS::SSM::Parameter", "~ modify", "unknown");
-    for untouched in ["Function", "FunctionRole", "Logs"] {
+    dry.expect_row("Logs", "AWS::Logs::LogGroup", "~ modify", "unknown");
+    for untouched in ["Function", "FunctionRole", "StateLog"] {
         assert!(dry.row(untouched).is_none(), "{untouched} must not change\n{}", dry.all());
     }
     assert!(dry.stdout.contains("1 to add, 1 to modify, 0 to remove"), "{}", dry.all());
@@ -414,4 +459,40 @@ fn a_template_over_the_inline_limit_goes_through_the_bucket() {
     let templates = aws.keys(&bucket, "templates/dev/");
     assert_eq!(templates.len(), 1, "{templates:?}");
     assert!(templates[0].starts_with(&format!("templates/dev/{}-", stage.stack("app"))));
+}
+
+#[test]
+fn prod_asks_for_its_name_then_protects_the_stateful_resources() {
+    let aws = Aws::new();
+    let stage = Stage::new("prod", "prod");
+    let stack = stage.stack("artifacts");
+
+    // On a terminal, a plain "yes" does not confirm a production change.
+    let declined = stage.deploy_on_terminal(&[], "yes");
+    declined.expect_code(1);
+    assert!(declined.stdout.contains("Type 'prod' to continue"), "{}", declined.all());
+    assert!(declined.stdout.contains("Cancelled"), "{}", declined.all());
+    assert_eq!(aws.status(&stack), None, "the empty stack of the declined change set is gone");
+
+    // Typing the stage name executes it, then the stack policy is set.
+    let confirmed = stage.deploy_on_terminal(&[], "prod");
+    assert_eq!(aws.status(&stack).as_deref(), Some("CREATE_COMPLETE"), "{}", confirmed.all());
+    let policy = aws
+        .rt
+        .block_on(aws.cfn.get_stack_policy().stack_name(&stack).send())
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.stack_policy_body().unwrap()).unwrap();
+    assert_eq!(
+        policy["Statement"][1],
+        serde_json::json!({"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
+            "Resource": ["LogicalResourceId/ArtifactBucket", "LogicalResourceId/ArtifactKey"]})
+    );
+    // moto 5.2.5 has no UpdateTerminationProtection: the deploy says so and exits 1. Against
+    // AWS the same call turns protection on (see docs/deploy.md).
+    confirmed.expect_code(1);
+    assert!(
+        confirmed.stdout.contains("UpdateTerminationProtection") && confirmed.stdout.contains("HTTP 500"),
+        "{}",
+        confirmed.all()
+    );
 }

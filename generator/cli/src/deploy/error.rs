@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::config::http::HttpResponse;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
 /// Everything that can stop a deploy before or between stacks.
 ///
@@ -78,7 +79,7 @@ impl DeployError {
     }
 
     /// Wraps an AWS SDK error with the operation that caused it, keeping the service's message.
-    pub(crate) fn aws<E>(operation: impl Into<String>, err: E) -> Self
+    pub(crate) fn aws<E>(operation: impl Into<String>, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -90,8 +91,9 @@ impl DeployError {
 }
 
 /// The most useful text of an SDK error: the service's code and message when there is one,
-/// otherwise the chain of causes (connection refused, timeout, ...).
-pub(crate) fn aws_message<E>(err: &E) -> String
+/// the HTTP status when the endpoint answered without an AWS error (an emulator that lacks the
+/// operation), otherwise the chain of causes (connection refused, timeout, ...).
+pub(crate) fn aws_message<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -99,7 +101,14 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (None, Some(message)) => message.to_string(),
         (Some(code), None) => code.to_string(),
-        (None, None) => error_chain(err),
+        (None, None) => match err.raw_response() {
+            Some(raw) => format!(
+                "the endpoint answered HTTP {} without an AWS error (does it support this operation?): {}",
+                raw.status().as_u16(),
+                error_chain(err)
+            ),
+            None => error_chain(err),
+        },
     }
 }
 

@@ -58,6 +58,10 @@ pub struct DeployArgs {
     /// With --dry-run: exit 2 when a change set has changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Stop watching (and fail) when a stack is still in progress after this many minutes;
+    /// CloudFormation carries on regardless.
+    #[arg(long, value_name = "MINUTES", default_value_t = 120)]
+    pub timeout: u64,
     /// Seconds between status polls while CloudFormation works.
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
     pub poll_interval: u64,
@@ -503,6 +507,14 @@ async fn execute_and_watch(
         // stack-level event of the new one (or a few polls, for services that send none).
         if execute_error.is_some() || (!events::is_in_progress(&status) && (settled_event || polls >= 5)) {
             break status;
+        }
+        if started.elapsed() > Duration::from_secs(ctx.args.timeout.saturating_mul(60)) {
+            ctx.ui.clear_progress();
+            ctx.ui.say(&format!(
+                "\nFAILED: stack {} is still {status} after {} minute(s); CloudFormation carries on, follow it in the console or with `aws cloudformation describe-stack-events --stack-name {}`",
+                stack.name, ctx.args.timeout, stack.name
+            ));
+            return Ok(false);
         }
         ctx.ui.progress(&format!(
             "{}: {status} ({}s, {} events)",
