@@ -176,7 +176,7 @@ async fn dispatch<R: CustomResource>(
                 "the handler did not finish within the {} s the Lambda timeout left; an AWS \
                  service may be unreachable from the function, or the timeout is too short; \
                  whatever the handler may have started is not rolled back",
-                budget.as_secs()
+                budget.as_secs_f64().round()
             ))
         }
     }
