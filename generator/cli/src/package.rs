@@ -1,0 +1,358 @@
+//! `gen package`: builds the Lambda functions as `bootstrap` zips for the `provided.al2023`
+//! runtime and records their content hashes in `manifest.json`.
+//!
+//! provided.al2023 runs the binary on glibc 2.34. Two ways to get there:
+//! - `--toolchain native` (default): the host's cargo and linker. Rust's std needs nothing
+//!   newer than 2.17, but linking on a newer glibc binds symbols to the newest version the host
+//!   has, so every binary is checked: a `GLIBC_2.x` requirement above 2.34 fails the command.
+//! - `--toolchain zig`: `cargo zigbuild --target x86_64-unknown-linux-gnu.2.34` links against
+//!   glibc 2.34 symbol tables whatever the host has (tests/scripts/zigbuild.sh installs the
+//!   pinned tools from PyPI and prints the PATH to use).
+//!
+//! Zips are deterministic: one entry `bootstrap`, mode 0755, a fixed 1980-01-01 timestamp,
+//! deflate. The S3 key carries the zip's SHA-256, so templates that take the key as a
+//! parameter change exactly when the code does.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The highest glibc that provided.al2023 has.
+const MAX_GLIBC: (u32, u32) = (2, 34);
+/// The target that cargo-zigbuild links against glibc 2.34.
+const ZIG_TARGET: &str = "x86_64-unknown-linux-gnu.2.34";
+/// Name of the manifest in the output directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// One Lambda function of the repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// Name in the manifest and the zip's file name.
+    pub name: &'static str,
+    /// Cargo package (and binary) name.
+    pub package: &'static str,
+}
+
+/// Every function `gen package` builds.
+pub const FUNCTIONS: &[Function] = &[
+    Function { name: "secure-password", package: "secure-password-lambda" },
+    Function { name: "private-certificate", package: "private-certificate-lambda" },
+    Function { name: "reconciler", package: "reconciler-lambda" },
+];
+
+/// How to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Toolchain {
+    /// Host cargo; binaries are checked for glibc <= 2.34.
+    Native,
+    /// cargo-zigbuild targeting x86_64-unknown-linux-gnu.2.34.
+    Zig,
+}
+
+/// Arguments of `gen package`.
+#[derive(Debug, clap::Args)]
+pub struct PackageArgs {
+    /// Directory for the zips and manifest.json.
+    #[arg(long, default_value = "target/lambda")]
+    pub out: PathBuf,
+    /// Build with the release profile (the default).
+    #[arg(long, conflicts_with = "profile")]
+    pub release: bool,
+    /// Cargo profile to build with instead of release (e.g. `dev` for a quick check).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Package only these functions (secure-password, private-certificate, reconciler).
+    #[arg(long = "function", value_name = "NAME")]
+    pub functions: Vec<String>,
+    /// How to reach glibc 2.34.
+    #[arg(long, value_enum, default_value = "native")]
+    pub toolchain: Toolchain,
+}
+
+/// One manifest entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Zip file name, relative to the manifest.
+    pub zip: String,
+    /// SHA-256 of the zip, hex.
+    pub sha256: String,
+    /// Key in the artifact bucket: `lambdas/<name>-<sha256>.zip`.
+    pub s3_key: String,
+    /// Zip size in bytes.
+    pub size: u64,
+}
+
+/// `manifest.json`: function name -> entry, sorted by name.
+pub type Manifest = BTreeMap<String, Entry>;
+
+/// Everything that can go wrong while packaging.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// An unknown function name was asked for.
+    #[error("unknown function `{0}`; known: secure-password, private-certificate, reconciler")]
+    UnknownFunction(String),
+    /// cargo could not be run or failed.
+    #[error("{0}")]
+    Build(String),
+    /// A binary needs a newer glibc than provided.al2023 has.
+    #[error(
+        "{binary} needs glibc {found} but provided.al2023 has 2.34; build with \
+         `--toolchain zig` (see tests/scripts/zigbuild.sh)"
+    )]
+    Glibc {
+        /// The binary.
+        binary: String,
+        /// The highest version it requires.
+        found: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writing the zip failed.
+    #[error("writing {path}: {message}")]
+    Zip {
+        /// The zip.
+        path: String,
+        /// The cause.
+        message: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PackageError + '_ {
+    move |source| PackageError::Io { path: path.display().to_string(), source }
+}
+
+/// Runs `gen package`; prints one line per function.
+pub fn run(args: &PackageArgs) -> ExitCode {
+    match package(args) {
+        Ok(manifest) => {
+            for (name, e) in &manifest {
+                println!("{name:<20} {:>10} bytes  sha256 {}  s3://<artifact-bucket>/{}", e.size, e.sha256, e.s3_key);
+            }
+            println!("manifest: {}", args.out.join(MANIFEST).display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds, checks and zips the selected functions; returns the entries written.
+pub fn package(args: &PackageArgs) -> Result<Manifest, PackageError> {
+    let functions = select(&args.functions)?;
+    let profile = args.profile.clone().unwrap_or_else(|| "release".to_string());
+    let binaries = build(&functions, &profile, args.toolchain)?;
+    std::fs::create_dir_all(&args.out).map_err(io(&args.out))?;
+    let mut written = Manifest::new();
+    for (function, binary) in functions.iter().zip(&binaries) {
+        let bytes = std::fs::read(binary).map_err(io(binary))?;
+        if let Some(found) = too_new_glibc(&bytes) {
+            return Err(PackageError::Glibc { binary: binary.display().to_string(), found });
+        }
+        let zip_path = args.out.join(format!("{}.zip", function.name));
+        let zip = bootstrap_zip(&bytes).map_err(|message| PackageError::Zip {
+            path: zip_path.display().to_string(),
+            message,
+        })?;
+        write_atomically(&zip_path, &zip)?;
+        written.insert(function.name.to_string(), entry(function.name, &zip));
+    }
+    // Keep entries of functions not built this time, so that `--function` updates one entry.
+    let manifest_path = args.out.join(MANIFEST);
+    let mut manifest: Manifest = std::fs::read(&manifest_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    manifest.retain(|name, _| FUNCTIONS.iter().any(|f| f.name == name));
+    manifest.extend(written.clone());
+    let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+    text.push('\n');
+    write_atomically(&manifest_path, text.as_bytes())?;
+    Ok(written)
+}
+
+fn select(names: &[String]) -> Result<Vec<Function>, PackageError> {
+    if names.is_empty() {
+        return Ok(FUNCTIONS.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            FUNCTIONS
+                .iter()
+                .find(|f| f.name == n || f.package == n)
+                .copied()
+                .ok_or_else(|| PackageError::UnknownFunction(n.clone()))
+        })
+        .collect()
+}
+
+/// Builds the functions in one cargo run and returns their binaries' paths.
+fn build(functions: &[Function], profile: &str, toolchain: Toolchain) -> Result<Vec<PathBuf>, PackageError> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let target_dir = target_directory(&cargo)?;
+    let mut cmd = Command::new(&cargo);
+    match toolchain {
+        Toolchain::Native => cmd.arg("build"),
+        Toolchain::Zig => cmd.args(["zigbuild", "--target", ZIG_TARGET]),
+    };
+    cmd.args(["--profile", profile, "--locked"]);
+    for f in functions {
+        cmd.args(["-p", f.package]);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| PackageError::Build(format!("cannot run {cargo}: {e}")))?;
+    if !status.success() {
+        let hint = if toolchain == Toolchain::Zig {
+            " (is cargo-zigbuild on PATH? see tests/scripts/zigbuild.sh)"
+        } else {
+            ""
+        };
+        return Err(PackageError::Build(format!("cargo build failed ({status}){hint}")));
+    }
+    // cargo names the output directory of the dev profile `debug`.
+    let profile_dir = if profile == "dev" { "debug" } else { profile };
+    let dir = match toolchain {
+        Toolchain::Native => target_dir.join(profile_dir),
+        // cargo-zigbuild strips the glibc suffix from the directory name.
+        Toolchain::Zig => target_dir.join("x86_64-unknown-linux-gnu").join(profile_dir),
+    };
+    Ok(functions.iter().map(|f| dir.join(f.package)).collect())
+}
+
+fn target_directory(cargo: &str) -> Result<PathBuf, PackageError> {
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| PackageError::Build(format!("cannot run {cargo} metadata: {e}")))?;
+    if !out.status.success() {
+        return Err(PackageError::Build(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| PackageError::Build(format!("cargo metadata output: {e}")))?;
+    meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| PackageError::Build("cargo metadata has no target_directory".into()))
+}
+
+/// The highest `GLIBC_2.x` version a binary requires when it is above 2.34.
+///
+/// Version requirements are stored as strings in the dynamic string table, so a scan of the
+/// bytes finds every one of them (and possibly a few more, which only errs on the safe side).
+pub fn too_new_glibc(binary: &[u8]) -> Option<String> {
+    const NEEDLE: &[u8] = b"GLIBC_2.";
+    let mut highest: Option<(u32, u32)> = None;
+    let mut i = 0;
+    while let Some(pos) = find(&binary[i..], NEEDLE) {
+        let start = i + pos + NEEDLE.len();
+        let digits = |from: usize| {
+            let end = binary[from..].iter().position(|b| !b.is_ascii_digit()).map_or(binary.len(), |p| from + p);
+            (std::str::from_utf8(&binary[from..end]).ok().and_then(|s| s.parse::<u32>().ok()), end)
+        };
+        if let (Some(minor), _) = digits(start) {
+            let version = (2, minor);
+            highest = Some(highest.map_or(version, |h| h.max(version)));
+        }
+        i = start;
+    }
+    highest.filter(|h| *h > MAX_GLIBC).map(|(major, minor)| format!("{major}.{minor}"))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A zip with one executable entry `bootstrap`, byte-for-byte the same for the same binary.
+pub fn bootstrap_zip(binary: &[u8]) -> Result<Vec<u8>, String> {
+    use zip::write::SimpleFileOptions;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o755);
+    writer.start_file("bootstrap", options).map_err(|e| e.to_string())?;
+    writer.write_all(binary).map_err(|e| e.to_string())?;
+    let cursor = writer.finish().map_err(|e| e.to_string())?;
+    Ok(cursor.into_inner())
+}
+
+/// The manifest entry of a zip.
+pub fn entry(name: &str, zip: &[u8]) -> Entry {
+    let sha256 = hex::encode(Sha256::digest(zip));
+    Entry {
+        zip: format!("{name}.zip"),
+        s3_key: format!("lambdas/{name}-{sha256}.zip"),
+        sha256,
+        size: zip.len() as u64,
+    }
+}
+
+/// Writes through a temporary file and a rename, so that a reader never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn zips_are_deterministic_and_hold_an_executable_bootstrap() {
+        let binary = b"\x7fELF fake binary for the test".repeat(100);
+        let a = bootstrap_zip(&binary).unwrap();
+        let b = bootstrap_zip(&binary).unwrap();
+        assert_eq!(a, b, "same input, same bytes");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&a)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let mut file = archive.by_name("bootstrap").unwrap();
+        assert_eq!(file.unix_mode().map(|m| m & 0o777), Some(0o755));
+        let mut content = Vec::new();
+        file.read_to_end(&mut content).unwrap();
+        assert_eq!(content, binary);
+        assert_ne!(bootstrap_zip(b"other").unwrap(), a);
+    }
+
+    #[test]
+    fn entries_carry_the_hash_in_the_s3_key() {
+        let e = entry("secure-password", b"zip bytes");
+        assert_eq!(e.sha256.len(), 64);
+        assert_eq!(e.s3_key, format!("lambdas/secure-password-{}.zip", e.sha256));
+        assert_eq!((e.zip.as_str(), e.size), ("secure-password.zip", 9));
+    }
+
+    #[test]
+    fn glibc_above_2_34_is_found() {
+        assert_eq!(too_new_glibc(b"..GLIBC_2.2.5\0GLIBC_2.34\0GLIBC_2.17\0"), None);
+        assert_eq!(too_new_glibc(b"GLIBC_2.34\0GLIBC_2.38\0GLIBC_2.35"), Some("2.38".into()));
+        assert_eq!(too_new_glibc(b"no libc at all"), None);
+    }
+
+    #[test]
+    fn functions_are_selected_by_name_or_package() {
+        assert_eq!(select(&[]).unwrap().len(), FUNCTIONS.len());
+        let one = select(&["private-certificate-lambda".to_string()]).unwrap();
+        assert_eq!(one[0].name, "private-certificate");
+        let err = select(&["nope".to_string()]).unwrap_err().to_string();
+        assert!(err.starts_with("unknown function `nope`"), "{err}");
+    }
+}
