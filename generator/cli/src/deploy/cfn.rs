@@ -81,7 +81,8 @@ pub struct Cfn {
 }
 
 fn is_missing_stack<E: ProvideErrorMetadata>(err: &E) -> bool {
-    err.code() == Some("ValidationError") && err.message().is_some_and(|m| m.contains("does not exist"))
+    err.code() == Some("ValidationError")
+        && err.message().is_some_and(|m| m.contains("does not exist"))
 }
 
 impl Cfn {
@@ -328,7 +329,11 @@ impl Cfn {
     /// Sets the stack policy and turns on termination protection (unless it is on already).
     pub async fn protect(&self, stack: &str, policy: &str) -> Result<(), DeployError> {
         self.set_policy(stack, policy).await?;
-        if self.stack(stack).await?.is_some_and(|s| s.termination_protection) {
+        if self
+            .stack(stack)
+            .await?
+            .is_some_and(|s| s.termination_protection)
+        {
             return Ok(());
         }
         self.client

@@ -48,7 +48,10 @@ impl ResourceChange {
     pub fn is_destructive(&self) -> bool {
         matches!(self.action, Action::Remove)
             || (self.action == Action::Modify
-                && matches!(self.replacement, Replacement::Yes | Replacement::Conditional))
+                && matches!(
+                    self.replacement,
+                    Replacement::Yes | Replacement::Conditional
+                ))
     }
 }
 
@@ -105,7 +108,9 @@ pub fn format_table(changes: &[ResourceChange], stateful: &BTreeSet<&str>) -> St
         out.trim_end().to_string() + "\n"
     };
     let mut out = line(headers);
-    out.push_str(&line(widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str)));
+    out.push_str(&line(
+        widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str),
+    ));
     for row in &rows {
         out.push_str(&line(row.each_ref().map(String::as_str)));
     }
@@ -175,9 +180,19 @@ mod tests {
     #[test]
     fn the_table_aligns_columns_and_counts_actions() {
         let changes = [
-            change(Action::Add, "LogGroup", "AWS::Logs::LogGroup", Replacement::Unknown),
+            change(
+                Action::Add,
+                "LogGroup",
+                "AWS::Logs::LogGroup",
+                Replacement::Unknown,
+            ),
             change(Action::Modify, "Key", "AWS::KMS::Key", Replacement::No),
-            change(Action::Remove, "OldBucket", "AWS::S3::Bucket", Replacement::Unknown),
+            change(
+                Action::Remove,
+                "OldBucket",
+                "AWS::S3::Bucket",
+                Replacement::Unknown,
+            ),
         ];
         let table = format_table(&changes, &BTreeSet::new());
         let expected = "  Logical ID  Type                 Action    Replacement\n\
@@ -192,10 +207,25 @@ mod tests {
     #[test]
     fn destructive_changes_to_stateful_resources_are_flagged() {
         let changes = [
-            change(Action::Modify, "Ca", "AWS::ACMPCA::CertificateAuthority", Replacement::Yes),
-            change(Action::Remove, "Broker1Volume", "AWS::EC2::Volume", Replacement::Unknown),
+            change(
+                Action::Modify,
+                "Ca",
+                "AWS::ACMPCA::CertificateAuthority",
+                Replacement::Yes,
+            ),
+            change(
+                Action::Remove,
+                "Broker1Volume",
+                "AWS::EC2::Volume",
+                Replacement::Unknown,
+            ),
             change(Action::Modify, "Key", "AWS::KMS::Key", Replacement::No),
-            change(Action::Remove, "Scratch", "AWS::S3::Bucket", Replacement::Unknown),
+            change(
+                Action::Remove,
+                "Scratch",
+                "AWS::S3::Bucket",
+                Replacement::Unknown,
+            ),
         ];
         let stateful = BTreeSet::from(["Ca", "Broker1Volume", "Key"]);
         let table = format_table(&changes, &stateful);
@@ -222,6 +252,8 @@ mod tests {
             "The submitted information didn't contain changes. Submit different information to create a change set."
         ));
         assert!(is_no_change_reason("No updates are to be performed."));
-        assert!(!is_no_change_reason("Template format error: unresolved resource dependencies"));
+        assert!(!is_no_change_reason(
+            "Template format error: unresolved resource dependencies"
+        ));
     }
 }

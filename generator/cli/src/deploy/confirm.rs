@@ -23,7 +23,11 @@ pub fn confirmation(yes: bool, interactive: bool, protected: bool, stage: &str) 
     }
     if interactive {
         return Confirmation::Ask {
-            expected: if protected { stage.to_string() } else { "yes".to_string() },
+            expected: if protected {
+                stage.to_string()
+            } else {
+                "yes".to_string()
+            },
         };
     }
     Confirmation::Refuse(format!(
@@ -43,19 +47,29 @@ mod tests {
 
     #[test]
     fn yes_proceeds_for_every_stage() {
-        assert_eq!(confirmation(true, false, true, "prod"), Confirmation::Proceed);
-        assert_eq!(confirmation(true, true, false, "dev"), Confirmation::Proceed);
+        assert_eq!(
+            confirmation(true, false, true, "prod"),
+            Confirmation::Proceed
+        );
+        assert_eq!(
+            confirmation(true, true, false, "dev"),
+            Confirmation::Proceed
+        );
     }
 
     #[test]
     fn a_terminal_is_asked_and_prod_must_type_its_name() {
         assert_eq!(
             confirmation(false, true, false, "dev"),
-            Confirmation::Ask { expected: "yes".into() }
+            Confirmation::Ask {
+                expected: "yes".into()
+            }
         );
         assert_eq!(
             confirmation(false, true, true, "prod"),
-            Confirmation::Ask { expected: "prod".into() }
+            Confirmation::Ask {
+                expected: "prod".into()
+            }
         );
     }
 

@@ -41,7 +41,9 @@ impl StackEvent {
 }
 
 fn is_cancellation(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| r.contains("Resource creation cancelled") || r.contains("Resource update cancelled"))
+    reason.is_some_and(|r| {
+        r.contains("Resource creation cancelled") || r.contains("Resource update cancelled")
+    })
 }
 
 /// The events of a newest-first page that came after `baseline` (the newest event seen before
@@ -85,7 +87,10 @@ pub fn is_in_progress(status: &str) -> bool {
 
 /// True for the statuses a successful execution ends in.
 pub fn is_success(status: &str) -> bool {
-    matches!(status, "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE")
+    matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
+    )
 }
 
 /// What a failed execution left behind, in words, with the next step.
@@ -110,7 +115,9 @@ pub fn blocked_status_hint(stack: &str, status: &str) -> Option<String> {
         "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" => Some(format!(
             "its first deployment failed; delete it (aws cloudformation delete-stack --stack-name {stack}) and deploy again"
         )),
-        "UPDATE_ROLLBACK_FAILED" => Some("run `aws cloudformation continue-update-rollback` first".into()),
+        "UPDATE_ROLLBACK_FAILED" => {
+            Some("run `aws cloudformation continue-update-rollback` first".into())
+        }
         "DELETE_FAILED" => Some("a deletion failed half-way; finish or undo it first".into()),
         "IMPORT_ROLLBACK_FAILED" => Some("an import rollback failed; resolve it first".into()),
         _ => None,
@@ -142,7 +149,10 @@ mod tests {
         ];
         let (fresh, reached) = new_events(&page, Some("2"), &HashSet::new());
         assert!(reached);
-        assert_eq!(fresh.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["3", "4"]);
+        assert_eq!(
+            fresh.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["3", "4"]
+        );
 
         let seen = HashSet::from(["3".to_string()]);
         let (fresh, _) = new_events(&page, Some("2"), &seen);
@@ -152,7 +162,10 @@ mod tests {
 
     #[test]
     fn without_a_baseline_every_unseen_event_is_new() {
-        let page = [event("2", "CREATE_COMPLETE", None), event("1", "CREATE_IN_PROGRESS", None)];
+        let page = [
+            event("2", "CREATE_COMPLETE", None),
+            event("1", "CREATE_IN_PROGRESS", None),
+        ];
         let (fresh, reached) = new_events(&page, None, &HashSet::new());
         assert!(!reached);
         assert_eq!(fresh.len(), 2);
@@ -166,11 +179,18 @@ mod tests {
             event("2", "CREATE_FAILED", Some("Resource creation cancelled")),
             event("3", "CREATE_FAILED", Some("Bucket name already exists")),
             event("4", "CREATE_FAILED", Some("Invalid subnet")),
-            event("5", "ROLLBACK_IN_PROGRESS", Some("The following resource(s) failed to create")),
+            event(
+                "5",
+                "ROLLBACK_IN_PROGRESS",
+                Some("The following resource(s) failed to create"),
+            ),
         ];
         let failures = first_failures(&events, 1);
         assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].reason.as_deref(), Some("Bucket name already exists"));
+        assert_eq!(
+            failures[0].reason.as_deref(),
+            Some("Bucket name already exists")
+        );
         assert_eq!(first_failures(&events, 5).len(), 2);
     }
 
@@ -193,7 +213,15 @@ mod tests {
         assert!(rollback_outcome("ROLLBACK_COMPLETE").contains("delete it"));
         assert!(blocked_status_hint("s", "UPDATE_COMPLETE").is_none());
         assert!(blocked_status_hint("s", "UPDATE_ROLLBACK_COMPLETE").is_none());
-        assert!(blocked_status_hint("s", "ROLLBACK_COMPLETE").unwrap().contains("--stack-name s"));
-        assert!(blocked_status_hint("s", "UPDATE_IN_PROGRESS").unwrap().contains("in progress"));
+        assert!(
+            blocked_status_hint("s", "ROLLBACK_COMPLETE")
+                .unwrap()
+                .contains("--stack-name s")
+        );
+        assert!(
+            blocked_status_hint("s", "UPDATE_IN_PROGRESS")
+                .unwrap()
+                .contains("in progress")
+        );
     }
 }

@@ -155,7 +155,9 @@ impl Manifest {
                             stack.name
                         ));
                     }
-                    ParamSource::Artifact(_) | ParamSource::LambdaCode(_) if stack.before_upload => {
+                    ParamSource::Artifact(_) | ParamSource::LambdaCode(_)
+                        if stack.before_upload =>
+                    {
                         return Err(format!(
                             "parameter {key} of stack {} needs an uploaded file, but the stack is deployed before the uploads",
                             stack.name
@@ -423,7 +425,12 @@ mod tests {
     fn structured_values_are_rejected() {
         let mut json = sample();
         json["stacks"][1]["parameters"]["Retention"] = serde_json::json!({"value": [1]});
-        assert!(manifest(json).check().unwrap_err().contains("string, number or boolean"));
+        assert!(
+            manifest(json)
+                .check()
+                .unwrap_err()
+                .contains("string, number or boolean")
+        );
     }
 
     #[test]
@@ -444,7 +451,11 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["kafka-dev-artifacts", "kafka-dev-security", "kafka-dev-cluster"]
+            [
+                "kafka-dev-artifacts",
+                "kafka-dev-security",
+                "kafka-dev-cluster"
+            ]
         );
     }
 
@@ -474,16 +485,21 @@ mod tests {
     fn parameters_resolve_literals_lambda_keys_and_artifact_keys() {
         let m = manifest(sample());
         let mut uploads = Uploads::default();
-        uploads
-            .lambda_keys
-            .insert("secure-password".into(), "lambdas/secure-password-aa.zip".into());
-        uploads
-            .artifact_keys
-            .insert("desired-state.json".into(), "desired-state/dev/bb.json".into());
+        uploads.lambda_keys.insert(
+            "secure-password".into(),
+            "lambdas/secure-password-aa.zip".into(),
+        );
+        uploads.artifact_keys.insert(
+            "desired-state.json".into(),
+            "desired-state/dev/bb.json".into(),
+        );
         assert_eq!(
             uploads.parameters(&m.stacks[1]).unwrap(),
             vec![
-                ("Code".to_string(), "lambdas/secure-password-aa.zip".to_string()),
+                (
+                    "Code".to_string(),
+                    "lambdas/secure-password-aa.zip".to_string()
+                ),
                 ("Retention".to_string(), "7".to_string()),
             ]
         );
@@ -491,7 +507,10 @@ mod tests {
             uploads.parameters(&m.stacks[2]).unwrap(),
             vec![("State".to_string(), "desired-state/dev/bb.json".to_string())]
         );
-        assert_eq!(Manifest::lambdas_needed(&[&m.stacks[1], &m.stacks[2]]).len(), 1);
+        assert_eq!(
+            Manifest::lambdas_needed(&[&m.stacks[1], &m.stacks[2]]).len(),
+            1
+        );
     }
 
     #[test]

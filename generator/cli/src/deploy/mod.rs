@@ -147,7 +147,8 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     let protected = manifest.termination_protection || manifest.stage == "prod";
     if !args.dry_run {
         // Refuse before touching AWS when nobody can confirm.
-        let decision = confirm::confirmation(args.yes, ui.interactive(), protected, &manifest.stage);
+        let decision =
+            confirm::confirmation(args.yes, ui.interactive(), protected, &manifest.stage);
         if let Confirmation::Refuse(message) = decision {
             return Err(DeployError::NeedsConfirmation(message));
         }
@@ -217,7 +218,8 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
             StackOutcome::Executed => changed += 1,
             StackOutcome::Reviewed { pending: p } => pending |= p,
             StackOutcome::Cancelled => {
-                ctx.ui.say("Cancelled: this stack and the ones after it were not changed.");
+                ctx.ui
+                    .say("Cancelled: this stack and the ones after it were not changed.");
                 return Ok(Outcome::Cancelled);
             }
             StackOutcome::Failed => {
@@ -249,7 +251,10 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
 }
 
 /// Refuses to touch an account other than the stage's.
-async fn check_account(config: &aws_config::SdkConfig, manifest: &Manifest) -> Result<(), DeployError> {
+async fn check_account(
+    config: &aws_config::SdkConfig,
+    manifest: &Manifest,
+) -> Result<(), DeployError> {
     let identity = aws_sdk_sts::Client::new(config)
         .get_caller_identity()
         .send()
@@ -281,7 +286,11 @@ async fn upload_files(ctx: &mut Context) -> Result<(), DeployError> {
         return Ok(());
     }
     let report = ctx.bucket.sync(files, ctx.args.dry_run).await?;
-    let verb = if ctx.args.dry_run { "would upload" } else { "uploaded" };
+    let verb = if ctx.args.dry_run {
+        "would upload"
+    } else {
+        "uploaded"
+    };
     ctx.ui.say(&format!(
         "Artifacts in s3://{}: {verb} {}, already present {}",
         ctx.bucket.name(),
@@ -295,7 +304,10 @@ async fn upload_files(ctx: &mut Context) -> Result<(), DeployError> {
 }
 
 /// Picks inline body or bucket URL for a template; large templates are uploaded by hash.
-async fn template_source(ctx: &mut Context, stack: &StackDecl) -> Result<TemplateSource, DeployError> {
+async fn template_source(
+    ctx: &mut Context,
+    stack: &StackDecl,
+) -> Result<TemplateSource, DeployError> {
     let path = ctx.stage_dir.join(&stack.template);
     let body = std::fs::read_to_string(&path).map_err(|source| DeployError::Read {
         path: path.clone(),
@@ -314,14 +326,20 @@ async fn template_source(ctx: &mut Context, stack: &StackDecl) -> Result<Templat
             ),
         });
     }
-    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "yaml".into());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "yaml".into());
     let key = format!(
         "templates/{}/{}-{}.{ext}",
         ctx.manifest.stage,
         stack.name,
         sha256_hex(body.as_bytes())
     );
-    let upload = Upload { key: key.clone(), path };
+    let upload = Upload {
+        key: key.clone(),
+        path,
+    };
     if !ctx.bucket.has(&key).await? {
         ctx.bucket.put_file(&upload).await?;
     }
@@ -333,7 +351,11 @@ async fn template_source(ctx: &mut Context, stack: &StackDecl) -> Result<Templat
 }
 
 /// Change set, review, confirmation, execution and watch for one stack.
-async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Result<StackOutcome, DeployError> {
+async fn deploy_stack(
+    ctx: &mut Context,
+    stack: &StackDecl,
+    index: usize,
+) -> Result<StackOutcome, DeployError> {
     let existing = ctx.cfn.stack(&stack.name).await?;
     if let Some(info) = &existing {
         if let Some(hint) = events::blocked_status_hint(&stack.name, &info.status) {
@@ -345,7 +367,9 @@ async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Res
         }
     }
     // A stack still in review holds no resources: start its creation afresh.
-    let review_leftover = existing.as_ref().is_some_and(|i| i.status == "REVIEW_IN_PROGRESS");
+    let review_leftover = existing
+        .as_ref()
+        .is_some_and(|i| i.status == "REVIEW_IN_PROGRESS");
     if review_leftover && !ctx.args.dry_run {
         if let Some(info) = &existing {
             ctx.cfn.delete_empty_stack(&info.id).await?;
@@ -360,10 +384,13 @@ async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Res
     ));
 
     let template = template_source(ctx, stack).await?;
-    let parameters = ctx.uploads.parameters(stack).map_err(|message| DeployError::Manifest {
-        path: ctx.stage_dir.join("manifest.json"),
-        message,
-    })?;
+    let parameters = ctx
+        .uploads
+        .parameters(stack)
+        .map_err(|message| DeployError::Manifest {
+            path: ctx.stage_dir.join("manifest.json"),
+            message,
+        })?;
     let secret_keys = ctx.cfn.no_echo_parameters(&stack.name, &template).await?;
     ctx.ui.redactor.add(
         parameters
@@ -403,9 +430,14 @@ async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Res
             });
         }
     };
-    let stateful: BTreeSet<&str> = stack.stateful_resources.iter().map(String::as_str).collect();
+    let stateful: BTreeSet<&str> = stack
+        .stateful_resources
+        .iter()
+        .map(String::as_str)
+        .collect();
     if rows.is_empty() {
-        ctx.ui.say("No resource changes (only parameters, tags or outputs change).");
+        ctx.ui
+            .say("No resource changes (only parameters, tags or outputs change).");
     } else {
         ctx.ui.say(&changes::format_table(&rows, &stateful));
     }
@@ -436,13 +468,19 @@ async fn deploy_stack(ctx: &mut Context, stack: &StackDecl, index: usize) -> Res
     }
     if ctx.protected {
         ctx.cfn.protect(&stack.name, &policy).await?;
-        ctx.ui.say("Termination protection on; stack policy protects the stateful resources.");
+        ctx.ui
+            .say("Termination protection on; stack policy protects the stateful resources.");
     }
     Ok(StackOutcome::Executed)
 }
 
 /// Deletes a change set that will not run, and the empty stack a CREATE change set made.
-async fn discard(ctx: &mut Context, change_set: &str, stack_id: &str, create: bool) -> Result<(), DeployError> {
+async fn discard(
+    ctx: &mut Context,
+    change_set: &str,
+    stack_id: &str,
+    create: bool,
+) -> Result<(), DeployError> {
     ctx.cfn.delete_change_set(change_set).await?;
     if create {
         if let Some(info) = ctx.cfn.stack(stack_id).await? {
@@ -457,7 +495,12 @@ async fn discard(ctx: &mut Context, change_set: &str, stack_id: &str, create: bo
 /// Asks (or not) according to [`confirm::confirmation`].
 async fn confirmed(ctx: &mut Context, stack: &StackDecl) -> Result<bool, DeployError> {
     let interactive = ctx.ui.interactive();
-    match confirm::confirmation(ctx.args.yes, interactive, ctx.protected, &ctx.manifest.stage) {
+    match confirm::confirmation(
+        ctx.args.yes,
+        interactive,
+        ctx.protected,
+        &ctx.manifest.stage,
+    ) {
         Confirmation::Proceed => Ok(true),
         Confirmation::Refuse(message) => Err(DeployError::NeedsConfirmation(message)),
         Confirmation::Ask { expected } => {
@@ -487,7 +530,10 @@ async fn execute_and_watch(
     let mut history: Vec<events::StackEvent> = Vec::new();
     let mut polls = 0u32;
     let status = loop {
-        let fresh = ctx.cfn.events_since(stack_id, baseline.as_deref(), &seen).await?;
+        let fresh = ctx
+            .cfn
+            .events_since(stack_id, baseline.as_deref(), &seen)
+            .await?;
         for event in fresh {
             ctx.ui.say(&event.line());
             seen.insert(event.id.clone());
@@ -505,7 +551,9 @@ async fn execute_and_watch(
         polls += 1;
         // The stack may still show its old status right after ExecuteChangeSet: wait for the
         // stack-level event of the new one (or a few polls, for services that send none).
-        if execute_error.is_some() || (!events::is_in_progress(&status) && (settled_event || polls >= 5)) {
+        if execute_error.is_some()
+            || (!events::is_in_progress(&status) && (settled_event || polls >= 5))
+        {
             break status;
         }
         if started.elapsed() > Duration::from_secs(ctx.args.timeout.saturating_mul(60)) {
@@ -526,12 +574,18 @@ async fn execute_and_watch(
     };
     ctx.ui.clear_progress();
     if execute_error.is_none() && events::is_success(&status) {
-        ctx.ui.say(&format!("{}: {status} in {}s", stack.name, started.elapsed().as_secs()));
+        ctx.ui.say(&format!(
+            "{}: {status} in {}s",
+            stack.name,
+            started.elapsed().as_secs()
+        ));
         return Ok(true);
     }
     let mut summary = format!("\nFAILED: stack {} ended in {status}", stack.name);
     if let Some(reason) = &execute_error {
-        summary.push_str(&format!("\n  CloudFormation refused to execute the change set: {reason}"));
+        summary.push_str(&format!(
+            "\n  CloudFormation refused to execute the change set: {reason}"
+        ));
     }
     let failures = events::first_failures(&history, FAILURES_SHOWN);
     if !failures.is_empty() {
@@ -546,7 +600,10 @@ async fn execute_and_watch(
             ));
         }
     }
-    summary.push_str(&format!("\n  Outcome: {}", events::rollback_outcome(&status)));
+    summary.push_str(&format!(
+        "\n  Outcome: {}",
+        events::rollback_outcome(&status)
+    ));
     ctx.ui.say(&summary);
     Ok(false)
 }

@@ -38,12 +38,9 @@ mod tests {
 
     #[test]
     fn stateful_resources_may_be_updated_but_not_replaced_or_deleted() {
-        let policy: Value = serde_json::from_str(&stack_policy(&[
-            "KmsKey".into(),
-            "Ca".into(),
-            "Ca".into(),
-        ]))
-        .unwrap();
+        let policy: Value =
+            serde_json::from_str(&stack_policy(&["KmsKey".into(), "Ca".into(), "Ca".into()]))
+                .unwrap();
         assert_eq!(
             policy,
             json!({"Statement": [
