@@ -222,7 +222,12 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
             volume["Iops"] = json!(iops);
         }
     }
-    t.add(id("volume"), Resource::new("AWS::EC2::Volume", volume).snapshot());
+    t.add(
+        id("volume"),
+        Resource::new("AWS::EC2::Volume", volume)
+            .snapshot()
+            .skip_check("W3010", "the volume must be in the availability zone of the node's declared subnet; the stage declares both together"),
+    );
 
     t.add(id("launch-template"), Resource::new("AWS::EC2::LaunchTemplate", json!({
         "LaunchTemplateData": {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, servers included: the README's test command, and what CI runs.
+#
+# Installs the pinned tools it needs (cfn-lint, checkov, moto, Kafka jars) under $TOOLS_DIR, checks
+# that templates/ is current, lints every template, starts moto and a 3-node Kafka cluster on
+# 127.0.0.1 once, runs every test of the workspace, and stops the servers again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/kafka-platform/target}
+export TOOLS_DIR=${TOOLS_DIR:-$HOME/.cache/kafka-platform/tools}
+export RUN_DIR=${RUN_DIR:-$HOME/.cache/kafka-platform/run}
+export CARGO_TERM_COLOR=never
+mkdir -p "$TOOLS_DIR" "$RUN_DIR"
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "install pinned tools"
+tests/scripts/lint-templates.sh install
+tests/scripts/moto.sh install
+tests/scripts/kafka.sh install
+
+step "build"
+cargo build --workspace --all-targets --locked
+export GEN_BIN="$CARGO_TARGET_DIR/debug/gen"
+
+step "templates are current (gen render --all --check)"
+"$GEN_BIN" validate
+"$GEN_BIN" render --all --check
+
+step "cfn-lint and checkov on every rendered template"
+tests/scripts/lint-templates.sh lint templates
+
+step "start servers"
+cleanup() {
+  tests/scripts/kafka.sh stop || true
+  tests/scripts/moto.sh stop || true
+}
+trap cleanup EXIT
+tests/scripts/moto.sh start
+tests/scripts/kafka.sh start
+eval "$(tests/scripts/moto.sh env)"
+eval "$(tests/scripts/kafka.sh env)"
+
+step "tests"
+# One server set for the whole suite; test binaries run one after another, tests inside in parallel.
+cargo test --workspace --locked --no-fail-fast -- --test-threads=4
