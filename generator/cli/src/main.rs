@@ -1,6 +1,8 @@
 //! `gen`: validate, render, plan, apply, deploy and package the Kafka platform.
 
+mod deploy;
 mod diagnostics;
+mod package;
 mod render;
 mod validate;
 
@@ -28,6 +30,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Render stages into CloudFormation templates (templates/<stage>/), or check they are current.
     Render(render::RenderArgs),
+    /// Roll a rendered stage out through CloudFormation change sets (review, confirm, progress).
+    Deploy(deploy::DeployArgs),
+    /// Build every Lambda as a provided.al2023 `bootstrap` zip and record its content hash.
+    Package(package::PackageArgs),
     /// Print the JSON Schema of the declaration files (committed as environments/schema.json).
     Schema,
     /// Print the KAFKA_* environment of one node as the rendered task definition sets it.
@@ -46,6 +52,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(&cli.environments, &args),
         Command::Render(args) => render::run(&cli.environments, &args),
+        Command::Deploy(args) => deploy::command(args),
+        Command::Package(args) => package::run(&args),
         Command::Schema => {
             let schema = kafka_platform_core::schema::declarations_schema();
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
