@@ -1,0 +1,195 @@
+//! Carrying out a plan in the fewest requests and a safe order: topics (create, partitions,
+//! configs), SCRAM credentials, ACL creates, then ACL deletes and topic deletes last. Each kind is
+//! one batched call (the admin client splits only beyond its `max_batch`); a failed item is
+//! reported and the rest go on. Applying the same plan again is harmless, and a rerun after a
+//! partial failure plans only what is still missing.
+
+use std::collections::BTreeMap;
+
+use kafka_admin::{
+    AclFilter, AdminClient, ConfigChanges, ConfigOp, ConfigResource, NewPartitions, NewTopic, ScramMechanism,
+    ScramUpsert,
+};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::passwords::PasswordSource;
+use crate::plan::{Action, Change, Plan};
+
+/// SCRAM iterations for new credentials (Kafka accepts 4096..=16384).
+pub const SCRAM_ITERATIONS: i32 = kafka_admin::DEFAULT_SCRAM_ITERATIONS;
+
+/// What happened to one change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The change.
+    #[serde(flatten)]
+    pub change: Change,
+    /// `None` when it was applied, else why not.
+    pub error: Option<String>,
+}
+
+/// The result of [`apply`]: one outcome per change, in plan order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    /// Per change.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl ApplyReport {
+    /// Changes applied.
+    pub fn applied(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.error.is_none()).count()
+    }
+
+    /// Changes that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(|o| o.error.is_some())
+    }
+
+    /// Whether every change was applied.
+    pub fn is_success(&self) -> bool {
+        self.failed().next().is_none()
+    }
+}
+
+/// Applies `plan` (which must have no refusals). Errors of single items are in the report; only
+/// a refused plan is an `Err`.
+pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource) -> Result<ApplyReport> {
+    if plan.is_refused() {
+        return Err(Error::Refused(plan.refusals.len()));
+    }
+    let mut errors: Vec<Option<String>> = vec![None; plan.changes.len()];
+    let indexed = |pick: fn(&Action) -> bool| -> Vec<usize> {
+        (0..plan.changes.len()).filter(|&i| pick(&plan.changes[i].action)).collect()
+    };
+
+    // Topics.
+    let creates = indexed(|a| matches!(a, Action::CreateTopic { .. }));
+    let new_topics: Vec<NewTopic> = creates
+        .iter()
+        .map(|&i| match &plan.changes[i].action {
+            Action::CreateTopic { topic, partitions, replication_factor, configs } => NewTopic {
+                name: topic.clone(),
+                partitions: clamp_i32(*partitions),
+                replication_factor: i16::try_from(*replication_factor).unwrap_or(i16::MAX),
+                configs: configs.clone(),
+            },
+            _ => unreachable!("picked create-topic changes"),
+        })
+        .collect();
+    record(&mut errors, &creates, call(&new_topics, client.create_topics(&new_topics, false)).await);
+
+    let increases = indexed(|a| matches!(a, Action::IncreasePartitions { .. }));
+    let new_partitions: Vec<NewPartitions> = increases
+        .iter()
+        .map(|&i| match &plan.changes[i].action {
+            Action::IncreasePartitions { topic, to, .. } => NewPartitions { topic: topic.clone(), total: clamp_i32(*to) },
+            _ => unreachable!("picked partition changes"),
+        })
+        .collect();
+    record(&mut errors, &increases, call(&new_partitions, client.create_partitions(&new_partitions, false)).await);
+
+    // One IncrementalAlterConfigs for all topics; a topic's sets and resets are one atomic change.
+    let alters = indexed(|a| matches!(a, Action::UpdateTopicConfigs { .. }));
+    let mut by_topic: BTreeMap<&str, (Vec<usize>, BTreeMap<String, ConfigOp>)> = BTreeMap::new();
+    for &i in &alters {
+        if let Action::UpdateTopicConfigs { topic, changes } = &plan.changes[i].action {
+            let entry = by_topic.entry(topic.as_str()).or_default();
+            entry.0.push(i);
+            for d in changes {
+                let op = d.new.clone().map_or(ConfigOp::Delete, ConfigOp::Set);
+                entry.1.insert(d.key.clone(), op);
+            }
+        }
+    }
+    let config_changes: Vec<ConfigChanges> = by_topic
+        .iter()
+        .map(|(topic, (_, ops))| ConfigChanges { resource: ConfigResource::topic(*topic), changes: ops.clone() })
+        .collect();
+    let results = call(&config_changes, client.incremental_alter_configs(&config_changes, false)).await;
+    for ((indices, _), result) in by_topic.values().zip(results) {
+        record(&mut errors, indices, vec![result; indices.len()]);
+    }
+
+    // SCRAM credentials: passwords first (one failure does not stop the others), then one request.
+    let upserts_idx = indexed(|a| matches!(a, Action::UpsertScramCredential { .. }));
+    let mut upserts = Vec::new();
+    let mut upsert_owner = Vec::new();
+    for &i in &upserts_idx {
+        if let Action::UpsertScramCredential { user, password_parameter } = &plan.changes[i].action {
+            match passwords.password(user, password_parameter.as_deref()).await {
+                Ok(password) => {
+                    upserts.push(ScramUpsert {
+                        user: user.clone(),
+                        mechanism: ScramMechanism::Sha512,
+                        iterations: SCRAM_ITERATIONS,
+                        password,
+                    });
+                    upsert_owner.push(i);
+                }
+                Err(reason) => errors[i] = Some(reason),
+            }
+        }
+    }
+    record(&mut errors, &upsert_owner, call(&upserts, client.alter_user_scram_credentials(&upserts, &[])).await);
+
+    // Grants, then revocations.
+    let acl_creates = indexed(|a| matches!(a, Action::CreateAcl { .. }));
+    let bindings: Vec<_> = acl_creates
+        .iter()
+        .map(|&i| match &plan.changes[i].action {
+            Action::CreateAcl { acl } => acl.clone(),
+            _ => unreachable!("picked ACL creates"),
+        })
+        .collect();
+    record(&mut errors, &acl_creates, call(&bindings, client.create_acls(&bindings)).await);
+
+    let acl_deletes = indexed(|a| matches!(a, Action::DeleteAcl { .. }));
+    let filters: Vec<AclFilter> = acl_deletes
+        .iter()
+        .map(|&i| match &plan.changes[i].action {
+            Action::DeleteAcl { acl } => AclFilter::exact(acl),
+            _ => unreachable!("picked ACL deletes"),
+        })
+        .collect();
+    let deleted = call(&filters, client.delete_acls(&filters)).await;
+    record(&mut errors, &acl_deletes, deleted.into_iter().map(|r| r.map(|_| ())).collect());
+
+    // Topic deletes last, so that nothing above depends on a topic that is gone.
+    let topic_deletes = indexed(|a| matches!(a, Action::DeleteTopic { .. }));
+    let names: Vec<String> = topic_deletes
+        .iter()
+        .map(|&i| match &plan.changes[i].action {
+            Action::DeleteTopic { topic } => topic.clone(),
+            _ => unreachable!("picked topic deletes"),
+        })
+        .collect();
+    record(&mut errors, &topic_deletes, call(&names, client.delete_topics(&names)).await);
+
+    let outcomes = plan
+        .changes
+        .iter()
+        .cloned()
+        .zip(errors)
+        .map(|(change, error)| Outcome { change, error })
+        .collect();
+    Ok(ApplyReport { outcomes })
+}
+
+/// Skips the request when there is nothing to send.
+async fn call<T, R>(items: &[T], request: impl Future<Output = Vec<R>>) -> Vec<R> {
+    if items.is_empty() { Vec::new() } else { request.await }
+}
+
+fn record(errors: &mut [Option<String>], indices: &[usize], results: Vec<kafka_admin::Result<()>>) {
+    for (&i, result) in indices.iter().zip(results) {
+        if let Err(e) = result {
+            errors[i] = Some(e.to_string());
+        }
+    }
+}
+
+fn clamp_i32(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,460 @@
+//! The pure diff: desired state + observed cluster -> a [`Plan`] of typed actions with reasons,
+//! and refusals for what the reconciler will not do.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kafka_admin::{AclBinding, ScramMechanism};
+use kafka_platform_core::config::project::Authentication;
+use kafka_platform_core::desired::DesiredState;
+use serde::Serialize;
+
+use crate::ownership::{Ownership, binding_of, is_internal_topic};
+
+/// The parts of a cluster the reconciler compares (see [`crate::observe`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedState {
+    /// Topics under the managed prefixes or declared, by name.
+    pub topics: BTreeMap<String, ObservedTopic>,
+    /// Every ACL binding on the cluster; ownership is decided by the plan.
+    pub acls: BTreeSet<AclBinding>,
+    /// SCRAM mechanisms per user that has credentials.
+    pub scram_users: BTreeMap<String, Vec<ScramMechanism>>,
+}
+
+/// A topic as it is on the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedTopic {
+    /// Partition count.
+    pub partitions: u32,
+    /// Replication factor (smallest replica count of the partitions).
+    pub replication_factor: u32,
+    /// Topic-level overrides only (source `DYNAMIC_TOPIC_CONFIG`); inherited values are not here.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// What happens to changes that can lose data (topic deletes, config resets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletePolicy {
+    /// Report them as refusals; the plan cannot be applied (the CLI without `--allow-delete`).
+    #[default]
+    Refuse,
+    /// Leave them undone and list them as skipped (the Lambda when the stage forbids deletes).
+    Skip,
+    /// Plan them, if the stage's desired state allows deletes at all; otherwise refuse them.
+    Allow,
+}
+
+/// Which SCRAM credentials to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScramSync {
+    /// Only accounts without a SCRAM-SHA-512 credential (Kafka never reveals a password, so an
+    /// existing credential cannot be compared; writing it every time would never converge).
+    #[default]
+    Missing,
+    /// Every SCRAM account, e.g. after passwords were rotated in SSM.
+    All,
+}
+
+/// Knobs of [`plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanOptions {
+    /// Deletes and config resets.
+    pub deletes: DeletePolicy,
+    /// SCRAM credentials.
+    pub scram: ScramSync,
+}
+
+/// One configuration key of a topic: `old` on the cluster (`None`: not set on the topic), `new`
+/// declared (`None`: remove the override, back to the cluster default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigDelta {
+    /// The key, e.g. `retention.ms`.
+    pub key: String,
+    /// The topic-level value on the cluster.
+    pub old: Option<String>,
+    /// The declared value.
+    pub new: Option<String>,
+}
+
+/// A change the reconciler makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create a topic with its configuration.
+    CreateTopic {
+        /// Topic name.
+        topic: String,
+        /// Partitions.
+        partitions: u32,
+        /// Replication factor.
+        replication_factor: u32,
+        /// Topic-level configuration.
+        configs: BTreeMap<String, String>,
+    },
+    /// Raise the partition count.
+    IncreasePartitions {
+        /// Topic name.
+        topic: String,
+        /// Count on the cluster.
+        from: u32,
+        /// Declared count.
+        to: u32,
+    },
+    /// Set and/or remove topic-level configuration keys (one atomic change per topic).
+    UpdateTopicConfigs {
+        /// Topic name.
+        topic: String,
+        /// Changed keys, sorted.
+        changes: Vec<ConfigDelta>,
+    },
+    /// Write a SCRAM-SHA-512 credential.
+    UpsertScramCredential {
+        /// User name (principal `User:<user>`).
+        user: String,
+        /// SSM parameter holding the password, when declared.
+        password_parameter: Option<String>,
+    },
+    /// Create an ACL binding.
+    CreateAcl {
+        /// The binding.
+        #[serde(serialize_with = "crate::render::serialize_acl")]
+        acl: AclBinding,
+    },
+    /// Delete an ACL binding (exactly this one).
+    DeleteAcl {
+        /// The binding.
+        #[serde(serialize_with = "crate::render::serialize_acl")]
+        acl: AclBinding,
+    },
+    /// Delete a topic and its data.
+    DeleteTopic {
+        /// Topic name.
+        topic: String,
+    },
+}
+
+impl Action {
+    /// Whether the change can lose data (topic delete, config reset).
+    pub fn is_destructive(&self) -> bool {
+        match self {
+            Action::DeleteTopic { .. } => true,
+            Action::UpdateTopicConfigs { changes, .. } => changes.iter().any(|c| c.new.is_none()),
+            _ => false,
+        }
+    }
+
+    /// Apply order: topics first, then credentials and grants, revocations and deletes last.
+    fn rank(&self) -> u8 {
+        match self {
+            Action::CreateTopic { .. } => 0,
+            Action::IncreasePartitions { .. } => 1,
+            Action::UpdateTopicConfigs { .. } => 2,
+            Action::UpsertScramCredential { .. } => 3,
+            Action::CreateAcl { .. } => 4,
+            Action::DeleteAcl { .. } => 5,
+            Action::DeleteTopic { .. } => 6,
+        }
+    }
+}
+
+/// An action with the reason it is planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// What to do.
+    #[serde(flatten)]
+    pub action: Action,
+    /// Why.
+    pub reason: String,
+}
+
+/// Something the declaration asks for (or implies) that the reconciler will not do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// What it is about, e.g. `topic orders.placed.v1`.
+    pub subject: String,
+    /// Why, and what the operator can do.
+    pub message: String,
+}
+
+/// The result of [`plan`]: what to do, in apply order, and what is refused or skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Stage of the desired state.
+    pub stage: String,
+    /// Changes in apply order.
+    pub changes: Vec<Change>,
+    /// Refused changes; a plan with any cannot be applied.
+    pub refusals: Vec<Refusal>,
+    /// Destructive changes left undone under [`DeletePolicy::Skip`].
+    pub skipped: Vec<Change>,
+}
+
+/// Counts of a plan by kind, for summaries and the Lambda's Data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PlanSummary {
+    /// Topics to create.
+    pub topics_to_create: usize,
+    /// Topics whose partitions are raised.
+    pub partitions_to_increase: usize,
+    /// Topics whose configuration changes.
+    pub topics_to_reconfigure: usize,
+    /// Topics to delete.
+    pub topics_to_delete: usize,
+    /// ACL bindings to create.
+    pub acls_to_create: usize,
+    /// ACL bindings to delete.
+    pub acls_to_delete: usize,
+    /// SCRAM credentials to write.
+    pub scram_credentials_to_upsert: usize,
+    /// Refusals.
+    pub refused: usize,
+    /// Skipped destructive changes.
+    pub skipped: usize,
+}
+
+impl Plan {
+    /// Whether there is nothing to do and nothing refused.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.refusals.is_empty()
+    }
+
+    /// Whether anything is refused (the plan must not be applied).
+    pub fn is_refused(&self) -> bool {
+        !self.refusals.is_empty()
+    }
+
+    /// Counts by kind.
+    pub fn summary(&self) -> PlanSummary {
+        let mut s = PlanSummary {
+            refused: self.refusals.len(),
+            skipped: self.skipped.len(),
+            ..PlanSummary::default()
+        };
+        for c in &self.changes {
+            match c.action {
+                Action::CreateTopic { .. } => s.topics_to_create += 1,
+                Action::IncreasePartitions { .. } => s.partitions_to_increase += 1,
+                Action::UpdateTopicConfigs { .. } => s.topics_to_reconfigure += 1,
+                Action::DeleteTopic { .. } => s.topics_to_delete += 1,
+                Action::CreateAcl { .. } => s.acls_to_create += 1,
+                Action::DeleteAcl { .. } => s.acls_to_delete += 1,
+                Action::UpsertScramCredential { .. } => s.scram_credentials_to_upsert += 1,
+            }
+        }
+        s
+    }
+}
+
+/// Compares the desired state with the cluster. Pure: no I/O, deterministic order.
+pub fn plan(desired: &DesiredState, observed: &ObservedState, options: PlanOptions) -> Plan {
+    let mut builder = Builder::new(desired, options);
+    let owner = Ownership::of(desired);
+    plan_topics(desired, observed, &owner, &mut builder);
+    plan_scram(desired, observed, options.scram, &mut builder);
+    plan_acls(desired, observed, &owner, &mut builder);
+    builder.finish()
+}
+
+/// Collects changes and sorts destructive ones by the delete policy.
+struct Builder {
+    stage: String,
+    changes: Vec<Change>,
+    refusals: Vec<Refusal>,
+    skipped: Vec<Change>,
+    /// `None` when destructive changes may be planned, else what to do and why not.
+    delete_block: Option<(DeletePolicy, String)>,
+}
+
+impl Builder {
+    fn new(desired: &DesiredState, options: PlanOptions) -> Self {
+        let delete_block = match options.deletes {
+            DeletePolicy::Allow if desired.allow_delete => None,
+            DeletePolicy::Allow => Some((
+                DeletePolicy::Refuse,
+                format!(
+                    "stage {} does not allow deletes (reconciler.allow_delete is false in its stage file)",
+                    desired.stage
+                ),
+            )),
+            DeletePolicy::Refuse => Some((
+                DeletePolicy::Refuse,
+                "deletes were not allowed for this run (pass --allow-delete; the stage must also set \
+                 reconciler.allow_delete: true)"
+                    .to_string(),
+            )),
+            DeletePolicy::Skip => Some((DeletePolicy::Skip, String::new())),
+        };
+        Builder {
+            stage: desired.stage.clone(),
+            changes: Vec::new(),
+            refusals: Vec::new(),
+            skipped: Vec::new(),
+            delete_block,
+        }
+    }
+
+    fn add(&mut self, action: Action, reason: impl Into<String>) {
+        self.changes.push(Change { action, reason: reason.into() });
+    }
+
+    fn refuse(&mut self, subject: impl Into<String>, message: impl Into<String>) {
+        self.refusals.push(Refusal { subject: subject.into(), message: message.into() });
+    }
+
+    /// A change that can lose data: planned, refused or skipped by the policy.
+    fn destructive(&mut self, subject: String, what: String, action: Action, reason: String) {
+        match &self.delete_block {
+            None => self.add(action, reason),
+            Some((DeletePolicy::Skip, _)) => self.skipped.push(Change { action, reason }),
+            Some((_, why)) => {
+                let message = format!("{what} ({reason}) is refused: {why}");
+                self.refuse(subject, message);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Plan {
+        // Stable sort: within a kind the order of planning (by name) is kept.
+        self.changes.sort_by_key(|c| c.action.rank());
+        Plan { stage: self.stage, changes: self.changes, refusals: self.refusals, skipped: self.skipped }
+    }
+}
+
+fn plan_topics(desired: &DesiredState, observed: &ObservedState, owner: &Ownership, b: &mut Builder) {
+    let mut declared = BTreeSet::new();
+    for topic in &desired.topics {
+        let subject = format!("topic {}", topic.name);
+        if is_internal_topic(&topic.name) {
+            b.refuse(subject, "names starting with `_` are internal to Kafka and its components; the reconciler never manages them");
+            continue;
+        }
+        declared.insert(topic.name.as_str());
+        let Some(actual) = observed.topics.get(&topic.name) else {
+            b.add(
+                Action::CreateTopic {
+                    topic: topic.name.clone(),
+                    partitions: topic.partitions,
+                    replication_factor: topic.replication_factor,
+                    configs: topic.configs.clone(),
+                },
+                format!("declared by project {}, not on the cluster", topic.project),
+            );
+            continue;
+        };
+        if actual.replication_factor != topic.replication_factor {
+            b.refuse(
+                subject.clone(),
+                format!(
+                    "replication factor is {} on the cluster but {} is declared: changing it is a partition \
+                     reassignment (kafka-reassign-partitions) that the operator must plan and run; the \
+                     reconciler never moves replicas. Declare {} again to go on",
+                    actual.replication_factor, topic.replication_factor, actual.replication_factor
+                ),
+            );
+        }
+        if topic.partitions > actual.partitions {
+            b.add(
+                Action::IncreasePartitions {
+                    topic: topic.name.clone(),
+                    from: actual.partitions,
+                    to: topic.partitions,
+                },
+                format!("{} partitions declared, {} on the cluster", topic.partitions, actual.partitions),
+            );
+        } else if topic.partitions < actual.partitions {
+            b.refuse(
+                subject.clone(),
+                format!(
+                    "{} partitions declared but the topic has {}: Kafka cannot remove partitions. Declare {} \
+                     again, or create a new topic and migrate",
+                    topic.partitions, actual.partitions, actual.partitions
+                ),
+            );
+        }
+        plan_configs(&topic.name, &topic.configs, &actual.configs, b);
+    }
+    for name in observed.topics.keys() {
+        if declared.contains(name.as_str()) || !owner.is_managed_topic_name(name) {
+            continue;
+        }
+        b.destructive(
+            format!("topic {name}"),
+            format!("deleting topic {name}"),
+            Action::DeleteTopic { topic: name.clone() },
+            "under a managed prefix and no longer declared".into(),
+        );
+    }
+}
+
+/// Declared keys are set; overrides on the topic that are not declared are removed (the
+/// declaration is the whole truth of a managed topic), which is destructive because it can, for
+/// instance, shorten retention.
+fn plan_configs(
+    topic: &str,
+    declared: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+    b: &mut Builder,
+) {
+    let sets: Vec<ConfigDelta> = declared
+        .iter()
+        .filter(|(k, v)| actual.get(*k) != Some(*v))
+        .map(|(k, v)| ConfigDelta { key: k.clone(), old: actual.get(k).cloned(), new: Some(v.clone()) })
+        .collect();
+    let resets: Vec<ConfigDelta> = actual
+        .iter()
+        .filter(|(k, _)| !declared.contains_key(*k))
+        .map(|(k, v)| ConfigDelta { key: k.clone(), old: Some(v.clone()), new: None })
+        .collect();
+    if !sets.is_empty() {
+        b.add(
+            Action::UpdateTopicConfigs { topic: topic.to_string(), changes: sets },
+            "declared configuration differs from the topic's",
+        );
+    }
+    if !resets.is_empty() {
+        let keys: Vec<&str> = resets.iter().map(|d| d.key.as_str()).collect();
+        b.destructive(
+            format!("topic {topic}"),
+            format!("resetting {} of topic {topic} to the cluster default", keys.join(", ")),
+            Action::UpdateTopicConfigs { topic: topic.to_string(), changes: resets },
+            "set on the topic but no longer declared".into(),
+        );
+    }
+}
+
+fn plan_scram(desired: &DesiredState, observed: &ObservedState, sync: ScramSync, b: &mut Builder) {
+    for account in desired.service_accounts.iter().filter(|a| a.authentication == Authentication::Scram) {
+        let present = observed
+            .scram_users
+            .get(&account.name)
+            .is_some_and(|m| m.contains(&ScramMechanism::Sha512));
+        let reason = match (present, sync) {
+            (false, _) => "SCRAM account without a SCRAM-SHA-512 credential on the cluster",
+            (true, ScramSync::All) => "password sync of every SCRAM account requested",
+            (true, ScramSync::Missing) => continue,
+        };
+        b.add(
+            Action::UpsertScramCredential {
+                user: account.name.clone(),
+                password_parameter: account.password_parameter.clone(),
+            },
+            reason,
+        );
+    }
+}
+
+fn plan_acls(desired: &DesiredState, observed: &ObservedState, owner: &Ownership, b: &mut Builder) {
+    let wanted: BTreeSet<AclBinding> = desired.acls.iter().map(binding_of).collect();
+    for acl in wanted.difference(&observed.acls) {
+        b.add(Action::CreateAcl { acl: acl.clone() }, "declared, missing on the cluster");
+    }
+    for acl in observed.acls.difference(&wanted).filter(|a| owner.owns_acl(a)) {
+        // Revoking grants loses no data, and a stale grant is a security hole: no flag needed.
+        b.add(Action::DeleteAcl { acl: acl.clone() }, "owned by the platform and no longer declared");
+    }
+}
+
+#[cfg(test)]
+mod tests;
