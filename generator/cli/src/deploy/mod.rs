@@ -127,6 +127,29 @@ struct Context {
     attempt: String,
 }
 
+/// Runs `gen deploy` to completion on its own runtime and turns the result into the process
+/// exit code (errors are printed on stderr): what main.rs calls.
+pub fn command(args: DeployArgs) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs `gen deploy`.
 pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     let stage_dir = args.templates.join(&args.stage);
