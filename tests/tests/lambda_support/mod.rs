@@ -200,9 +200,16 @@ impl Harness {
         &self.stack_id
     }
 
-    /// Starts `binary` against this Runtime API with moto (or `endpoint`) as AWS.
+    /// Starts the workspace's `binary` against this Runtime API with `endpoint` as AWS.
     pub fn spawn(&self, binary: &str, endpoint: &str, extra_env: &[(&str, &str)]) -> LambdaProcess {
-        let mut cmd = Command::new(lambda_binary(binary));
+        self.spawn_path(&lambda_binary(binary), endpoint, extra_env)
+    }
+
+    /// Starts the executable at `path` against this Runtime API with `endpoint` as AWS.
+    pub fn spawn_path(&self, path: &std::path::Path, endpoint: &str, extra_env: &[(&str, &str)]) -> LambdaProcess {
+        let binary = path.file_name().unwrap().to_string_lossy().into_owned();
+        let binary = binary.as_str();
+        let mut cmd = Command::new(path);
         cmd.env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", binary)

@@ -1,0 +1,74 @@
+//! `gen package` end to end, kept cheap for CI: the dev profile and the two functions whose
+//! binaries the other Lambda tests have built already, so no release build of the
+//! AWS SDK runs here. The release build is the same code path with another profile name.
+//! Needs MOTO_ENDPOINT (the packaged bootstrap is run once against moto).
+
+mod lambda_support;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use lambda_support::*;
+use serde_json::{Value, json};
+
+fn gen_package(out: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["run", "--quiet", "-p", "kafka-gen", "--bin", "gen", "--", "package"])
+        // The same package set as lambda_binary() builds, so that cargo's feature unification
+        // matches and nothing is rebuilt.
+        .args(["--profile", "dev", "--function", "secure-password", "--function", "private-certificate", "--out"])
+        .arg(out)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .status()
+        .expect("run gen package");
+    assert!(status.success(), "gen package failed");
+}
+
+#[tokio::test]
+async fn packages_a_deterministic_bootstrap_zip_that_runs() {
+    // Make sure the binary exists in this target directory (shared with `gen package`'s build).
+    let built = lambda_binary("secure-password-lambda");
+    let out = std::env::temp_dir().join(unique("package"));
+    gen_package(&out);
+    let manifest: Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let entry = &manifest["secure-password"];
+    let zip_bytes = std::fs::read(out.join("secure-password.zip")).unwrap();
+    assert_eq!(entry["zip"], "secure-password.zip");
+    assert_eq!(entry["size"], json!(zip_bytes.len()));
+    let sha = entry["sha256"].as_str().unwrap();
+    assert_eq!(entry["s3_key"], format!("lambdas/secure-password-{sha}.zip"));
+
+    // Same input, same zip, same key.
+    gen_package(&out);
+    assert_eq!(std::fs::read(out.join("secure-password.zip")).unwrap(), zip_bytes);
+
+    // One entry, `bootstrap`, executable, byte-for-byte the built binary.
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&zip_bytes)).unwrap();
+    assert_eq!(archive.len(), 1);
+    let mut file = archive.by_name("bootstrap").unwrap();
+    assert_eq!(file.unix_mode().map(|m| m & 0o777), Some(0o755));
+    let mut bootstrap = Vec::new();
+    file.read_to_end(&mut bootstrap).unwrap();
+    assert_eq!(bootstrap, std::fs::read(&built).unwrap());
+
+    // The packaged bootstrap serves a request, as the provided.al2023 runtime would start it.
+    let path = out.join("bootstrap");
+    std::fs::write(&path, &bootstrap).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let h = Harness::start().await;
+    let _lambda = h.spawn_path(&path, &moto_endpoint(), &[]);
+    let name = format!("/{}/p", unique("package"));
+    let props = json!({"ServiceToken": "x", "ParameterName": name});
+    let created = h
+        .invoke(h.event("Create", "Custom::SecurePassword", "Pw", None, props.clone(), None), Duration::from_secs(60))
+        .await
+        .expect_success();
+    h.invoke(h.event("Delete", "Custom::SecurePassword", "Pw", Some(created.physical_id()), props, None), Duration::from_secs(60))
+        .await
+        .expect_success();
+    std::fs::remove_dir_all(&out).ok();
+}
