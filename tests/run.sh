@@ -27,6 +27,7 @@ export GEN_BIN="$CARGO_TARGET_DIR/debug/gen"
 step "templates are current (gen render --all --check)"
 "$GEN_BIN" validate
 "$GEN_BIN" render --all --check
+"$GEN_BIN" schema | diff -u environments/schema.json - || { echo "environments/schema.json is stale: run gen schema > environments/schema.json" >&2; exit 1; }
 
 step "cfn-lint and checkov on every rendered template"
 tests/scripts/lint-templates.sh lint templates
