@@ -245,9 +245,11 @@ fn resolve_topic(file: &Declared<ProjectFile>, decl: &TopicDecl, model: &StageMo
         .or_else(|| decl.replication_factor.clone())
         .unwrap_or_else(|| policy.default_replication_factor.clone());
     let rf_location = if replication.location.file.is_some() { replication.location.clone() } else { decl.name.location.clone() };
+    // A built-in default has no place in a file: point at the topic that uses it instead.
+    let partitions_location = if partitions.location.file.is_some() { partitions.location.clone() } else { decl.name.location.clone() };
 
     if partitions.value < 1 || partitions.value > policy.max_partitions.value {
-        findings.push(Finding::error("KP212", &partitions.location, format!("{} partitions", partitions.value))
+        findings.push(Finding::error("KP212", &partitions_location, format!("{} partitions", partitions.value))
             .hint(format!("1 to {} partitions in {}", policy.max_partitions.value, model.stage)));
     }
     let brokers = model.cluster.brokers.len() as u32;
@@ -336,9 +338,9 @@ fn resolve_account(project: &str, decl: &ServiceAccountDecl, topics: &BTreeMap<S
     }
     let groups = decl.consumer_groups.clone().unwrap_or_else(|| vec![decl.name.clone()]);
     for prefix in groups.iter().chain(&decl.transactional_ids) {
-        if !prefix.value.starts_with(project) {
+        if !within_project(&prefix.value, project) {
             findings.push(Finding::error("KP304", &prefix.location, format!("prefix `{}` is outside project {project}", prefix.value))
-                .hint(format!("consumer group and transactional id prefixes start with `{project}` so projects cannot take over each other's groups")));
+                .hint(format!("consumer group and transactional id prefixes start with `{project}-` so projects cannot take over each other's groups")));
         }
     }
     ServiceAccount {
@@ -418,6 +420,14 @@ fn explicit_binding(
                 AclPatternType::Prefixed => name.value.starts_with(&format!("{project}.")),
                 AclPatternType::Literal => topics.get(&name.value).is_some_and(|t| t.project == project || t.readers.iter().chain(&t.writers).any(|p| p == project)),
             };
+            if owned
+                && let Some(t) = topics.get(&name.value).filter(|t| t.project != project && pattern_type == AclPatternType::Literal)
+                && !shared_operation_allowed(t, project, decl.operation.value)
+            {
+                findings.push(Finding::error("KP306", &decl.operation.location, format!("topic `{}` of project {} is not shared with {project} for {:?}", name.value, t.project, decl.operation.value))
+                    .hint("a shared topic allows read and describe (shared_with.read) or write and describe (shared_with.write), nothing more"));
+                return None;
+            }
             if !owned {
                 findings.push(Finding::error("KP306", &name.location, format!("topic `{}` is neither owned by nor shared with project {project}", name.value))
                     .hint("explicit topic bindings stay within the project's own or shared topics"));
@@ -425,7 +435,7 @@ fn explicit_binding(
             }
         }
         AclResourceType::Group | AclResourceType::TransactionalId => {
-            if !name.value.starts_with(project) {
+            if !within_project(&name.value, project) {
                 findings.push(Finding::error("KP304", &name.location, format!("`{}` is outside project {project}", name.value)));
                 return None;
             }
@@ -439,6 +449,24 @@ fn explicit_binding(
         operation: decl.operation.value,
         host: "*".into(),
     })
+}
+
+/// Whether a group or transactional id prefix belongs to `project`: the project name followed by a
+/// separator, so that project `alpha` cannot claim the groups of project `alphabet`.
+fn within_project(prefix: &str, project: &str) -> bool {
+    prefix.strip_prefix(project).is_some_and(|rest| rest.starts_with(['-', '.', '_']))
+}
+
+/// What another project's explicit ACL may do on a topic shared with it.
+fn shared_operation_allowed(topic: &Topic, project: &str, operation: AclOperation) -> bool {
+    let reads = topic.readers.iter().any(|p| p == project);
+    let writes = topic.writers.iter().any(|p| p == project);
+    match operation {
+        AclOperation::Describe | AclOperation::DescribeConfigs => reads || writes,
+        AclOperation::Read => reads,
+        AclOperation::Write | AclOperation::IdempotentWrite => writes,
+        AclOperation::Create | AclOperation::Delete | AclOperation::Alter | AclOperation::AlterConfigs => false,
+    }
 }
 
 fn project_meta(p: &ProjectFile) -> Project {
