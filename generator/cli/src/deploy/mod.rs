@@ -40,7 +40,8 @@ const FAILURES_SHOWN: usize = 5;
 pub struct DeployArgs {
     /// Stage to deploy: reads <templates>/<STAGE>/manifest.json written by `gen render`.
     pub stage: String,
-    /// Create and show the change sets, then delete them; execute nothing, upload nothing.
+    /// Create and show the change sets, then delete them: execute nothing, upload nothing (but
+    /// a template too large to send inline, which CloudFormation must read from the bucket).
     #[arg(long)]
     pub dry_run: bool,
     /// Execute without asking (for pipelines); without it a terminal is asked.
