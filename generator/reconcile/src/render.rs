@@ -96,6 +96,11 @@ fn change_lines(change: &Change) -> Vec<String> {
     lines
 }
 
+/// The first line of a change as the text plan shows it, e.g. `+ create topic orders.placed.v1 (...)`.
+pub fn headline(change: &Change) -> String {
+    change_lines(change).swap_remove(0)
+}
+
 /// Terraform-like text.
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();

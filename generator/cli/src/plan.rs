@@ -1,0 +1,291 @@
+//! `gen plan` and `gen apply`: compare a stage's declared topics, ACLs and SCRAM accounts with a
+//! live cluster, show the plan, and apply it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use kafka_admin::{AdminClient, AdminConfig, ScramMechanism, TlsConfig};
+use kafka_platform_core::StageName;
+use kafka_platform_core::model::ports;
+use kafka_platform_core::desired::{DesiredState, desired_state};
+use kafka_reconcile::{Action, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, render};
+
+use crate::diagnostics::{FindingFormat, print_findings};
+
+/// How a plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like: `+ create`, `~ update`, `- delete`, each with its reason.
+    Text,
+    /// The plan as JSON (typed actions, refusals, skipped changes).
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+/// How to reach the cluster as its administrator, and where SCRAM account passwords come from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// Bootstrap servers, `host:port[,host:port...]`; default: the stage's internal mTLS bootstrap.
+    #[arg(long, env = "GEN_KAFKA_BOOTSTRAP")]
+    pub bootstrap: Option<String>,
+    /// PEM file with the CA certificates the brokers' certificates are checked against.
+    #[arg(long, env = "GEN_KAFKA_CA_FILE")]
+    pub ca_file: PathBuf,
+    /// PEM client certificate chain (leaf first) for an mTLS listener; needs --client-key.
+    #[arg(long, env = "GEN_KAFKA_CLIENT_CERT", requires = "client_key", conflicts_with = "scram_user")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key (unencrypted) of --client-cert.
+    #[arg(long, env = "GEN_KAFKA_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// SCRAM-SHA-512 user for a SASL_SSL listener; needs --scram-password-file.
+    #[arg(long, env = "GEN_KAFKA_SCRAM_USER", requires = "scram_password_file")]
+    pub scram_user: Option<String>,
+    /// File holding the password of --scram-user (a file, so it never shows in a process list).
+    #[arg(long, env = "GEN_KAFKA_SCRAM_PASSWORD_FILE", requires = "scram_user")]
+    pub scram_password_file: Option<PathBuf>,
+    /// YAML or JSON mapping of service account -> password for SCRAM accounts; without it the
+    /// passwords are read from the SSM parameters the platform wrote (AWS credentials needed).
+    #[arg(long, env = "GEN_SCRAM_PASSWORDS_FILE")]
+    pub scram_passwords_file: Option<PathBuf>,
+    /// Write the SCRAM credential of every SCRAM account, not only missing ones (after a
+    /// password rotation; Kafka cannot tell whether a stored password is current).
+    #[arg(long)]
+    pub sync_scram_passwords: bool,
+}
+
+/// Arguments of `gen plan`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// Stage to plan.
+    #[arg(value_parser = crate::validate::parse_stage)]
+    pub stage: StageName,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+    /// Exit 2 when changes are pending (0: none, 1: error or refused changes).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan deletes of managed topics and resets of topic configs that are no longer declared
+    /// (otherwise they are refused); the stage must allow deletes too.
+    #[arg(long)]
+    pub allow_delete: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `gen apply`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    /// Stage to apply.
+    #[arg(value_parser = crate::validate::parse_stage)]
+    pub stage: StageName,
+    /// Delete managed topics and reset topic configs that are no longer declared (the stage must
+    /// allow deletes too). Without it such changes are refused and nothing is applied.
+    #[arg(long)]
+    pub allow_delete: bool,
+    /// Apply without asking (for pipelines). Without it a terminal is asked; with no terminal
+    /// nothing is applied.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// `gen plan`: prints the plan; exit 0 (no changes or, without --detailed-exitcode, changes),
+/// 2 (changes pending, with --detailed-exitcode) or 1 (error, or refused changes).
+pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
+    let Some(stage) = load_desired(environments, args.stage) else {
+        return ExitCode::FAILURE;
+    };
+    let options = options(args.allow_delete, &args.connection);
+    let (client, plan) = match connect_and_plan(&stage, &args.connection, options).await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    client.close().await;
+    match args.format {
+        PlanFormat::Text => print!("{}", render::text(&plan)),
+        PlanFormat::Markdown => print!("{}", render::markdown(&plan)),
+        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialise")),
+    }
+    if plan.is_refused() {
+        if args.format != PlanFormat::Text {
+            eprintln!("error: {} change(s) refused; see the plan", plan.refusals.len());
+        }
+        ExitCode::FAILURE
+    } else if args.detailed_exitcode && !plan.changes.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `gen apply`: plans, shows the plan, asks (unless --yes), applies, and reports every change
+/// that failed. Exit 0 when everything was applied, 1 otherwise.
+pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
+    let Some(stage) = load_desired(environments, args.stage) else {
+        return ExitCode::FAILURE;
+    };
+    let options = options(args.allow_delete, &args.connection);
+    let (client, plan) = match connect_and_plan(&stage, &args.connection, options).await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", render::text(&plan));
+    if plan.is_refused() {
+        eprintln!("error: nothing applied: {} change(s) refused (see above)", plan.refusals.len());
+        client.close().await;
+        return ExitCode::FAILURE;
+    }
+    if plan.changes.is_empty() {
+        client.close().await;
+        return ExitCode::SUCCESS;
+    }
+    if !args.yes && !confirmed(args.stage) {
+        client.close().await;
+        return ExitCode::FAILURE;
+    }
+    let passwords = match password_source(&plan, &args.connection).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            client.close().await;
+            return ExitCode::FAILURE;
+        }
+    };
+    let before = client.request_stats().total;
+    let result = kafka_reconcile::apply(&client, &plan, &passwords).await;
+    let requests = client.request_stats().total - before;
+    client.close().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let failed: Vec<_> = report.failed().collect();
+    for outcome in &failed {
+        eprintln!("failed: {}: {}", render::headline(&outcome.change), outcome.error.as_deref().unwrap_or_default());
+    }
+    println!("Apply: {} applied, {} failed, in {requests} request(s).", report.applied(), failed.len());
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("hint: fix the causes above and run `gen apply` again; it plans only what is still missing");
+        ExitCode::FAILURE
+    }
+}
+
+fn options(allow_delete: bool, connection: &ConnectionArgs) -> PlanOptions {
+    PlanOptions {
+        deletes: if allow_delete { DeletePolicy::Allow } else { DeletePolicy::Refuse },
+        scram: if connection.sync_scram_passwords { ScramSync::All } else { ScramSync::Missing },
+    }
+}
+
+/// A stage's desired state and its default bootstrap (the internal mTLS name the cluster
+/// template publishes).
+struct Stage {
+    desired: DesiredState,
+    bootstrap: String,
+}
+
+/// Resolves the stage and builds its desired state; prints the findings when that fails.
+fn load_desired(environments: &Path, stage: StageName) -> Option<Stage> {
+    let (models, findings) = kafka_platform_core::load_and_resolve(environments, &[stage]);
+    match models.get(&stage) {
+        Some(model) if !findings.iter().any(|f| f.is_error()) => Some(Stage {
+            desired: desired_state(model),
+            bootstrap: format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
+        }),
+        _ => {
+            print_findings(&findings, FindingFormat::Text);
+            eprintln!("error: stage {stage} does not validate; run `gen validate {stage}`");
+            None
+        }
+    }
+}
+
+async fn connect_and_plan(
+    stage: &Stage,
+    connection: &ConnectionArgs,
+    options: PlanOptions,
+) -> Result<(AdminClient, Plan), String> {
+    let desired = &stage.desired;
+    let config = admin_config(stage, connection)?;
+    let client = AdminClient::connect(config).await.map_err(|e| e.to_string())?;
+    let observed = match kafka_reconcile::observe(&client, desired).await {
+        Ok(o) => o,
+        Err(e) => {
+            client.close().await;
+            return Err(format!("cannot read the cluster's state: {e}"));
+        }
+    };
+    Ok((client, kafka_reconcile::plan(desired, &observed, options)))
+}
+
+fn admin_config(stage: &Stage, c: &ConnectionArgs) -> Result<AdminConfig, String> {
+    let tls = match (&c.client_cert, &c.client_key) {
+        (Some(cert), Some(key)) => TlsConfig::from_files(&c.ca_file, cert, key),
+        _ => TlsConfig::from_ca_file(&c.ca_file),
+    }
+    .map_err(|e| e.to_string())?;
+    let bootstrap = match &c.bootstrap {
+        Some(list) => AdminConfig::parse_bootstrap(list),
+        None => vec![stage.bootstrap.clone()],
+    };
+    let mut config = AdminConfig::new(bootstrap, tls);
+    if let (Some(user), Some(file)) = (&c.scram_user, &c.scram_password_file) {
+        let password = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read the SCRAM password file {}: {e}", file.display()))?;
+        config = config.with_scram(ScramMechanism::Sha512, user, password.trim_end_matches(['\r', '\n']));
+    } else if c.client_cert.is_none() {
+        return Err("no admin identity: pass --client-cert/--client-key (mTLS listener) or \
+                    --scram-user/--scram-password-file (SASL_SSL listener)"
+            .into());
+    }
+    Ok(config)
+}
+
+/// Passwords are needed only when SCRAM credentials are written; only then is SSM contacted.
+async fn password_source(plan: &Plan, c: &ConnectionArgs) -> Result<PasswordSource, String> {
+    if let Some(file) = &c.scram_passwords_file {
+        return PasswordSource::from_file(file).map_err(|e| e.to_string());
+    }
+    if !plan.changes.iter().any(|ch| matches!(ch.action, Action::UpsertScramCredential { .. })) {
+        return Ok(PasswordSource::Unavailable("no SCRAM credentials to write".into()));
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok(PasswordSource::Ssm(aws_sdk_ssm::Client::new(&config)))
+}
+
+/// Asks on the terminal; without one, refuses (silence is not consent).
+fn confirmed(stage: StageName) -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: refusing to apply to stage {stage} without confirmation: no terminal to ask on\n  \
+             hint: review with `gen plan {stage}`, then pass --yes (for pipelines)"
+        );
+        return false;
+    }
+    print!("Apply these changes to stage {stage}? Type `yes` to go on: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        true
+    } else {
+        eprintln!("nothing applied");
+        false
+    }
+}
+
