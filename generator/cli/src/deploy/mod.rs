@@ -637,3 +637,53 @@ impl Context {
         Duration::from_secs(self.args.poll_interval.max(1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_cli_convention() {
+        assert_eq!(Outcome::Deployed.code(), 0);
+        assert_eq!(Outcome::Failed.code(), 1);
+        assert_eq!(Outcome::Cancelled.code(), 1);
+        let reviewed = |pending, detailed_exitcode| {
+            Outcome::Reviewed {
+                pending,
+                detailed_exitcode,
+            }
+            .code()
+        };
+        assert_eq!(reviewed(true, true), 2);
+        assert_eq!(reviewed(true, false), 0);
+        assert_eq!(reviewed(false, true), 0);
+    }
+
+    #[test]
+    fn the_arguments_parse_as_documented() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            deploy: DeployArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "gen",
+            "prod",
+            "--dry-run",
+            "-y",
+            "--stack",
+            "kafka-prod-cluster",
+        ])
+        .unwrap();
+        assert_eq!(cli.deploy.stage, "prod");
+        assert!(cli.deploy.dry_run && cli.deploy.yes);
+        assert_eq!(cli.deploy.stack.as_deref(), Some("kafka-prod-cluster"));
+        assert_eq!(cli.deploy.templates, PathBuf::from("templates"));
+        assert_eq!(cli.deploy.lambda_dir, PathBuf::from("target/lambda"));
+        assert!(
+            Cli::try_parse_from(["gen"]).is_err(),
+            "the stage is required"
+        );
+    }
+}
