@@ -3,6 +3,7 @@
 mod deploy;
 mod diagnostics;
 mod package;
+mod plan;
 mod render;
 mod validate;
 
@@ -30,6 +31,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Render stages into CloudFormation templates (templates/<stage>/), or check they are current.
     Render(render::RenderArgs),
+    /// Show what reconciling a stage's topics, ACLs and service accounts would change on a cluster.
+    Plan(plan::PlanArgs),
+    /// Make a cluster's topics, ACLs and service accounts match the stage's declarations.
+    Apply(plan::ApplyArgs),
     /// Roll a rendered stage out through CloudFormation change sets (review, confirm, progress).
     Deploy(deploy::DeployArgs),
     /// Build every Lambda as a provided.al2023 `bootstrap` zip and record its content hash.
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(&cli.environments, &args),
         Command::Render(args) => render::run(&cli.environments, &args),
+        Command::Plan(args) => block_on(plan::run_plan(&cli.environments, &args)),
+        Command::Apply(args) => block_on(plan::run_apply(&cli.environments, &args)),
         Command::Deploy(args) => deploy::command(args),
         Command::Package(args) => package::run(&args),
         Command::Schema => {
@@ -60,6 +67,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::NodeEnv { stage, node } => node_env(&cli.environments, stage, &node),
+    }
+}
+
+/// Runs an async command on a small runtime (the pure commands need none).
+fn block_on(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        }
     }
 }
 
