@@ -470,13 +470,28 @@ start_node() {
     local deadline=$((SECONDS + 120))
     while ((SECONDS < deadline)); do
         node_running "$n" || { tail -n 30 "$STATE/node-$n/server.log" >&2; die "node $n exited"; }
-        tail -n +"$((lines + 1))" "$STATE/node-$n/server.log" | grep -q "Kafka Server started" && {
+        if tail -n +"$((lines + 1))" "$STATE/node-$n/server.log" | grep -q "Kafka Server started"; then
             log "node $n started"
+            rewrite_admin_credential
             return 0
-        }
+        fi
         sleep 0.5
     done
     die "node $n did not start within 120 s"
+}
+
+# Kafka 4.1.1 (seen with combined broker+controller nodes): a restarted node's broker no longer
+# authenticates SCRAM users whose credentials were written before its restart, although its
+# controller replays them; credentials written afterwards work. Writing the admin credential again
+# (as the mTLS admin, which needs no password) keeps the admin usable on every node after a
+# failure test. Other users' credentials are NOT repaired here on purpose: docs/kafka-admin.md.
+rewrite_admin_credential() {
+    local props
+    props=$(client_config mtls "$ADMIN_USER")
+    run_tool kafka.admin.ConfigCommand --bootstrap-server "$(bootstrap_mtls)" --command-config "$props" \
+        --alter --entity-type users --entity-name "$ADMIN_USER" \
+        --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$SECRETS/admin.password")]" >/dev/null ||
+        die "could not rewrite the admin SCRAM credential"
 }
 
 # ---------------------------------------------------------------------------------------------------

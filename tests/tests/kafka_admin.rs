@@ -43,8 +43,10 @@ async fn sasl_ssl_admin_sees_three_brokers_and_a_controller() {
     // Metadata answers with the addresses of the listener the client used.
     let addresses: Vec<String> = metadata.brokers.iter().map(|b| b.address()).collect();
     assert_eq!(addresses, bootstrap_sasl());
+    // KRaft names a live broker as "controller" (it forwards to the active controller); the client
+    // keeps the one it saw at its last refresh, so that its requests stay on one node.
     assert!(ids.contains(&metadata.controller_id), "controller {} is a broker", metadata.controller_id);
-    assert_eq!(client.controller_id(), Some(metadata.controller_id));
+    assert!(client.controller_id().is_some_and(|c| ids.contains(&c)));
     assert!(metadata.cluster_id.is_some());
 }
 
@@ -76,6 +78,8 @@ async fn topic_lifecycle_create_describe_alter_grow_delete() {
     assert_eq!(described[&a].as_ref().unwrap_err().code(), Some(3), "validate_only created {a}");
 
     all_ok(client.create_topics(&topics, false).await);
+    // Brokers apply committed metadata asynchronously: wait until the new topics are visible.
+    client.await_topics(&[a.clone(), b.clone()], true).await.unwrap();
     let described = client.describe_topics(&[a.clone(), b.clone()]).await.unwrap();
     let info_a = described[&a].as_ref().unwrap();
     assert_eq!(info_a.partitions.len(), 3);
@@ -105,26 +109,34 @@ async fn topic_lifecycle_create_describe_alter_grow_delete() {
         ]),
     };
     all_ok(client.incremental_alter_configs(&[changes], false).await);
-    let configs = client.describe_configs(&[ConfigResource::topic(&a)]).await;
-    let overrides = topic_configs(configs[0].as_ref().unwrap());
-    assert_eq!(
-        overrides,
-        BTreeMap::from([
-            ("cleanup.policy".into(), "compact,delete".into()),
-            ("min.insync.replicas".into(), "2".into())
-        ])
-    );
+    let expected = BTreeMap::from([
+        ("cleanup.policy".to_string(), "compact,delete".to_string()),
+        ("min.insync.replicas".to_string(), "2".to_string()),
+    ]);
+    let mut overrides = BTreeMap::new();
+    let applied = eventually(Duration::from_secs(10), async || {
+        let configs = client.describe_configs(&[ConfigResource::topic(&a)]).await;
+        overrides = topic_configs(configs[0].as_ref().unwrap());
+        overrides == expected
+    })
+    .await;
+    assert!(applied, "overrides after the change: {overrides:?}");
 
     // Partitions grow; they never shrink.
     all_ok(client.create_partitions(&[NewPartitions { topic: a.clone(), total: 6 }], false).await);
-    let described = client.describe_topics(&[a.clone()]).await.unwrap();
-    assert_eq!(described[&a].as_ref().unwrap().partitions.len(), 6);
+    let grown = eventually(Duration::from_secs(10), async || {
+        let described = client.describe_topics(&[a.clone()]).await.unwrap();
+        described[&a].as_ref().is_ok_and(|t| t.partitions.len() == 6)
+    })
+    .await;
+    assert!(grown, "{a} did not reach 6 partitions");
     let shrink = client.create_partitions(&[NewPartitions { topic: a.clone(), total: 2 }], false).await;
     let e = shrink[0].as_ref().unwrap_err();
     assert_eq!(e.code(), Some(37), "{e}");
     assert!(e.to_string().contains("INVALID_PARTITIONS"), "{e}");
 
     all_ok(client.delete_topics(&[a.clone(), b.clone()]).await);
+    client.await_topics(&[a.clone(), b.clone()], false).await.unwrap();
     let described = client.describe_topics(&[a.clone(), b.clone()]).await.unwrap();
     assert!(described.values().all(|r| r.as_ref().is_err_and(|e| e.code() == Some(3))));
 }
@@ -197,8 +209,12 @@ async fn acls_are_created_described_and_deleted_exactly() {
     let mine = AclFilter { principal: Some(principal.clone()), ..AclFilter::any() };
     let mut expected = bindings.clone();
     expected.sort();
-    let described = client.describe_acls(&mine).await.unwrap();
-    assert_eq!(described, expected);
+    // ACL changes reach the brokers asynchronously.
+    let count = async |filter: &AclFilter, n: usize| {
+        eventually(Duration::from_secs(10), async || client.describe_acls(filter).await.unwrap().len() == n).await
+    };
+    assert!(count(&mine, 4).await);
+    assert_eq!(client.describe_acls(&mine).await.unwrap(), expected);
 
     let topic_only = AclFilter { resource_type: ResourceType::Topic, ..mine.clone() };
     assert_eq!(client.describe_acls(&topic_only).await.unwrap().len(), 2);
@@ -206,11 +222,11 @@ async fn acls_are_created_described_and_deleted_exactly() {
     // An exact filter deletes one binding and reports it; the others stay.
     let deleted = client.delete_acls(&[AclFilter::exact(&bindings[0])]).await;
     assert_eq!(deleted[0].as_ref().unwrap(), &vec![bindings[0].clone()]);
-    assert_eq!(client.describe_acls(&mine).await.unwrap().len(), 3);
+    assert!(count(&mine, 3).await, "one binding deleted, three left");
 
     let deleted = client.delete_acls(&[mine.clone()]).await;
     assert_eq!(deleted[0].as_ref().unwrap().len(), 3);
-    assert!(client.describe_acls(&mine).await.unwrap().is_empty());
+    assert!(count(&mine, 0).await, "all bindings of {principal} deleted");
 }
 
 #[tokio::test]
@@ -225,7 +241,13 @@ async fn scram_credentials_upserted_here_authenticate_and_are_denied_by_default(
         password: password.into(),
     };
     all_ok(admin.alter_user_scram_credentials(&[upsert], &[]).await);
-    let described = admin.describe_user_scram_credentials(Some(&[user.clone()])).await.unwrap();
+    let users = [user.clone()];
+    let visible = eventually(Duration::from_secs(10), async || {
+        admin.describe_user_scram_credentials(Some(&users)).await.unwrap().contains_key(&user)
+    })
+    .await;
+    assert!(visible, "credential of {user} not described");
+    let described = admin.describe_user_scram_credentials(Some(&users)).await.unwrap();
     assert_eq!(described[&user].len(), 1);
     assert_eq!(described[&user][0].mechanism, ScramMechanism::Sha512);
     assert_eq!(described[&user][0].iterations, kafka_admin::DEFAULT_SCRAM_ITERATIONS);
@@ -247,7 +269,11 @@ async fn scram_credentials_upserted_here_authenticate_and_are_denied_by_default(
 
     // Once deleted, the credential no longer authenticates.
     all_ok(admin.alter_user_scram_credentials(&[], &[ScramDeletion { user: user.clone(), mechanism: ScramMechanism::Sha512 }]).await);
-    assert!(admin.describe_user_scram_credentials(Some(&[user.clone()])).await.unwrap().is_empty());
+    let gone = eventually(Duration::from_secs(10), async || {
+        admin.describe_user_scram_credentials(Some(&users)).await.unwrap().is_empty()
+    })
+    .await;
+    assert!(gone, "credential of {user} still described");
     let refused = eventually(Duration::from_secs(15), async || {
         matches!(AdminClient::connect(sasl_config(&user, password)).await, Err(Error::Authentication { .. }))
     })

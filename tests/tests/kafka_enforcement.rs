@@ -104,6 +104,9 @@ async fn producers_write_but_cannot_read_consumers_read_in_their_group_outsiders
     for r in admin.create_acls(&bindings).await {
         r.unwrap();
     }
+    let mine = AclFilter { resource_name: Some(topic.clone()), ..AclFilter::any() };
+    let visible = eventually(Duration::from_secs(10), async || admin.describe_acls(&mine).await.unwrap().len() == 4).await;
+    assert!(visible, "ACLs of {topic} not visible");
 
     let producer_sasl = ["sasl", producer.as_str(), producer_password.to_str().unwrap()];
     let consumer_sasl = ["sasl", consumer.as_str(), consumer_password.to_str().unwrap()];

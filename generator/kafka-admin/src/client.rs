@@ -156,7 +156,7 @@ impl AdminConfig {
 /// Where a request should go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// Any reachable broker (reads).
+    /// Any reachable broker (reads); the controller-designated one first.
     Any,
     /// The controller as Metadata names it (topic, ACL and SCRAM writes).
     Controller,
@@ -301,9 +301,11 @@ impl AdminClient {
                 };
                 return Ok(vec![address.clone()]);
             }
-            Target::Controller => {
-                // KRaft brokers forward controller requests, so when the named one is down any
-                // other broker is a correct (if one hop longer) route.
+            // Reads go to the same node as writes: brokers learn about committed metadata
+            // asynchronously, and one node's view keeps a client closest to reading its own writes.
+            // KRaft brokers forward controller requests, so when the named node is down any other
+            // broker is a correct (if one hop longer) route.
+            Target::Controller | Target::Any => {
                 let controller = view.controller.and_then(|c| view.brokers.get(&c)).cloned();
                 let others: Vec<String> = known
                     .into_iter()
@@ -311,7 +313,6 @@ impl AdminClient {
                     .collect();
                 controller.into_iter().chain(others).collect()
             }
-            Target::Any => known,
         };
         order.sort_by_key(is_down);
         Ok(order)

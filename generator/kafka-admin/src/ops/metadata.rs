@@ -96,6 +96,43 @@ fn convert(response: MetadataResponse) -> (ClusterMetadata, BTreeMap<String, Err
 }
 
 impl AdminClient {
+    /// Waits until every named topic exists with a leader for each partition (`exist`) or none
+    /// exists (`!exist`) in the metadata the client reads, polling with the retry policy's backoff.
+    /// Brokers apply committed changes asynchronously; call this after creating or deleting topics
+    /// and before reading them back.
+    pub async fn await_topics(&self, names: &[String], exist: bool) -> Result<()> {
+        self.retrying(async || {
+            let found = self.describe_topics_once(names).await?;
+            let pending: Vec<&String> = names
+                .iter()
+                .filter(|n| match found.get(*n) {
+                    Some(Ok(t)) => !exist || t.partitions.iter().any(|p| p.leader < 0),
+                    Some(Err(e)) if e.code() == Some(3) => exist,
+                    Some(Err(_)) | None => true,
+                })
+                .collect();
+            match pending.first() {
+                None => Ok(()),
+                // LEADER_NOT_AVAILABLE: retriable, and the honest state of a topic still settling.
+                Some(name) => Err(Error::Kafka(crate::error::KafkaError::new(
+                    "Metadata",
+                    Some(format!(
+                        "topic {name} ({} of {} pending)",
+                        pending.len(),
+                        names.len()
+                    )),
+                    5,
+                    Some(if exist {
+                        "not visible yet".into()
+                    } else {
+                        "still visible".into()
+                    }),
+                ))),
+            }
+        })
+        .await
+    }
+
     /// Brokers, controller and every topic the principal may describe (Kafka leaves out topics it
     /// is not authorised to see).
     pub async fn metadata(&self) -> Result<ClusterMetadata> {
@@ -109,21 +146,27 @@ impl AdminClient {
         &self,
         names: &[String],
     ) -> Result<BTreeMap<String, Result<TopicInfo>>> {
-        let response = self
-            .retrying(async || {
-                let response = self.send(Target::Any, |v| request(v, Some(names))).await?;
-                Error::check("Metadata", None, response.error_code, None)?;
-                if let Some(t) = response.topics.iter().find(|t| {
-                    t.error_code != 0
-                        && item("Metadata", String::new(), t.error_code, None)
-                            .is_err_and(|e| e.is_retriable())
-                }) {
-                    let name = t.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default();
-                    item("Metadata", format!("topic {name}"), t.error_code, None)?;
-                }
-                Ok(response)
-            })
-            .await?;
+        self.retrying(async || {
+            let found = self.describe_topics_once(names).await?;
+            // Retry the whole request while a topic is settling (e.g. LEADER_NOT_AVAILABLE).
+            if let Some(Err(e)) = found
+                .values()
+                .find(|r| r.as_ref().is_err_and(Error::is_retriable))
+            {
+                return Err(e.clone());
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// One Metadata request for the named topics, per-topic errors included, no retries.
+    async fn describe_topics_once(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Result<TopicInfo>>> {
+        let response = self.send(Target::Any, |v| request(v, Some(names))).await?;
+        Error::check("Metadata", None, response.error_code, None)?;
         let (metadata, errors) = convert(response);
         let mut out: BTreeMap<String, Result<TopicInfo>> = metadata
             .topics
