@@ -1,0 +1,177 @@
+//! `gen validate` and `gen render` as a user runs them: the built binary on a copy of the committed
+//! environments in a temporary directory.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("kp-gen-cli-test-{}-{n}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` with its content, to compare a tree before and after.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(path.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A copy of the committed environments/ in a fresh temporary directory.
+fn environments_copy() -> (TempDir, PathBuf) {
+    let tmp = TempDir::new();
+    let environments = tmp.0.join("environments");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments"), &environments);
+    (tmp, environments)
+}
+
+fn run_gen(environments: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gen")).arg("--environments").arg(environments).args(args).output().expect("gen runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Replaces the one occurrence of `from` in `file`.
+fn edit(file: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(file).unwrap();
+    assert_eq!(text.matches(from).count(), 1, "`{from}` once in {}", file.display());
+    fs::write(file, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn render_writes_nothing_when_validation_fails() {
+    let (tmp, environments) = environments_copy();
+    let out = tmp.0.join("templates");
+    // An earlier render is in place; a broken declaration must leave it exactly as it was.
+    assert!(run_gen(&environments, &["render", "--all", "--out", out.to_str().unwrap()]).status.success());
+    let before = snapshot(&out);
+    assert!(!before.is_empty());
+    edit(&environments.join("stages/prod.yaml"), "brokers: ", "brokers: 0 #");
+
+    let output = run_gen(&environments, &["render", "--all", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("KP103"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("nothing written"));
+    assert_eq!(snapshot(&out), before, "the output directory is untouched");
+
+    // Into an empty directory: it stays empty (no stage of the other, valid, stages either).
+    let fresh = tmp.0.join("fresh");
+    fs::create_dir_all(&fresh).unwrap();
+    let output = run_gen(&environments, &["render", "--all", "--out", fresh.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(snapshot(&fresh).is_empty());
+}
+
+#[test]
+fn validate_reports_located_findings_and_exits_1() {
+    let (_tmp, environments) = environments_copy();
+    let project = environments.join("projects/contracts.yaml");
+    edit(&project, "    partitions: 12\n    configs:\n      cleanup.policy: delete", "    partitons: 12\n    configs:\n      cleanup.policy: delete");
+    let output = run_gen(&environments, &["validate"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &stderr(&output);
+    let line = fs::read_to_string(&project).unwrap().lines().position(|l| l.contains("partitons")).unwrap() + 1;
+    assert!(text.contains(&format!("error[KP002]: unknown key `partitons`\n  --> {}:{line}:5", project.display())), "{text}");
+    assert!(text.contains("did you mean `partitions`?"), "{text}");
+}
+
+#[test]
+fn validate_accepts_the_committed_environments() {
+    let (_tmp, environments) = environments_copy();
+    let output = run_gen(&environments, &["validate"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+}
+
+#[test]
+fn render_check_fails_on_a_modified_file_and_passes_when_current() {
+    let (tmp, environments) = environments_copy();
+    let out = tmp.0.join("templates");
+    let out_arg = out.to_str().unwrap();
+    assert!(run_gen(&environments, &["render", "dev", "--out", out_arg]).status.success());
+
+    let output = run_gen(&environments, &["render", "dev", "--out", out_arg, "--check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let cluster = out.join("dev/cluster.yaml");
+    let mut text = fs::read_to_string(&cluster).unwrap();
+    text.push_str("# edited by hand\n");
+    fs::write(&cluster, &text).unwrap();
+    let before = snapshot(&out);
+    let output = run_gen(&environments, &["render", "dev", "--out", out_arg, "--check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cluster.yaml differs"), "{}", stderr(&output));
+    assert_eq!(snapshot(&out), before, "--check writes nothing");
+
+    // A file that is no longer rendered is stale too.
+    assert!(run_gen(&environments, &["render", "dev", "--out", out_arg]).status.success());
+    fs::write(out.join("dev/old-stack.yaml"), "x").unwrap();
+    let output = run_gen(&environments, &["render", "dev", "--out", out_arg, "--check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("old-stack.yaml is not rendered any more"), "{}", stderr(&output));
+}
+
+#[test]
+fn render_check_fails_when_nothing_was_rendered_yet() {
+    let (tmp, environments) = environments_copy();
+    let out = tmp.0.join("templates");
+    let output = run_gen(&environments, &["render", "--all", "--out", out.to_str().unwrap(), "--check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!out.exists(), "--check creates nothing");
+}
+
+#[test]
+fn render_replaces_a_stage_whole() {
+    let (tmp, environments) = environments_copy();
+    let out = tmp.0.join("templates");
+    let out_arg = out.to_str().unwrap();
+    fs::create_dir_all(out.join("dev")).unwrap();
+    fs::write(out.join("dev/old-stack.yaml"), "x").unwrap();
+    assert!(run_gen(&environments, &["render", "dev", "--out", out_arg]).status.success());
+    assert!(!out.join("dev/old-stack.yaml").exists(), "files no longer rendered disappear");
+    let stage_dirs: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(stage_dirs, ["dev"], "no staging or backup directories are left behind");
+    let output = run_gen(&environments, &["render", "dev", "--out", out_arg, "--check"]);
+    assert_eq!(output.status.code(), Some(0));
+}
