@@ -78,7 +78,10 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked create-topic changes"),
         })
         .collect();
-    record(&mut errors, &creates, call(&new_topics, client.create_topics(&new_topics, false)).await);
+    let created = call(&new_topics, client.create_topics(&new_topics, false)).await;
+    // TOPIC_ALREADY_EXISTS: created meanwhile (e.g. by an earlier run of this plan); any difference
+    // in its settings shows up in the next plan.
+    record(&mut errors, &creates, tolerate(created, 36));
 
     let increases = indexed(|a| matches!(a, Action::IncreasePartitions { .. }));
     let new_partitions: Vec<NewPartitions> = increases
@@ -165,7 +168,8 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked topic deletes"),
         })
         .collect();
-    record(&mut errors, &topic_deletes, call(&names, client.delete_topics(&names)).await);
+    // UNKNOWN_TOPIC_OR_PARTITION: already gone, which is what was asked for.
+    record(&mut errors, &topic_deletes, tolerate(call(&names, client.delete_topics(&names)).await, 3));
 
     let outcomes = plan
         .changes
@@ -188,6 +192,11 @@ fn record(errors: &mut [Option<String>], indices: &[usize], results: Vec<kafka_a
             errors[i] = Some(e.to_string());
         }
     }
+}
+
+/// Treats one error code as success.
+fn tolerate(results: Vec<kafka_admin::Result<()>>, code: i16) -> Vec<kafka_admin::Result<()>> {
+    results.into_iter().map(|r| r.or_else(|e| if e.code() == Some(code) { Ok(()) } else { Err(e) })).collect()
 }
 
 fn clamp_i32(n: u32) -> i32 {
