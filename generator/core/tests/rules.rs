@@ -229,6 +229,11 @@ fn kp104_acc_and_prod_need_a_dedicated_quorum_of_three_or_five() {
     let finding = assert_one(env.findings(&[]), at(&env, "KP104", DEV_FILE, value_at(&dev, "brokers: 2")));
     assert_eq!(finding.severity, Severity::Warning);
 
+    // Without a mode, test gets dedicated controllers (only dev defaults to combined).
+    let test = DEV.replace("stage: dev", "stage: test").replace("  controllers:\n    mode: combined\n", "");
+    assert_clean(Env::baseline().with("stages/test.yaml", &test).findings(&[Test]));
+    assert!(!Env::baseline().with("stages/test.yaml", &test).model(Test).cluster.controllers.is_empty());
+
     // Passing: five dedicated controllers in acc, combined mode in dev (baseline).
     let acc = ACC.replace("  brokers: 3\n", "  brokers: 3\n  controllers:\n    mode: dedicated\n    count: 5\n");
     assert_clean(Env::baseline().with(ACC_FILE, &acc).findings(&[]));

@@ -119,8 +119,9 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
             r.push(Finding::error("KP103", &n.location, format!("{} brokers for {subnet_count} subnets leaves an AZ without a broker", n.value)));
         }
     }
+    // Only dev may run combined nodes (KP104), so that is the only stage where it is the default.
     let mode = controllers.mode.clone().unwrap_or_else(|| {
-        Spanned::generated(if production_like { ControllerMode::Dedicated } else { ControllerMode::Combined })
+        Spanned::generated(if stage == StageName::Dev { ControllerMode::Combined } else { ControllerMode::Dedicated })
     });
     let controller_count = controllers.count.clone().unwrap_or_else(|| Spanned::generated(3));
     match mode.value {
