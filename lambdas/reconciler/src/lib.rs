@@ -1,0 +1,355 @@
+//! `Custom::KafkaReconciler`: makes a stage's topics, ACLs and SCRAM credentials match the desired
+//! state that `gen render` shipped to S3, from inside the VPC, with the admin's mTLS identity.
+//!
+//! - Create and Update: load the desired state (S3 object, SHA-256 checked), observe, plan, apply.
+//!   A plan with refusals (partition decrease, replication change) fails the request with the
+//!   refusals as the reason and applies nothing. Deletes and config resets are done only when
+//!   `AllowDelete` is true; otherwise they are skipped and counted in `Skipped`.
+//! - Delete: removes nothing unless `AllowDelete` is true; then every managed topic and ACL goes.
+//! - `Data` holds counts and the desired state's hash, never a secret.
+//!
+//! Properties: `Stage`, `BootstrapServers`, `AdminTlsParameterPrefix` (SSM: `/private-key`,
+//! `/certificate`, `/chain`), `AdminPasswordParameter` (accepted for the SASL listener; the
+//! reconciler uses mTLS), `DesiredStateBucket`, `DesiredStateKey`, `DesiredStateSha256`,
+//! `AllowDelete`.
+
+use cfn_custom_resource::ssm::Parameters;
+use cfn_custom_resource::{CustomResource, Error, Properties, Request, Result, Success};
+use kafka_admin::{AdminClient, AdminConfig, TlsConfig};
+use kafka_platform_core::desired::DesiredState;
+use kafka_reconcile::{ApplyReport, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync};
+
+const PROPERTIES: &[&str] = &[
+    "Stage",
+    "BootstrapServers",
+    "AdminTlsParameterPrefix",
+    "AdminPasswordParameter",
+    "DesiredStateBucket",
+    "DesiredStateKey",
+    "DesiredStateSha256",
+    "AllowDelete",
+];
+
+/// Most refusals or failures named in a reason (CloudFormation shows a few hundred characters).
+const MAX_LISTED: usize = 3;
+
+/// The validated properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// Stage name; must match the desired state's.
+    pub stage: String,
+    /// `host:port` list of the mTLS listener.
+    pub bootstrap: Vec<String>,
+    /// SSM prefix of the admin's key, certificate and chain.
+    pub tls_prefix: String,
+    /// S3 bucket of the desired state.
+    pub bucket: String,
+    /// S3 key of the desired state.
+    pub key: String,
+    /// Expected hex SHA-256 of the desired state object.
+    pub sha256: String,
+    /// Whether deletes (and config resets) are done.
+    pub allow_delete: bool,
+}
+
+impl Spec {
+    /// Reads and checks the properties; errors name the property.
+    pub fn from_properties(p: &Properties) -> Result<Spec> {
+        p.deny_unknown(PROPERTIES)?;
+        let bootstrap = AdminConfig::parse_bootstrap(&p.required_str("BootstrapServers")?);
+        if bootstrap.is_empty() {
+            return Err(Error::property("BootstrapServers", "is empty; expected host:port[,host:port...]"));
+        }
+        let sha256 = p.required_str("DesiredStateSha256")?;
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::property("DesiredStateSha256", "must be 64 hexadecimal characters"));
+        }
+        Ok(Spec {
+            stage: p.required_str("Stage")?,
+            bootstrap,
+            tls_prefix: p.required_str("AdminTlsParameterPrefix")?.trim_end_matches('/').to_string(),
+            bucket: p.required_str("DesiredStateBucket")?,
+            key: p.required_str("DesiredStateKey")?,
+            sha256,
+            allow_delete: p.optional_bool("AllowDelete")?.unwrap_or(false),
+        })
+    }
+
+    /// The physical id: one reconciler per stage.
+    pub fn physical_id(&self) -> String {
+        format!("kafka-reconciler-{}", self.stage)
+    }
+}
+
+/// The resource, with its AWS clients.
+pub struct KafkaReconciler {
+    parameters: Parameters,
+    ssm: aws_sdk_ssm::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+impl KafkaReconciler {
+    /// A resource using these clients.
+    pub fn new(ssm: aws_sdk_ssm::Client, s3: aws_sdk_s3::Client) -> Self {
+        KafkaReconciler { parameters: Parameters::new(ssm.clone()), ssm, s3 }
+    }
+
+    /// Reads the desired state from S3 and checks its hash, version and stage.
+    async fn desired(&self, spec: &Spec) -> Result<DesiredState> {
+        let object = self
+            .s3
+            .get_object()
+            .bucket(&spec.bucket)
+            .key(&spec.key)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("s3:GetObject s3://{}/{}", spec.bucket, spec.key), e))?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Refused(format!("reading s3://{}/{} failed: {e}", spec.bucket, spec.key)))?
+            .into_bytes();
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::Refused(format!("s3://{}/{} is not UTF-8 text", spec.bucket, spec.key)))?;
+        let desired = kafka_reconcile::parse_desired_state(text, Some(&spec.sha256))
+            .map_err(|e| Error::Refused(format!("s3://{}/{}: {e}", spec.bucket, spec.key)))?;
+        if desired.stage != spec.stage {
+            return Err(Error::Refused(format!(
+                "s3://{}/{} is the desired state of stage {}, not of {}",
+                spec.bucket, spec.key, desired.stage, spec.stage
+            )));
+        }
+        Ok(desired)
+    }
+
+    /// The admin's mTLS identity from SSM (key, certificate, chain); the chain's CA also verifies
+    /// the brokers.
+    async fn admin_tls(&self, spec: &Spec) -> Result<TlsConfig> {
+        let name = |suffix: &str| format!("{}/{suffix}", spec.tls_prefix);
+        let key = self.parameters.get_decrypted(&name("private-key")).await?;
+        let certificate = self.parameters.get_decrypted(&name("certificate")).await?;
+        let chain = self.parameters.get_decrypted(&name("chain")).await?;
+        let identity = format!("{}\n{}", certificate.trim_end(), chain);
+        TlsConfig::with_client_certificate(chain.as_bytes(), identity.as_bytes(), key.as_bytes())
+            .map_err(|e| Error::Refused(format!("admin TLS material under {}: {e}", spec.tls_prefix)))
+    }
+
+    /// Connects, observes, plans and applies on a thread of its own (see [`off_thread`]).
+    async fn session(&self, spec: &Spec, desired: DesiredState, options: PlanOptions) -> Result<(Plan, ApplyReport)> {
+        let config = AdminConfig::new(spec.bootstrap.clone(), self.admin_tls(spec).await?);
+        let ssm = self.ssm.clone();
+        off_thread(move || async move {
+            let client = AdminClient::connect(config)
+                .await
+                .map_err(|e| Error::Refused(format!("cannot connect to Kafka: {e}")))?;
+            let result = reconcile(&client, &desired, options, ssm).await;
+            client.close().await;
+            result
+        })
+        .await
+    }
+}
+
+/// Runs a Kafka session on its own thread and current-thread runtime. The admin client's futures
+/// are not provably `Send` to today's compiler (async closures inside), which the custom-resource
+/// trait requires of a handler; a thread of its own needs only the inputs and result to be `Send`.
+async fn off_thread<F, Fut, T>(make: F) -> Result<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>>,
+    T: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(make()),
+            Err(e) => Err(Error::Refused(format!("cannot start a runtime for the Kafka session: {e}"))),
+        };
+        let _ = tx.send(result);
+    });
+    rx.await.unwrap_or_else(|_| Err(Error::Refused("the Kafka session ended abnormally (panic); see the log".into())))
+}
+
+/// Observe, plan and apply; `Err` on refusals or on any failed change.
+async fn reconcile(
+    client: &AdminClient,
+    desired: &DesiredState,
+    options: PlanOptions,
+    ssm: aws_sdk_ssm::Client,
+) -> Result<(Plan, ApplyReport)> {
+        let observed = kafka_reconcile::observe(client, desired)
+            .await
+            .map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
+        let plan = kafka_reconcile::plan(desired, &observed, options);
+        tracing::info!(summary = %kafka_reconcile::render::summary_line(&plan), "plan");
+        for line in kafka_reconcile::render::text(&plan).lines() {
+            tracing::info!("{line}");
+        }
+        if plan.is_refused() {
+            let listed: Vec<String> =
+                plan.refusals.iter().take(MAX_LISTED).map(|r| format!("{}: {}", r.subject, r.message)).collect();
+            return Err(Error::Refused(format!(
+                "{} change(s) refused, nothing applied: {}{}",
+                plan.refusals.len(),
+                listed.join("; "),
+                more(plan.refusals.len())
+            )));
+        }
+        let report = kafka_reconcile::apply(client, &plan, &PasswordSource::Ssm(ssm))
+            .await
+            .map_err(|e| Error::Refused(e.to_string()))?;
+        let failed: Vec<_> = report.failed().collect();
+        for f in &failed {
+            tracing::error!(change = %kafka_reconcile::render::headline(&f.change), error = ?f.error, "change failed");
+        }
+        if !failed.is_empty() {
+            let listed: Vec<String> = failed
+                .iter()
+                .take(MAX_LISTED)
+                .map(|f| format!("{}: {}", kafka_reconcile::render::headline(&f.change), f.error.as_deref().unwrap_or("")))
+                .collect();
+            return Err(Error::Refused(format!(
+                "{} of {} change(s) failed ({} applied; a retry applies only what is missing): {}{}",
+                failed.len(),
+                report.outcomes.len(),
+                report.applied(),
+                listed.join("; "),
+                more(failed.len())
+            )));
+        }
+        Ok((plan, report))
+}
+
+impl KafkaReconciler {
+    async fn create_or_update(&self, request: &Request) -> Result<Success> {
+        let spec = Spec::from_properties(&request.properties)?;
+        let desired = self.desired(&spec).await?;
+        let options = PlanOptions {
+            deletes: if spec.allow_delete { DeletePolicy::Allow } else { DeletePolicy::Skip },
+            scram: ScramSync::Missing,
+        };
+        let (declared_topics, declared_acls) = (desired.topics.len(), desired.acls.len());
+        let (plan, report) = self.session(&spec, desired, options).await?;
+        let s = plan.summary();
+        Ok(Success::new(spec.physical_id())
+            .with("Stage", &spec.stage)
+            .with("DesiredStateSha256", &spec.sha256)
+            .with("DeclaredTopics", declared_topics.to_string())
+            .with("DeclaredAcls", declared_acls.to_string())
+            .with("TopicsCreated", s.topics_to_create.to_string())
+            .with("PartitionsIncreased", s.partitions_to_increase.to_string())
+            .with("TopicsReconfigured", s.topics_to_reconfigure.to_string())
+            .with("TopicsDeleted", s.topics_to_delete.to_string())
+            .with("AclsCreated", s.acls_to_create.to_string())
+            .with("AclsDeleted", s.acls_to_delete.to_string())
+            .with("ScramCredentialsWritten", s.scram_credentials_to_upsert.to_string())
+            .with("Skipped", s.skipped.to_string())
+            .with("Applied", report.applied().to_string()))
+    }
+}
+
+fn more(n: usize) -> String {
+    if n > MAX_LISTED { format!("; and {} more (see the log)", n - MAX_LISTED) } else { String::new() }
+}
+
+/// The desired state after the stack is gone: same ownership, nothing declared.
+pub fn emptied(desired: &DesiredState) -> DesiredState {
+    DesiredState { topics: Vec::new(), acls: Vec::new(), ..desired.clone() }
+}
+
+impl CustomResource for KafkaReconciler {
+    async fn create(&self, request: &Request) -> Result<Success> {
+        self.create_or_update(request).await
+    }
+
+    async fn update(&self, request: &Request, _physical_id: &str, _old: &Properties) -> Result<Success> {
+        // The physical id follows the stage; a new stage is a new reconciler (CloudFormation then
+        // deletes the old one, which removes nothing unless its AllowDelete says so).
+        self.create_or_update(request).await
+    }
+
+    async fn delete(&self, request: &Request, physical_id: &str) -> Result<()> {
+        let spec = match Spec::from_properties(&request.properties) {
+            Ok(spec) if spec.allow_delete => spec,
+            Ok(_) => {
+                tracing::info!(physical_id, "AllowDelete is false: topics and ACLs stay on the cluster");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(physical_id, error = %e, "properties unreadable; removing nothing");
+                return Ok(());
+            }
+        };
+        let desired = self.desired(&spec).await?;
+        let options = PlanOptions { deletes: DeletePolicy::Allow, scram: ScramSync::Missing };
+        match self.session(&spec, emptied(&desired), options).await {
+            Err(Error::Refused(reason)) if reason.starts_with("cannot connect to Kafka") => {
+                // The cluster usually goes away with the same stack; nothing is left to remove then.
+                tracing::warn!(%reason, "cluster unreachable on delete; nothing removed");
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn props(v: serde_json::Value) -> Properties {
+        Properties::from_value(v).unwrap()
+    }
+
+    fn valid() -> serde_json::Value {
+        json!({
+            "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:x",
+            "Stage": "dev",
+            "BootstrapServers": "b-1:9095,b-2:9095",
+            "AdminTlsParameterPrefix": "/kafka/dev/tls/admin/",
+            "AdminPasswordParameter": "/kafka/dev/admin/password",
+            "DesiredStateBucket": "artifacts",
+            "DesiredStateKey": "desired/dev.json",
+            "DesiredStateSha256": "a".repeat(64),
+            "AllowDelete": "true",
+        })
+    }
+
+    #[test]
+    fn properties_are_read_and_checked() {
+        let spec = Spec::from_properties(&props(valid())).unwrap();
+        assert_eq!(spec.bootstrap, vec!["b-1:9095", "b-2:9095"]);
+        assert_eq!(spec.tls_prefix, "/kafka/dev/tls/admin");
+        assert!(spec.allow_delete);
+        assert_eq!(spec.physical_id(), "kafka-reconciler-dev");
+
+        let mut v = valid();
+        v["DesiredStateSha256"] = json!("xyz");
+        let e = Spec::from_properties(&props(v)).unwrap_err().to_string();
+        assert!(e.contains("DesiredStateSha256"), "{e}");
+        let mut v = valid();
+        v["Typo"] = json!("1");
+        assert!(Spec::from_properties(&props(v)).unwrap_err().to_string().contains("Typo"));
+        let mut v = valid();
+        v.as_object_mut().unwrap().remove("AllowDelete");
+        assert!(!Spec::from_properties(&props(v)).unwrap().allow_delete, "deletes are off by default");
+    }
+
+    #[test]
+    fn the_emptied_state_keeps_ownership_and_declares_nothing() {
+        let d = DesiredState {
+            format_version: 1,
+            stage: "dev".into(),
+            managed_topic_prefixes: vec!["orders.".into()],
+            allow_delete: true,
+            topics: vec![],
+            service_accounts: vec![],
+            acls: vec![],
+        };
+        let e = emptied(&d);
+        assert_eq!(e.managed_topic_prefixes, d.managed_topic_prefixes);
+        assert!(e.topics.is_empty() && e.acls.is_empty());
+    }
+}
