@@ -653,6 +653,27 @@ fn kp300_account_names_follow_the_convention_and_are_unique() {
 }
 
 #[test]
+fn kp300_account_names_that_give_the_same_cloudformation_id_collide() {
+    // Both become `AccountAlphaShop2...` in the secrets stack.
+    let alpha = alpha_with_accounts("  - name: alpha-shop2\n    authentication: scram\n    consumes: [alpha.orders.v1]\n  - name: alpha-shop-2\n    authentication: scram\n    consumes: [alpha.orders.v1]\n");
+    let env = Env::baseline().with(ALPHA_FILE, &alpha);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, position(&alpha, "alpha-shop-2")));
+    assert!(finding.message.contains("alpha-shop2"), "{finding}");
+    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha.replace("alpha-shop-2", "alpha-shop-3")).findings(&[]));
+}
+
+#[test]
+fn kp300_account_names_fit_in_a_certificate_common_name() {
+    let long = format!("alpha-{}", "x".repeat(59));
+    let alpha = alpha_with_accounts(&format!("  - name: {long}\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n"));
+    let env = Env::baseline().with(ALPHA_FILE, &alpha);
+    assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, position(&alpha, &long)));
+    let longest = format!("alpha-{}", "x".repeat(58));
+    let alpha = alpha_with_accounts(&format!("  - name: {longest}\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n"));
+    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha).findings(&[]));
+}
+
+#[test]
 fn kp301_accounts_use_declared_topics() {
     let alpha = ALPHA.replace("produces: [alpha.orders.v1]", "produces: [alpha.order.v1]");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);

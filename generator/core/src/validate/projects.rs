@@ -15,6 +15,8 @@ use crate::validate::kafka_configs;
 
 /// Kafka's own limit on topic name length.
 const MAX_TOPIC_NAME: usize = 249;
+/// X.509's limit on a common name, which is an mTLS account's name.
+const MAX_ACCOUNT_NAME: usize = 64;
 
 /// Adds the stage's projects, topics, service accounts and ACLs to `model`, checking every rule.
 pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, findings: &mut Findings) {
@@ -59,6 +61,8 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
 
     // Service accounts and their bindings.
     let mut accounts: BTreeMap<String, ServiceAccount> = BTreeMap::new();
+    // Accounts become CloudFormation resources named after them: two names may not give one id.
+    let mut logical_ids: BTreeMap<String, Spanned<String>> = BTreeMap::new();
     let mut acls = BTreeSet::new();
     for file in &declarations.projects {
         let project = &file.value.project.value;
@@ -71,6 +75,10 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
                 findings.push(Finding::error("KP300", &decl.name.location, format!("service account `{}` does not follow the naming convention", decl.name.value))
                     .hint(format!("names must match {}", model.naming.service_account_pattern.replace("{project}", project))));
             }
+            if decl.name.value.len() > MAX_ACCOUNT_NAME {
+                findings.push(Finding::error("KP300", &decl.name.location, format!("service account name `{}` is longer than {MAX_ACCOUNT_NAME} characters", decl.name.value))
+                    .hint("the name is the common name of the account's certificate, which X.509 limits to 64 characters"));
+            }
             if !present_in(decl.stages.as_ref(), stage) {
                 continue;
             }
@@ -79,6 +87,13 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
                     .hint(format!("first declared at {}", existing.name.location)));
                 continue;
             }
+            let logical_id = crate::render::cfn::logical_id(&["account", &decl.name.value]);
+            if let Some(other) = logical_ids.get(&logical_id) {
+                findings.push(Finding::error("KP300", &decl.name.location, format!("service accounts `{}` and `{}` differ only in punctuation", decl.name.value, other.value))
+                    .hint(format!("both become the CloudFormation id {logical_id}; rename one (`{}` is declared at {})", other.value, other.location)));
+                continue;
+            }
+            logical_ids.insert(logical_id, decl.name.clone());
             let account = resolve_account(project, decl, &topics, findings);
             acls.extend(generated_bindings(&account));
             accounts.insert(account.name.value.clone(), account);
