@@ -208,17 +208,21 @@ impl AdminClient {
     /// after the retry policy.
     pub async fn connect(config: AdminConfig) -> Result<Self> {
         config.validate()?;
-        let client = AdminClient {
+        let client = Self::unconnected(config);
+        client
+            .retrying(async || client.refresh_view().await)
+            .await?;
+        Ok(client)
+    }
+
+    fn unconnected(config: AdminConfig) -> Self {
+        AdminClient {
             settings: config.settings(),
             config,
             view: SyncMutex::new(ClusterView::default()),
             pool: Mutex::new(HashMap::new()),
             stats: SyncMutex::new(BTreeMap::new()),
-        };
-        client
-            .retrying(async || client.refresh_view().await)
-            .await?;
-        Ok(client)
+        }
     }
 
     /// The configuration this client was built with.
@@ -534,6 +538,101 @@ mod tests {
         let pauses: Vec<u128> = (1..=6).map(|a| p.backoff(a).as_millis()).collect();
         assert_eq!(pauses, vec![100, 200, 400, 800, 1000, 1000]);
         assert_eq!(p.backoff(1000), Duration::from_secs(1));
+    }
+
+    fn client(max_attempts: u32, max_batch: usize) -> AdminClient {
+        let mut config = AdminConfig::new(["127.0.0.1:9"], TlsConfig::trusting_nothing());
+        config.retry = RetryPolicy {
+            max_attempts,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+        };
+        config.max_batch = max_batch;
+        AdminClient::unconnected(config)
+    }
+
+    fn code(code: i16) -> Error {
+        Error::check("CreateTopics", Some("item".into()), code, None).unwrap_err()
+    }
+
+    // The batches are answered by a scripted closure, not a broker: retrying single items is
+    // client logic that no real broker failure can be made to trigger on demand.
+    #[tokio::test]
+    async fn batches_retry_only_the_items_that_failed_retriably() {
+        let client = client(5, 2);
+        let mut requests: Vec<Vec<&str>> = Vec::new();
+        let mut timed_out_once = false;
+        let results = client
+            .batch(
+                &["a", "b", "c", "d", "e"],
+                async |batch: Vec<&str>| {
+                    requests.push(batch.clone());
+                    Ok(batch
+                        .iter()
+                        .map(|&i| match i {
+                            // Times out once, then exists: created by the first attempt.
+                            "b" if !timed_out_once => {
+                                timed_out_once = true;
+                                Err(code(7))
+                            }
+                            "b" => Err(code(36)),
+                            "d" => Err(code(38)),
+                            _ => Ok(()),
+                        })
+                        .collect())
+                },
+                |e| (e.code() == Some(36)).then_some(()),
+            )
+            .await;
+        assert!(
+            results[0].is_ok() && results[1].is_ok() && results[2].is_ok() && results[4].is_ok()
+        );
+        assert_eq!(
+            results[3].as_ref().unwrap_err().code(),
+            Some(38),
+            "final errors are not retried"
+        );
+        assert_eq!(
+            requests,
+            vec![vec!["a", "b"], vec!["c", "d"], vec!["e"], vec!["b"]]
+        );
+    }
+
+    #[tokio::test]
+    async fn retriable_failures_stop_at_the_bound() {
+        let client = client(3, 10);
+        let mut calls = 0;
+        let results = client
+            .batch(
+                &["x"],
+                async |batch: Vec<&str>| {
+                    calls += 1;
+                    Ok(batch.iter().map(|_| Err::<(), _>(code(7))).collect())
+                },
+                |_| None,
+            )
+            .await;
+        assert_eq!(calls, 3);
+        let e = results[0].as_ref().unwrap_err();
+        assert!(
+            matches!(e, Error::RetriesExhausted { attempts: 3, .. }),
+            "{e}"
+        );
+        assert_eq!(e.code(), Some(7));
+        assert!(e.to_string().starts_with("gave up after 3 attempts"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_fails_each_of_its_items() {
+        let client = client(2, 10);
+        let results = client
+            .batch(
+                &[1, 2],
+                async |_batch: Vec<i32>| Err::<Vec<Result<()>>, _>(Error::Config("bad".into())),
+                |_| None,
+            )
+            .await;
+        assert!(results.iter().all(|r| matches!(r, Err(Error::Config(_)))));
     }
 
     #[test]

@@ -93,6 +93,24 @@ impl TlsConfig {
     }
 }
 
+#[cfg(test)]
+impl TlsConfig {
+    /// A configuration that trusts nothing, for unit tests that never connect.
+    pub(crate) fn trusting_nothing() -> Self {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        TlsConfig {
+            rustls: Arc::new(config),
+            client_certificate: false,
+        }
+    }
+}
+
 fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path)
         .map_err(|e| Error::Config(format!("cannot read {what} from {}: {e}", path.display())))
