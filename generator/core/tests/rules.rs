@@ -52,11 +52,20 @@ fn kp000_an_environments_tree_needs_stages_and_projects_folders() {
 
 #[test]
 fn kp001_yaml_syntax_errors_are_located() {
-    let broken = "project: alpha\ndescription: Orders.\ntopics:\n  - name: alpha.orders.v1\n    partitions: [3\n";
-    let env = Env::baseline().with(ALPHA_FILE, broken);
-    let finding = assert_one(env.findings(&[]), in_file(&env, "KP001", ALPHA_FILE));
-    assert!(finding.location.line >= 5, "points into the broken flow sequence: {finding}");
-    assert_clean(Env::baseline().with(ALPHA_FILE, ALPHA).findings(&[]));
+    // An unquoted `: ` inside a plain scalar.
+    let broken = ALPHA.replace("description: Orders of the alpha shop.", "description: Orders: of the alpha shop.");
+    let env = Env::baseline().with(ALPHA_FILE, &broken);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP001", ALPHA_FILE, (2, 20)));
+    assert!(finding.message.contains("mapping values are not allowed"), "{finding}");
+
+    // A key indented out of its block.
+    let broken = ALPHA.replace("    partitions: 3", "   partitions: 3");
+    let env = Env::baseline().with(ALPHA_FILE, &broken);
+    assert_one(env.findings(&[]), at(&env, "KP001", ALPHA_FILE, position(&broken, "partitions: 3")));
+
+    // Passing: the same text quoted.
+    let quoted = ALPHA.replace("description: Orders of the alpha shop.", "description: \"Orders: of the alpha shop.\"");
+    assert_clean(Env::baseline().with(ALPHA_FILE, &quoted).findings(&[]));
 }
 
 #[test]
