@@ -150,7 +150,10 @@ impl Stage {
     }
 
     fn bucket(&self) -> String {
-        self.manifest["artifact_bucket"].as_str().unwrap().to_string()
+        self.manifest["artifact_bucket"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Stand-in zips and the manifest.json `gen package` writes (name -> zip, sha256, s3_key,
@@ -271,11 +274,20 @@ impl Run {
     }
 
     fn expect_code(&self, code: i32) {
-        assert_eq!(self.code, Some(code), "unexpected exit code\n{}", self.all());
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n{}",
+            self.all()
+        );
     }
 
     fn expect(&self, text: &str) {
-        assert!(self.stdout.contains(text), "expected {text:?}\n{}", self.all());
+        assert!(
+            self.stdout.contains(text),
+            "expected {text:?}\n{}",
+            self.all()
+        );
     }
 
     /// What the deploy printed for one stack: from its `==> <stack> (` header to the next one.
@@ -299,9 +311,8 @@ impl Run {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .collect();
-                let is_row = cols.len() == 4
-                    && cols[0] != "Logical ID"
-                    && !cols[0].starts_with("---");
+                let is_row =
+                    cols.len() == 4 && cols[0] != "Logical ID" && !cols[0].starts_with("---");
                 is_row.then(|| {
                     let row = Row {
                         ty: cols[1].into(),
@@ -410,7 +421,10 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
         .iter()
         .map(|s| stage.stack(s))
         .collect();
-    assert_eq!(names, expected, "the dev stage's stacks, in deployment order");
+    assert_eq!(
+        names, expected,
+        "the dev stage's stacks, in deployment order"
+    );
 
     let run = stage.deploy(&["--dry-run", "--detailed-exitcode"]);
     // Documented: a dry run with --detailed-exitcode that found changes exits 2.
@@ -435,9 +449,16 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
         let declared = template_resources(&text);
         assert!(!declared.is_empty(), "no resources read from {template}");
         let rows = run.rows(name);
-        let shown: BTreeMap<String, String> =
-            rows.iter().map(|(id, r)| (id.clone(), r.ty.clone())).collect();
-        assert_eq!(shown, declared, "{name}: change set vs {template}\n{}", run.all());
+        let shown: BTreeMap<String, String> = rows
+            .iter()
+            .map(|(id, r)| (id.clone(), r.ty.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            declared,
+            "{name}: change set vs {template}\n{}",
+            run.all()
+        );
         for (id, row) in &rows {
             assert_eq!(
                 (row.action.as_str(), row.replacement.as_str()),
@@ -447,7 +468,11 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
             );
         }
         let count = format!("{} to add, 0 to modify, 0 to remove", declared.len());
-        assert!(run.section(name).contains(&count), "{name}: {count:?}\n{}", run.all());
+        assert!(
+            run.section(name).contains(&count),
+            "{name}: {count:?}\n{}",
+            run.all()
+        );
         assert!(!run.section(name).contains("WARNING"), "{}", run.all());
     }
 
@@ -461,22 +486,46 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
         "AWS::ACMPCA::CertificateAuthority",
         "+ add",
     );
-    run.expect_row(foundation, "SecurePasswordFunction", "AWS::Lambda::Function", "+ add");
-    run.expect_row(foundation, "PrivateCertificateFunction", "AWS::Lambda::Function", "+ add");
+    run.expect_row(
+        foundation,
+        "SecurePasswordFunction",
+        "AWS::Lambda::Function",
+        "+ add",
+    );
+    run.expect_row(
+        foundation,
+        "PrivateCertificateFunction",
+        "AWS::Lambda::Function",
+        "+ add",
+    );
     run.expect_row(secrets, "AdminPassword", "Custom::SecurePassword", "+ add");
     // dev runs one combined node, b0, and Schema Registry as ECS services.
     run.expect_row(cluster, "B0Service", "AWS::ECS::Service", "+ add");
-    run.expect_row(cluster, "SchemaRegistryService", "AWS::ECS::Service", "+ add");
+    run.expect_row(
+        cluster,
+        "SchemaRegistryService",
+        "AWS::ECS::Service",
+        "+ add",
+    );
     run.expect_row(cluster, "B0Volume", "AWS::EC2::Volume", "+ add");
     run.expect_row(topics, "Reconciliation", "Custom::KafkaReconciler", "+ add");
-    run.expect_row(topics, "ReconcilerFunction", "AWS::Lambda::Function", "+ add");
+    run.expect_row(
+        topics,
+        "ReconcilerFunction",
+        "AWS::Lambda::Function",
+        "+ add",
+    );
     // One private certificate per Kafka node: every ECS service of the cluster but Schema
     // Registry's is a node (<Node>Service), and secrets issues Node<Node>Certificate for it.
     let nodes: Vec<String> = run
         .rows(cluster)
         .into_iter()
         .filter(|(id, r)| r.ty == "AWS::ECS::Service" && id != "SchemaRegistryService")
-        .map(|(id, _)| id.strip_suffix("Service").expect("<Node>Service").to_string())
+        .map(|(id, _)| {
+            id.strip_suffix("Service")
+                .expect("<Node>Service")
+                .to_string()
+        })
         .collect();
     assert_eq!(nodes, ["B0"], "{}", run.all());
     let node_certificates: Vec<String> = run
@@ -485,7 +534,10 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
         .filter(|(id, r)| r.ty == "Custom::PrivateCertificate" && id.starts_with("Node"))
         .map(|(id, _)| id)
         .collect();
-    let expected: Vec<String> = nodes.iter().map(|n| format!("Node{n}Certificate")).collect();
+    let expected: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("Node{n}Certificate"))
+        .collect();
     assert_eq!(node_certificates, expected, "{}", run.all());
 
     // Nothing uploaded (the bucket does not exist yet), nothing executed, nothing left behind:
@@ -496,7 +548,11 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     ));
     run.expect("Dry run: change sets shown and deleted; nothing was executed.");
     for name in &names {
-        assert_eq!(aws.status(name), None, "{name} must not exist after a dry run");
+        assert_eq!(
+            aws.status(name),
+            None,
+            "{name} must not exist after a dry run"
+        );
     }
     assert!(!aws.bucket_exists(&stage.bucket()));
 
@@ -504,9 +560,18 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     // dry run).
     let plain = stage.deploy(&["--dry-run", "--yes"]);
     plain.expect_code(0);
-    assert_eq!(plain.stdout.matches(" (new stack, ").count(), 5, "{}", plain.all());
+    assert_eq!(
+        plain.stdout.matches(" (new stack, ").count(),
+        5,
+        "{}",
+        plain.all()
+    );
     for name in &names {
-        assert_eq!(aws.status(name), None, "{name} must not exist after a dry run");
+        assert_eq!(
+            aws.status(name),
+            None,
+            "{name} must not exist after a dry run"
+        );
     }
 }
 
@@ -516,13 +581,21 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
     let stage = Stage::new("art");
     let artifacts = stage.stack("artifacts");
     let bucket = stage.bucket();
-    assert_eq!(bucket, format!("kafka-{}-artifacts-123456789012-eu-west-1", stage.id));
+    assert_eq!(
+        bucket,
+        format!("kafka-{}-artifacts-123456789012-eu-west-1", stage.id)
+    );
 
     let first = stage.deploy(&["--stack", &artifacts, "--yes"]);
     first.expect_code(0);
     first.expect(&format!("==> {artifacts} (new stack, artifacts.yaml)"));
     first.expect_row(&artifacts, "ArtifactBucket", "AWS::S3::Bucket", "+ add");
-    first.expect_row(&artifacts, "ArtifactBucketPolicy", "AWS::S3::BucketPolicy", "+ add");
+    first.expect_row(
+        &artifacts,
+        "ArtifactBucketPolicy",
+        "AWS::S3::BucketPolicy",
+        "+ add",
+    );
     first.expect(&format!("{artifacts}: CREATE_COMPLETE"));
     first.expect("Stage dev deployed: 1 of 1 stack(s) changed.");
     assert_eq!(aws.status(&artifacts).as_deref(), Some("CREATE_COMPLETE"));
@@ -530,7 +603,11 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
     // Only the one stack: the others are neither created nor reviewed.
     for other in ["foundation", "secrets", "cluster", "topics"] {
         let name = stage.stack(other);
-        assert!(!first.stdout.contains(&name), "{name} was touched\n{}", first.all());
+        assert!(
+            !first.stdout.contains(&name),
+            "{name} was touched\n{}",
+            first.all()
+        );
         assert_eq!(aws.status(&name), None);
     }
 
@@ -548,9 +625,16 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
     dry.expect(&format!("s3://{bucket}: would upload 4, already present 0"));
     for key in stage.upload_keys() {
         dry.expect(&format!("  + {key}"));
-        assert!(!aws.has_object(&bucket, &key), "{key} uploaded by a dry run");
+        assert!(
+            !aws.has_object(&bucket, &key),
+            "{key} uploaded by a dry run"
+        );
     }
-    assert!(dry.section(&artifacts).contains("No changes."), "{}", dry.all());
+    assert!(
+        dry.section(&artifacts).contains("No changes."),
+        "{}",
+        dry.all()
+    );
     for other in ["foundation", "secrets", "cluster", "topics"] {
         let name = stage.stack(other);
         dry.expect(&format!("==> {name} (new stack, {other}.yaml)"));
