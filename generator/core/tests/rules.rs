@@ -746,7 +746,12 @@ fn kp304_a_prefix_cannot_reach_into_a_project_whose_name_extends_this_one() {
 
 /// Beta with explicit ACLs appended.
 fn beta_with_acls(acls: &str) -> String {
-    format!("{BETA}acls:\n{acls}")
+    beta_with_acls_on(BETA, acls)
+}
+
+/// A beta project file with explicit ACLs appended.
+fn beta_with_acls_on(beta: &str, acls: &str) -> String {
+    format!("{beta}acls:\n{acls}")
 }
 
 #[test]
@@ -767,6 +772,23 @@ fn kp306_explicit_acls_stay_within_the_project() {
 
     let beta = beta_with_acls("  - service_account: beta-billing\n    resource_type: topic\n    pattern_type: prefixed\n    resource_name: beta.\n    operation: describe_configs\n    reason: reports retention\n");
     assert_clean(Env::baseline().with(BETA_FILE, &beta).findings(&[]));
+}
+
+#[test]
+fn kp306_an_explicit_acl_names_a_declared_account() {
+    let acl = "  - service_account: beta-biling\n    resource_type: group\n    pattern_type: prefixed\n    resource_name: beta-billing-replay\n    operation: read\n    reason: replays\n";
+    let beta = beta_with_acls(acl);
+    let env = Env::baseline().with(BETA_FILE, &beta);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP306", BETA_FILE, value_at(&beta, "service_account: beta-biling")));
+    assert_eq!(finding.hint.as_deref(), Some("did you mean `beta-billing`?"));
+    // Passing: an account retired after dev keeps its binding in dev and needs none in test.
+    let beta = format!("{BETA}  - name: beta-trial\n    authentication: scram\n    consumes: [beta.invoices.v1]\n    stages: [dev]\n");
+    let beta = beta_with_acls_on(&beta, &acl.replace("beta-biling", "beta-trial").replace("beta-billing-replay", "beta-trial-replay"));
+    let test = DEV.replace("stage: dev", "stage: test").replace("  controllers:\n    mode: combined\n", "");
+    let env = Env::baseline().with(BETA_FILE, &beta).with("stages/test.yaml", &test);
+    assert_clean(env.findings(&[]));
+    assert!(env.model(Dev).acls.iter().any(|b| b.resource_name == "beta-trial-replay"));
+    assert!(!env.model(Test).acls.iter().any(|b| b.resource_name == "beta-trial-replay"));
 }
 
 #[test]

@@ -99,8 +99,15 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
             accounts.insert(account.name.value.clone(), account);
         }
     }
+    let declared_accounts: BTreeSet<&str> =
+        declarations.projects.iter().flat_map(|p| &p.value.service_accounts).map(|a| a.name.value.as_str()).collect();
     for file in &declarations.projects {
         for decl in &file.value.acls {
+            if !declared_accounts.contains(decl.service_account.value.as_str()) {
+                findings.push(Finding::error("KP306", &decl.service_account.location, format!("`{}` is not a service account", decl.service_account.value))
+                    .hint(suggest(&decl.service_account.value, declared_accounts.iter().copied())));
+                continue;
+            }
             if let Some(binding) = explicit_binding(&file.value.project.value, decl, &accounts, &topics, findings) {
                 acls.insert(binding);
             }
@@ -412,7 +419,7 @@ fn explicit_binding(
             .hint("add `reason:` so that reviewers know why the generated bindings are not enough"));
     }
     let Some(account) = accounts.get(&decl.service_account.value) else {
-        // The account may exist only in other stages; that is fine unless it exists nowhere.
+        // The account exists only in other stages (one that exists nowhere is reported above).
         return None;
     };
     if account.project != project {
