@@ -11,6 +11,9 @@ use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 /// deploy prints the failure summary and returns [`super::Outcome::Failed`] instead.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// The environment configures the AWS SDK in a way it cannot use.
+    #[error("{0}")]
+    Environment(String),
     /// A file the deploy needs could not be read.
     #[error("cannot read {path}: {source}")]
     Read {

@@ -190,6 +190,12 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     };
     let order: Vec<StackDecl> = order.into_iter().cloned().collect();
 
+    // The SDK panics on an empty endpoint URL; say what to do instead.
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| v.is_empty()) {
+        return Err(DeployError::Environment(
+            "AWS_ENDPOINT_URL is set but empty\n  hint: unset it to use AWS, or set it to the emulator's URL".into(),
+        ));
+    }
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(manifest.region.clone()))
         .load()
