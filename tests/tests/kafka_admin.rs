@@ -344,3 +344,27 @@ async fn broker_configs_are_described_on_their_own_broker() {
     assert!(key.sensitive && key.value.is_none());
     assert_eq!(client.request_stats().by_api_and_node[&("DescribeConfigs".to_string(), 2)], 1);
 }
+
+#[tokio::test]
+async fn a_client_without_sasl_on_the_sasl_listener_is_told_why_it_was_cut_off() {
+    // An mTLS identity pointed at the SASL_SSL port: TLS succeeds, then the broker drops the
+    // connection at the first request that is not part of authentication.
+    let mut config = mtls_config("admin");
+    config.bootstrap = bootstrap_sasl();
+    config.retry.max_attempts = 1;
+    let e = AdminClient::connect(config).await.unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.contains("SASL listener spoken to without SASL credentials"), "{shown}");
+}
+
+#[tokio::test]
+async fn sasl_on_the_mtls_listener_is_an_authentication_error() {
+    let dir = client_cert_dir("admin");
+    let tls = TlsConfig::from_files(&ca_file(), &dir.join("chain.pem"), &dir.join("key.pem")).unwrap();
+    let mut config = AdminConfig::new(bootstrap_mtls(), tls).with_scram(ScramMechanism::Sha512, admin_user(), admin_password());
+    config.retry.max_attempts = 1;
+    let e = AdminClient::connect(config).await.unwrap_err();
+    assert!(matches!(e, Error::Authentication { .. }), "{e}");
+    assert!(e.to_string().contains("listener does not use SASL"), "{e}");
+    assert!(!e.to_string().contains(&admin_password()));
+}

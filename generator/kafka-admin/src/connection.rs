@@ -296,7 +296,11 @@ impl Connection {
         let response = self.call_at(&handshake, handshake_version).await?;
         if response.error_code != 0 {
             let offered: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
-            let reason = if response.error_code == 33 {
+            let reason = if response.error_code == 34 {
+                "the listener does not use SASL (ILLEGAL_SASL_STATE): this looks like an SSL/mTLS \
+                 listener; drop the SASL credentials or use the SASL_SSL port"
+                    .to_string()
+            } else if response.error_code == 33 {
                 format!(
                     "the listener does not offer {mechanism}; it offers [{}]",
                     offered.join(", ")
