@@ -71,6 +71,10 @@ pub struct PackageArgs {
     /// How to reach glibc 2.34.
     #[arg(long, value_enum, default_value = "native")]
     pub toolchain: Toolchain,
+    /// Package the binaries already built for the profile (e.g. by a separate
+    /// `cargo build --release`) instead of running cargo.
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 /// One manifest entry.
@@ -152,7 +156,7 @@ pub fn run(args: &PackageArgs) -> ExitCode {
 pub fn package(args: &PackageArgs) -> Result<Manifest, PackageError> {
     let functions = select(&args.functions)?;
     let profile = args.profile.clone().unwrap_or_else(|| "release".to_string());
-    let binaries = build(&functions, &profile, args.toolchain)?;
+    let binaries = build(&functions, &profile, args.toolchain, args.no_build)?;
     std::fs::create_dir_all(&args.out).map_err(io(&args.out))?;
     let mut written = Manifest::new();
     for (function, binary) in functions.iter().zip(&binaries) {
@@ -199,9 +203,31 @@ fn select(names: &[String]) -> Result<Vec<Function>, PackageError> {
 }
 
 /// Builds the functions in one cargo run and returns their binaries' paths.
-fn build(functions: &[Function], profile: &str, toolchain: Toolchain) -> Result<Vec<PathBuf>, PackageError> {
+fn build(
+    functions: &[Function],
+    profile: &str,
+    toolchain: Toolchain,
+    no_build: bool,
+) -> Result<Vec<PathBuf>, PackageError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let target_dir = target_directory(&cargo)?;
+    // cargo names the output directory of the dev profile `debug`.
+    let profile_dir = if profile == "dev" { "debug" } else { profile };
+    let dir = match toolchain {
+        Toolchain::Native => target_dir.join(profile_dir),
+        // cargo-zigbuild strips the glibc suffix from the directory name.
+        Toolchain::Zig => target_dir.join("x86_64-unknown-linux-gnu").join(profile_dir),
+    };
+    let binaries: Vec<PathBuf> = functions.iter().map(|f| dir.join(f.package)).collect();
+    if no_build {
+        if let Some(missing) = binaries.iter().find(|b| !b.is_file()) {
+            return Err(PackageError::Build(format!(
+                "{} does not exist; build it first or drop --no-build",
+                missing.display()
+            )));
+        }
+        return Ok(binaries);
+    }
     let mut cmd = Command::new(&cargo);
     match toolchain {
         Toolchain::Native => cmd.arg("build"),
@@ -222,14 +248,7 @@ fn build(functions: &[Function], profile: &str, toolchain: Toolchain) -> Result<
         };
         return Err(PackageError::Build(format!("cargo build failed ({status}){hint}")));
     }
-    // cargo names the output directory of the dev profile `debug`.
-    let profile_dir = if profile == "dev" { "debug" } else { profile };
-    let dir = match toolchain {
-        Toolchain::Native => target_dir.join(profile_dir),
-        // cargo-zigbuild strips the glibc suffix from the directory name.
-        Toolchain::Zig => target_dir.join("x86_64-unknown-linux-gnu").join(profile_dir),
-    };
-    Ok(functions.iter().map(|f| dir.join(f.package)).collect())
+    Ok(binaries)
 }
 
 fn target_directory(cargo: &str) -> Result<PathBuf, PackageError> {
