@@ -110,6 +110,11 @@ fn kp003_stage_files_are_named_after_stages() {
     let env = Env::baseline().with("stages/staging.yaml", DEV);
     assert_one(env.findings(&[]), at(&env, "KP003", "stages/staging.yaml", (1, 1)));
 
+    // dev.yml next to dev.yaml.
+    let env = Env::baseline().with("stages/dev.yml", DEV);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP003", "stages/dev.yml", (1, 1)));
+    assert_eq!(finding.message, "a second file for stage `dev`");
+
     // Asking for a stage that has no file.
     let env = Env::baseline();
     let finding = assert_one(env.findings(&[Test]), rule("KP003"));

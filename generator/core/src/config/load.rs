@@ -59,6 +59,14 @@ pub fn load(root: &Path) -> (Declarations, Findings) {
             );
             continue;
         };
+        if let Some(first) = declarations.stages.get(&stage) {
+            // dev.yaml next to dev.yml: one of them would be ignored without a word.
+            findings.push(
+                Finding::error("KP003", &Location::file_start(&path), format!("a second file for stage `{stage}`"))
+                    .hint(format!("merge it into {}", first.path.display())),
+            );
+            continue;
+        }
         if let Some(settings) = parse_file::<StageSettings>(&path, &mut findings) {
             declarations.stages.insert(stage, settings);
         }
