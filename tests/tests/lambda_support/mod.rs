@@ -48,27 +48,35 @@ pub fn unique(label: &str) -> String {
     format!("{label}-{:x}-{}-{}", nanos & 0xffff_ffff, std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The path of a Lambda binary (`secure-password-lambda`, `private-certificate-lambda`),
-/// built once per test process with `cargo build -p` into the target directory this test
-/// binary lives in (a no-op when tests/run.sh already built the workspace).
-pub fn lambda_binary(name: &str) -> PathBuf {
+/// The directory of this test's build profile (`<target>/debug`), after building every binary
+/// of the workspace once per test process the way tests/run.sh does
+/// (`cargo build --workspace --all-targets`): the same feature unification as the workspace
+/// test build, so nothing is rebuilt when run.sh has built already, and nothing is stale when a
+/// single test is run after an edit.
+pub fn profile_dir() -> PathBuf {
     static PROFILE_DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = PROFILE_DIR.get_or_init(|| {
-        // <target>/debug/deps/<this test> -> <target>/debug
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/debug").to_path_buf();
-        let target_dir = profile_dir.parent().expect("target").to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "secure-password-lambda", "-p", "private-certificate-lambda"])
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build for the Lambda binaries");
-        assert!(status.success(), "cargo build of the Lambda binaries failed");
-        profile_dir
-    });
-    dir.join(name)
+    PROFILE_DIR
+        .get_or_init(|| {
+            // <target>/debug/deps/<this test> -> <target>/debug
+            let exe = std::env::current_exe().expect("current_exe");
+            let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/debug").to_path_buf();
+            let target_dir = profile_dir.parent().expect("target").to_path_buf();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "--workspace", "--all-targets"])
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build for the Lambda binaries");
+            assert!(status.success(), "cargo build --workspace --all-targets failed");
+            profile_dir
+        })
+        .clone()
+}
+
+/// The path of a Lambda binary (`secure-password-lambda`, `private-certificate-lambda`).
+pub fn lambda_binary(name: &str) -> PathBuf {
+    profile_dir().join(name)
 }
 
 /// An SDK configuration for the test's own calls to moto.
