@@ -9,6 +9,8 @@
 #   kafka.sh stop-node N | start-node N
 #                                    stop or restart one node (keeps its data), for failure tests
 #   kafka.sh client-cert NAME        issue a client certificate with CN=NAME (idempotent); prints its directory
+#   kafka.sh server-cert NAME        make the test CA if needed and issue a node certificate with CN=NAME and
+#                                    SANs 127.0.0.1 and NAME (idempotent); prints its directory
 #   kafka.sh client-config sasl USER PASSWORD_FILE | mtls NAME
 #                                    write a Java client properties file for that identity; prints its path
 #   kafka.sh console-producer PROPS TOPIC [ARGS...]
@@ -196,6 +198,20 @@ client_cert() {
 keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth"
     echo "$CERTS/clients/$name"
+}
+
+# A node certificate for settings rendered by `gen` (tests/scripts/rendered-node-env.sh): the CN is
+# the node's DNS name, because the rendered super.users names nodes that way; 127.0.0.1 is where
+# the node really listens, so hostname verification passes.
+server_cert() {
+    local name=$1
+    [[ $name =~ ^[A-Za-z0-9.-]+$ ]] || die "node name '$name' may only contain letters, digits, '.' and '-'"
+    make_certs
+    issue_cert "$CERTS/servers/$name" "$name" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=IP:$HOST,DNS:$name"
+    echo "$CERTS/servers/$name"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -566,13 +582,14 @@ case "${1:-}" in
     stop-node) stop_node "${2:?node number}" ;;
     start-node) start_node "${2:?node number}" ;;
     client-cert) mkdir -p "$CERTS" && [[ -f "$CERTS/ca.crt" ]] || die "no CA yet; run start first"; client_cert "${2:?name}" ;;
+    server-cert) mkdir -p "$STATE" && chmod 700 "$STATE" && server_cert "${2:?name}" ;;
     client-config) shift; client_config "$@" ;;
     console-producer) shift; console_producer "$@" ;;
     console-consumer) shift; console_consumer "$@" ;;
     tool) shift; run_tool "$@" ;;
     env-to-properties) env_file_to_properties "${2:?env file}" ;;
     *)
-        echo "usage: $0 {install|start|stop|env|stop-node N|start-node N|client-cert NAME|client-config ...|console-producer ...|console-consumer ...|tool CLASS ...|env-to-properties FILE}" >&2
+        echo "usage: $0 {install|start|stop|env|stop-node N|start-node N|client-cert NAME|server-cert NAME|client-config ...|console-producer ...|console-consumer ...|tool CLASS ...|env-to-properties FILE}" >&2
         exit 2
         ;;
 esac
