@@ -42,8 +42,11 @@ fn pairs(list: &Value, value_key: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// The node services of a cluster template: service name -> (environment, secrets) of its container.
-fn node_containers(model: &StageModel, template: &Value) -> BTreeMap<String, (BTreeMap<String, Value>, BTreeMap<String, Value>)> {
+/// Environment and secrets of a container, by name.
+type Container = (BTreeMap<String, Value>, BTreeMap<String, Value>);
+
+/// The node services of a cluster template: service name -> its container.
+fn node_containers(model: &StageModel, template: &Value) -> BTreeMap<String, Container> {
     let nodes: BTreeSet<&str> = model.cluster.brokers.iter().chain(&model.cluster.controllers).map(|n| n.name.as_str()).collect();
     let task_definitions = resources(template, "AWS::ECS::TaskDefinition");
     let mut out = BTreeMap::new();
