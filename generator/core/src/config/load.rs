@@ -171,7 +171,7 @@ fn split_serde_message(message: &str, marker: &str) -> Option<(String, Vec<Strin
     let list = rest.find("expected one of ").map(|i| &rest[i + 16..]).or_else(|| rest.find("expected ").map(|i| &rest[i + 9..]))?;
     let list = list.split(" at line ").next().unwrap_or(list);
     let expected = list
-        .split(|c| c == ',' || c == ' ')
+        .split([',', ' '])
         .map(|item| item.trim().trim_matches('`').to_string())
         .filter(|item| !item.is_empty() && item != "or")
         .collect();

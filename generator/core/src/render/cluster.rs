@@ -307,7 +307,6 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
     })));
     let mut load_balancers = Vec::new();
     if is_broker {
-        let index = model.cluster.brokers.iter().position(|b| b == node).unwrap_or(0);
         if model.cluster.scram {
             load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::SCRAM, "TargetGroupArn": r("BootstrapScramTargetGroup") }));
         }
@@ -320,7 +319,6 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         if model.private_link.is_some() {
             load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::PRIVATE_LINK, "TargetGroupArn": r(&logical_id(&["private-link", &node.name, "target-group"])) }));
         }
-        let _ = index;
     }
     let mut service = Resource::new("AWS::ECS::Service", json!({
         "ServiceName": node.name,

@@ -171,8 +171,9 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     }
 
     // Images and memory.
+    let pinned_tag = Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap();
     for t in [Some(&tag), s.schema_registry.as_ref().and_then(|sr| sr.image.as_ref()).map(|i| &i.tag)].into_iter().flatten().flatten() {
-        if t.value.is_empty() || t.value == "latest" || !Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap().is_match(t) {
+        if t.value.is_empty() || t.value == "latest" || !pinned_tag.is_match(t) {
             r.push(Finding::error("KP107", &t.location, format!("image tag `{}` is not pinned", t.value))
                 .hint("pin an exact version such as 7.9.1, never latest"));
         }
@@ -295,7 +296,7 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     else {
         return None;
     };
-    let Some(zones) = zones else { return None };
+    let zones = zones?;
     let (Some(repository), Some(tag), Some(zone), Some(ca_model), Some(policy_model)) =
         (repository, tag, zone, ca_model, policy_model)
     else {
