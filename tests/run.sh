@@ -39,7 +39,10 @@ cleanup() {
 }
 trap cleanup EXIT
 tests/scripts/moto.sh start
-tests/scripts/kafka.sh start
+# The cluster boots from the broker settings gen renders for tests/fixtures/local-environment/ (stage
+# dev), localised for one machine; tests/tests/kafka_rendered.rs checks that they are what runs.
+tests/scripts/rendered-node-env.sh "$RUN_DIR/kafka-rendered" >/dev/null
+KAFKA_NODE_ENV_DIR="$RUN_DIR/kafka-rendered" tests/scripts/kafka.sh start
 eval "$(tests/scripts/moto.sh env)"
 eval "$(tests/scripts/kafka.sh env)"
 
