@@ -112,6 +112,18 @@ async fn converges(client: &AdminClient, d: &DesiredState, options: PlanOptions)
     assert!(done, "the plan never became empty: {:#?}", last);
 }
 
+/// A read right after a write may reach a broker whose metadata still lags; polls `read` until it
+/// gives `expected`, for at most 20 s, then asserts.
+async fn settles<T: PartialEq + std::fmt::Debug>(mut read: impl AsyncFnMut() -> T, expected: T) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut got = read().await;
+    while got != expected && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        got = read().await;
+    }
+    assert_eq!(got, expected);
+}
+
 async fn topic_configs(client: &AdminClient, topic: &str) -> BTreeMap<String, String> {
     client.describe_configs(&[ConfigResource::topic(topic)]).await.remove(0).expect("describe configs")
         .into_iter()
@@ -139,14 +151,16 @@ async fn creates_topics_acls_and_credentials_then_plans_nothing() {
     let s = planned.summary();
     assert_eq!((s.topics_to_create, s.acls_to_create, s.scram_credentials_to_upsert), (2, 5, 1), "{planned:#?}");
 
-    let meta = admin.describe_topics(&[format!("{p}.events.v1")]).await.unwrap();
-    let events = meta[&format!("{p}.events.v1")].as_ref().unwrap();
-    assert_eq!((events.partitions.len(), events.replication_factor()), (3, 3));
-    assert_eq!(
-        topic_configs(&admin, &format!("{p}.events.v1")).await,
-        BTreeMap::from([("min.insync.replicas".into(), "2".into()), ("retention.ms".into(), "604800000".into())])
-    );
-    assert_eq!(acls_of(&admin, &format!("User:{p}-reader")).await.len(), 3);
+    let events = format!("{p}.events.v1");
+    settles(async || {
+        let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
+        meta[&events].as_ref().map(|t| (t.partitions.len(), t.replication_factor())).ok()
+    }, Some((3, 3))).await;
+    settles(
+        async || topic_configs(&admin, &events).await,
+        BTreeMap::from([("min.insync.replicas".into(), "2".into()), ("retention.ms".into(), "604800000".into())]),
+    ).await;
+    settles(async || acls_of(&admin, &format!("User:{p}-reader")).await.len(), 3).await;
     let creds = admin.describe_user_scram_credentials(Some(&[format!("{p}-app")])).await.unwrap();
     assert_eq!(creds[&format!("{p}-app")][0].mechanism, ScramMechanism::Sha512);
 
@@ -194,11 +208,14 @@ async fn changes_configs_and_increases_partitions() {
             },
         ]
     );
-    let configs = topic_configs(&admin, &events).await;
-    assert_eq!(configs["retention.ms"], "86400000");
-    assert_eq!(configs["max.message.bytes"], "2097152");
-    let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
-    assert_eq!(meta[&events].as_ref().unwrap().partitions.len(), 5);
+    settles(async || {
+        let configs = topic_configs(&admin, &events).await;
+        (configs.get("retention.ms").cloned(), configs.get("max.message.bytes").cloned())
+    }, (Some("86400000".into()), Some("2097152".into()))).await;
+    settles(async || {
+        let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
+        meta[&events].as_ref().map(|t| t.partitions.len()).ok()
+    }, Some(5)).await;
     converges(&admin, &d, PlanOptions::default()).await;
 
     // A key no longer declared is reset only when deletes are allowed.
@@ -209,7 +226,7 @@ async fn changes_configs_and_increases_partitions() {
     assert!(matches!(apply(&admin, &refused, &passwords(&p)).await, Err(Error::Refused(1))));
     assert!(topic_configs(&admin, &events).await.contains_key("max.message.bytes"));
     apply_ok(&admin, &d, allow(), &p).await;
-    assert!(!topic_configs(&admin, &events).await.contains_key("max.message.bytes"));
+    settles(async || topic_configs(&admin, &events).await.contains_key("max.message.bytes"), false).await;
     converges(&admin, &d, PlanOptions::default()).await;
 }
 
@@ -263,6 +280,8 @@ async fn acls_are_added_and_removed_and_unmanaged_ones_are_untouched() {
     for r in admin.create_acls(&[unmanaged.clone(), stray.clone()]).await {
         r.unwrap();
     }
+
+    settles(async || acls_of(&admin, &format!("User:{outsider}")).await.len(), 2).await;
 
     let mut d = desired(&p);
     let planned = apply_ok(&admin, &d, PlanOptions::default(), &p).await;
