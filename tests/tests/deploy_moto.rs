@@ -24,36 +24,17 @@ fn moto_endpoint() -> String {
 
 /// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
 fn gen_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(bin) = std::env::var("GEN_BIN") {
-            return PathBuf::from(bin);
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "kafka-gen", "--bin", "gen"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the gen binary failed");
-        // target/<profile>/deps/<this test> -> target/<profile>/gen
-        let exe = std::env::current_exe().expect("test executable path");
-        let bin = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test runs from target/<profile>/deps")
-            .join("gen");
-        let help = Command::new(&bin)
-            .args(["deploy", "--help"])
-            .output()
-            .expect("gen runs");
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    let bin = platform_tests::gen_binary();
+    CHECKED.get_or_init(|| {
+        let help = Command::new(bin).args(["deploy", "--help"]).output().expect("gen runs");
         assert!(
             help.status.success(),
             "{} has no `deploy` subcommand: wire deploy::DeployArgs into main.rs",
             bin.display()
         );
-        bin
-    })
+    });
+    bin
 }
 
 /// A copy of a fixture stage under a fresh directory, with RUNID replaced by a unique id.

@@ -31,13 +31,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudformation::config::Credentials;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use sha2::{Digest, Sha256};
+use platform_tests::gen_binary;
 
 /// Account id `gen render` writes for dev, and moto's fixed account id.
 const RENDERED_ACCOUNT: &str = "111111111111";
@@ -51,30 +51,6 @@ fn moto_endpoint() -> String {
             "MOTO_ENDPOINT is not set: run `tests/scripts/moto.sh start` and \
              `eval \"$(tests/scripts/moto.sh env)\"` first (tests/run.sh does both)"
         )
-    })
-}
-
-/// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
-fn gen_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(bin) = std::env::var("GEN_BIN") {
-            return PathBuf::from(bin);
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "kafka-gen", "--bin", "gen"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the gen binary failed");
-        // target/<profile>/deps/<this test> -> target/<profile>/gen
-        std::env::current_exe()
-            .expect("test executable path")
-            .parent()
-            .and_then(Path::parent)
-            .expect("test runs from target/<profile>/deps")
-            .join("gen")
     })
 }
 

@@ -7,12 +7,12 @@
 mod kafka_common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
-use std::sync::OnceLock;
 
 use kafka_admin::{AclFilter, ConfigEntry, ConfigResource, NewTopic};
 use kafka_common::*;
+use platform_tests::gen_binary;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/local-environment");
 
@@ -29,24 +29,6 @@ const LOCALISED: &[&str] = &[
 /// Rendered keys DescribeConfigs never shows: the SCRAM JAAS configuration (a secret) and the
 /// authorizer's keys (Kafka does not know their type, so it treats them as sensitive).
 const HIDDEN: &[&str] = &["listener.name.scram.scram-sha-512.sasl.jaas.config", "allow.everyone.if.no.acl.found", "super.users"];
-
-/// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
-fn gen_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(bin) = std::env::var("GEN_BIN") {
-            return PathBuf::from(bin);
-        }
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "kafka-gen", "--bin", "gen"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the gen binary failed");
-        // target/<profile>/deps/<this test> -> target/<profile>/gen
-        let exe = std::env::current_exe().unwrap();
-        exe.parent().unwrap().parent().unwrap().join("gen")
-    })
-}
 
 /// The broker properties rendered for `node`, named the way the Confluent image names them.
 fn rendered_properties(node: &str) -> BTreeMap<String, String> {

@@ -8,28 +8,10 @@ mod kafka_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use kafka_common::*;
-
-/// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
-fn gen_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(bin) = std::env::var("GEN_BIN") {
-            return PathBuf::from(bin);
-        }
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "kafka-gen", "--bin", "gen"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the gen binary failed");
-        // target/<profile>/deps/<this test> -> target/<profile>/gen
-        let exe = std::env::current_exe().unwrap();
-        exe.parent().unwrap().parent().unwrap().join("gen")
-    })
-}
+use platform_tests::gen_binary;
 
 /// An environments tree: the repository's defaults and dev stage, and project `name` with topics
 /// `<name>.events.v1` (and `<name>.audit.v1` when `with_audit`), a SCRAM producer and an mTLS
