@@ -8,6 +8,7 @@
 #   kafka.sh env                     print the variables the tests read (eval "$(kafka.sh env)")
 #   kafka.sh stop-node N | start-node N
 #                                    stop or restart one node (keeps its data), for failure tests
+#   kafka.sh kill-node N             kill one node at once (SIGKILL, as a lost host; keeps its data)
 #   kafka.sh client-cert NAME        issue a client certificate with CN=NAME (idempotent); prints its directory
 #   kafka.sh server-cert NAME        make the test CA if needed and issue a node certificate with CN=NAME and
 #                                    SANs 127.0.0.1 and NAME (idempotent); prints its directory
@@ -467,6 +468,19 @@ stop_node() {
     rm -f "$f"
 }
 
+# A crash rather than a shutdown: no controlled shutdown, open connections just break.
+kill_node() {
+    local n=$1 f pid
+    f=$(pid_file "$n")
+    if node_running "$n"; then
+        pid=$(cat "$f")
+        kill -9 "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+        log "killed node $n (pid $pid)"
+    fi
+    rm -f "$f"
+}
+
 stop() {
     local n
     # Signal all first so that they shut down in parallel.
@@ -489,7 +503,9 @@ start_node() {
     local deadline=$((SECONDS + 120))
     while ((SECONDS < deadline)); do
         node_running "$n" || { tail -n 30 "$STATE/node-$n/server.log" >&2; die "node $n exited"; }
-        if tail -n +"$((lines + 1))" "$STATE/node-$n/server.log" | grep -q "Kafka Server started"; then
+        # Not `tail | grep -q`: grep quitting early kills tail with SIGPIPE, which pipefail reports
+        # as a failed match.
+        if grep -q "Kafka Server started" <(tail -n +"$((lines + 1))" "$STATE/node-$n/server.log"); then
             log "node $n started"
             return 0
         fi
@@ -582,6 +598,7 @@ case "${1:-}" in
     env) print_env ;;
     stop-node) stop_node "${2:?node number}" ;;
     start-node) start_node "${2:?node number}" ;;
+    kill-node) kill_node "${2:?node number}" ;;
     client-cert) mkdir -p "$CERTS" && [[ -f "$CERTS/ca.crt" ]] || die "no CA yet; run start first"; client_cert "${2:?name}" ;;
     server-cert) mkdir -p "$STATE" && chmod 700 "$STATE" && server_cert "${2:?name}" ;;
     client-config) shift; client_config "$@" ;;
@@ -590,7 +607,7 @@ case "${1:-}" in
     tool) shift; run_tool "$@" ;;
     env-to-properties) env_file_to_properties "${2:?env file}" ;;
     *)
-        echo "usage: $0 {install|start|stop|env|stop-node N|start-node N|client-cert NAME|server-cert NAME|client-config ...|console-producer ...|console-consumer ...|tool CLASS ...|env-to-properties FILE}" >&2
+        echo "usage: $0 {install|start|stop|env|stop-node N|start-node N|kill-node N|client-cert NAME|server-cert NAME|client-config ...|console-producer ...|console-consumer ...|tool CLASS ...|env-to-properties FILE}" >&2
         exit 2
         ;;
 esac

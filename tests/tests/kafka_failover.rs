@@ -16,18 +16,6 @@ use kafka_admin::{
 };
 use kafka_common::*;
 
-/// Starts the node again when dropped, so a failing assertion does not leave the cluster degraded.
-struct Restart(i32);
-
-impl Drop for Restart {
-    fn drop(&mut self) {
-        let out = kafka_sh(&["start-node", &self.0.to_string()]);
-        if !out.status.success() {
-            eprintln!("restarting node {} failed: {}", self.0, String::from_utf8_lossy(&out.stderr));
-        }
-    }
-}
-
 #[tokio::test]
 async fn writes_succeed_while_the_named_controller_is_down() {
     let client = admin_sasl().await;
@@ -51,9 +39,7 @@ async fn writes_succeed_while_the_named_controller_is_down() {
     })
     .await;
     assert!(known, "{user} never authenticated at node {down}");
-    let restart = Restart(down);
-    let out = kafka_sh(&["stop-node", &down.to_string()]);
-    assert!(out.status.success(), "stop-node failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stopped = StoppedNode::stop(down);
 
     let prefix = unique("failover");
     let topics: Vec<NewTopic> = (0..5)
@@ -70,7 +56,7 @@ async fn writes_succeed_while_the_named_controller_is_down() {
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     client.await_topics(&names, true).await.unwrap();
 
-    drop(restart);
+    drop(stopped);
     let back = eventually(Duration::from_secs(60), async || {
         client.refresh_metadata().await.is_ok() && client.brokers().contains_key(&down)
     })

@@ -112,3 +112,35 @@ pub async fn eventually<F: AsyncFnMut() -> bool>(limit: Duration, mut check: F) 
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// A node stopped with `kafka.sh stop-node` (gracefully) or `kill-node` (data kept either way); started again when dropped,
+/// so a failing assertion does not leave the cluster degraded for the tests after it.
+pub struct StoppedNode(i32);
+
+impl StoppedNode {
+    pub fn stop(node: i32) -> Self {
+        let out = kafka_sh(&["stop-node", &node.to_string()]);
+        assert!(out.status.success(), "stop-node {node} failed: {}", String::from_utf8_lossy(&out.stderr));
+        StoppedNode(node)
+    }
+
+    /// Kills the node (SIGKILL): a crash, no controlled shutdown.
+    pub fn kill(node: i32) -> Self {
+        let out = kafka_sh(&["kill-node", &node.to_string()]);
+        assert!(out.status.success(), "kill-node {node} failed: {}", String::from_utf8_lossy(&out.stderr));
+        StoppedNode(node)
+    }
+
+    pub fn id(&self) -> i32 {
+        self.0
+    }
+}
+
+impl Drop for StoppedNode {
+    fn drop(&mut self) {
+        let out = kafka_sh(&["start-node", &self.0.to_string()]);
+        if !out.status.success() {
+            eprintln!("restarting node {} failed: {}", self.0, String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
