@@ -1,7 +1,8 @@
 //! Key generation, the CSR, and reading the issued certificate.
 
 use cfn_custom_resource::{Error, Result};
-use rcgen::{CertificateParams, DnType, KeyPair, PublicKeyData};
+use rcgen::string::Ia5String;
+use rcgen::{CertificateParams, DnType, KeyPair, PublicKeyData, SanType};
 use rsa::pkcs8::EncodePrivateKey;
 use time::format_description::well_known::Rfc3339;
 use x509_parser::pem::parse_x509_pem;
@@ -43,10 +44,16 @@ impl PrivateKey {
         self.pair.der_bytes().to_vec()
     }
 
-    /// A PEM CSR for the subject and DNS names of `spec`, signed with this key.
+    /// A PEM CSR for the subject, DNS names and IP addresses of `spec`, signed with this key.
     pub fn csr_pem(&self, spec: &Spec) -> Result<String> {
-        let mut params = CertificateParams::new(spec.dns_names.clone())
-            .map_err(|e| Error::property("DnsNames", e.to_string()))?;
+        // Explicit SAN types: CertificateParams::new would turn anything that parses as an address
+        // into an IP SAN.
+        let mut params = CertificateParams::default();
+        for name in &spec.dns_names {
+            let name = Ia5String::try_from(name.as_str()).map_err(|e| Error::property("DnsNames", e.to_string()))?;
+            params.subject_alt_names.push(SanType::DnsName(name));
+        }
+        params.subject_alt_names.extend(spec.ip_addresses.iter().copied().map(SanType::IpAddress));
         params.distinguished_name.push(DnType::CommonName, spec.common_name.as_str());
         params
             .serialize_request(&self.pair)
@@ -113,6 +120,35 @@ mod tests {
         assert!(info.not_after.ends_with('Z'), "{}", info.not_after);
         let other = PrivateKey::generate(KeyAlgorithm::EcPrime256v1).unwrap();
         assert_ne!(info.public_key_bits, other.public_key_bits());
+    }
+
+    #[test]
+    fn the_csr_carries_dns_names_and_ip_addresses_as_such() {
+        let spec = Spec::from_properties(
+            &Properties::from_value(json!({
+                "CertificateAuthorityArn": "arn:aws:acm-pca:eu-west-1:1:certificate-authority/x",
+                "CommonName": "b-1", "DnsNames": ["b-1.kafka.internal"], "IpAddresses": ["127.0.0.1"],
+                "ParameterPrefix": "/k/b-1"
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        let key = PrivateKey::generate(KeyAlgorithm::EcPrime256v1).unwrap();
+        let pem = key.csr_pem(&spec).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        use x509_parser::prelude::FromDer;
+        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents).unwrap();
+        let sans: Vec<String> = csr
+            .requested_extensions()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| match e {
+                x509_parser::extensions::ParsedExtension::SubjectAlternativeName(san) => Some(san),
+                _ => None,
+            })
+            .flat_map(|san| san.general_names.iter().map(|n| format!("{n:?}")))
+            .collect();
+        assert_eq!(sans, ["DNSName(\"b-1.kafka.internal\")", "IPAddress([127, 0, 0, 1])"]);
     }
 
     #[test]

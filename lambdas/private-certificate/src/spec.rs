@@ -1,5 +1,7 @@
 //! The properties of `Custom::PrivateCertificate`, validated.
 
+use std::net::IpAddr;
+
 use cfn_custom_resource::ssm::validate_name;
 use cfn_custom_resource::{Error, Properties, Result};
 
@@ -7,6 +9,7 @@ const PROPERTIES: &[&str] = &[
     "CertificateAuthorityArn",
     "CommonName",
     "DnsNames",
+    "IpAddresses",
     "KeyAlgorithm",
     "ValidityDays",
     "Usage",
@@ -57,8 +60,10 @@ pub struct Spec {
     pub ca_arn: String,
     /// Subject common name.
     pub common_name: String,
-    /// Subject alternative names.
+    /// DNS subject alternative names.
     pub dns_names: Vec<String>,
+    /// IP address subject alternative names (for clients that connect by address).
+    pub ip_addresses: Vec<IpAddr>,
     /// Key algorithm.
     pub key_algorithm: KeyAlgorithm,
     /// Validity in days.
@@ -97,6 +102,14 @@ impl Spec {
         for name in &dns_names {
             check_dns_name(name)?;
         }
+        let ip_addresses = p
+            .string_list("IpAddresses")?
+            .iter()
+            .map(|a| {
+                a.parse::<IpAddr>()
+                    .map_err(|_| Error::property("IpAddresses", format!("{a:?} is not an IPv4 or IPv6 address")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let key_algorithm = match p.optional_str("KeyAlgorithm")?.as_deref() {
             None | Some("EC_prime256v1") => KeyAlgorithm::EcPrime256v1,
             Some("RSA_2048") => KeyAlgorithm::Rsa2048,
@@ -118,10 +131,10 @@ impl Spec {
                 ));
             }
         };
-        if usage != Usage::Client && dns_names.is_empty() {
+        if usage != Usage::Client && dns_names.is_empty() && ip_addresses.is_empty() {
             return Err(Error::property(
                 "DnsNames",
-                "a server certificate needs at least one DNS name (clients check the SAN, not the CN)",
+                "a server certificate needs at least one DNS name or IP address (clients check the SAN, not the CN)",
             ));
         }
         let prefix = p.required_str("ParameterPrefix")?;
@@ -133,6 +146,7 @@ impl Spec {
             ca_arn,
             common_name,
             dns_names,
+            ip_addresses,
             key_algorithm,
             validity_days: p.optional_u32("ValidityDays", 1..=3650)?.unwrap_or(DEFAULT_VALIDITY_DAYS),
             usage,
@@ -166,6 +180,9 @@ fn check_dns_name(name: &str) -> Result<()> {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
+    if name.parse::<IpAddr>().is_ok() {
+        return Err(Error::property("DnsNames", format!("{name:?} is an IP address; list it under IpAddresses")));
+    }
     let body = name.strip_prefix("*.").unwrap_or(name);
     if name.len() > 253 || !body.split('.').all(label_ok) {
         return Err(Error::property("DnsNames", format!("{name:?} is not a valid DNS name")));
@@ -206,13 +223,15 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_property() {
-        let cases: [(&str, Value, &str); 8] = [
+        let cases: [(&str, Value, &str); 10] = [
             ("CertificateAuthorityArn", json!("arn:aws:s3:::bucket"), "property CertificateAuthorityArn:"),
             ("KeyAlgorithm", json!("EC_secp384r1"), "property KeyAlgorithm:"),
             ("Usage", json!("everything"), "property Usage:"),
             ("ValidityDays", json!("0"), "property ValidityDays:"),
             ("DnsNames", json!(["bad name"]), "property DnsNames:"),
             ("DnsNames", json!([]), "property DnsNames: a server certificate"),
+            ("DnsNames", json!(["127.0.0.1"]), "property DnsNames: \"127.0.0.1\" is an IP address"),
+            ("IpAddresses", json!(["10.0.0.300"]), "property IpAddresses:"),
             ("ParameterPrefix", json!("kafka/x"), "property ParameterPrefix:"),
             ("Colour", json!("red"), "property Colour: unknown"),
         ];
@@ -235,5 +254,15 @@ mod tests {
         assert_eq!(s.validity_days, 30);
         assert_eq!(s.dns_names.len(), 2);
         assert_eq!((s.usage, s.key_algorithm), (Usage::ServerAndClient, KeyAlgorithm::Rsa2048));
+    }
+
+    #[test]
+    fn ip_addresses_alone_make_a_server_certificate() {
+        let mut props = base();
+        props.as_object_mut().unwrap().remove("DnsNames");
+        props["IpAddresses"] = json!("127.0.0.1, ::1");
+        let s = spec(props).unwrap();
+        assert_eq!(s.ip_addresses, ["127.0.0.1".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]);
+        assert!(s.dns_names.is_empty());
     }
 }
