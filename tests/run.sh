@@ -39,11 +39,15 @@ cleanup() {
 }
 trap cleanup EXIT
 tests/scripts/moto.sh start
+eval "$(tests/scripts/moto.sh env)"
+# Every broker and client certificate comes from the private-certificate Lambda against moto's ACM
+# Private CA (kafka.sh calls issue-test-cert); tests/tests/kafka_rendered.rs checks that the brokers
+# serve what the Lambda stored.
+export KAFKA_CERT_ISSUER="$CARGO_TARGET_DIR/debug/issue-test-cert"
 # The cluster boots from the broker settings gen renders for tests/fixtures/local-environment/ (stage
 # dev), localised for one machine; tests/tests/kafka_rendered.rs checks that they are what runs.
 tests/scripts/rendered-node-env.sh "$RUN_DIR/kafka-rendered" >/dev/null
 KAFKA_NODE_ENV_DIR="$RUN_DIR/kafka-rendered" tests/scripts/kafka.sh start
-eval "$(tests/scripts/moto.sh env)"
 eval "$(tests/scripts/kafka.sh env)"
 
 step "tests"

@@ -141,8 +141,37 @@ run_tool() {
 
 # ---------------------------------------------------------------------------------------------------
 # certificates (PEM, as the platform gets them from ACM Private CA)
+#
+# Two issuers. By default openssl and a local test CA. With KAFKA_CERT_ISSUER (the issue-test-cert
+# binary of the tests crate; tests/run.sh sets it) and MOTO_ENDPOINT: a root CA in moto's ACM
+# Private CA, and every certificate issued by the private-certificate Lambda, read back from the
+# SSM parameters it wrote. certs/issuer records the choice when the CA is made, so every later
+# certificate (client-cert during the tests) comes from the same CA.
 
-make_ca() {
+# make_test_ca: $CERTS/ca.crt from the configured issuer. A new CA invalidates every certificate
+# issued before, so those are removed.
+make_test_ca() {
+    if [[ -n ${KAFKA_CERT_ISSUER:-} ]]; then
+        [[ -n ${MOTO_ENDPOINT:-} ]] || die "KAFKA_CERT_ISSUER needs MOTO_ENDPOINT (eval \"\$(tests/scripts/moto.sh env)\")"
+        [[ -x $KAFKA_CERT_ISSUER ]] || die "KAFKA_CERT_ISSUER=$KAFKA_CERT_ISSUER is not an executable"
+        rm -f "$CERTS/ca.key"
+        local outcome
+        outcome=$("$KAFKA_CERT_ISSUER" --moto "$MOTO_ENDPOINT" ca --arn-file "$CERTS/ca.arn" --out "$CERTS/ca.crt") ||
+            die "issue-test-cert could not provide the CA in moto at $MOTO_ENDPOINT"
+        if [[ $outcome == created || ! -f "$CERTS/issuer" ]]; then
+            rm -rf "$CERTS"/broker-* "$CERTS/servers" "$CERTS/clients"
+        fi
+        printf '%s\n%s\n' "$KAFKA_CERT_ISSUER" "$MOTO_ENDPOINT" >"$CERTS/issuer"
+    else
+        if [[ -f "$CERTS/issuer" ]]; then
+            # The CA lives in moto and there is no issuer now: start over with openssl.
+            rm -rf "$CERTS"/broker-* "$CERTS/servers" "$CERTS/clients" "$CERTS/ca.crt" "$CERTS/ca.arn" "$CERTS/issuer"
+        fi
+        make_openssl_ca ca "Kafka Platform Test CA"
+    fi
+}
+
+make_openssl_ca() {
     local name=$1 cn=$2
     [[ -f "$CERTS/$name.crt" ]] && return 0
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -153,39 +182,60 @@ make_ca() {
     chmod 600 "$CERTS/$name.key"
 }
 
-# issue_cert DIR CN EXTENSIONS: DIR/key.pem (PKCS#8, unencrypted), DIR/cert.pem, DIR/chain.pem (cert + CA)
+# issue_cert DIR CN USAGE [SAN...]: DIR/key.pem (PKCS#8, unencrypted), DIR/cert.pem, DIR/chain.pem
+# (certificate + CA). USAGE is client or server-and-client; a SAN is DNS:name or IP:address.
 issue_cert() {
-    local dir=$1 cn=$2 ext=$3
+    local dir=$1 cn=$2 usage=$3
+    shift 3
     [[ -f "$dir/chain.pem" ]] && return 0
-    mkdir -p "$dir"
+    mkdir -p "$(dirname "$dir")"
     local tmp
     tmp=$(mktemp -d)
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/key.pem" 2>/dev/null
-    # O before CN in the sequence makes Java print the subject as "CN=<name>,O=...", which the
-    # principal mapping rule of the brokers turns into <name>.
-    openssl req -new -key "$tmp/key.pem" -subj "/O=$CERT_ORG/CN=$cn" -out "$tmp/req.csr" 2>/dev/null
-    printf '%s\n' "$ext" >"$tmp/ext.cnf"
-    openssl x509 -req -in "$tmp/req.csr" -CA "$CERTS/ca.crt" -CAkey "$CERTS/ca.key" \
-        -set_serial "0x$(openssl rand -hex 16)" -days 825 -extfile "$tmp/ext.cnf" \
-        -out "$tmp/cert.pem" 2>/dev/null
-    cat "$tmp/cert.pem" "$CERTS/ca.crt" >"$tmp/chain.pem"
-    chmod 600 "$tmp/key.pem"
-    mv "$tmp/key.pem" "$tmp/cert.pem" "$tmp/chain.pem" "$dir/"
+    if [[ -f "$CERTS/issuer" ]]; then
+        local issuer moto san args=()
+        { read -r issuer && read -r moto; } <"$CERTS/issuer"
+        for san in "$@"; do
+            case $san in
+                DNS:*) args+=(--dns-name "${san#DNS:}") ;;
+                IP:*) args+=(--ip-address "${san#IP:}") ;;
+            esac
+        done
+        "$issuer" --moto "$moto" leaf --arn-file "$CERTS/ca.arn" --common-name "$cn" --usage "$usage" \
+            "${args[@]}" --out "$tmp" >&2 || { rm -rf "$tmp"; die "the certificate Lambda could not issue $cn"; }
+    else
+        local ext="basicConstraints=CA:FALSE"
+        if [[ $usage == client ]]; then
+            ext+=$'\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth'
+        else
+            ext+=$'\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth'
+        fi
+        (($# > 0)) && ext+=$'\nsubjectAltName='"$(join_by , "$@")"
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/key.pem" 2>/dev/null
+        # O before CN in the sequence makes Java print the subject as "CN=<name>,O=...", which the
+        # principal mapping rule of the brokers turns into <name>.
+        openssl req -new -key "$tmp/key.pem" -subj "/O=$CERT_ORG/CN=$cn" -out "$tmp/req.csr" 2>/dev/null
+        printf '%s\n' "$ext" >"$tmp/ext.cnf"
+        openssl x509 -req -in "$tmp/req.csr" -CA "$CERTS/ca.crt" -CAkey "$CERTS/ca.key" \
+            -set_serial "0x$(openssl rand -hex 16)" -days 825 -extfile "$tmp/ext.cnf" \
+            -out "$tmp/cert.pem" 2>/dev/null
+        cat "$tmp/cert.pem" "$CERTS/ca.crt" >"$tmp/chain.pem"
+    fi
+    chmod 600 "$tmp"/*
+    mkdir -p "$dir"
+    mv "$tmp"/*.pem "$dir/"
+    [[ -f "$tmp/parameter-prefix" ]] && mv "$tmp/parameter-prefix" "$dir/"
     rm -rf "$tmp"
 }
 
 make_certs() {
     mkdir -p "$CERTS"
     chmod 700 "$CERTS"
-    make_ca ca "Kafka Platform Test CA"
-    # A second CA that nothing trusts, for the "untrusted CA" tests.
-    make_ca untrusted-ca "Untrusted Test CA"
+    make_test_ca
+    # A second CA that nothing trusts, for the "untrusted CA" tests: always openssl.
+    make_openssl_ca untrusted-ca "Untrusted Test CA"
     local n
     for n in "${NODES[@]}"; do
-        issue_cert "$CERTS/broker-$n" "broker-$n" "basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=IP:$HOST,DNS:localhost,DNS:broker-$n"
+        issue_cert "$CERTS/broker-$n" "broker-$n" server-and-client "IP:$HOST" DNS:localhost "DNS:broker-$n"
     done
     client_cert "$ADMIN_USER" >/dev/null
 }
@@ -193,9 +243,7 @@ subjectAltName=IP:$HOST,DNS:localhost,DNS:broker-$n"
 client_cert() {
     local name=$1
     [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "client name '$name' may only contain letters, digits, '.', '_' and '-'"
-    issue_cert "$CERTS/clients/$name" "$name" "basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature
-extendedKeyUsage=clientAuth"
+    issue_cert "$CERTS/clients/$name" "$name" client
     echo "$CERTS/clients/$name"
 }
 
@@ -206,10 +254,7 @@ server_cert() {
     local name=$1
     [[ $name =~ ^[A-Za-z0-9.-]+$ ]] || die "node name '$name' may only contain letters, digits, '.' and '-'"
     make_certs
-    issue_cert "$CERTS/servers/$name" "$name" "basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=IP:$HOST,DNS:$name"
+    issue_cert "$CERTS/servers/$name" "$name" server-and-client "IP:$HOST" "DNS:$name"
     echo "$CERTS/servers/$name"
 }
 

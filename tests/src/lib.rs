@@ -1,5 +1,8 @@
 //! Integration tests against real servers (see tests/run.sh), and what their files share.
 
+pub mod lambda_harness;
+pub mod private_ca;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

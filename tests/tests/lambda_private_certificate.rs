@@ -21,11 +21,6 @@ mod lambda_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_acmpca::types::{
-    Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityType, KeyAlgorithm,
-    SigningAlgorithm, Validity, ValidityPeriodType,
-};
-use aws_sdk_acmpca::primitives::Blob;
 use lambda_support::*;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -37,54 +32,8 @@ const TYPE: &str = "Custom::PrivateCertificate";
 const BIN: &str = "private-certificate-lambda";
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// Creates and activates a root CA in moto the way an operator would on AWS: CSR, self-issued
-/// RootCACertificate/V1, import.
 async fn root_ca(pca: &aws_sdk_acmpca::Client) -> (String, String) {
-    let arn = pca
-        .create_certificate_authority()
-        .certificate_authority_type(CertificateAuthorityType::Root)
-        .certificate_authority_configuration(
-            CertificateAuthorityConfiguration::builder()
-                .key_algorithm(KeyAlgorithm::Rsa2048)
-                .signing_algorithm(SigningAlgorithm::Sha256Withrsa)
-                .subject(Asn1Subject::builder().common_name(unique("Kafka Test Root")).organization("Tests").build())
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .certificate_authority_arn
-        .unwrap();
-    let csr = pca.get_certificate_authority_csr().certificate_authority_arn(&arn).send().await.unwrap().csr.unwrap();
-    let cert_arn = pca
-        .issue_certificate()
-        .certificate_authority_arn(&arn)
-        .csr(Blob::new(csr.as_bytes()))
-        .signing_algorithm(SigningAlgorithm::Sha256Withrsa)
-        .template_arn("arn:aws:acm-pca:::template/RootCACertificate/V1")
-        .validity(Validity::builder().r#type(ValidityPeriodType::Years).value(10).build().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .certificate_arn
-        .unwrap();
-    let cert = pca
-        .get_certificate()
-        .certificate_authority_arn(&arn)
-        .certificate_arn(&cert_arn)
-        .send()
-        .await
-        .unwrap()
-        .certificate
-        .unwrap();
-    pca.import_certificate_authority_certificate()
-        .certificate_authority_arn(&arn)
-        .certificate(Blob::new(cert.as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    (arn, cert)
+    platform_tests::private_ca::create_root_ca(pca, &unique("Kafka Test Root")).await.expect("root CA in moto")
 }
 
 struct Params(aws_sdk_ssm::Client);
