@@ -188,6 +188,11 @@ issue_cert() {
     local dir=$1 cn=$2 usage=$3
     shift 3
     [[ -f "$dir/chain.pem" ]] && return 0
+    # Tests ask for certificates in parallel; one issuer at a time, so two never mix their files.
+    local lock
+    exec {lock}>"$CERTS/.issue.lock"
+    flock "$lock"
+    [[ -f "$dir/chain.pem" ]] && { exec {lock}>&-; return 0; }
     mkdir -p "$(dirname "$dir")"
     local tmp
     tmp=$(mktemp -d)
@@ -225,6 +230,7 @@ issue_cert() {
     mv "$tmp"/*.pem "$dir/"
     [[ -f "$tmp/parameter-prefix" ]] && mv "$tmp/parameter-prefix" "$dir/"
     rm -rf "$tmp"
+    exec {lock}>&-
 }
 
 make_certs() {
