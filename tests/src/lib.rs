@@ -1,6 +1,7 @@
 //! Integration tests against real servers (see tests/run.sh), and what their files share.
 
 pub mod lambda_harness;
+pub mod moto;
 pub mod private_ca;
 
 use std::path::{Path, PathBuf};

@@ -10,17 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_cloudformation::config::Credentials;
+use platform_tests::moto::endpoint as moto_endpoint;
 
-fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "MOTO_ENDPOINT is not set: run `tests/scripts/moto.sh start` and \
-             `eval \"$(tests/scripts/moto.sh env)\"` first (tests/run.sh does both)"
-        )
-    })
-}
 
 /// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
 fn gen_binary() -> &'static Path {
@@ -249,19 +240,10 @@ impl Aws {
             .enable_all()
             .build()
             .unwrap();
-        let config = rt.block_on(
-            aws_config::defaults(BehaviorVersion::latest())
-                .endpoint_url(moto_endpoint())
-                .region(aws_config::Region::new("eu-west-1"))
-                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-                .load(),
-        );
-        let s3 = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build();
+        let config = rt.block_on(platform_tests::moto::sdk_config());
         Aws {
             cfn: aws_sdk_cloudformation::Client::new(&config),
-            s3: aws_sdk_s3::Client::from_conf(s3),
+            s3: platform_tests::moto::s3(&config),
             rt,
         }
     }

@@ -33,26 +33,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_cloudformation::config::Credentials;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use sha2::{Digest, Sha256};
 use platform_tests::gen_binary;
+use platform_tests::moto::endpoint as moto_endpoint;
 
 /// Account id `gen render` writes for dev, and moto's fixed account id.
 const RENDERED_ACCOUNT: &str = "111111111111";
 const MOTO_ACCOUNT: &str = "123456789012";
 /// The Lambda functions the dev stage's stacks take code keys for.
 const LAMBDAS: [&str; 3] = ["private-certificate", "reconciler", "secure-password"];
-
-fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "MOTO_ENDPOINT is not set: run `tests/scripts/moto.sh start` and \
-             `eval \"$(tests/scripts/moto.sh env)\"` first (tests/run.sh does both)"
-        )
-    })
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -332,19 +322,10 @@ impl Aws {
             .enable_all()
             .build()
             .unwrap();
-        let config = rt.block_on(
-            aws_config::defaults(BehaviorVersion::latest())
-                .endpoint_url(moto_endpoint())
-                .region(aws_config::Region::new("eu-west-1"))
-                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-                .load(),
-        );
-        let s3 = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build();
+        let config = rt.block_on(platform_tests::moto::sdk_config());
         Aws {
             cfn: aws_sdk_cloudformation::Client::new(&config),
-            s3: aws_sdk_s3::Client::from_conf(s3),
+            s3: platform_tests::moto::s3(&config),
             rt,
         }
     }

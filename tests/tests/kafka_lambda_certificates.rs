@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use kafka_admin::AdminClient;
 use kafka_common::*;
-use platform_tests::lambda_harness::sdk_config_for;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -44,8 +43,7 @@ fn der_certs(pem: &str) -> Vec<CertificateDer<'static>> {
 }
 
 async fn ssm() -> aws_sdk_ssm::Client {
-    let moto = std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT is set (tests/scripts/moto.sh env)");
-    aws_sdk_ssm::Client::new(&sdk_config_for(&moto, "testing", "testing").await)
+    aws_sdk_ssm::Client::new(&platform_tests::moto::sdk_config().await)
 }
 
 async fn parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> String {

@@ -65,7 +65,7 @@ struct Aws {
 impl Aws {
     async fn new() -> Aws {
         let config = sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+        let s3 = platform_tests::moto::s3(&config);
         let bucket = unique("desired").to_lowercase();
         s3.create_bucket()
             .bucket(&bucket)

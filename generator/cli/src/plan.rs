@@ -96,16 +96,8 @@ pub struct ApplyArgs {
 /// `gen plan`: prints the plan; exit 0 (no changes or, without --detailed-exitcode, changes),
 /// 2 (changes pending, with --detailed-exitcode) or 1 (error, or refused changes).
 pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
-    let Some(stage) = load_desired(environments, args.stage) else {
+    let Some((client, plan)) = plan_stage(environments, args.stage, args.allow_delete, &args.connection).await else {
         return ExitCode::FAILURE;
-    };
-    let options = options(args.allow_delete, &args.connection);
-    let (client, plan) = match connect_and_plan(&stage, &args.connection, options).await {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     client.close().await;
     match args.format {
@@ -128,16 +120,8 @@ pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
 /// `gen apply`: plans, shows the plan, asks (unless --yes), applies, and reports every change
 /// that failed. Exit 0 when everything was applied, 1 otherwise.
 pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
-    let Some(stage) = load_desired(environments, args.stage) else {
+    let Some((client, plan)) = plan_stage(environments, args.stage, args.allow_delete, &args.connection).await else {
         return ExitCode::FAILURE;
-    };
-    let options = options(args.allow_delete, &args.connection);
-    let (client, plan) = match connect_and_plan(&stage, &args.connection, options).await {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     print!("{}", render::text(&plan));
     if plan.is_refused() {
@@ -182,6 +166,23 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
     } else {
         eprintln!("hint: fix the causes above and run `gen apply` again; it plans only what is still missing");
         ExitCode::FAILURE
+    }
+}
+
+/// Loads the stage, connects and plans; prints why not and gives None when a step fails.
+async fn plan_stage(
+    environments: &Path,
+    stage: StageName,
+    allow_delete: bool,
+    connection: &ConnectionArgs,
+) -> Option<(AdminClient, Plan)> {
+    let stage = load_desired(environments, stage)?;
+    match connect_and_plan(&stage, connection, options(allow_delete, connection)).await {
+        Ok(planned) => Some(planned),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
     }
 }
 

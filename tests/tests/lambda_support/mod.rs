@@ -2,23 +2,14 @@
 //! `platform_tests::lambda_harness`, plus what only the tests need (moto from the environment,
 //! the workspace's freshly built binaries, secret scans, unreachable endpoints).
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test file uses a different subset
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
 pub use platform_tests::lambda_harness::*;
-
-/// moto's endpoint from `tests/scripts/moto.sh env`; fails the test when it is missing.
-pub fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "MOTO_ENDPOINT is not set: run `tests/scripts/moto.sh start` and \
-             `eval \"$(tests/scripts/moto.sh env)\"` (tests/run.sh does both)"
-        )
-    })
-}
+pub use platform_tests::moto::{endpoint as moto_endpoint, sdk_config};
 
 /// The directory of this test's build profile (`<target>/debug`), after building every binary
 /// of the workspace once per test process the way tests/run.sh does
@@ -49,11 +40,6 @@ pub fn profile_dir() -> PathBuf {
 /// The path of a Lambda binary (`secure-password-lambda`, `private-certificate-lambda`).
 pub fn lambda_binary(name: &str) -> PathBuf {
     profile_dir().join(name)
-}
-
-/// An SDK configuration for the test's own calls to moto.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    sdk_config_for(&moto_endpoint(), "testing", "testing").await
 }
 
 /// Starts one of this workspace's Lambda binaries (built by [`profile_dir`]).
