@@ -32,7 +32,12 @@ pub const LOG_STREAM: &str = "2026/01/01/[$LATEST]0123456789abcdef";
 pub fn unique(label: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("{label}-{:x}-{}-{}", nanos & 0xffff_ffff, std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{label}-{:x}-{}-{}",
+        nanos & 0xffff_ffff,
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// An SDK configuration for `endpoint` with the given credentials.
@@ -44,9 +49,7 @@ pub async fn sdk_config_for(endpoint: &str, key: &str, secret: &str) -> aws_conf
         .credentials_provider(aws_sdk_ssm::config::SharedCredentialsProvider::new(
             aws_sdk_ssm::config::Credentials::new(key, secret, None, None, "tests"),
         ))
-        .http_client(
-            aws_smithy_http_client_for_tests(),
-        )
+        .http_client(aws_smithy_http_client_for_tests())
         .build()
 }
 
@@ -160,7 +163,12 @@ impl Harness {
     }
 
     /// Starts the executable at `path` against this Runtime API with `endpoint` as AWS.
-    pub fn spawn_path(&self, path: &std::path::Path, endpoint: &str, extra_env: &[(&str, &str)]) -> LambdaProcess {
+    pub fn spawn_path(
+        &self,
+        path: &std::path::Path,
+        endpoint: &str,
+        extra_env: &[(&str, &str)],
+    ) -> LambdaProcess {
         let binary = path.file_name().unwrap().to_string_lossy().into_owned();
         let binary = binary.as_str();
         let mut cmd = Command::new(path);
@@ -240,7 +248,8 @@ impl Harness {
         let url = event["ResponseURL"].as_str().expect("events carry a ResponseURL").to_string();
         let token = url.rsplit('/').next().unwrap().to_string();
         let aws_request_id = unique("invocation");
-        let deadline_ms = (SystemTime::now() + deadline).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let deadline_ms =
+            (SystemTime::now() + deadline).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         self.state.lock().unwrap().queue.push_back((aws_request_id.clone(), deadline_ms, event));
         let wait_until = Instant::now() + deadline + Duration::from_secs(30);
         loop {
@@ -259,7 +268,9 @@ impl Harness {
     /// Invokes an event without a ResponseURL and returns the Runtime API result.
     pub async fn invoke_unanswerable(&self, event: Value) -> (String, String) {
         let aws_request_id = unique("invocation");
-        let deadline_ms = (SystemTime::now() + Duration::from_secs(30)).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let deadline_ms =
+            (SystemTime::now() + Duration::from_secs(30)).duration_since(UNIX_EPOCH).unwrap().as_millis()
+                as u64;
         self.state.lock().unwrap().queue.push_back((aws_request_id.clone(), deadline_ms, event));
         for _ in 0..1500 {
             if let Some(r) = self.state.lock().unwrap().runtime_results.get(&aws_request_id) {
@@ -298,9 +309,13 @@ async fn next(State(state): State<Shared>) -> Response {
                 headers.insert("lambda-runtime-deadline-ms", HeaderValue::from(deadline_ms));
                 headers.insert(
                     "lambda-runtime-invoked-function-arn",
-                    HeaderValue::from_str(&format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:test")).unwrap(),
+                    HeaderValue::from_str(&format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:test"))
+                        .unwrap(),
                 );
-                headers.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-00000000-000000000000000000000000"));
+                headers.insert(
+                    "lambda-runtime-trace-id",
+                    HeaderValue::from_static("Root=1-00000000-000000000000000000000000"),
+                );
                 headers.insert("content-type", HeaderValue::from_static("application/json"));
                 return (StatusCode::OK, headers, event.to_string()).into_response();
             }

@@ -40,7 +40,13 @@ pub async fn create_root_ca(pca: &Client, common_name: &str) -> Result<(String, 
         .csr(Blob::new(csr.as_bytes()))
         .signing_algorithm(SigningAlgorithm::Sha256Withrsa)
         .template_arn("arn:aws:acm-pca:::template/RootCACertificate/V1")
-        .validity(Validity::builder().r#type(ValidityPeriodType::Years).value(10).build().map_err(|e| e.to_string())?)
+        .validity(
+            Validity::builder()
+                .r#type(ValidityPeriodType::Years)
+                .value(10)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
         .send()
         .await
         .map_err(|e| format!("IssueCertificate (root): {e:?}"))?

@@ -12,7 +12,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use platform_tests::moto::endpoint as moto_endpoint;
 
-
 /// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
 fn gen_binary() -> &'static Path {
     static CHECKED: OnceLock<()> = OnceLock::new();
@@ -37,26 +36,18 @@ struct Stage {
 
 impl Stage {
     fn new(fixture: &str, label: &str) -> Stage {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let id = format!("{label}{}x{}", std::process::id(), nanos % 1_000_000_000);
         let root = std::env::temp_dir().join(format!("gen-deploy-{id}"));
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/deploy")
-            .join(fixture);
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deploy").join(fixture);
         let manifest: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(source.join("manifest.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(source.join("manifest.json")).unwrap()).unwrap();
         let stage = manifest["stage"].as_str().unwrap().to_string();
         let dir = root.join("templates").join(&stage);
         std::fs::create_dir_all(&dir).unwrap();
         for entry in std::fs::read_dir(&source).unwrap() {
             let path = entry.unwrap().path();
-            let text = std::fs::read_to_string(&path)
-                .unwrap()
-                .replace("RUNID", &id);
+            let text = std::fs::read_to_string(&path).unwrap().replace("RUNID", &id);
             std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
         }
         Stage { root, id, stage }
@@ -78,19 +69,16 @@ impl Stage {
         std::fs::write(dir.join("echo.zip"), &zip).unwrap();
         let sha = sha256_hex(zip.as_bytes());
         let key = format!("lambdas/echo-{sha}.zip");
-        let manifest = serde_json::json!({"echo": {"zip": "echo.zip", "sha256": sha, "s3_key": key, "size": zip.len()}});
+        let manifest =
+            serde_json::json!({"echo": {"zip": "echo.zip", "sha256": sha, "s3_key": key, "size": zip.len()}});
         std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
         key
     }
 
     /// Replaces a file of the stage by another fixture file (RUNID replaced as well).
     fn replace_with_fixture(&self, file: &str, fixture: &str) {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/deploy")
-            .join(fixture);
-        let text = std::fs::read_to_string(source)
-            .unwrap()
-            .replace("RUNID", &self.id);
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deploy").join(fixture);
+        let text = std::fs::read_to_string(source).unwrap().replace("RUNID", &self.id);
         std::fs::write(self.dir().join(file), text).unwrap();
     }
 
@@ -138,18 +126,14 @@ impl Stage {
     /// `gen deploy` on a terminal (a pseudo-terminal made by util-linux `script`), typing
     /// `answer` at the prompt. Everything it printed arrives on stdout.
     fn deploy_on_terminal(&self, args: &[&str], answer: &str) -> Run {
-        let quoted: Vec<String> = self
-            .command_line(args)
-            .iter()
-            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-            .collect();
-        let mut child =
-            Self::env(Command::new("script").args(["-qec", &quoted.join(" "), "/dev/null"]))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("util-linux `script` runs");
+        let quoted: Vec<String> =
+            self.command_line(args).iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
+        let mut child = Self::env(Command::new("script").args(["-qec", &quoted.join(" "), "/dev/null"]))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("util-linux `script` runs");
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
@@ -192,38 +176,22 @@ impl Run {
     }
 
     fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "unexpected exit code\n{}",
-            self.all()
-        );
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{}", self.all());
         self
     }
 
     /// The change-set table row of a logical id, split into its columns.
     fn row(&self, logical_id: &str) -> Option<Vec<String>> {
         self.stdout.lines().find_map(|line| {
-            let cols: Vec<String> = line
-                .split("  ")
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(String::from)
-                .collect();
+            let cols: Vec<String> =
+                line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect();
             (cols.len() == 4 && cols[0] == logical_id).then_some(cols)
         })
     }
 
     fn expect_row(&self, logical_id: &str, ty: &str, action: &str, replacement: &str) {
-        let row = self
-            .row(logical_id)
-            .unwrap_or_else(|| panic!("no row for {logical_id}\n{}", self.all()));
-        assert_eq!(
-            row,
-            [logical_id, ty, action, replacement],
-            "\n{}",
-            self.all()
-        );
+        let row = self.row(logical_id).unwrap_or_else(|| panic!("no row for {logical_id}\n{}", self.all()));
+        assert_eq!(row, [logical_id, ty, action, replacement], "\n{}", self.all());
     }
 }
 
@@ -236,16 +204,9 @@ struct Aws {
 
 impl Aws {
     fn new() -> Aws {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let config = rt.block_on(platform_tests::moto::sdk_config());
-        Aws {
-            cfn: aws_sdk_cloudformation::Client::new(&config),
-            s3: platform_tests::moto::s3(&config),
-            rt,
-        }
+        Aws { cfn: aws_sdk_cloudformation::Client::new(&config), s3: platform_tests::moto::s3(&config), rt }
     }
 
     fn stack(&self, name: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
@@ -256,20 +217,13 @@ impl Aws {
     }
 
     fn status(&self, name: &str) -> Option<String> {
-        self.stack(name)
-            .and_then(|s| s.stack_status().map(|s| s.as_str().to_string()))
+        self.stack(name).and_then(|s| s.stack_status().map(|s| s.as_str().to_string()))
     }
 
     fn resources(&self, name: &str) -> Vec<String> {
-        let out = self
-            .rt
-            .block_on(self.cfn.describe_stack_resources().stack_name(name).send())
-            .unwrap();
-        let mut ids: Vec<String> = out
-            .stack_resources()
-            .iter()
-            .filter_map(|r| r.logical_resource_id().map(String::from))
-            .collect();
+        let out = self.rt.block_on(self.cfn.describe_stack_resources().stack_name(name).send()).unwrap();
+        let mut ids: Vec<String> =
+            out.stack_resources().iter().filter_map(|r| r.logical_resource_id().map(String::from)).collect();
         ids.sort();
         ids
     }
@@ -283,10 +237,7 @@ impl Aws {
     }
 
     fn open_change_sets(&self, stack: &str) -> usize {
-        let out = self
-            .rt
-            .block_on(self.cfn.list_change_sets().stack_name(stack).send())
-            .unwrap();
+        let out = self.rt.block_on(self.cfn.list_change_sets().stack_name(stack).send()).unwrap();
         out.summaries()
             .iter()
             .filter(|s| s.stack_name() == Some(stack))
@@ -295,26 +246,12 @@ impl Aws {
     }
 
     fn has_object(&self, bucket: &str, key: &str) -> bool {
-        self.rt
-            .block_on(self.s3.head_object().bucket(bucket).key(key).send())
-            .is_ok()
+        self.rt.block_on(self.s3.head_object().bucket(bucket).key(key).send()).is_ok()
     }
 
     fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let out = self
-            .rt
-            .block_on(
-                self.s3
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(prefix)
-                    .send(),
-            )
-            .unwrap();
-        out.contents()
-            .iter()
-            .filter_map(|o| o.key().map(String::from))
-            .collect()
+        let out = self.rt.block_on(self.s3.list_objects_v2().bucket(bucket).prefix(prefix).send()).unwrap();
+        out.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
     }
 }
 
@@ -332,36 +269,22 @@ fn first_deploy_creates_second_reports_no_changes_and_a_changed_template_updates
     first.expect_row("ArtifactBucket", "AWS::S3::Bucket", "+ add", "-");
     first.expect_row("Function", "AWS::Lambda::Function", "+ add", "-");
     first.expect_row("StateLog", "AWS::Logs::LogGroup", "+ add", "-");
-    assert!(
-        first.stdout.contains(&format!("{artifacts} (new stack")),
-        "{}",
-        first.all()
-    );
+    assert!(first.stdout.contains(&format!("{artifacts} (new stack")), "{}", first.all());
     assert!(
         first.stdout.find(&artifacts) < first.stdout.find("uploaded 2")
             && first.stdout.find("uploaded 2") < first.stdout.find(&app),
         "bucket stack, then uploads, then the rest\n{}",
         first.all()
     );
-    assert!(
-        first.stdout.contains("2 of 2 stack(s) changed"),
-        "{}",
-        first.all()
-    );
+    assert!(first.stdout.contains("2 of 2 stack(s) changed"), "{}", first.all());
     assert_eq!(aws.status(&artifacts).as_deref(), Some("CREATE_COMPLETE"));
     assert_eq!(aws.status(&app).as_deref(), Some("CREATE_COMPLETE"));
     // Parameters and tags come from the declaration; files are in the bucket by hash.
-    assert_eq!(
-        aws.parameter(&app, "CodeKey").as_deref(),
-        Some(lambda_key.as_str())
-    );
+    assert_eq!(aws.parameter(&app, "CodeKey").as_deref(), Some(lambda_key.as_str()));
     assert_eq!(aws.parameter(&app, "RetentionDays").as_deref(), Some("7"));
     let state_key = aws.parameter(&app, "DesiredStateKey").unwrap();
     let state = std::fs::read(stage.dir().join("desired-state.json")).unwrap();
-    assert_eq!(
-        state_key,
-        format!("desired-state/dev/{}.json", sha256_hex(&state))
-    );
+    assert_eq!(state_key, format!("desired-state/dev/{}.json", sha256_hex(&state)));
     assert!(aws.has_object(&bucket, &lambda_key));
     assert!(aws.has_object(&bucket, &state_key));
     let tags: Vec<(String, String)> = aws
@@ -369,78 +292,34 @@ fn first_deploy_creates_second_reports_no_changes_and_a_changed_template_updates
         .unwrap()
         .tags()
         .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().into(),
-                t.value().unwrap_or_default().into(),
-            )
-        })
+        .map(|t| (t.key().unwrap_or_default().into(), t.value().unwrap_or_default().into()))
         .collect();
-    assert!(
-        tags.contains(&("platform".into(), "kafka".into())),
-        "{tags:?}"
-    );
+    assert!(tags.contains(&("platform".into(), "kafka".into())), "{tags:?}");
     // The NoEcho value never shows, not even in the echo of parameters.
     assert!(!first.all().contains(&format!("Sup3r-Secret-{}", stage.id)));
 
     // Second deploy of the same declaration: nothing to do, nothing uploaded again.
     let second = stage.deploy(&["--yes"]);
     second.expect_code(0);
-    assert_eq!(
-        second.stdout.matches("No changes.").count(),
-        2,
-        "{}",
-        second.all()
-    );
-    assert!(
-        second.stdout.contains("uploaded 0, already present 2"),
-        "{}",
-        second.all()
-    );
-    assert!(
-        second.stdout.contains("0 of 2 stack(s) changed"),
-        "{}",
-        second.all()
-    );
-    assert_eq!(
-        aws.open_change_sets(&app),
-        0,
-        "empty change sets are deleted"
-    );
+    assert_eq!(second.stdout.matches("No changes.").count(), 2, "{}", second.all());
+    assert!(second.stdout.contains("uploaded 0, already present 2"), "{}", second.all());
+    assert!(second.stdout.contains("0 of 2 stack(s) changed"), "{}", second.all());
+    assert_eq!(aws.open_change_sets(&app), 0, "empty change sets are deleted");
 
     // A changed declaration: the dry run shows an UPDATE change set with exactly these rows.
     stage.replace_with_fixture("app.yaml", "update/app.yaml");
     let dry = stage.deploy(&["--dry-run", "--detailed-exitcode"]);
     dry.expect_code(2);
-    assert!(
-        dry.stdout.contains(&format!("{app} (update")),
-        "{}",
-        dry.all()
-    );
+    assert!(dry.stdout.contains(&format!("{app} (update")), "{}", dry.all());
     dry.expect_row("AuditLogs", "AWS::Logs::LogGroup", "+ add", "-");
     // moto reports no Replacement for modifications; AWS says True/False/Conditional.
     dry.expect_row("Logs", "AWS::Logs::LogGroup", "~ modify", "unknown");
     for untouched in ["Function", "FunctionRole", "StateLog"] {
-        assert!(
-            dry.row(untouched).is_none(),
-            "{untouched} must not change\n{}",
-            dry.all()
-        );
+        assert!(dry.row(untouched).is_none(), "{untouched} must not change\n{}", dry.all());
     }
-    assert!(
-        dry.stdout.contains("1 to add, 1 to modify, 0 to remove"),
-        "{}",
-        dry.all()
-    );
-    assert!(
-        !aws.resources(&app).contains(&"AuditLogs".to_string()),
-        "a dry run executes nothing"
-    );
-    assert_eq!(
-        aws.open_change_sets(&app),
-        0,
-        "a dry run leaves no change set behind"
-    );
+    assert!(dry.stdout.contains("1 to add, 1 to modify, 0 to remove"), "{}", dry.all());
+    assert!(!aws.resources(&app).contains(&"AuditLogs".to_string()), "a dry run executes nothing");
+    assert_eq!(aws.open_change_sets(&app), 0, "a dry run leaves no change set behind");
 
     // Without a terminal and without --yes, nothing is executed.
     let refused = stage.deploy(&[]);
@@ -453,16 +332,8 @@ fn first_deploy_creates_second_reports_no_changes_and_a_changed_template_updates
     let update = stage.deploy(&["--yes"]);
     update.expect_code(0);
     update.expect_row("AuditLogs", "AWS::Logs::LogGroup", "+ add", "-");
-    assert!(
-        update.stdout.contains("UPDATE_IN_PROGRESS"),
-        "{}",
-        update.all()
-    );
-    assert!(
-        update.stdout.contains(&format!("{app}: UPDATE_COMPLETE")),
-        "{}",
-        update.all()
-    );
+    assert!(update.stdout.contains("UPDATE_IN_PROGRESS"), "{}", update.all());
+    assert!(update.stdout.contains(&format!("{app}: UPDATE_COMPLETE")), "{}", update.all());
     assert!(aws.resources(&app).contains(&"AuditLogs".to_string()));
     assert_eq!(aws.status(&app).as_deref(), Some("UPDATE_COMPLETE"));
 }
@@ -475,15 +346,9 @@ fn a_template_the_emulator_rejects_fails_readably_and_a_fixed_one_deploys() {
 
     let failed = stage.deploy(&["--yes", "--stack", &endpoint]);
     failed.expect_code(1);
+    assert!(failed.stdout.contains(&format!("FAILED: stack {endpoint}")), "{}", failed.all());
     assert!(
-        failed.stdout.contains(&format!("FAILED: stack {endpoint}")),
-        "{}",
-        failed.all()
-    );
-    assert!(
-        failed
-            .stdout
-            .contains("Listener protocol 'TCP' must be one of 'HTTP, HTTPS'"),
+        failed.stdout.contains("Listener protocol 'TCP' must be one of 'HTTP, HTTPS'"),
         "the emulator's reason is shown\n{}",
         failed.all()
     );
@@ -499,11 +364,7 @@ fn a_template_the_emulator_rejects_fails_readably_and_a_fixed_one_deploys() {
     });
     let fixed = stage.deploy(&["--yes", "--stack", &endpoint]);
     fixed.expect_code(0);
-    assert!(
-        fixed.stdout.contains(&format!("{endpoint} (new stack")),
-        "{}",
-        fixed.all()
-    );
+    assert!(fixed.stdout.contains(&format!("{endpoint} (new stack")), "{}", fixed.all());
     assert_eq!(aws.status(&endpoint).as_deref(), Some("CREATE_COMPLETE"));
 }
 
@@ -513,11 +374,7 @@ fn a_noecho_value_quoted_by_aws_is_masked() {
     let secret = format!("Sup3r-Secret-{}", stage.id);
     let run = stage.deploy(&["--yes", "--stack", &stage.stack("secret")]);
     run.expect_code(1);
-    assert!(
-        !run.all().contains(&secret),
-        "the secret leaked\n{}",
-        run.all()
-    );
+    assert!(!run.all().contains(&secret), "the secret leaked\n{}", run.all());
     // moto's request validation quotes the value: "Value '...' at 'protocol' failed ...".
     assert!(
         run.stdout.contains("'****' at 'protocol'"),
@@ -531,16 +388,10 @@ fn credentials_of_another_account_are_refused_before_anything_changes() {
     let aws = Aws::new();
     let stage = Stage::new("dev", "acct");
     stage.write_lambda_package();
-    stage.edit("manifest.json", |t| {
-        t.replace("123456789012", "111111111111")
-    });
+    stage.edit("manifest.json", |t| t.replace("123456789012", "111111111111"));
     let run = stage.deploy(&["--yes"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains("belong to account 123456789012"),
-        "{}",
-        run.all()
-    );
+    assert!(run.stderr.contains("belong to account 123456789012"), "{}", run.all());
     assert!(run.stderr.contains("111111111111"), "{}", run.all());
     assert_eq!(aws.status(&stage.stack("artifacts")), None);
 }
@@ -561,16 +412,11 @@ fn a_template_over_the_inline_limit_goes_through_the_bucket() {
     let stage = Stage::new("dev", "big");
     stage.write_lambda_package();
     // 60 KB of comment lines: over the 51,200 bytes CloudFormation accepts inline.
-    let padding: String = (0..600)
-        .map(|i| format!("# padding line {i:04} {}\n", "x".repeat(80)))
-        .collect();
+    let padding: String = (0..600).map(|i| format!("# padding line {i:04} {}\n", "x".repeat(80))).collect();
     stage.edit("app.yaml", |t| format!("{padding}{t}"));
     let run = stage.deploy(&["--yes"]);
     run.expect_code(0);
-    assert_eq!(
-        aws.status(&stage.stack("app")).as_deref(),
-        Some("CREATE_COMPLETE")
-    );
+    assert_eq!(aws.status(&stage.stack("app")).as_deref(), Some("CREATE_COMPLETE"));
     let bucket = format!("kafka-{}-artifacts", stage.id);
     let templates = aws.keys(&bucket, "templates/dev/");
     assert_eq!(templates.len(), 1, "{templates:?}");
@@ -586,32 +432,15 @@ fn prod_asks_for_its_name_then_protects_the_stateful_resources() {
     // On a terminal, a plain "yes" does not confirm a production change.
     let declined = stage.deploy_on_terminal(&[], "yes");
     declined.expect_code(1);
-    assert!(
-        declined.stdout.contains("Type 'prod' to continue"),
-        "{}",
-        declined.all()
-    );
+    assert!(declined.stdout.contains("Type 'prod' to continue"), "{}", declined.all());
     assert!(declined.stdout.contains("Cancelled"), "{}", declined.all());
-    assert_eq!(
-        aws.status(&stack),
-        None,
-        "the empty stack of the declined change set is gone"
-    );
+    assert_eq!(aws.status(&stack), None, "the empty stack of the declined change set is gone");
 
     // Typing the stage name executes it, then the stack policy is set.
     let confirmed = stage.deploy_on_terminal(&[], "prod");
-    assert_eq!(
-        aws.status(&stack).as_deref(),
-        Some("CREATE_COMPLETE"),
-        "{}",
-        confirmed.all()
-    );
-    let policy = aws
-        .rt
-        .block_on(aws.cfn.get_stack_policy().stack_name(&stack).send())
-        .unwrap();
-    let policy: serde_json::Value =
-        serde_json::from_str(policy.stack_policy_body().unwrap()).unwrap();
+    assert_eq!(aws.status(&stack).as_deref(), Some("CREATE_COMPLETE"), "{}", confirmed.all());
+    let policy = aws.rt.block_on(aws.cfn.get_stack_policy().stack_name(&stack).send()).unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.stack_policy_body().unwrap()).unwrap();
     assert_eq!(
         policy["Statement"][1],
         serde_json::json!({"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
@@ -621,8 +450,7 @@ fn prod_asks_for_its_name_then_protects_the_stateful_resources() {
     // AWS the same call turns protection on (see docs/deploy.md).
     confirmed.expect_code(1);
     assert!(
-        confirmed.stdout.contains("UpdateTerminationProtection")
-            && confirmed.stdout.contains("HTTP 500"),
+        confirmed.stdout.contains("UpdateTerminationProtection") && confirmed.stdout.contains("HTTP 500"),
         "{}",
         confirmed.all()
     );

@@ -34,9 +34,9 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use sha2::{Digest, Sha256};
 use platform_tests::gen_binary;
 use platform_tests::moto::endpoint as moto_endpoint;
+use sha2::{Digest, Sha256};
 
 /// Account id `gen render` writes for dev, and moto's fixed account id.
 const RENDERED_ACCOUNT: &str = "111111111111";
@@ -59,10 +59,7 @@ struct Stage {
 
 impl Stage {
     fn new(label: &str) -> Stage {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         // Lower-case letters and digits only: it ends up in a bucket name.
         let id = format!("{label}{}x{}", std::process::id(), nanos % 1_000_000_000);
         let root = std::env::temp_dir().join(format!("gen-deploy-rendered-{id}"));
@@ -84,8 +81,7 @@ impl Stage {
         }
         assert!(copied >= 7, "templates/dev is incomplete: run `gen render`");
         let manifest: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
         assert_eq!(manifest["account_id"], MOTO_ACCOUNT, "account id rewritten");
         let stage = Stage { root, id, manifest };
         stage.write_lambda_packages();
@@ -102,12 +98,7 @@ impl Stage {
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| {
-                (
-                    s["name"].as_str().unwrap().to_string(),
-                    s["template"].as_str().unwrap().to_string(),
-                )
-            })
+            .map(|s| (s["name"].as_str().unwrap().to_string(), s["template"].as_str().unwrap().to_string()))
             .collect()
     }
 
@@ -116,10 +107,7 @@ impl Stage {
     }
 
     fn bucket(&self) -> String {
-        self.manifest["artifact_bucket"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.manifest["artifact_bucket"].as_str().unwrap().to_string()
     }
 
     /// Stand-in zips and the manifest.json `gen package` writes (name -> zip, sha256, s3_key,
@@ -138,23 +126,16 @@ impl Stage {
                     "s3_key": format!("lambdas/{name}-{sha}.zip"), "size": zip.len()}),
             );
         }
-        std::fs::write(
-            dir.join("manifest.json"),
-            serde_json::Value::Object(manifest).to_string(),
-        )
-        .unwrap();
+        std::fs::write(dir.join("manifest.json"), serde_json::Value::Object(manifest).to_string()).unwrap();
     }
 
     /// The keys the deploy uploads: the Lambda zips and the desired state, by content hash.
     fn upload_keys(&self) -> Vec<String> {
-        let lambda: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(self.root.join("lambda/manifest.json")).unwrap(),
-        )
-        .unwrap();
-        let mut keys: Vec<String> = LAMBDAS
-            .iter()
-            .map(|n| lambda[n]["s3_key"].as_str().unwrap().to_string())
-            .collect();
+        let lambda: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(self.root.join("lambda/manifest.json")).unwrap())
+                .unwrap();
+        let mut keys: Vec<String> =
+            LAMBDAS.iter().map(|n| lambda[n]["s3_key"].as_str().unwrap().to_string()).collect();
         let state = std::fs::read(self.dir().join("desired-state.json")).unwrap();
         keys.push(format!("desired-state/dev/{}.json", sha256_hex(&state)));
         keys
@@ -240,29 +221,18 @@ impl Run {
     }
 
     fn expect_code(&self, code: i32) {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "unexpected exit code\n{}",
-            self.all()
-        );
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{}", self.all());
     }
 
     fn expect(&self, text: &str) {
-        assert!(
-            self.stdout.contains(text),
-            "expected {text:?}\n{}",
-            self.all()
-        );
+        assert!(self.stdout.contains(text), "expected {text:?}\n{}", self.all());
     }
 
     /// What the deploy printed for one stack: from its `==> <stack> (` header to the next one.
     fn section(&self, stack: &str) -> &str {
         let header = format!("==> {stack} (");
-        let start = self
-            .stdout
-            .find(&header)
-            .unwrap_or_else(|| panic!("no section for {stack}\n{}", self.all()));
+        let start =
+            self.stdout.find(&header).unwrap_or_else(|| panic!("no section for {stack}\n{}", self.all()));
         let rest = &self.stdout[start + header.len()..];
         &rest[..rest.find("\n==> ").unwrap_or(rest.len())]
     }
@@ -272,19 +242,10 @@ impl Run {
         self.section(stack)
             .lines()
             .filter_map(|line| {
-                let cols: Vec<&str> = line
-                    .split("  ")
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                let is_row =
-                    cols.len() == 4 && cols[0] != "Logical ID" && !cols[0].starts_with("---");
+                let cols: Vec<&str> = line.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+                let is_row = cols.len() == 4 && cols[0] != "Logical ID" && !cols[0].starts_with("---");
                 is_row.then(|| {
-                    let row = Row {
-                        ty: cols[1].into(),
-                        action: cols[2].into(),
-                        replacement: cols[3].into(),
-                    };
+                    let row = Row { ty: cols[1].into(), action: cols[2].into(), replacement: cols[3].into() };
                     (cols[0].to_string(), row)
                 })
             })
@@ -298,11 +259,7 @@ impl Run {
             .unwrap_or_else(|| panic!("no row for {logical_id} in {stack}\n{}", self.all()));
         assert_eq!(
             row,
-            &Row {
-                ty: ty.into(),
-                action: action.into(),
-                replacement: "-".into()
-            },
+            &Row { ty: ty.into(), action: action.into(), replacement: "-".into() },
             "{stack} {logical_id}\n{}",
             self.all()
         );
@@ -318,29 +275,15 @@ struct Aws {
 
 impl Aws {
     fn new() -> Aws {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let config = rt.block_on(platform_tests::moto::sdk_config());
-        Aws {
-            cfn: aws_sdk_cloudformation::Client::new(&config),
-            s3: platform_tests::moto::s3(&config),
-            rt,
-        }
+        Aws { cfn: aws_sdk_cloudformation::Client::new(&config), s3: platform_tests::moto::s3(&config), rt }
     }
 
     /// The stack's status, None when it does not exist; any other failure fails the test.
     fn status(&self, name: &str) -> Option<String> {
-        match self
-            .rt
-            .block_on(self.cfn.describe_stacks().stack_name(name).send())
-        {
-            Ok(out) => out
-                .stacks()
-                .first()
-                .and_then(|s| s.stack_status())
-                .map(|s| s.as_str().to_string()),
+        match self.rt.block_on(self.cfn.describe_stacks().stack_name(name).send()) {
+            Ok(out) => out.stacks().first().and_then(|s| s.stack_status()).map(|s| s.as_str().to_string()),
             Err(err) if err.message().is_some_and(|m| m.contains("does not exist")) => None,
             Err(err) => panic!("DescribeStacks {name}: {err:?}"),
         }
@@ -348,10 +291,7 @@ impl Aws {
 
     /// Whether the bucket exists (HeadBucket); failures other than 404 fail the test.
     fn bucket_exists(&self, bucket: &str) -> bool {
-        match self
-            .rt
-            .block_on(self.s3.head_bucket().bucket(bucket).send())
-        {
+        match self.rt.block_on(self.s3.head_bucket().bucket(bucket).send()) {
             Ok(_) => true,
             Err(err) => {
                 let err = err.into_service_error();
@@ -362,9 +302,7 @@ impl Aws {
     }
 
     fn has_object(&self, bucket: &str, key: &str) -> bool {
-        self.rt
-            .block_on(self.s3.head_object().bucket(bucket).key(key).send())
-            .is_ok()
+        self.rt.block_on(self.s3.head_object().bucket(bucket).key(key).send()).is_ok()
     }
 }
 
@@ -374,14 +312,9 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     let stage = Stage::new("dry");
     let stacks = stage.stacks();
     let names: Vec<&str> = stacks.iter().map(|(n, _)| n.as_str()).collect();
-    let expected: Vec<String> = ["artifacts", "foundation", "secrets", "cluster", "topics"]
-        .iter()
-        .map(|s| stage.stack(s))
-        .collect();
-    assert_eq!(
-        names, expected,
-        "the dev stage's stacks, in deployment order"
-    );
+    let expected: Vec<String> =
+        ["artifacts", "foundation", "secrets", "cluster", "topics"].iter().map(|s| stage.stack(s)).collect();
+    assert_eq!(names, expected, "the dev stage's stacks, in deployment order");
 
     let run = stage.deploy(&["--dry-run", "--detailed-exitcode"]);
     // Documented: a dry run with --detailed-exitcode that found changes exits 2.
@@ -392,10 +325,7 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     let mut last = 0;
     for (name, template) in &stacks {
         let header = format!("==> {name} (new stack, {template})");
-        let at = run
-            .stdout
-            .find(&header)
-            .unwrap_or_else(|| panic!("no {header:?}\n{}", run.all()));
+        let at = run.stdout.find(&header).unwrap_or_else(|| panic!("no {header:?}\n{}", run.all()));
         assert!(at > last, "{name} out of order\n{}", run.all());
         last = at;
     }
@@ -406,16 +336,8 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
         let declared = template_resources(&text);
         assert!(!declared.is_empty(), "no resources read from {template}");
         let rows = run.rows(name);
-        let shown: BTreeMap<String, String> = rows
-            .iter()
-            .map(|(id, r)| (id.clone(), r.ty.clone()))
-            .collect();
-        assert_eq!(
-            shown,
-            declared,
-            "{name}: change set vs {template}\n{}",
-            run.all()
-        );
+        let shown: BTreeMap<String, String> = rows.iter().map(|(id, r)| (id.clone(), r.ty.clone())).collect();
+        assert_eq!(shown, declared, "{name}: change set vs {template}\n{}", run.all());
         for (id, row) in &rows {
             assert_eq!(
                 (row.action.as_str(), row.replacement.as_str()),
@@ -425,11 +347,7 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
             );
         }
         let count = format!("{} to add, 0 to modify, 0 to remove", declared.len());
-        assert!(
-            run.section(name).contains(&count),
-            "{name}: {count:?}\n{}",
-            run.all()
-        );
+        assert!(run.section(name).contains(&count), "{name}: {count:?}\n{}", run.all());
         assert!(!run.section(name).contains("WARNING"), "{}", run.all());
     }
 
@@ -437,52 +355,23 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     let [artifacts, foundation, secrets, cluster, topics] = [0, 1, 2, 3, 4].map(|i| &names[i]);
     run.expect_row(artifacts, "ArtifactBucket", "AWS::S3::Bucket", "+ add");
     run.expect_row(foundation, "Key", "AWS::KMS::Key", "+ add");
-    run.expect_row(
-        foundation,
-        "CertificateAuthority",
-        "AWS::ACMPCA::CertificateAuthority",
-        "+ add",
-    );
-    run.expect_row(
-        foundation,
-        "SecurePasswordFunction",
-        "AWS::Lambda::Function",
-        "+ add",
-    );
-    run.expect_row(
-        foundation,
-        "PrivateCertificateFunction",
-        "AWS::Lambda::Function",
-        "+ add",
-    );
+    run.expect_row(foundation, "CertificateAuthority", "AWS::ACMPCA::CertificateAuthority", "+ add");
+    run.expect_row(foundation, "SecurePasswordFunction", "AWS::Lambda::Function", "+ add");
+    run.expect_row(foundation, "PrivateCertificateFunction", "AWS::Lambda::Function", "+ add");
     run.expect_row(secrets, "AdminPassword", "Custom::SecurePassword", "+ add");
     // dev runs one combined node, b0, and Schema Registry as ECS services.
     run.expect_row(cluster, "B0Service", "AWS::ECS::Service", "+ add");
-    run.expect_row(
-        cluster,
-        "SchemaRegistryService",
-        "AWS::ECS::Service",
-        "+ add",
-    );
+    run.expect_row(cluster, "SchemaRegistryService", "AWS::ECS::Service", "+ add");
     run.expect_row(cluster, "B0Volume", "AWS::EC2::Volume", "+ add");
     run.expect_row(topics, "Reconciliation", "Custom::KafkaReconciler", "+ add");
-    run.expect_row(
-        topics,
-        "ReconcilerFunction",
-        "AWS::Lambda::Function",
-        "+ add",
-    );
+    run.expect_row(topics, "ReconcilerFunction", "AWS::Lambda::Function", "+ add");
     // One private certificate per Kafka node: every ECS service of the cluster but Schema
     // Registry's is a node (<Node>Service), and secrets issues Node<Node>Certificate for it.
     let nodes: Vec<String> = run
         .rows(cluster)
         .into_iter()
         .filter(|(id, r)| r.ty == "AWS::ECS::Service" && id != "SchemaRegistryService")
-        .map(|(id, _)| {
-            id.strip_suffix("Service")
-                .expect("<Node>Service")
-                .to_string()
-        })
+        .map(|(id, _)| id.strip_suffix("Service").expect("<Node>Service").to_string())
         .collect();
     assert_eq!(nodes, ["B0"], "{}", run.all());
     let node_certificates: Vec<String> = run
@@ -491,25 +380,15 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
         .filter(|(id, r)| r.ty == "Custom::PrivateCertificate" && id.starts_with("Node"))
         .map(|(id, _)| id)
         .collect();
-    let expected: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("Node{n}Certificate"))
-        .collect();
+    let expected: Vec<String> = nodes.iter().map(|n| format!("Node{n}Certificate")).collect();
     assert_eq!(node_certificates, expected, "{}", run.all());
 
     // Nothing uploaded (the bucket does not exist yet), nothing executed, nothing left behind:
     // a dry run deletes its CREATE change sets together with the empty stacks they made.
-    run.expect(&format!(
-        "Would upload 4 file(s) to s3://{} once the bucket exists.",
-        stage.bucket()
-    ));
+    run.expect(&format!("Would upload 4 file(s) to s3://{} once the bucket exists.", stage.bucket()));
     run.expect("Dry run: change sets shown and deleted; nothing was executed.");
     for name in &names {
-        assert_eq!(
-            aws.status(name),
-            None,
-            "{name} must not exist after a dry run"
-        );
+        assert_eq!(aws.status(name), None, "{name} must not exist after a dry run");
     }
     assert!(!aws.bucket_exists(&stage.bucket()));
 
@@ -517,18 +396,9 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     // dry run).
     let plain = stage.deploy(&["--dry-run", "--yes"]);
     plain.expect_code(0);
-    assert_eq!(
-        plain.stdout.matches(" (new stack, ").count(),
-        5,
-        "{}",
-        plain.all()
-    );
+    assert_eq!(plain.stdout.matches(" (new stack, ").count(), 5, "{}", plain.all());
     for name in &names {
-        assert_eq!(
-            aws.status(name),
-            None,
-            "{name} must not exist after a dry run"
-        );
+        assert_eq!(aws.status(name), None, "{name} must not exist after a dry run");
     }
 }
 
@@ -538,21 +408,13 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
     let stage = Stage::new("art");
     let artifacts = stage.stack("artifacts");
     let bucket = stage.bucket();
-    assert_eq!(
-        bucket,
-        format!("kafka-{}-artifacts-123456789012-eu-west-1", stage.id)
-    );
+    assert_eq!(bucket, format!("kafka-{}-artifacts-123456789012-eu-west-1", stage.id));
 
     let first = stage.deploy(&["--stack", &artifacts, "--yes"]);
     first.expect_code(0);
     first.expect(&format!("==> {artifacts} (new stack, artifacts.yaml)"));
     first.expect_row(&artifacts, "ArtifactBucket", "AWS::S3::Bucket", "+ add");
-    first.expect_row(
-        &artifacts,
-        "ArtifactBucketPolicy",
-        "AWS::S3::BucketPolicy",
-        "+ add",
-    );
+    first.expect_row(&artifacts, "ArtifactBucketPolicy", "AWS::S3::BucketPolicy", "+ add");
     first.expect(&format!("{artifacts}: CREATE_COMPLETE"));
     first.expect("Stage dev deployed: 1 of 1 stack(s) changed.");
     assert_eq!(aws.status(&artifacts).as_deref(), Some("CREATE_COMPLETE"));
@@ -560,11 +422,7 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
     // Only the one stack: the others are neither created nor reviewed.
     for other in ["foundation", "secrets", "cluster", "topics"] {
         let name = stage.stack(other);
-        assert!(
-            !first.stdout.contains(&name),
-            "{name} was touched\n{}",
-            first.all()
-        );
+        assert!(!first.stdout.contains(&name), "{name} was touched\n{}", first.all());
         assert_eq!(aws.status(&name), None);
     }
 
@@ -582,16 +440,9 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
     dry.expect(&format!("s3://{bucket}: would upload 4, already present 0"));
     for key in stage.upload_keys() {
         dry.expect(&format!("  + {key}"));
-        assert!(
-            !aws.has_object(&bucket, &key),
-            "{key} uploaded by a dry run"
-        );
+        assert!(!aws.has_object(&bucket, &key), "{key} uploaded by a dry run");
     }
-    assert!(
-        dry.section(&artifacts).contains("No changes."),
-        "{}",
-        dry.all()
-    );
+    assert!(dry.section(&artifacts).contains("No changes."), "{}", dry.all());
     for other in ["foundation", "secrets", "cluster", "topics"] {
         let name = stage.stack(other);
         dry.expect(&format!("==> {name} (new stack, {other}.yaml)"));

@@ -67,10 +67,8 @@ async fn topic_lifecycle_create_describe_alter_grow_delete() {
     let client = admin_sasl().await;
     let a = unique("life-a");
     let b = unique("life-b");
-    let topics = [
-        topic(&a, 3, &[("retention.ms", "3600000"), ("cleanup.policy", "compact")]),
-        topic(&b, 1, &[]),
-    ];
+    let topics =
+        [topic(&a, 3, &[("retention.ms", "3600000"), ("cleanup.policy", "compact")]), topic(&b, 1, &[])];
 
     // Validation only creates nothing.
     all_ok(client.create_topics(&topics, true).await);
@@ -91,14 +89,20 @@ async fn topic_lifecycle_create_describe_alter_grow_delete() {
     let again = client.create_topics(&topics[..1], false).await;
     let e = again[0].as_ref().unwrap_err();
     assert_eq!(e.code(), Some(36));
-    assert!(e.to_string().contains(&format!("topic {a}")) && e.to_string().contains("TOPIC_ALREADY_EXISTS"), "{e}");
+    assert!(
+        e.to_string().contains(&format!("topic {a}")) && e.to_string().contains("TOPIC_ALREADY_EXISTS"),
+        "{e}"
+    );
 
     // Configs: the overrides set at creation, then changed incrementally.
     let configs = client.describe_configs(&[ConfigResource::topic(&a)]).await;
     let overrides = topic_configs(configs[0].as_ref().unwrap());
     assert_eq!(
         overrides,
-        BTreeMap::from([("cleanup.policy".into(), "compact".into()), ("retention.ms".into(), "3600000".into())])
+        BTreeMap::from([
+            ("cleanup.policy".into(), "compact".into()),
+            ("retention.ms".into(), "3600000".into())
+        ])
     );
     let changes = ConfigChanges {
         resource: ConfigResource::topic(&a),
@@ -170,7 +174,13 @@ async fn batches_are_split_and_writes_go_to_the_controller() {
     let prefix = unique("batch");
     let topics: Vec<NewTopic> = (0..45).map(|i| topic(&format!("{prefix}-{i:02}"), 1, &[])).collect();
     all_ok(client.create_topics(&topics, false).await);
-    let acl = AclBinding::allow(ResourceType::Topic, &prefix, PatternType::Prefixed, "User:batch-reader", AclOperation::Read);
+    let acl = AclBinding::allow(
+        ResourceType::Topic,
+        &prefix,
+        PatternType::Prefixed,
+        "User:batch-reader",
+        AclOperation::Read,
+    );
     all_ok(client.create_acls(std::slice::from_ref(&acl)).await);
     let changes = ConfigChanges {
         resource: ConfigResource::topic(&topics[0].name),
@@ -197,10 +207,34 @@ async fn acls_are_created_described_and_deleted_exactly() {
     let principal = format!("User:{}", unique("acl-user"));
     let topic_name = unique("acl-topic");
     let bindings = vec![
-        AclBinding::allow(ResourceType::Topic, &topic_name, PatternType::Literal, &principal, AclOperation::Write),
-        AclBinding::allow(ResourceType::Topic, &topic_name, PatternType::Literal, &principal, AclOperation::Describe),
-        AclBinding::allow(ResourceType::Group, "acl-app.", PatternType::Prefixed, &principal, AclOperation::Read),
-        AclBinding::allow(ResourceType::TransactionalId, "acl-app-tx", PatternType::Literal, &principal, AclOperation::Write),
+        AclBinding::allow(
+            ResourceType::Topic,
+            &topic_name,
+            PatternType::Literal,
+            &principal,
+            AclOperation::Write,
+        ),
+        AclBinding::allow(
+            ResourceType::Topic,
+            &topic_name,
+            PatternType::Literal,
+            &principal,
+            AclOperation::Describe,
+        ),
+        AclBinding::allow(
+            ResourceType::Group,
+            "acl-app.",
+            PatternType::Prefixed,
+            &principal,
+            AclOperation::Read,
+        ),
+        AclBinding::allow(
+            ResourceType::TransactionalId,
+            "acl-app-tx",
+            PatternType::Literal,
+            &principal,
+            AclOperation::Write,
+        ),
     ];
     all_ok(client.create_acls(&bindings).await);
     // Creating the same bindings again is harmless.
@@ -211,7 +245,8 @@ async fn acls_are_created_described_and_deleted_exactly() {
     expected.sort();
     // ACL changes reach the brokers asynchronously.
     let count = async |filter: &AclFilter, n: usize| {
-        eventually(Duration::from_secs(10), async || client.describe_acls(filter).await.unwrap().len() == n).await
+        eventually(Duration::from_secs(10), async || client.describe_acls(filter).await.unwrap().len() == n)
+            .await
     };
     assert!(count(&mine, 4).await);
     assert_eq!(client.describe_acls(&mine).await.unwrap(), expected);
@@ -268,7 +303,14 @@ async fn scram_credentials_upserted_here_authenticate_and_are_denied_by_default(
     assert!(e.to_string().contains("TOPIC_AUTHORIZATION_FAILED"), "{e}");
 
     // Once deleted, the credential no longer authenticates.
-    all_ok(admin.alter_user_scram_credentials(&[], &[ScramDeletion { user: user.clone(), mechanism: ScramMechanism::Sha512 }]).await);
+    all_ok(
+        admin
+            .alter_user_scram_credentials(
+                &[],
+                &[ScramDeletion { user: user.clone(), mechanism: ScramMechanism::Sha512 }],
+            )
+            .await,
+    );
     let gone = eventually(Duration::from_secs(10), async || {
         admin.describe_user_scram_credentials(Some(&users)).await.unwrap().is_empty()
     })
@@ -284,7 +326,12 @@ async fn scram_credentials_upserted_here_authenticate_and_are_denied_by_default(
 #[tokio::test]
 async fn iteration_counts_kafka_would_refuse_are_refused_before_sending() {
     let admin = admin_sasl().await;
-    let upsert = ScramUpsert { user: unique("iter"), mechanism: ScramMechanism::Sha512, iterations: 100, password: "p".into() };
+    let upsert = ScramUpsert {
+        user: unique("iter"),
+        mechanism: ScramMechanism::Sha512,
+        iterations: 100,
+        password: "p".into(),
+    };
     let results = admin.alter_user_scram_credentials(&[upsert], &[]).await;
     let e = results[0].as_ref().unwrap_err();
     assert!(matches!(e, Error::Config(_)) && e.to_string().contains("4096..=16384"), "{e}");
@@ -295,7 +342,9 @@ async fn iteration_counts_kafka_would_refuse_are_refused_before_sending() {
 async fn a_wrong_password_is_an_authentication_error_naming_the_user() {
     let started = std::time::Instant::now();
     let e = AdminClient::connect(sasl_config(&admin_user(), "not-the-password")).await.unwrap_err();
-    let Error::Authentication { user, reason, .. } = &e else { panic!("expected an authentication error, got {e}") };
+    let Error::Authentication { user, reason, .. } = &e else {
+        panic!("expected an authentication error, got {e}")
+    };
     assert_eq!(user, &admin_user());
     assert!(reason.contains("SCRAM-SHA-512") || reason.contains("credentials"), "{reason}");
     let shown = e.to_string();
@@ -308,7 +357,11 @@ async fn a_wrong_password_is_an_authentication_error_naming_the_user() {
 #[tokio::test]
 async fn an_untrusted_ca_is_a_tls_error_that_says_so() {
     let tls = TlsConfig::from_ca_file(env("KAFKA_TEST_UNTRUSTED_CA_FILE").as_ref()).unwrap();
-    let config = AdminConfig::new(bootstrap_sasl(), tls).with_scram(ScramMechanism::Sha512, admin_user(), admin_password());
+    let config = AdminConfig::new(bootstrap_sasl(), tls).with_scram(
+        ScramMechanism::Sha512,
+        admin_user(),
+        admin_password(),
+    );
     let e = AdminClient::connect(config).await.unwrap_err();
     assert!(matches!(e, Error::Tls { .. }), "{e}");
     assert!(e.to_string().contains("not signed by the configured CA"), "{e}");
@@ -361,7 +414,11 @@ async fn a_client_without_sasl_on_the_sasl_listener_is_told_why_it_was_cut_off()
 async fn sasl_on_the_mtls_listener_is_an_authentication_error() {
     let dir = client_cert_dir("admin");
     let tls = TlsConfig::from_files(&ca_file(), &dir.join("chain.pem"), &dir.join("key.pem")).unwrap();
-    let mut config = AdminConfig::new(bootstrap_mtls(), tls).with_scram(ScramMechanism::Sha512, admin_user(), admin_password());
+    let mut config = AdminConfig::new(bootstrap_mtls(), tls).with_scram(
+        ScramMechanism::Sha512,
+        admin_user(),
+        admin_password(),
+    );
     config.retry.max_attempts = 1;
     let e = AdminClient::connect(config).await.unwrap_err();
     assert!(matches!(e, Error::Authentication { .. }), "{e}");

@@ -24,23 +24,60 @@ fn peak_rss_mib() -> f64 {
 async fn thousand_topics_and_three_thousand_acls() {
     let client = admin_sasl().await;
     // Leftovers of an interrupted run would distort the figures.
-    let old: Vec<String> =
-        client.metadata().await.unwrap().topics.into_iter().map(|t| t.name).filter(|n| n.starts_with("bench-")).collect();
+    let old: Vec<String> = client
+        .metadata()
+        .await
+        .unwrap()
+        .topics
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|n| n.starts_with("bench-"))
+        .collect();
     client.delete_topics(&old).await;
-    client.delete_acls(&[AclFilter { resource_type: ResourceType::Topic, resource_name: None, pattern_type: PatternType::Any, ..AclFilter::any() }]).await;
+    client
+        .delete_acls(&[AclFilter {
+            resource_type: ResourceType::Topic,
+            resource_name: None,
+            pattern_type: PatternType::Any,
+            ..AclFilter::any()
+        }])
+        .await;
     client.await_topics(&old, false).await.unwrap();
     let prefix = unique("bench");
     let topics: Vec<NewTopic> = (0..1000)
-        .map(|i| NewTopic { name: format!("{prefix}.t{i:04}"), partitions: 1, replication_factor: 3, configs: [("retention.ms".to_string(), "86400000".to_string())].into() })
+        .map(|i| NewTopic {
+            name: format!("{prefix}.t{i:04}"),
+            partitions: 1,
+            replication_factor: 3,
+            configs: [("retention.ms".to_string(), "86400000".to_string())].into(),
+        })
         .collect();
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     let acls: Vec<AclBinding> = names
         .iter()
         .flat_map(|n| {
             [
-                AclBinding::allow(ResourceType::Topic, n, PatternType::Literal, format!("User:{prefix}-producer"), AclOperation::Write),
-                AclBinding::allow(ResourceType::Topic, n, PatternType::Literal, format!("User:{prefix}-producer"), AclOperation::Describe),
-                AclBinding::allow(ResourceType::Topic, n, PatternType::Literal, format!("User:{prefix}-consumer"), AclOperation::Read),
+                AclBinding::allow(
+                    ResourceType::Topic,
+                    n,
+                    PatternType::Literal,
+                    format!("User:{prefix}-producer"),
+                    AclOperation::Write,
+                ),
+                AclBinding::allow(
+                    ResourceType::Topic,
+                    n,
+                    PatternType::Literal,
+                    format!("User:{prefix}-producer"),
+                    AclOperation::Describe,
+                ),
+                AclBinding::allow(
+                    ResourceType::Topic,
+                    n,
+                    PatternType::Literal,
+                    format!("User:{prefix}-consumer"),
+                    AclOperation::Read,
+                ),
             ]
         })
         .collect();
@@ -55,7 +92,10 @@ async fn thousand_topics_and_three_thousand_acls() {
     assert!(client.create_acls(&acls).await.iter().all(|r| r.is_ok()));
     let create_acls = t.elapsed();
     let mine = AclFilter { principal: Some(format!("User:{prefix}-producer")), ..AclFilter::any() };
-    let acls_visible = eventually(std::time::Duration::from_secs(30), async || client.describe_acls(&mine).await.unwrap().len() == 2000).await;
+    let acls_visible = eventually(std::time::Duration::from_secs(30), async || {
+        client.describe_acls(&mine).await.unwrap().len() == 2000
+    })
+    .await;
     assert!(acls_visible);
 
     // What a plan reads: all topics, their configs, all ACLs.

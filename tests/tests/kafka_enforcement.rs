@@ -6,7 +6,10 @@ mod kafka_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kafka_admin::{AclBinding, AclFilter, AclOperation, AdminClient, NewTopic, PatternType, ResourceType, ScramMechanism, ScramUpsert};
+use kafka_admin::{
+    AclBinding, AclFilter, AclOperation, AdminClient, NewTopic, PatternType, ResourceType, ScramMechanism,
+    ScramUpsert,
+};
 use kafka_common::*;
 
 /// A properties file for `identity` (from `kafka.sh client-config`) plus short client timeouts, so
@@ -28,7 +31,10 @@ fn client_properties(identity: &[&str], extra: &[&str]) -> PathBuf {
 }
 
 fn producer_properties(identity: &[&str]) -> PathBuf {
-    client_properties(identity, &["max.block.ms=15000", "delivery.timeout.ms=15000", "request.timeout.ms=10000"])
+    client_properties(
+        identity,
+        &["max.block.ms=15000", "delivery.timeout.ms=15000", "request.timeout.ms=10000"],
+    )
 }
 
 fn consumer_properties(identity: &[&str]) -> PathBuf {
@@ -44,7 +50,11 @@ struct Run {
 fn produce(props: &Path, topic: &str, records: &[&str]) -> Run {
     let input = records.iter().map(|r| format!("{r}\n")).collect::<String>();
     let out = kafka_sh_with_input(&["console-producer", props.to_str().unwrap(), topic], &input);
-    Run { success: out.status.success(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    Run {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
 }
 
 fn consume(props: &Path, topic: &str, group: &str, max: u32) -> Run {
@@ -59,7 +69,11 @@ fn consume(props: &Path, topic: &str, group: &str, max: u32) -> Run {
         "--timeout-ms",
         "15000",
     ]);
-    Run { success: out.status.success(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    Run {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
 }
 
 fn records(run: &Run) -> Vec<String> {
@@ -69,9 +83,17 @@ fn records(run: &Run) -> Vec<String> {
 }
 
 async fn scram_user(admin: &AdminClient, user: &str, password: &str) -> PathBuf {
-    let upsert = ScramUpsert { user: user.into(), mechanism: ScramMechanism::Sha512, iterations: 4096, password: password.into() };
+    let upsert = ScramUpsert {
+        user: user.into(),
+        mechanism: ScramMechanism::Sha512,
+        iterations: 4096,
+        password: password.into(),
+    };
     admin.alter_user_scram_credentials(&[upsert], &[]).await.remove(0).unwrap();
-    let known = eventually(Duration::from_secs(15), async || AdminClient::connect(sasl_config(user, password)).await.is_ok()).await;
+    let known = eventually(Duration::from_secs(15), async || {
+        AdminClient::connect(sasl_config(user, password)).await.is_ok()
+    })
+    .await;
     assert!(known, "credential of {user} did not become usable");
     let path = std::env::temp_dir().join(format!("{user}.password"));
     std::fs::write(&path, password).unwrap();
@@ -86,7 +108,15 @@ async fn producers_write_but_cannot_read_consumers_read_in_their_group_outsiders
     let consumer = unique("enf-consumer");
     let group_prefix = format!("{consumer}.");
     admin
-        .create_topics(&[NewTopic { name: topic.clone(), partitions: 1, replication_factor: 3, configs: Default::default() }], false)
+        .create_topics(
+            &[NewTopic {
+                name: topic.clone(),
+                partitions: 1,
+                replication_factor: 3,
+                configs: Default::default(),
+            }],
+            false,
+        )
         .await
         .remove(0)
         .unwrap();
@@ -105,7 +135,9 @@ async fn producers_write_but_cannot_read_consumers_read_in_their_group_outsiders
         r.unwrap();
     }
     let mine = AclFilter { resource_name: Some(topic.clone()), ..AclFilter::any() };
-    let visible = eventually(Duration::from_secs(10), async || admin.describe_acls(&mine).await.unwrap().len() == 4).await;
+    let visible =
+        eventually(Duration::from_secs(10), async || admin.describe_acls(&mine).await.unwrap().len() == 4)
+            .await;
     assert!(visible, "ACLs of {topic} not visible");
 
     let producer_sasl = ["sasl", producer.as_str(), producer_password.to_str().unwrap()];
@@ -136,7 +168,8 @@ async fn producers_write_but_cannot_read_consumers_read_in_their_group_outsiders
 
     // An mTLS client of another project, without ACLs, cannot read the topic.
     let outsider = unique("enf-outsider");
-    let run = consume(&consumer_properties(&["mtls", outsider.as_str()]), &topic, &format!("{outsider}.g"), 1);
+    let run =
+        consume(&consumer_properties(&["mtls", outsider.as_str()]), &topic, &format!("{outsider}.g"), 1);
     assert!(records(&run).is_empty());
     assert!(run.stderr.contains("AuthorizationException"), "{}", run.stderr);
 
@@ -144,16 +177,32 @@ async fn producers_write_but_cannot_read_consumers_read_in_their_group_outsiders
     let o = format!("User:{outsider}");
     let grant = vec![
         AclBinding::allow(ResourceType::Topic, &topic, PatternType::Literal, &o, AclOperation::Read),
-        AclBinding::allow(ResourceType::Group, format!("{outsider}."), PatternType::Prefixed, &o, AclOperation::Read),
+        AclBinding::allow(
+            ResourceType::Group,
+            format!("{outsider}."),
+            PatternType::Prefixed,
+            &o,
+            AclOperation::Read,
+        ),
     ];
     for r in admin.create_acls(&grant).await {
         r.unwrap();
     }
-    let run = consume(&consumer_properties(&["mtls", outsider.as_str()]), &topic, &format!("{outsider}.g2"), 3);
-    assert_eq!(records(&run), vec!["m1", "m2"], "the intruder's record must not be there; stderr: {}", run.stderr);
+    let run =
+        consume(&consumer_properties(&["mtls", outsider.as_str()]), &topic, &format!("{outsider}.g2"), 3);
+    assert_eq!(
+        records(&run),
+        vec!["m1", "m2"],
+        "the intruder's record must not be there; stderr: {}",
+        run.stderr
+    );
 
     for principal in [p, c, o] {
-        admin.delete_acls(&[AclFilter { principal: Some(principal), ..AclFilter::any() }]).await.remove(0).unwrap();
+        admin
+            .delete_acls(&[AclFilter { principal: Some(principal), ..AclFilter::any() }])
+            .await
+            .remove(0)
+            .unwrap();
     }
     admin.delete_topics(&[topic]).await.remove(0).unwrap();
 }

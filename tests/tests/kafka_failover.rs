@@ -11,8 +11,8 @@ mod kafka_common;
 use std::time::Duration;
 
 use kafka_admin::{
-    AclBinding, AclFilter, AclOperation, AdminClient, AdminConfig, NewTopic, PatternType, ResourceType, ScramMechanism,
-    ScramUpsert,
+    AclBinding, AclFilter, AclOperation, AdminClient, AdminConfig, NewTopic, PatternType, ResourceType,
+    ScramMechanism, ScramUpsert,
 };
 use kafka_common::*;
 
@@ -23,7 +23,12 @@ async fn writes_succeed_while_the_named_controller_is_down() {
     // (the harder case), not just a refused new one.
     client.metadata().await.unwrap();
     let user = unique("restart-user");
-    let upsert = ScramUpsert { user: user.clone(), mechanism: ScramMechanism::Sha512, iterations: 4096, password: "pw-before-restart".into() };
+    let upsert = ScramUpsert {
+        user: user.clone(),
+        mechanism: ScramMechanism::Sha512,
+        iterations: 4096,
+        password: "pw-before-restart".into(),
+    };
     client.alter_user_scram_credentials(&[upsert], &[]).await.remove(0).unwrap();
     let down = client.controller_id().expect("controller known");
     let down_address = client.brokers()[&down].clone();
@@ -43,15 +48,29 @@ async fn writes_succeed_while_the_named_controller_is_down() {
 
     let prefix = unique("failover");
     let topics: Vec<NewTopic> = (0..5)
-        .map(|i| NewTopic { name: format!("{prefix}-{i}"), partitions: 1, replication_factor: 2, configs: Default::default() })
+        .map(|i| NewTopic {
+            name: format!("{prefix}-{i}"),
+            partitions: 1,
+            replication_factor: 2,
+            configs: Default::default(),
+        })
         .collect();
     for (t, r) in topics.iter().zip(client.create_topics(&topics, false).await) {
         r.unwrap_or_else(|e| panic!("creating {} with node {down} down: {e}", t.name));
     }
-    let acl = AclBinding::allow(ResourceType::Topic, &prefix, PatternType::Prefixed, "User:failover-app", AclOperation::Read);
+    let acl = AclBinding::allow(
+        ResourceType::Topic,
+        &prefix,
+        PatternType::Prefixed,
+        "User:failover-app",
+        AclOperation::Read,
+    );
     client.create_acls(std::slice::from_ref(&acl)).await.remove(0).unwrap();
     let filter = AclFilter { principal: Some("User:failover-app".into()), ..AclFilter::any() };
-    let visible = eventually(Duration::from_secs(10), async || client.describe_acls(&filter).await.unwrap().contains(&acl)).await;
+    let visible = eventually(Duration::from_secs(10), async || {
+        client.describe_acls(&filter).await.unwrap().contains(&acl)
+    })
+    .await;
     assert!(visible, "ACL created with node {down} down is not described");
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     client.await_topics(&names, true).await.unwrap();

@@ -21,7 +21,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 const NODES: [&str; 3] = ["b0.kafka.local.test", "b1.kafka.local.test", "b2.kafka.local.test"];
 
 /// Test ports of the listeners SCRAM, MTLS, CONTROLLER and INTERNAL for node index 0.
-const LISTENER_BASE_PORTS: [(&str, u16); 4] = [("SCRAM", 19092), ("MTLS", 19192), ("CONTROLLER", 19292), ("INTERNAL", 19392)];
+const LISTENER_BASE_PORTS: [(&str, u16); 4] =
+    [("SCRAM", 19092), ("MTLS", 19192), ("CONTROLLER", 19292), ("INTERNAL", 19392)];
 
 fn certs_dir() -> PathBuf {
     let dir = ca_file().parent().expect("CA file has a directory").to_path_buf();
@@ -66,14 +67,17 @@ async fn served_chain(port: u16, ca_pem: &str, client_dir: &Path) -> Vec<Certifi
     for c in der_certs(ca_pem) {
         roots.add(c).unwrap();
     }
-    let key = PrivateKeyDer::from_pem_slice(read(&client_dir.join("key.pem")).as_bytes()).expect("PKCS#8 key");
+    let key =
+        PrivateKeyDer::from_pem_slice(read(&client_dir.join("key.pem")).as_bytes()).expect("PKCS#8 key");
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_client_auth_cert(der_certs(&read(&client_dir.join("chain.pem"))), key)
         .unwrap();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap_or_else(|e| panic!("connect {port}: {e}"));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|e| panic!("connect {port}: {e}"));
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
@@ -97,7 +101,10 @@ async fn every_listener_serves_the_certificate_the_lambda_stored() {
         for (listener, base) in LISTENER_BASE_PORTS {
             let port = base + index as u16;
             let served = served_chain(port, &ca_pem, &admin_dir).await;
-            assert_eq!(served, expected, "{node} {listener} (127.0.0.1:{port}) serves other certificates than {prefix}");
+            assert_eq!(
+                served, expected,
+                "{node} {listener} (127.0.0.1:{port}) serves other certificates than {prefix}"
+            );
         }
     }
 }
@@ -114,7 +121,10 @@ async fn the_admin_authenticates_with_the_client_certificate_the_lambda_stored()
         "clients/{} holds another certificate than {prefix}",
         admin_user()
     );
-    assert_eq!(read(&admin_dir.join("key.pem")).trim(), parameter(&ssm, &format!("{prefix}/private-key")).await.trim());
+    assert_eq!(
+        read(&admin_dir.join("key.pem")).trim(),
+        parameter(&ssm, &format!("{prefix}/private-key")).await.trim()
+    );
     assert!(certs.join("ca.arn").is_file());
     let client = AdminClient::connect(mtls_config(&admin_user())).await.expect("admin connects over mTLS");
     assert_eq!(client.metadata().await.expect("metadata").brokers.len(), NODES.len());

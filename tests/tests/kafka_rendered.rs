@@ -28,7 +28,8 @@ const LOCALISED: &[&str] = &[
 
 /// Rendered keys DescribeConfigs never shows: the SCRAM JAAS configuration (a secret) and the
 /// authorizer's keys (Kafka does not know their type, so it treats them as sensitive).
-const HIDDEN: &[&str] = &["listener.name.scram.scram-sha-512.sasl.jaas.config", "allow.everyone.if.no.acl.found", "super.users"];
+const HIDDEN: &[&str] =
+    &["listener.name.scram.scram-sha-512.sasl.jaas.config", "allow.everyone.if.no.acl.found", "super.users"];
 
 /// The broker properties rendered for `node`, named the way the Confluent image names them.
 fn rendered_properties(node: &str) -> BTreeMap<String, String> {
@@ -69,7 +70,10 @@ async fn effective_properties(node_id: i32) -> Vec<ConfigEntry> {
 
 #[test]
 fn property_names_follow_the_image_convention() {
-    assert_eq!(property_name("KAFKA_LISTENER_NAME_MTLS_SSL_CLIENT_AUTH"), "listener.name.mtls.ssl.client.auth");
+    assert_eq!(
+        property_name("KAFKA_LISTENER_NAME_MTLS_SSL_CLIENT_AUTH"),
+        "listener.name.mtls.ssl.client.auth"
+    );
     assert_eq!(
         property_name("KAFKA_LISTENER_NAME_SCRAM_SCRAM___SHA___512_SASL_JAAS_CONFIG"),
         "listener.name.scram.scram-sha-512.sasl.jaas.config"
@@ -97,10 +101,17 @@ async fn every_broker_runs_the_rendered_settings() {
             if e.sensitive {
                 // Never described: secrets, and the authorizer's own keys, whose type Kafka does
                 // not know. The behaviour tests below prove those.
-                assert!(HIDDEN.contains(&key.as_str()), "{key} of broker {node_id} is described as sensitive");
+                assert!(
+                    HIDDEN.contains(&key.as_str()),
+                    "{key} of broker {node_id} is described as sensitive"
+                );
                 assert!(e.value.is_none(), "{key} of broker {node_id} was returned although sensitive");
             } else {
-                assert_eq!(e.value.as_deref(), Some(value.as_str()), "{key} of broker {node_id} ({node}); {hint}");
+                assert_eq!(
+                    e.value.as_deref(),
+                    Some(value.as_str()),
+                    "{key} of broker {node_id} ({node}); {hint}"
+                );
             }
         }
         // Localised: the same listeners, only bound and advertised elsewhere.
@@ -111,7 +122,10 @@ async fn every_broker_runs_the_rendered_settings() {
 
         // The settings the platform's security rests on, spelled out.
         let value = |key: &str| entry(key).value.clone();
-        assert_eq!(value("authorizer.class.name").as_deref(), Some("org.apache.kafka.metadata.authorizer.StandardAuthorizer"));
+        assert_eq!(
+            value("authorizer.class.name").as_deref(),
+            Some("org.apache.kafka.metadata.authorizer.StandardAuthorizer")
+        );
         assert_eq!(value("listener.name.mtls.ssl.client.auth").as_deref(), Some("required"));
         assert_eq!(value("listener.name.internal.ssl.client.auth").as_deref(), Some("required"));
         assert_eq!(value("listener.name.controller.ssl.client.auth").as_deref(), Some("required"));
@@ -128,10 +142,15 @@ async fn the_rendered_super_users_are_super_users() {
     assert!(rendered["super.users"].split(';').any(|u| u == "User:admin"), "{}", rendered["super.users"]);
     for name in ["admin", "b0.kafka.local.test", "b2.kafka.local.test"] {
         assert!(rendered["super.users"].split(';').any(|u| u == format!("User:{name}")));
-        let client = kafka_admin::AdminClient::connect(mtls_config(name)).await.expect("certificate accepted");
-        client.describe_acls(&AclFilter::any()).await.unwrap_or_else(|e| panic!("{name} is not a super user: {e}"));
+        let client =
+            kafka_admin::AdminClient::connect(mtls_config(name)).await.expect("certificate accepted");
+        client
+            .describe_acls(&AclFilter::any())
+            .await
+            .unwrap_or_else(|e| panic!("{name} is not a super user: {e}"));
     }
-    let stranger = kafka_admin::AdminClient::connect(mtls_config(&unique("rendered-stranger"))).await.unwrap();
+    let stranger =
+        kafka_admin::AdminClient::connect(mtls_config(&unique("rendered-stranger"))).await.unwrap();
     let e = stranger.describe_acls(&AclFilter::any()).await.unwrap_err();
     assert!(e.to_string().contains("CLUSTER_AUTHORIZATION_FAILED"), "{e}");
 }
@@ -143,7 +162,8 @@ async fn a_topic_without_acls_is_closed_to_everyone_but_super_users() {
     assert_eq!(rendered_properties("b0")["allow.everyone.if.no.acl.found"], "false");
     let admin = admin_sasl().await;
     let name = unique("rendered-no-acl");
-    let topic = NewTopic { name: name.clone(), partitions: 1, replication_factor: 3, configs: Default::default() };
+    let topic =
+        NewTopic { name: name.clone(), partitions: 1, replication_factor: 3, configs: Default::default() };
     admin.create_topics(&[topic], false).await.remove(0).expect("admin creates the topic");
     admin.await_topics(std::slice::from_ref(&name), true).await.unwrap();
     let stranger = kafka_admin::AdminClient::connect(mtls_config(&unique("rendered-reader"))).await.unwrap();

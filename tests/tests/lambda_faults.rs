@@ -27,7 +27,8 @@ async fn parameter_exists(name: &str) -> bool {
 }
 
 fn password(name: &str, extra: Value) -> Value {
-    let mut p = json!({"ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:pw", "ParameterName": name});
+    let mut p =
+        json!({"ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:pw", "ParameterName": name});
     for (k, v) in extra.as_object().unwrap() {
         p[k] = v.clone();
     }
@@ -54,9 +55,12 @@ async fn malformed_properties_are_named_and_the_rollback_delete_succeeds() {
         assert!(answer.physical_id().starts_with("create-failed:"), "{}", answer.raw);
         assert!(!parameter_exists(&name).await, "nothing written for {expected}");
         // The rollback Delete of the failed resource succeeds and touches nothing.
-        h.invoke(h.event("Delete", PASSWORD, "Pw", Some(answer.physical_id()), password(&name, json!({})), None), DEADLINE)
-            .await
-            .expect_success();
+        h.invoke(
+            h.event("Delete", PASSWORD, "Pw", Some(answer.physical_id()), password(&name, json!({})), None),
+            DEADLINE,
+        )
+        .await
+        .expect_success();
     }
 }
 
@@ -93,7 +97,9 @@ async fn an_unknown_certificate_authority_fails_before_anything_is_written() {
     let h = Harness::start().await;
     let _lambda = h.spawn(CERT_BIN, &moto_endpoint(), &[]);
     let prefix = format!("/{}/broker-1", unique("fault"));
-    let ca = format!("arn:aws:acm-pca:{REGION}:{ACCOUNT}:certificate-authority/00000000-0000-0000-0000-000000000000");
+    let ca = format!(
+        "arn:aws:acm-pca:{REGION}:{ACCOUNT}:certificate-authority/00000000-0000-0000-0000-000000000000"
+    );
     let props = json!({
         "ServiceToken": "x", "CertificateAuthorityArn": ca, "CommonName": "b-1",
         "DnsNames": ["b-1.kafka.test"], "ParameterPrefix": prefix
@@ -125,7 +131,11 @@ async fn an_unreachable_endpoint_fails_with_the_action_that_failed() {
         .invoke(h.event("Create", PASSWORD, "Pw", None, password(&name, json!({})), None), DEADLINE)
         .await
         .expect_failed(&format!("ssm:PutParameter {name} failed"));
-    assert!(answer.reason().contains("dispatch failure") || answer.reason().contains("onnect"), "{}", answer.reason());
+    assert!(
+        answer.reason().contains("dispatch failure") || answer.reason().contains("onnect"),
+        "{}",
+        answer.reason()
+    );
     assert!(!parameter_exists(&name).await);
 }
 
@@ -155,7 +165,10 @@ async fn a_handler_that_would_outlive_the_deadline_is_answered_in_time() {
     let name = format!("/{}/p", unique("fault"));
     // 8 s to live: the function keeps about 4 s (half, at most 5 s) to answer.
     let answer = h
-        .invoke(h.event("Create", PASSWORD, "Pw", None, password(&name, json!({})), None), Duration::from_secs(8))
+        .invoke(
+            h.event("Create", PASSWORD, "Pw", None, password(&name, json!({})), None),
+            Duration::from_secs(8),
+        )
         .await
         .expect_failed("the Lambda timeout left");
     assert!(answer.reason().starts_with("the handler did not finish within the"), "{}", answer.reason());

@@ -63,11 +63,17 @@ async fn packages_a_deterministic_bootstrap_zip_that_runs() {
     let name = format!("/{}/p", unique("package"));
     let props = json!({"ServiceToken": "x", "ParameterName": name});
     let created = h
-        .invoke(h.event("Create", "Custom::SecurePassword", "Pw", None, props.clone(), None), Duration::from_secs(60))
+        .invoke(
+            h.event("Create", "Custom::SecurePassword", "Pw", None, props.clone(), None),
+            Duration::from_secs(60),
+        )
         .await
         .expect_success();
-    h.invoke(h.event("Delete", "Custom::SecurePassword", "Pw", Some(created.physical_id()), props, None), Duration::from_secs(60))
-        .await
-        .expect_success();
+    h.invoke(
+        h.event("Delete", "Custom::SecurePassword", "Pw", Some(created.physical_id()), props, None),
+        Duration::from_secs(60),
+    )
+    .await
+    .expect_success();
     std::fs::remove_dir_all(&out).ok();
 }

@@ -33,7 +33,9 @@ const BIN: &str = "private-certificate-lambda";
 const DEADLINE: Duration = Duration::from_secs(120);
 
 async fn root_ca(pca: &aws_sdk_acmpca::Client) -> (String, String) {
-    platform_tests::private_ca::create_root_ca(pca, &unique("Kafka Test Root")).await.expect("root CA in moto")
+    platform_tests::private_ca::create_root_ca(pca, &unique("Kafka Test Root"))
+        .await
+        .expect("root CA in moto")
 }
 
 struct Params(aws_sdk_ssm::Client);
@@ -50,7 +52,12 @@ impl Params {
             .0
             .describe_parameters()
             .parameter_filters(
-                aws_sdk_ssm::types::ParameterStringFilter::builder().key("Name").option("Equals").values(name).build().unwrap(),
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key("Name")
+                    .option("Equals")
+                    .values(name)
+                    .build()
+                    .unwrap(),
             )
             .send()
             .await
@@ -97,7 +104,14 @@ fn der_certs(pem: &str) -> Vec<CertificateDer<'static>> {
 /// A real TLS 1.3 handshake over TCP on 127.0.0.1: rustls server with the issued key and
 /// chain, client trusting only `root_pem`, connecting by `dns_name`; with `mutual`, the client
 /// presents the same certificate and the server verifies it against the same root.
-async fn handshake(key_pem: &str, cert_pem: &str, chain_pem: &str, root_pem: &str, dns_name: &str, mutual: bool) {
+async fn handshake(
+    key_pem: &str,
+    cert_pem: &str,
+    chain_pem: &str,
+    root_pem: &str,
+    dns_name: &str,
+    mutual: bool,
+) {
     try_handshake(key_pem, cert_pem, chain_pem, root_pem, dns_name, mutual).await.expect("TLS handshake");
 }
 
@@ -119,9 +133,14 @@ async fn try_handshake(
     presented.extend(der_certs(chain_pem));
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("PKCS#8 PEM key");
 
-    let server_builder = rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap();
+    let server_builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
     let server_config = if mutual {
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build().unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+                .build()
+                .unwrap();
         server_builder.with_client_cert_verifier(verifier)
     } else {
         server_builder.with_no_client_auth()
@@ -179,7 +198,10 @@ async fn create_update_renew_rename_delete() {
 
     // Create.
     let p1 = props(&ca, &prefix, json!({}));
-    let created = h.invoke(h.event("Create", TYPE, "Broker1Cert", None, p1.clone(), None), DEADLINE).await.expect_success();
+    let created = h
+        .invoke(h.event("Create", TYPE, "Broker1Cert", None, p1.clone(), None), DEADLINE)
+        .await
+        .expect_success();
     let arn1 = created.physical_id().to_string();
     assert!(arn1.starts_with(&format!("{ca}/certificate/")), "{arn1}");
     assert_eq!(created.data("CertificateArn"), arn1);
@@ -188,10 +210,15 @@ async fn create_update_renew_rename_delete() {
     assert_eq!(created.data("ChainParameter"), format!("{prefix}/chain"));
     assert!(created.data("NotAfter").ends_with('Z'));
 
-    let (key1, key_type, key_description) = ssm.get(&format!("{prefix}/private-key")).await.expect("key parameter");
-    let (cert1, cert_type, cert_description) = ssm.get(&format!("{prefix}/certificate")).await.expect("certificate parameter");
+    let (key1, key_type, key_description) =
+        ssm.get(&format!("{prefix}/private-key")).await.expect("key parameter");
+    let (cert1, cert_type, cert_description) =
+        ssm.get(&format!("{prefix}/certificate")).await.expect("certificate parameter");
     let (chain1, chain_type, _) = ssm.get(&format!("{prefix}/chain")).await.expect("chain parameter");
-    assert_eq!((key_type.as_str(), cert_type.as_str(), chain_type.as_str()), ("SecureString", "String", "String"));
+    assert_eq!(
+        (key_type.as_str(), cert_type.as_str(), chain_type.as_str()),
+        ("SecureString", "String", "String")
+    );
     assert!(key1.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM");
     assert!(key_description.contains(&arn1) && cert_description.contains(&arn1));
 
@@ -227,7 +254,10 @@ async fn create_update_renew_rename_delete() {
 
     // No-op update: same certificate, same data.
     let same = h
-        .invoke(h.event("Update", TYPE, "Broker1Cert", Some(&arn1), json!(p1.clone()), Some(p1.clone())), DEADLINE)
+        .invoke(
+            h.event("Update", TYPE, "Broker1Cert", Some(&arn1), json!(p1.clone()), Some(p1.clone())),
+            DEADLINE,
+        )
         .await
         .expect_success();
     assert_eq!(same.physical_id(), arn1);
@@ -247,10 +277,13 @@ async fn create_update_renew_rename_delete() {
     let (key2, _, key2_description) = ssm.get(&format!("{prefix}/private-key")).await.unwrap();
     assert_ne!(key2, key1);
     assert!(key2_description.contains(&arn2));
-    h.invoke(h.event("Delete", TYPE, "Broker1Cert", Some(&arn1), p1.clone(), None), DEADLINE).await.expect_success();
+    h.invoke(h.event("Delete", TYPE, "Broker1Cert", Some(&arn1), p1.clone(), None), DEADLINE)
+        .await
+        .expect_success();
     assert!(revoked(&lambda, &arn1).await, "old certificate revoked");
     assert!(!revoked(&lambda, &arn2).await);
-    let (cert2, _, _) = ssm.get(&format!("{prefix}/certificate")).await.expect("parameters kept for the new certificate");
+    let (cert2, _, _) =
+        ssm.get(&format!("{prefix}/certificate")).await.expect("parameters kept for the new certificate");
     let (chain2, _, _) = ssm.get(&format!("{prefix}/chain")).await.unwrap();
     handshake(&key2, &cert2, &chain2, &root_pem, "b-1.kafka.test", false).await;
 
@@ -277,7 +310,9 @@ async fn create_update_renew_rename_delete() {
     assert!(revoked(&lambda, &arn2).await);
 
     // Delete: revoked, parameters gone; a repeated Delete succeeds.
-    h.invoke(h.event("Delete", TYPE, "Broker1Cert", Some(&arn3), p3.clone(), None), DEADLINE).await.expect_success();
+    h.invoke(h.event("Delete", TYPE, "Broker1Cert", Some(&arn3), p3.clone(), None), DEADLINE)
+        .await
+        .expect_success();
     assert!(revoked(&lambda, &arn3).await);
     for leaf in ["private-key", "certificate", "chain"] {
         assert!(ssm.get(&format!("{prefix3}/{leaf}")).await.is_none(), "{leaf} removed");
@@ -312,7 +347,8 @@ async fn a_server_certificate_serves_tls_for_its_dns_names_only() {
     let _lambda = h.spawn(BIN, &moto_endpoint(), &[]);
     let prefix = format!("/{}/schema-registry", unique("cert"));
     let p = props(&ca, &prefix, json!({"Usage": "server", "DnsNames": "sr.kafka.test", "CommonName": "sr"}));
-    let created = h.invoke(h.event("Create", TYPE, "SrCert", None, p.clone(), None), DEADLINE).await.expect_success();
+    let created =
+        h.invoke(h.event("Create", TYPE, "SrCert", None, p.clone(), None), DEADLINE).await.expect_success();
     let (key, _, _) = ssm.get(&format!("{prefix}/private-key")).await.unwrap();
     let (cert, _, _) = ssm.get(&format!("{prefix}/certificate")).await.unwrap();
     let (chain, _, _) = ssm.get(&format!("{prefix}/chain")).await.unwrap();
@@ -321,5 +357,7 @@ async fn a_server_certificate_serves_tls_for_its_dns_names_only() {
     let wrong = try_handshake(&key, &cert, &chain, &root_pem, "other.kafka.test", false).await;
     let error = wrong.expect_err("a handshake for a name outside the SANs must fail");
     assert!(error.contains("not valid for name"), "{error}");
-    h.invoke(h.event("Delete", TYPE, "SrCert", Some(created.physical_id()), p, None), DEADLINE).await.expect_success();
+    h.invoke(h.event("Delete", TYPE, "SrCert", Some(created.physical_id()), p, None), DEADLINE)
+        .await
+        .expect_success();
 }

@@ -52,7 +52,8 @@ impl Ssm {
 }
 
 fn props(name: &str, extra: Value) -> Value {
-    let mut p = json!({"ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:pw", "ParameterName": name});
+    let mut p =
+        json!({"ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:pw", "ParameterName": name});
     for (k, v) in extra.as_object().unwrap() {
         p[k] = v.clone();
     }
@@ -68,9 +69,15 @@ async fn create_update_rotate_rename_delete() {
     let name = format!("{base}/admin");
 
     // Create: scalars as CloudFormation sends them (strings).
-    let p1 = props(&name, json!({"Length": "40", "KmsKeyId": "alias/kafka-test",
-        "Tags": [{"Key": "team", "Value": "kafka"}], "RotationToken": "1"}));
-    let created = h.invoke(h.event("Create", TYPE, "AdminPassword", None, p1.clone(), None), DEADLINE).await.expect_success();
+    let p1 = props(
+        &name,
+        json!({"Length": "40", "KmsKeyId": "alias/kafka-test",
+        "Tags": [{"Key": "team", "Value": "kafka"}], "RotationToken": "1"}),
+    );
+    let created = h
+        .invoke(h.event("Create", TYPE, "AdminPassword", None, p1.clone(), None), DEADLINE)
+        .await
+        .expect_success();
     assert_eq!(created.physical_id(), name);
     assert_eq!(created.data("ParameterName"), name);
     assert_eq!(created.data("ParameterArn"), format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}"));
@@ -79,22 +86,35 @@ async fn create_update_rotate_rename_delete() {
     assert_eq!(created.content_type, None, "a pre-signed S3 PUT must not carry a content type");
     let (first, version, kind) = ssm.get(&name).await.expect("parameter created");
     assert_eq!((first.len(), version, kind.as_str()), (40, 1, "SecureString"));
-    assert!(first.bytes().all(|c| c.is_ascii_graphic() && !b"\"'\\`".contains(&c)), "{} has excluded characters", first.len());
+    assert!(
+        first.bytes().all(|c| c.is_ascii_graphic() && !b"\"'\\`".contains(&c)),
+        "{} has excluded characters",
+        first.len()
+    );
     assert_eq!(ssm.tags(&name).await, [("team".to_string(), "kafka".to_string())]);
 
     // Update without a change that matters (native JSON types this time): same value.
-    let p1_native = props(&name, json!({"Length": 40, "KmsKeyId": "alias/kafka-test",
-        "Tags": [{"Key": "team", "Value": "kafka"}], "RotationToken": "1"}));
+    let p1_native = props(
+        &name,
+        json!({"Length": 40, "KmsKeyId": "alias/kafka-test",
+        "Tags": [{"Key": "team", "Value": "kafka"}], "RotationToken": "1"}),
+    );
     let same = h
-        .invoke(h.event("Update", TYPE, "AdminPassword", Some(&name), p1_native.clone(), Some(p1.clone())), DEADLINE)
+        .invoke(
+            h.event("Update", TYPE, "AdminPassword", Some(&name), p1_native.clone(), Some(p1.clone())),
+            DEADLINE,
+        )
         .await
         .expect_success();
     assert_eq!((same.physical_id(), same.data("Version")), (name.as_str(), "1"));
     assert_eq!(ssm.get(&name).await.unwrap().0, first);
 
     // Rotation: a new RotationToken gives a new value in place; tags follow the template.
-    let p2 = props(&name, json!({"Length": 40, "KmsKeyId": "alias/kafka-test", "RotationToken": "2",
-        "Tags": [{"Key": "team", "Value": "platform"}, {"Key": "stage", "Value": "dev"}]}));
+    let p2 = props(
+        &name,
+        json!({"Length": 40, "KmsKeyId": "alias/kafka-test", "RotationToken": "2",
+        "Tags": [{"Key": "team", "Value": "platform"}, {"Key": "stage", "Value": "dev"}]}),
+    );
     let rotated = h
         .invoke(h.event("Update", TYPE, "AdminPassword", Some(&name), p2.clone(), Some(p1_native)), DEADLINE)
         .await
@@ -120,7 +140,10 @@ async fn create_update_rotate_rename_delete() {
     assert_eq!(third.len(), 32, "default length");
     assert!(ssm.get(&name).await.is_some());
 
-    let deleted_old = h.invoke(h.event("Delete", TYPE, "AdminPassword", Some(&name), p2, None), DEADLINE).await.expect_success();
+    let deleted_old = h
+        .invoke(h.event("Delete", TYPE, "AdminPassword", Some(&name), p2, None), DEADLINE)
+        .await
+        .expect_success();
     assert_eq!(deleted_old.physical_id(), name);
     assert!(ssm.get(&name).await.is_none(), "old parameter deleted");
 
@@ -135,7 +158,9 @@ async fn create_update_rotate_rename_delete() {
         .await
         .expect_success();
     assert_eq!(ssm.get(&renamed_name).await.unwrap().0, third);
-    h.invoke(h.event("Delete", TYPE, "AdminPassword", Some(&renamed_name), p3, None), DEADLINE).await.expect_success();
+    h.invoke(h.event("Delete", TYPE, "AdminPassword", Some(&renamed_name), p3, None), DEADLINE)
+        .await
+        .expect_success();
     assert!(ssm.get(&renamed_name).await.is_none());
 
     // No password in any log line, response body or Runtime API result.
@@ -174,12 +199,14 @@ async fn a_retried_create_adopts_its_own_parameter_but_never_a_foreign_one() {
 
     // Another resource (another logical id) must not take it over.
     let other = h.event("Create", TYPE, "Intruder", None, props(&name, json!({})), None);
-    let refused = h.invoke(other, DEADLINE).await.expect_failed("already exists and is not managed by this resource");
+    let refused =
+        h.invoke(other, DEADLINE).await.expect_failed("already exists and is not managed by this resource");
     assert!(refused.physical_id().starts_with("create-failed:"));
     assert_eq!(ssm.get(&name).await.unwrap().1, 1, "the foreign parameter is untouched");
 
     // CloudFormation's rollback deletes the failed resource: nothing to do, and the parameter stays.
-    let rollback = h.event("Delete", TYPE, "Intruder", Some(refused.physical_id()), props(&name, json!({})), None);
+    let rollback =
+        h.event("Delete", TYPE, "Intruder", Some(refused.physical_id()), props(&name, json!({})), None);
     h.invoke(rollback, DEADLINE).await.expect_success();
     assert!(ssm.get(&name).await.is_some());
 

@@ -9,7 +9,9 @@ mod kafka_common;
 use std::time::Instant;
 
 use kafka_common::*;
-use kafka_platform_core::config::project::{AclOperation as Op, AclPatternType, AclResourceType, Authentication};
+use kafka_platform_core::config::project::{
+    AclOperation as Op, AclPatternType, AclResourceType, Authentication,
+};
 use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic};
 use kafka_reconcile::{DeletePolicy, PasswordSource, PlanOptions, apply, observe, plan};
 
@@ -62,7 +64,11 @@ fn desired(p: &str) -> DesiredState {
 fn peak_rss_kib() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+        })
         .unwrap_or_else(|| "?".into())
 }
 
@@ -116,6 +122,11 @@ async fn thousand_topics_and_three_thousand_acls() {
     let o = observe(&admin, &empty).await.unwrap();
     let cleanup = plan(&empty, &o, options);
     let report = apply(&admin, &cleanup, &none).await.unwrap();
-    println!("bench: delete {} changes in {:?}; peak RSS of the test process {} KiB", report.outcomes.len(), t.elapsed(), peak_rss_kib());
+    println!(
+        "bench: delete {} changes in {:?}; peak RSS of the test process {} KiB",
+        report.outcomes.len(),
+        t.elapsed(),
+        peak_rss_kib()
+    );
     assert!(report.is_success());
 }

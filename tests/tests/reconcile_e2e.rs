@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_admin::{
-    AclBinding, AclFilter, AclOperation, AdminClient, ConfigResource, ConfigResourceType, NewTopic, PatternType,
-    ResourceType, ScramMechanism, Secret,
+    AclBinding, AclFilter, AclOperation, AdminClient, ConfigResource, ConfigResourceType, NewTopic,
+    PatternType, ResourceType, ScramMechanism, Secret,
 };
 use kafka_common::*;
-use kafka_platform_core::config::project::{AclOperation as Op, AclPatternType, AclResourceType, Authentication};
+use kafka_platform_core::config::project::{
+    AclOperation as Op, AclPatternType, AclResourceType, Authentication,
+};
 use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic};
 use kafka_reconcile::{
     Action, DeletePolicy, Error, ObservedState, PasswordSource, Plan, PlanOptions, apply, observe, plan,
@@ -60,7 +62,10 @@ fn desired(p: &str) -> DesiredState {
             topic("audit.v1", 1, 1, &[("cleanup.policy", "compact")]),
             topic("events.v1", 3, 3, &[("retention.ms", "604800000"), ("min.insync.replicas", "2")]),
         ],
-        service_accounts: vec![account("app", Authentication::Scram), account("reader", Authentication::Mtls)],
+        service_accounts: vec![
+            account("app", Authentication::Scram),
+            account("reader", Authentication::Mtls),
+        ],
         acls,
     }
 }
@@ -125,7 +130,11 @@ async fn settles<T: PartialEq + std::fmt::Debug>(mut read: impl AsyncFnMut() -> 
 }
 
 async fn topic_configs(client: &AdminClient, topic: &str) -> BTreeMap<String, String> {
-    client.describe_configs(&[ConfigResource::topic(topic)]).await.remove(0).expect("describe configs")
+    client
+        .describe_configs(&[ConfigResource::topic(topic)])
+        .await
+        .remove(0)
+        .expect("describe configs")
         .into_iter()
         .filter(|e| e.is_set_on_resource(ConfigResourceType::Topic))
         .filter_map(|e| e.value.map(|v| (e.name, v)))
@@ -149,17 +158,29 @@ async fn creates_topics_acls_and_credentials_then_plans_nothing() {
 
     let planned = apply_ok(&admin, &d, PlanOptions::default(), &p).await;
     let s = planned.summary();
-    assert_eq!((s.topics_to_create, s.acls_to_create, s.scram_credentials_to_upsert), (2, 5, 1), "{planned:#?}");
+    assert_eq!(
+        (s.topics_to_create, s.acls_to_create, s.scram_credentials_to_upsert),
+        (2, 5, 1),
+        "{planned:#?}"
+    );
 
     let events = format!("{p}.events.v1");
-    settles(async || {
-        let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
-        meta[&events].as_ref().map(|t| (t.partitions.len(), t.replication_factor())).ok()
-    }, Some((3, 3))).await;
+    settles(
+        async || {
+            let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
+            meta[&events].as_ref().map(|t| (t.partitions.len(), t.replication_factor())).ok()
+        },
+        Some((3, 3)),
+    )
+    .await;
     settles(
         async || topic_configs(&admin, &events).await,
-        BTreeMap::from([("min.insync.replicas".into(), "2".into()), ("retention.ms".into(), "604800000".into())]),
-    ).await;
+        BTreeMap::from([
+            ("min.insync.replicas".into(), "2".into()),
+            ("retention.ms".into(), "604800000".into()),
+        ]),
+    )
+    .await;
     settles(async || acls_of(&admin, &format!("User:{p}-reader")).await.len(), 3).await;
     let creds = admin.describe_user_scram_credentials(Some(&[format!("{p}-app")])).await.unwrap();
     assert_eq!(creds[&format!("{p}-app")][0].mechanism, ScramMechanism::Sha512);
@@ -198,7 +219,11 @@ async fn changes_configs_and_increases_partitions() {
             &Action::UpdateTopicConfigs {
                 topic: events.clone(),
                 changes: vec![
-                    kafka_reconcile::ConfigDelta { key: "max.message.bytes".into(), old: None, new: Some("2097152".into()) },
+                    kafka_reconcile::ConfigDelta {
+                        key: "max.message.bytes".into(),
+                        old: None,
+                        new: Some("2097152".into())
+                    },
                     kafka_reconcile::ConfigDelta {
                         key: "retention.ms".into(),
                         old: Some("604800000".into()),
@@ -208,14 +233,22 @@ async fn changes_configs_and_increases_partitions() {
             },
         ]
     );
-    settles(async || {
-        let configs = topic_configs(&admin, &events).await;
-        (configs.get("retention.ms").cloned(), configs.get("max.message.bytes").cloned())
-    }, (Some("86400000".into()), Some("2097152".into()))).await;
-    settles(async || {
-        let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
-        meta[&events].as_ref().map(|t| t.partitions.len()).ok()
-    }, Some(5)).await;
+    settles(
+        async || {
+            let configs = topic_configs(&admin, &events).await;
+            (configs.get("retention.ms").cloned(), configs.get("max.message.bytes").cloned())
+        },
+        (Some("86400000".into()), Some("2097152".into())),
+    )
+    .await;
+    settles(
+        async || {
+            let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
+            meta[&events].as_ref().map(|t| t.partitions.len()).ok()
+        },
+        Some(5),
+    )
+    .await;
     converges(&admin, &d, PlanOptions::default()).await;
 
     // A key no longer declared is reset only when deletes are allowed.
@@ -251,8 +284,16 @@ async fn refuses_partition_decrease_and_replication_change_and_applies_nothing()
     let planned = plan_now(&admin, &d, allow()).await;
     let subjects: Vec<&str> = planned.refusals.iter().map(|r| r.subject.as_str()).collect();
     assert_eq!(subjects, vec![format!("topic {audit}"), format!("topic {events}")], "{planned:#?}");
-    assert!(planned.refusals[0].message.contains("partition reassignment"), "{}", planned.refusals[0].message);
-    assert!(planned.refusals[1].message.contains("Kafka cannot remove partitions"), "{}", planned.refusals[1].message);
+    assert!(
+        planned.refusals[0].message.contains("partition reassignment"),
+        "{}",
+        planned.refusals[0].message
+    );
+    assert!(
+        planned.refusals[1].message.contains("Kafka cannot remove partitions"),
+        "{}",
+        planned.refusals[1].message
+    );
     assert!(matches!(apply(&admin, &planned, &passwords(&p)).await, Err(Error::Refused(2))));
     // The config change of the same plan was not applied either.
     assert_eq!(topic_configs(&admin, &events).await["retention.ms"], "604800000");
@@ -269,14 +310,34 @@ async fn acls_are_added_and_removed_and_unmanaged_ones_are_untouched() {
     // Unmanaged: another principal's grant on a topic outside the prefix, and that topic.
     let unmanaged_topic = format!("{outsider}.data.v1");
     for r in admin
-        .create_topics(&[NewTopic { name: unmanaged_topic.clone(), partitions: 1, replication_factor: 1, configs: Default::default() }], false)
+        .create_topics(
+            &[NewTopic {
+                name: unmanaged_topic.clone(),
+                partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            }],
+            false,
+        )
         .await
     {
         r.unwrap();
     }
-    let unmanaged = AclBinding::allow(ResourceType::Topic, &unmanaged_topic, PatternType::Literal, format!("User:{outsider}"), AclOperation::Read);
+    let unmanaged = AclBinding::allow(
+        ResourceType::Topic,
+        &unmanaged_topic,
+        PatternType::Literal,
+        format!("User:{outsider}"),
+        AclOperation::Read,
+    );
     // Owned although not declared: a hand-made grant on a managed topic.
-    let stray = AclBinding::allow(ResourceType::Topic, format!("{p}.events.v1"), PatternType::Literal, format!("User:{outsider}"), AclOperation::Write);
+    let stray = AclBinding::allow(
+        ResourceType::Topic,
+        format!("{p}.events.v1"),
+        PatternType::Literal,
+        format!("User:{outsider}"),
+        AclOperation::Write,
+    );
     for r in admin.create_acls(&[unmanaged.clone(), stray.clone()]).await {
         r.unwrap();
     }
@@ -301,7 +362,11 @@ async fn acls_are_added_and_removed_and_unmanaged_ones_are_untouched() {
     assert_eq!((s.acls_to_create, s.acls_to_delete), (1, 2), "{planned:#?}");
     converges(&admin, &d, PlanOptions::default()).await;
 
-    let mut now: Vec<String> = acls_of(&admin, &reader).await.iter().map(|a| format!("{} {}", a.operation, a.resource_name)).collect();
+    let mut now: Vec<String> = acls_of(&admin, &reader)
+        .await
+        .iter()
+        .map(|a| format!("{} {}", a.operation, a.resource_name))
+        .collect();
     now.sort();
     assert_eq!(now, vec![format!("READ {p}-reader"), format!("READ {p}.audit.v1")]);
     let outsider_acls = acls_of(&admin, &format!("User:{outsider}")).await;
@@ -335,13 +400,18 @@ async fn deletes_are_refused_without_permission_and_done_with_it() {
     let forbidden = plan_now(&admin, &d, allow()).await;
     assert!(forbidden.refusals[0].message.contains("stage dev does not allow deletes"), "{forbidden:#?}");
     // The Lambda's policy: leave them and say so.
-    let skipping = plan_now(&admin, &d, PlanOptions { deletes: DeletePolicy::Skip, ..Default::default() }).await;
+    let skipping =
+        plan_now(&admin, &d, PlanOptions { deletes: DeletePolicy::Skip, ..Default::default() }).await;
     assert!(skipping.is_empty() && skipping.skipped.len() == 1, "{skipping:#?}");
 
     d.allow_delete = true;
     let planned = apply_ok(&admin, &d, allow(), &p).await;
-    assert_eq!(planned.changes.iter().map(|c| &c.action).collect::<Vec<_>>(), vec![&Action::DeleteTopic { topic: audit.clone() }]);
-    let gone = eventually(Duration::from_secs(30), async || !topic_names(&admin).await.contains(&audit)).await;
+    assert_eq!(
+        planned.changes.iter().map(|c| &c.action).collect::<Vec<_>>(),
+        vec![&Action::DeleteTopic { topic: audit.clone() }]
+    );
+    let gone =
+        eventually(Duration::from_secs(30), async || !topic_names(&admin).await.contains(&audit)).await;
     assert!(gone, "{audit} still exists");
     converges(&admin, &d, allow()).await;
 }

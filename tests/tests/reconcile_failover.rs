@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use kafka_admin::{AclFilter, AdminClient, ScramDeletion, ScramMechanism, Secret};
 use kafka_common::*;
-use kafka_platform_core::config::project::{AclOperation as Op, AclPatternType, AclResourceType, Authentication};
+use kafka_platform_core::config::project::{
+    AclOperation as Op, AclPatternType, AclResourceType, Authentication,
+};
 use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic};
 use kafka_reconcile::{ApplyReport, PasswordSource, Plan, PlanOptions, apply, observe, plan};
 
@@ -56,8 +58,10 @@ fn desired(p: &str, rf2: usize, rf3: usize) -> DesiredState {
         operation,
         host: "*".into(),
     };
-    let mut acls: Vec<DesiredAcl> =
-        topics.iter().map(|t| acl(format!("User:{p}-app"), t.name.clone(), AclPatternType::Literal, Op::Write)).collect();
+    let mut acls: Vec<DesiredAcl> = topics
+        .iter()
+        .map(|t| acl(format!("User:{p}-app"), t.name.clone(), AclPatternType::Literal, Op::Write))
+        .collect();
     acls.push(acl(format!("User:{p}-reader"), format!("{p}."), AclPatternType::Prefixed, Op::Read));
     acls.sort();
     DesiredState {
@@ -157,7 +161,11 @@ async fn a_broker_stopped_during_apply_leaves_nothing_a_rerun_does_not_fix() {
     let d = desired(&p, 6, 2);
     let planned = plan_now(&admin, &d).await;
     let s = planned.summary();
-    assert_eq!((s.topics_to_create, s.acls_to_create, s.scram_credentials_to_upsert), (8, 9, 1), "{planned:#?}");
+    assert_eq!(
+        (s.topics_to_create, s.acls_to_create, s.scram_credentials_to_upsert),
+        (8, 9, 1),
+        "{planned:#?}"
+    );
     let down = request_target(&admin).await;
     let stopped = StoppedNode::stop(down);
 
@@ -176,7 +184,8 @@ async fn a_broker_stopped_during_apply_leaves_nothing_a_rerun_does_not_fix() {
     let in_sync = eventually(Duration::from_secs(60), async || {
         let described = admin.describe_topics(&rf3).await.expect("describe");
         let ok = described.values().all(|t| {
-            t.as_ref().is_ok_and(|t| t.replication_factor() == 3 && t.partitions.iter().all(|p| p.isr.len() == 3))
+            t.as_ref()
+                .is_ok_and(|t| t.replication_factor() == 3 && t.partitions.iter().all(|p| p.isr.len() == 3))
         });
         last = Some(described);
         ok
@@ -197,15 +206,14 @@ async fn a_broker_stopped_during_apply_leaves_nothing_a_rerun_does_not_fix() {
     assert_eq!(planned.summary().topics_to_create, RACING_TOPICS);
     let down = request_target(&admin).await;
     let started = std::time::Instant::now();
-    let (report, killed) = tokio::join!(
-        async { (apply_bounded(&admin, &planned, &p).await, started.elapsed()) },
-        async {
+    let (report, killed) =
+        tokio::join!(async { (apply_bounded(&admin, &planned, &p).await, started.elapsed()) }, async {
             // By then the big CreateTopics request is in flight at the node being killed.
             tokio::time::sleep(KILL_AFTER).await;
-            let node = tokio::task::spawn_blocking(move || StoppedNode::kill(down)).await.expect("kill-node thread");
+            let node =
+                tokio::task::spawn_blocking(move || StoppedNode::kill(down)).await.expect("kill-node thread");
             (node, started.elapsed())
-        },
-    );
+        },);
     let ((report, applied_at), (killed, killed_at)) = (report, killed);
     assert_reasons(&report);
     eprintln!(
@@ -220,6 +228,9 @@ async fn a_broker_stopped_during_apply_leaves_nothing_a_rerun_does_not_fix() {
     converge_by_rerunning(&admin, &d, &p, 5).await;
     let names: Vec<String> = d.topics.iter().map(|t| t.name.clone()).collect();
     let described = admin.describe_topics(&names).await.expect("describe");
-    assert!(described.values().all(|t| t.as_ref().is_ok_and(|t| t.replication_factor() == 2)), "{described:#?}");
+    assert!(
+        described.values().all(|t| t.as_ref().is_ok_and(|t| t.replication_factor() == 2)),
+        "{described:#?}"
+    );
     cleanup(&admin, &d, &p).await;
 }

@@ -23,7 +23,9 @@ fn write_tree(root: &Path, name: &str, with_audit: bool) {
     std::fs::copy(repo.join("defaults.yaml"), root.join("defaults.yaml")).unwrap();
     std::fs::copy(repo.join("stages/dev.yaml"), root.join("stages/dev.yaml")).unwrap();
     let audit = if with_audit {
-        format!("  - name: {name}.audit.v1\n    description: Audit trail.\n    configs:\n      cleanup.policy: compact\n")
+        format!(
+            "  - name: {name}.audit.v1\n    description: Audit trail.\n    configs:\n      cleanup.policy: compact\n"
+        )
     } else {
         String::new()
     };
@@ -138,7 +140,10 @@ fn plan_apply_and_delete_through_the_gen_binary() {
     let out = e.run("apply", &["--yes", "--scram-passwords-file", e.passwords.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("+ create topic {n}.events.v1 (2 partitions, replication factor 1)\n")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("+ create topic {n}.events.v1 (2 partitions, replication factor 1)\n")),
+        "{stdout}"
+    );
     assert!(stdout.contains("    retention.ms = 86400000\n"), "{stdout}");
     assert!(stdout.contains(&format!("+ create SCRAM-SHA-512 credential for user {n}-app")), "{stdout}");
     assert!(stdout.contains("0 failed"), "{stdout}");
@@ -166,8 +171,14 @@ fn plan_apply_and_delete_through_the_gen_binary() {
 
     let out = e.run("apply", &["--yes", "--allow-delete"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("- delete topic {n}.audit.v1 (destroys its data)")), "{}", text(&out));
-    let converged = wait(|| e.run("plan", &["--detailed-exitcode", "--allow-delete"]).status.code() == Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("- delete topic {n}.audit.v1 (destroys its data)")),
+        "{}",
+        text(&out)
+    );
+    let converged =
+        wait(|| e.run("plan", &["--detailed-exitcode", "--allow-delete"]).status.code() == Some(0));
     assert!(converged, "the delete did not converge");
 }
 
@@ -177,7 +188,14 @@ fn bad_connection_settings_fail_clearly() {
     let out = Command::new(gen_binary())
         .arg("--environments")
         .arg(&e.root)
-        .args(["plan", "dev", "--bootstrap", &env("KAFKA_TEST_BOOTSTRAP_SASL"), "--ca-file", &env("KAFKA_TEST_CA_FILE")])
+        .args([
+            "plan",
+            "dev",
+            "--bootstrap",
+            &env("KAFKA_TEST_BOOTSTRAP_SASL"),
+            "--ca-file",
+            &env("KAFKA_TEST_CA_FILE"),
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -189,7 +207,14 @@ fn bad_connection_settings_fail_clearly() {
     let out = Command::new(gen_binary())
         .arg("--environments")
         .arg(&e.root)
-        .args(["plan", "dev", "--bootstrap", &env("KAFKA_TEST_BOOTSTRAP_SASL"), "--ca-file", &env("KAFKA_TEST_CA_FILE")])
+        .args([
+            "plan",
+            "dev",
+            "--bootstrap",
+            &env("KAFKA_TEST_BOOTSTRAP_SASL"),
+            "--ca-file",
+            &env("KAFKA_TEST_CA_FILE"),
+        ])
         .args(["--scram-user", &admin_user(), "--scram-password-file", wrong.to_str().unwrap()])
         .stdin(Stdio::null())
         .output()

@@ -3,15 +3,17 @@
 //! real KRaft cluster of `tests/scripts/kafka.sh` (mTLS listener, admin certificate from its CA).
 //! Needs MOTO_ENDPOINT and the KAFKA_TEST_* variables.
 
-mod lambda_support;
 #[path = "kafka_common/mod.rs"]
 mod kafka_common;
+mod lambda_support;
 
 use std::time::Duration;
 
 use aws_sdk_ssm::types::ParameterType;
 use kafka_admin::AdminClient;
-use kafka_platform_core::config::project::{AclOperation as Op, AclPatternType, AclResourceType, Authentication};
+use kafka_platform_core::config::project::{
+    AclOperation as Op, AclPatternType, AclResourceType, Authentication,
+};
 use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic, sha256_hex};
 use lambda_support::*;
 use serde_json::{Value, json};
@@ -85,7 +87,14 @@ impl Aws {
         let text = d.to_json();
         let sha = sha256_hex(&text);
         let key = format!("desired-state/{sha}.json");
-        self.s3.put_object().bucket(&self.bucket).key(&key).body(text.into_bytes().into()).send().await.expect("put");
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .body(text.into_bytes().into())
+            .send()
+            .await
+            .expect("put");
         (key, sha)
     }
 
@@ -152,7 +161,10 @@ async fn create_update_and_delete_reconcile_the_cluster() {
     // Create: topics, the ACL and the SCRAM credential (password from SSM).
     let (key, sha) = aws.upload(&desired(&p, &password_parameter, true)).await;
     let created = h
-        .invoke(h.event("Create", TYPE, "Reconciliation", None, props(&aws, &prefix, &key, &sha, false), None), DEADLINE)
+        .invoke(
+            h.event("Create", TYPE, "Reconciliation", None, props(&aws, &prefix, &key, &sha, false), None),
+            DEADLINE,
+        )
         .await
         .expect_success();
     assert_eq!(created.physical_id(), "kafka-reconciler-dev");
@@ -170,7 +182,14 @@ async fn create_update_and_delete_reconcile_the_cluster() {
     // A tampered or stale object is refused.
     let failed = h
         .invoke(
-            h.event("Update", TYPE, "Reconciliation", Some("kafka-reconciler-dev"), props(&aws, &prefix, &key, &"0".repeat(64), false), Some(props(&aws, &prefix, &key, &sha, false))),
+            h.event(
+                "Update",
+                TYPE,
+                "Reconciliation",
+                Some("kafka-reconciler-dev"),
+                props(&aws, &prefix, &key, &"0".repeat(64), false),
+                Some(props(&aws, &prefix, &key, &sha, false)),
+            ),
             DEADLINE,
         )
         .await
@@ -181,7 +200,14 @@ async fn create_update_and_delete_reconcile_the_cluster() {
     let (key2, sha2) = aws.upload(&desired(&p, &password_parameter, false)).await;
     let kept = h
         .invoke(
-            h.event("Update", TYPE, "Reconciliation", Some("kafka-reconciler-dev"), props(&aws, &prefix, &key2, &sha2, false), Some(props(&aws, &prefix, &key, &sha, false))),
+            h.event(
+                "Update",
+                TYPE,
+                "Reconciliation",
+                Some("kafka-reconciler-dev"),
+                props(&aws, &prefix, &key2, &sha2, false),
+                Some(props(&aws, &prefix, &key, &sha, false)),
+            ),
             DEADLINE,
         )
         .await
@@ -192,19 +218,34 @@ async fn create_update_and_delete_reconcile_the_cluster() {
 
     // Delete without AllowDelete removes nothing; with it, every managed topic and ACL goes.
     h.invoke(
-        h.event("Delete", TYPE, "Reconciliation", Some("kafka-reconciler-dev"), props(&aws, &prefix, &key2, &sha2, false), None),
+        h.event(
+            "Delete",
+            TYPE,
+            "Reconciliation",
+            Some("kafka-reconciler-dev"),
+            props(&aws, &prefix, &key2, &sha2, false),
+            None,
+        ),
         DEADLINE,
     )
     .await
     .expect_success();
     assert_eq!(topics(&admin, &p).await.len(), 2);
     h.invoke(
-        h.event("Delete", TYPE, "Reconciliation", Some("kafka-reconciler-dev"), props(&aws, &prefix, &key2, &sha2, true), None),
+        h.event(
+            "Delete",
+            TYPE,
+            "Reconciliation",
+            Some("kafka-reconciler-dev"),
+            props(&aws, &prefix, &key2, &sha2, true),
+            None,
+        ),
         DEADLINE,
     )
     .await
     .expect_success();
-    let gone = kafka_common::eventually(Duration::from_secs(30), async || topics(&admin, &p).await.is_empty()).await;
+    let gone =
+        kafka_common::eventually(Duration::from_secs(30), async || topics(&admin, &p).await.is_empty()).await;
     assert!(gone, "managed topics left: {:?}", topics(&admin, &p).await);
 
     let mut texts = h.all_answers();

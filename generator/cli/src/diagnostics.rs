@@ -59,10 +59,9 @@ struct SourceCache(HashMap<PathBuf, Option<Vec<String>>>);
 
 impl SourceCache {
     fn line(&mut self, path: &Path, line: u64) -> Option<String> {
-        let lines = self
-            .0
-            .entry(path.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(path).ok().map(|t| t.lines().map(str::to_string).collect()));
+        let lines = self.0.entry(path.to_path_buf()).or_insert_with(|| {
+            std::fs::read_to_string(path).ok().map(|t| t.lines().map(str::to_string).collect())
+        });
         lines.as_ref()?.get(usize::try_from(line).ok()?.checked_sub(1)?).cloned()
     }
 }

@@ -87,7 +87,8 @@ fn node_env(environments: &std::path::Path, stage: StageName, node: &str) -> Exi
         diagnostics::print_findings(&findings, diagnostics::FindingFormat::Text);
         return ExitCode::FAILURE;
     };
-    let Some(n) = model.cluster.brokers.iter().chain(&model.cluster.controllers).find(|n| n.name == node) else {
+    let Some(n) = model.cluster.brokers.iter().chain(&model.cluster.controllers).find(|n| n.name == node)
+    else {
         eprintln!("error: {stage} has no node `{node}`");
         return ExitCode::FAILURE;
     };

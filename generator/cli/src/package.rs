@@ -140,7 +140,10 @@ pub fn run(args: &PackageArgs) -> ExitCode {
     match package(args) {
         Ok(manifest) => {
             for (name, e) in &manifest {
-                println!("{name:<20} {:>10} bytes  sha256 {}  s3://<artifact-bucket>/{}", e.size, e.sha256, e.s3_key);
+                println!(
+                    "{name:<20} {:>10} bytes  sha256 {}  s3://<artifact-bucket>/{}",
+                    e.size, e.sha256, e.s3_key
+                );
             }
             println!("manifest: {}", args.out.join(MANIFEST).display());
             ExitCode::SUCCESS
@@ -165,19 +168,15 @@ pub fn package(args: &PackageArgs) -> Result<Manifest, PackageError> {
             return Err(PackageError::Glibc { binary: binary.display().to_string(), found });
         }
         let zip_path = args.out.join(format!("{}.zip", function.name));
-        let zip = bootstrap_zip(&bytes).map_err(|message| PackageError::Zip {
-            path: zip_path.display().to_string(),
-            message,
-        })?;
+        let zip = bootstrap_zip(&bytes)
+            .map_err(|message| PackageError::Zip { path: zip_path.display().to_string(), message })?;
         write_atomically(&zip_path, &zip)?;
         written.insert(function.name.to_string(), entry(function.name, &zip));
     }
     // Keep entries of functions not built this time, so that `--function` updates one entry.
     let manifest_path = args.out.join(MANIFEST);
-    let mut manifest: Manifest = std::fs::read(&manifest_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut manifest: Manifest =
+        std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     manifest.retain(|name, _| FUNCTIONS.iter().any(|f| f.name == name));
     manifest.extend(written.clone());
     let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
@@ -237,9 +236,7 @@ fn build(
     for f in functions {
         cmd.args(["-p", f.package]);
     }
-    let status = cmd
-        .status()
-        .map_err(|e| PackageError::Build(format!("cannot run {cargo}: {e}")))?;
+    let status = cmd.status().map_err(|e| PackageError::Build(format!("cannot run {cargo}: {e}")))?;
     if !status.success() {
         let hint = if toolchain == Toolchain::Zig {
             " (is cargo-zigbuild on PATH? see tests/scripts/zigbuild.sh)"
@@ -281,7 +278,8 @@ pub fn too_new_glibc(binary: &[u8]) -> Option<String> {
     while let Some(pos) = find(&binary[i..], NEEDLE) {
         let start = i + pos + NEEDLE.len();
         let digits = |from: usize| {
-            let end = binary[from..].iter().position(|b| !b.is_ascii_digit()).map_or(binary.len(), |p| from + p);
+            let end =
+                binary[from..].iter().position(|b| !b.is_ascii_digit()).map_or(binary.len(), |p| from + p);
             (std::str::from_utf8(&binary[from..end]).ok().and_then(|s| s.parse::<u32>().ok()), end)
         };
         if let (Some(minor), _) = digits(start) {

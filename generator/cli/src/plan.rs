@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use kafka_admin::{AdminClient, AdminConfig, ScramMechanism, TlsConfig};
 use kafka_platform_core::StageName;
-use kafka_platform_core::model::ports;
 use kafka_platform_core::desired::{DesiredState, desired_state};
+use kafka_platform_core::model::ports;
 use kafka_reconcile::{Action, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, render};
 
 use crate::diagnostics::{FindingFormat, print_findings};
@@ -96,7 +96,9 @@ pub struct ApplyArgs {
 /// `gen plan`: prints the plan; exit 0 (no changes or, without --detailed-exitcode, changes),
 /// 2 (changes pending, with --detailed-exitcode) or 1 (error, or refused changes).
 pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
-    let Some((client, plan)) = plan_stage(environments, args.stage, args.allow_delete, &args.connection).await else {
+    let Some((client, plan)) =
+        plan_stage(environments, args.stage, args.allow_delete, &args.connection).await
+    else {
         return ExitCode::FAILURE;
     };
     client.close().await;
@@ -120,7 +122,9 @@ pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
 /// `gen apply`: plans, shows the plan, asks (unless --yes), applies, and reports every change
 /// that failed. Exit 0 when everything was applied, 1 otherwise.
 pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
-    let Some((client, plan)) = plan_stage(environments, args.stage, args.allow_delete, &args.connection).await else {
+    let Some((client, plan)) =
+        plan_stage(environments, args.stage, args.allow_delete, &args.connection).await
+    else {
         return ExitCode::FAILURE;
     };
     print!("{}", render::text(&plan));
@@ -158,13 +162,19 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
     };
     let failed: Vec<_> = report.failed().collect();
     for outcome in &failed {
-        eprintln!("failed: {}: {}", render::headline(&outcome.change), outcome.error.as_deref().unwrap_or_default());
+        eprintln!(
+            "failed: {}: {}",
+            render::headline(&outcome.change),
+            outcome.error.as_deref().unwrap_or_default()
+        );
     }
     println!("Apply: {} applied, {} failed, in {requests} request(s).", report.applied(), failed.len());
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("hint: fix the causes above and run `gen apply` again; it plans only what is still missing");
+        eprintln!(
+            "hint: fix the causes above and run `gen apply` again; it plans only what is still missing"
+        );
         ExitCode::FAILURE
     }
 }
@@ -289,4 +299,3 @@ fn confirmed(stage: StageName) -> bool {
         false
     }
 }
-

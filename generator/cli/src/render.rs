@@ -44,9 +44,11 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
     if !findings.is_empty() {
         print_findings(&findings, FindingFormat::Text);
     }
-    let rendered: BTreeMap<StageName, RenderedStage> = models.iter().map(|(s, m)| (*s, render_stage(m))).collect();
+    let rendered: BTreeMap<StageName, RenderedStage> =
+        models.iter().map(|(s, m)| (*s, render_stage(m))).collect();
     if args.check {
-        let stale: Vec<String> = rendered.iter().flat_map(|(stage, r)| differences(&args.out.join(stage.as_str()), r)).collect();
+        let stale: Vec<String> =
+            rendered.iter().flat_map(|(stage, r)| differences(&args.out.join(stage.as_str()), r)).collect();
         if stale.is_empty() {
             eprintln!("templates are current: {}", stage_list(&rendered));
             return ExitCode::SUCCESS;
@@ -54,7 +56,10 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
         for line in &stale {
             eprintln!("stale: {line}");
         }
-        eprintln!("{} file(s) differ from the declarations; run `gen render --all` and commit the result", stale.len());
+        eprintln!(
+            "{} file(s) differ from the declarations; run `gen render --all` and commit the result",
+            stale.len()
+        );
         return ExitCode::FAILURE;
     }
     for (stage, files) in &rendered {

@@ -14,7 +14,8 @@ impl TempDir {
     fn new() -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let dir = std::env::temp_dir().join(format!("kp-gen-cli-test-{}-{n}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -66,7 +67,12 @@ fn environments_copy() -> (TempDir, PathBuf) {
 }
 
 fn run_gen(environments: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gen")).arg("--environments").arg(environments).args(args).output().expect("gen runs")
+    Command::new(env!("CARGO_BIN_EXE_gen"))
+        .arg("--environments")
+        .arg(environments)
+        .args(args)
+        .output()
+        .expect("gen runs")
 }
 
 fn stderr(output: &Output) -> String {
@@ -108,12 +114,23 @@ fn render_writes_nothing_when_validation_fails() {
 fn validate_reports_located_findings_and_exits_1() {
     let (_tmp, environments) = environments_copy();
     let project = environments.join("projects/contracts.yaml");
-    edit(&project, "    partitions: 12\n    configs:\n      cleanup.policy: delete", "    partitons: 12\n    configs:\n      cleanup.policy: delete");
+    edit(
+        &project,
+        "    partitions: 12\n    configs:\n      cleanup.policy: delete",
+        "    partitons: 12\n    configs:\n      cleanup.policy: delete",
+    );
     let output = run_gen(&environments, &["validate"]);
     assert_eq!(output.status.code(), Some(1));
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &stderr(&output);
-    let line = fs::read_to_string(&project).unwrap().lines().position(|l| l.contains("partitons")).unwrap() + 1;
-    assert!(text.contains(&format!("error[KP002]: unknown key `partitons`\n  --> {}:{line}:5", project.display())), "{text}");
+    let line =
+        fs::read_to_string(&project).unwrap().lines().position(|l| l.contains("partitons")).unwrap() + 1;
+    assert!(
+        text.contains(&format!(
+            "error[KP002]: unknown key `partitons`\n  --> {}:{line}:5",
+            project.display()
+        )),
+        "{text}"
+    );
     assert!(text.contains("did you mean `partitions`?"), "{text}");
 }
 
@@ -121,7 +138,13 @@ fn validate_reports_located_findings_and_exits_1() {
 fn validate_accepts_the_committed_environments() {
     let (_tmp, environments) = environments_copy();
     let output = run_gen(&environments, &["validate"]);
-    assert_eq!(output.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -170,7 +193,8 @@ fn render_replaces_a_stage_whole() {
     fs::write(out.join("dev/old-stack.yaml"), "x").unwrap();
     assert!(run_gen(&environments, &["render", "dev", "--out", out_arg]).status.success());
     assert!(!out.join("dev/old-stack.yaml").exists(), "files no longer rendered disappear");
-    let stage_dirs: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let stage_dirs: Vec<_> =
+        fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(stage_dirs, ["dev"], "no staging or backup directories are left behind");
     let output = run_gen(&environments, &["render", "dev", "--out", out_arg, "--check"]);
     assert_eq!(output.status.code(), Some(0));

@@ -84,14 +84,28 @@ fn project_yaml(p: usize) -> String {
     );
     for t in 0..TOPICS_PER_PROJECT {
         let configs = if t % 2 == 0 { "retention.ms: 604800000" } else { "cleanup.policy: compact" };
-        writeln!(y, "  - name: {}\n    partitions: {}\n    configs: {{{configs}}}\n    shared_with: {{read: [{}]}}", topic_name(p, t), 3 + t % 10, project_name(p + 1)).unwrap();
+        writeln!(
+            y,
+            "  - name: {}\n    partitions: {}\n    configs: {{{configs}}}\n    shared_with: {{read: [{}]}}",
+            topic_name(p, t),
+            3 + t % 10,
+            project_name(p + 1)
+        )
+        .unwrap();
     }
     y.push_str("service_accounts:\n");
     for a in 0..ACCOUNTS_PER_PROJECT {
         let produces: Vec<String> = (0..PRODUCES).map(|i| topic_name(p, a * PRODUCES + i)).collect();
-        let consumes: Vec<String> = (0..CONSUMES).map(|i| topic_name(p + PROJECTS - 1, a * CONSUMES + i)).collect();
+        let consumes: Vec<String> =
+            (0..CONSUMES).map(|i| topic_name(p + PROJECTS - 1, a * CONSUMES + i)).collect();
         let auth = if a % 2 == 0 { "scram" } else { "mtls" };
-        writeln!(y, "  - name: {name}-app{a}\n    authentication: {auth}\n    produces: [{}]\n    consumes: [{}]", produces.join(", "), consumes.join(", ")).unwrap();
+        writeln!(
+            y,
+            "  - name: {name}-app{a}\n    authentication: {auth}\n    produces: [{}]\n    consumes: [{}]",
+            produces.join(", "),
+            consumes.join(", ")
+        )
+        .unwrap();
     }
     y.push_str("acls:\n");
     for a in 0..ACCOUNTS_PER_PROJECT {
@@ -119,7 +133,11 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn summary(name: &str, mut times: Vec<Duration>) {
     times.sort();
-    println!("{name:<28} best {:>8.1} ms   median {:>8.1} ms", times[0].as_secs_f64() * 1e3, times[times.len() / 2].as_secs_f64() * 1e3);
+    println!(
+        "{name:<28} best {:>8.1} ms   median {:>8.1} ms",
+        times[0].as_secs_f64() * 1e3,
+        times[times.len() / 2].as_secs_f64() * 1e3
+    );
 }
 
 fn main() {
@@ -134,7 +152,10 @@ fn main() {
         let (models, findings) = load_and_resolve(&root, &[StageName::Prod]);
         let loaded = Instant::now();
         let model = models.get(&StageName::Prod).unwrap_or_else(|| {
-            panic!("the generated stage has errors:\n{}", findings.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n"))
+            panic!(
+                "the generated stage has errors:\n{}",
+                findings.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n")
+            )
         });
         let limit_findings = limits::check(model);
         let checked = Instant::now();
@@ -145,7 +166,10 @@ fn main() {
         render.push(done - checked);
         total.push(done - start);
         if run == 0 {
-            assert!(findings.iter().chain(&limit_findings).all(|f| !f.is_error()), "{findings:?} {limit_findings:?}");
+            assert!(
+                findings.iter().chain(&limit_findings).all(|f| !f.is_error()),
+                "{findings:?} {limit_findings:?}"
+            );
             let bytes: usize = rendered.files.values().map(String::len).sum();
             writeln!(
                 report,

@@ -102,7 +102,8 @@ pub fn desired_state(model: &StageModel) -> DesiredState {
                 project: a.project.clone(),
                 principal: a.principal(),
                 authentication: a.authentication,
-                password_parameter: (a.authentication == Authentication::Scram).then(|| names::account_password(model, &a.name)),
+                password_parameter: (a.authentication == Authentication::Scram)
+                    .then(|| names::account_password(model, &a.name)),
             })
             .collect(),
         acls,

@@ -94,9 +94,7 @@ impl Findings {
 
     /// Sorts by file, line, column, rule and drops exact duplicates (a rule may meet one value twice).
     pub fn sorted(mut self) -> Vec<Finding> {
-        self.0.sort_by(|a, b| {
-            (&a.location, a.rule, &a.message).cmp(&(&b.location, b.rule, &b.message))
-        });
+        self.0.sort_by(|a, b| (&a.location, a.rule, &a.message).cmp(&(&b.location, b.rule, &b.message)));
         self.0.dedup();
         self.0
     }

@@ -20,9 +20,13 @@ use std::path::Path;
 
 /// Loads `root` and resolves `stages` (all declared stages when empty), returning the models of
 /// the stages without errors and every finding, sorted by place.
-pub fn load_and_resolve(root: &Path, stages: &[StageName]) -> (BTreeMap<StageName, StageModel>, Vec<Finding>) {
+pub fn load_and_resolve(
+    root: &Path,
+    stages: &[StageName],
+) -> (BTreeMap<StageName, StageModel>, Vec<Finding>) {
     let (declarations, mut findings) = config::load(root);
-    let stages: Vec<StageName> = if stages.is_empty() { declarations.stages.keys().copied().collect() } else { stages.to_vec() };
+    let stages: Vec<StageName> =
+        if stages.is_empty() { declarations.stages.keys().copied().collect() } else { stages.to_vec() };
     let mut models = BTreeMap::new();
     if !findings.has_errors() {
         for stage in stages {

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::config::Declarations;
 use crate::config::merge::Merge;
 use crate::config::stage::*;
-use crate::config::Declarations;
 use crate::diagnostics::{Finding, Findings};
 use crate::model::*;
 use crate::span::{Location, Spanned};
@@ -32,8 +32,12 @@ pub fn resolve_stage(declarations: &Declarations, stage: StageName) -> (Option<S
                 .hint(format!("add `stage: {stage}` at the top of the file")),
         ),
         Some(declared) if declared.value != stage => findings.push(
-            Finding::error("KP114", &declared.location, format!("`stage: {}` in the file for stage `{stage}`", declared.value))
-                .hint("the stage name must match the file name"),
+            Finding::error(
+                "KP114",
+                &declared.location,
+                format!("`stage: {}` in the file for stage `{stage}`", declared.value),
+            )
+            .hint("the stage name must match the file name"),
         ),
         Some(_) => {}
     }
@@ -58,8 +62,12 @@ impl Required<'_> {
     pub fn get<T: Clone>(&mut self, value: Option<&Spanned<T>>, key: &str) -> Option<Spanned<T>> {
         if value.is_none() {
             self.findings.push(
-                Finding::error("KP100", &Location::file_start(self.file), format!("missing required setting `{key}`"))
-                    .hint("set it in this stage file or in defaults.yaml"),
+                Finding::error(
+                    "KP100",
+                    &Location::file_start(self.file),
+                    format!("missing required setting `{key}`"),
+                )
+                .hint("set it in this stage file or in defaults.yaml"),
             );
         }
         value.cloned()

@@ -121,11 +121,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
         let file = CURRENT_FILE.with(|f| f.borrow().clone());
         Ok(Spanned {
             value: inner.value,
-            location: Location {
-                file,
-                line: inner.referenced.line(),
-                column: inner.referenced.column(),
-            },
+            location: Location { file, line: inner.referenced.line(), column: inner.referenced.column() },
         })
     }
 }

@@ -91,8 +91,13 @@ fn every_key_of_stage_and_project_files_is_documented() {
     let reference = reference();
     let stage = schema_keys("StageSettings");
     let project = schema_keys("ProjectFile");
-    assert!(stage.contains("cluster.storage.size_gib") && project.contains("topics[].overrides.<stage>.partitions"), "{stage:?} {project:?}");
-    let missing: Vec<&String> = stage.iter().chain(&project).filter(|k| !reference.contains(&format!("| `{k}` |"))).collect();
+    assert!(
+        stage.contains("cluster.storage.size_gib")
+            && project.contains("topics[].overrides.<stage>.partitions"),
+        "{stage:?} {project:?}"
+    );
+    let missing: Vec<&String> =
+        stage.iter().chain(&project).filter(|k| !reference.contains(&format!("| `{k}` |"))).collect();
     assert!(missing.is_empty(), "docs/config-reference.md has no row for {missing:?}");
 }
 

@@ -13,7 +13,9 @@ use support::*;
 /// The committed model of `stage`.
 fn committed(stage: StageName) -> StageModel {
     let (mut models, findings) = load_and_resolve(committed_environments(), &[stage]);
-    models.remove(&stage).unwrap_or_else(|| panic!("the committed {stage} stage has errors:\n{}", show(&findings)))
+    models
+        .remove(&stage)
+        .unwrap_or_else(|| panic!("the committed {stage} stage has errors:\n{}", show(&findings)))
 }
 
 /// The stage's cluster template, parsed.
@@ -47,7 +49,8 @@ type Container = (BTreeMap<String, Value>, BTreeMap<String, Value>);
 
 /// The node services of a cluster template: service name -> its container.
 fn node_containers(model: &StageModel, template: &Value) -> BTreeMap<String, Container> {
-    let nodes: BTreeSet<&str> = model.cluster.brokers.iter().chain(&model.cluster.controllers).map(|n| n.name.as_str()).collect();
+    let nodes: BTreeSet<&str> =
+        model.cluster.brokers.iter().chain(&model.cluster.controllers).map(|n| n.name.as_str()).collect();
     let task_definitions = resources(template, "AWS::ECS::TaskDefinition");
     let mut out = BTreeMap::new();
     for service in resources(template, "AWS::ECS::Service").values() {
@@ -58,7 +61,10 @@ fn node_containers(model: &StageModel, template: &Value) -> BTreeMap<String, Con
         assert_eq!(service["Properties"]["DesiredCount"], 1, "a node never runs twice");
         let task = service["Properties"]["TaskDefinition"]["Ref"].as_str().expect("TaskDefinition is a Ref");
         let container = &task_definitions[task]["Properties"]["ContainerDefinitions"][0];
-        let previous = out.insert(name.to_string(), (pairs(&container["Environment"], "Value"), pairs(&container["Secrets"], "ValueFrom")));
+        let previous = out.insert(
+            name.to_string(),
+            (pairs(&container["Environment"], "Value"), pairs(&container["Secrets"], "ValueFrom")),
+        );
         assert!(previous.is_none(), "two services for node {name}");
     }
     out
@@ -71,7 +77,15 @@ fn the_dev_stage_renders_the_same_files_every_time() {
     assert_eq!(first, again);
     assert_eq!(
         first.files.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["artifacts.yaml", "cluster.yaml", "desired-state.json", "foundation.yaml", "manifest.json", "secrets.yaml", "topics.yaml"]
+        [
+            "artifacts.yaml",
+            "cluster.yaml",
+            "desired-state.json",
+            "foundation.yaml",
+            "manifest.json",
+            "secrets.yaml",
+            "topics.yaml"
+        ]
     );
 }
 
@@ -97,9 +111,15 @@ fn every_node_denies_by_default_under_the_standard_authorizer() {
         let model = committed(stage);
         for (node, (env, _)) in node_containers(&model, &cluster_template(&model)) {
             let context = format!("{stage} {node}");
-            assert_eq!(env["KAFKA_AUTHORIZER_CLASS_NAME"], "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "{context}");
+            assert_eq!(
+                env["KAFKA_AUTHORIZER_CLASS_NAME"], "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "{context}"
+            );
             assert_eq!(env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"], "false", "{context}");
-            assert!(env["KAFKA_SUPER_USERS"].as_str().unwrap().split(';').any(|u| u == "User:admin"), "{context}");
+            assert!(
+                env["KAFKA_SUPER_USERS"].as_str().unwrap().split(';').any(|u| u == "User:admin"),
+                "{context}"
+            );
             let protocols = env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].as_str().unwrap();
             assert!(!protocols.contains("PLAINTEXT"), "{context}: TLS everywhere, got {protocols}");
         }
@@ -113,7 +133,9 @@ fn brokers_require_client_certificates_on_the_mtls_listener() {
     let containers = node_containers(&model, &cluster_template(&model));
     for broker in &model.cluster.brokers {
         let (env, _) = &containers[&broker.name];
-        assert!(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].as_str().unwrap().split(',').any(|p| p == "MTLS:SSL"));
+        assert!(
+            env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].as_str().unwrap().split(',').any(|p| p == "MTLS:SSL")
+        );
         assert_eq!(env["KAFKA_LISTENER_NAME_MTLS_SSL_CLIENT_AUTH"], "required");
         assert_eq!(env["KAFKA_LISTENER_NAME_INTERNAL_SSL_CLIENT_AUTH"], "required");
     }
@@ -121,7 +143,11 @@ fn brokers_require_client_certificates_on_the_mtls_listener() {
 
 #[test]
 fn without_mtls_a_broker_has_no_mtls_listener() {
-    let env = Env::baseline().edit("defaults.yaml", "  broker_heap_mib: 1024\n", "  broker_heap_mib: 1024\n  authentication:\n    mtls: false\n");
+    let env = Env::baseline().edit(
+        "defaults.yaml",
+        "  broker_heap_mib: 1024\n",
+        "  broker_heap_mib: 1024\n  authentication:\n    mtls: false\n",
+    );
     let model = env.model(StageName::Dev);
     let containers = node_containers(&model, &cluster_template(&model));
     let (broker, _) = &containers["b0"];
@@ -140,13 +166,26 @@ fn key_material_reaches_containers_as_ecs_secrets_never_as_environment() {
             for container in task["Properties"]["ContainerDefinitions"].as_array().unwrap() {
                 let env = pairs(&container["Environment"], "Value");
                 for (name, value) in &env {
-                    assert!(!name.starts_with("TLS_") && !name.contains("PASSWORD") && !name.contains("PRIVATE_KEY"), "{stage} {id}: {name} in Environment");
-                    assert!(!value.as_str().unwrap_or_default().contains("-----BEGIN"), "{stage} {id}: PEM in {name}");
+                    assert!(
+                        !name.starts_with("TLS_")
+                            && !name.contains("PASSWORD")
+                            && !name.contains("PRIVATE_KEY"),
+                        "{stage} {id}: {name} in Environment"
+                    );
+                    assert!(
+                        !value.as_str().unwrap_or_default().contains("-----BEGIN"),
+                        "{stage} {id}: PEM in {name}"
+                    );
                 }
                 let secrets = pairs(&container["Secrets"], "ValueFrom");
-                let key = secrets.get("TLS_PRIVATE_KEY").unwrap_or_else(|| panic!("{stage} {id}: no TLS_PRIVATE_KEY secret"));
+                let key = secrets
+                    .get("TLS_PRIVATE_KEY")
+                    .unwrap_or_else(|| panic!("{stage} {id}: no TLS_PRIVATE_KEY secret"));
                 let arn = key["Fn::Sub"].as_str().expect("an SSM parameter ARN");
-                assert!(arn.contains(&format!(":parameter{root}/")) && arn.ends_with("/private-key"), "{stage} {id}: {arn}");
+                assert!(
+                    arn.contains(&format!(":parameter{root}/")) && arn.ends_with("/private-key"),
+                    "{stage} {id}: {arn}"
+                );
             }
         }
     }

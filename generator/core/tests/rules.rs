@@ -47,13 +47,21 @@ fn kp000_an_environments_tree_needs_stages_and_projects_folders() {
     assert_one(findings, rule("KP000"));
 
     // Passing: the same tree with both folders.
-    assert_clean(Env::empty().with("defaults.yaml", DEFAULTS).with(DEV_FILE, DEV).with(ALPHA_FILE, ALPHA).with(BETA_FILE, BETA).findings(&[]));
+    assert_clean(
+        Env::empty()
+            .with("defaults.yaml", DEFAULTS)
+            .with(DEV_FILE, DEV)
+            .with(ALPHA_FILE, ALPHA)
+            .with(BETA_FILE, BETA)
+            .findings(&[]),
+    );
 }
 
 #[test]
 fn kp001_yaml_syntax_errors_are_located() {
     // An unquoted `: ` inside a plain scalar.
-    let broken = ALPHA.replace("description: Orders of the alpha shop.", "description: Orders: of the alpha shop.");
+    let broken =
+        ALPHA.replace("description: Orders of the alpha shop.", "description: Orders: of the alpha shop.");
     let env = Env::baseline().with(ALPHA_FILE, &broken);
     let finding = assert_one(env.findings(&[]), at(&env, "KP001", ALPHA_FILE, (2, 20)));
     assert!(finding.message.contains("mapping values are not allowed"), "{finding}");
@@ -64,7 +72,8 @@ fn kp001_yaml_syntax_errors_are_located() {
     assert_one(env.findings(&[]), at(&env, "KP001", ALPHA_FILE, position(&broken, "partitions: 3")));
 
     // Passing: the same text quoted.
-    let quoted = ALPHA.replace("description: Orders of the alpha shop.", "description: \"Orders: of the alpha shop.\"");
+    let quoted = ALPHA
+        .replace("description: Orders of the alpha shop.", "description: \"Orders: of the alpha shop.\"");
     assert_clean(Env::baseline().with(ALPHA_FILE, &quoted).findings(&[]));
 }
 
@@ -88,7 +97,9 @@ fn kp001_an_unknown_enum_value_suggests_the_closest_one() {
     let hint = finding.hint.unwrap();
     assert!(hint.contains("did you mean `scram`?") && hint.contains("mtls"), "{hint}");
     // Passing: the other legal value.
-    assert_clean(Env::baseline().edit(ALPHA_FILE, "authentication: scram", "authentication: mtls").findings(&[]));
+    assert_clean(
+        Env::baseline().edit(ALPHA_FILE, "authentication: scram", "authentication: mtls").findings(&[]),
+    );
 }
 
 #[test]
@@ -100,7 +111,11 @@ fn kp002_an_unknown_key_gets_a_did_you_mean() {
     assert_eq!(finding.hint.as_deref(), Some("did you mean `brokers`?"));
 
     // Nothing close: the hint lists the allowed keys instead.
-    let env = Env::baseline().edit(ALPHA_FILE, "data_classification: internal", "data_classification: internal\nflavour: sour");
+    let env = Env::baseline().edit(
+        ALPHA_FILE,
+        "data_classification: internal",
+        "data_classification: internal\nflavour: sour",
+    );
     let finding = assert_one(env.findings(&[]), in_file(&env, "KP002", ALPHA_FILE));
     assert!(finding.hint.unwrap().starts_with("allowed keys here:"));
 }
@@ -138,7 +153,11 @@ fn kp100_required_settings_are_reported_per_stage_file() {
     assert!(finding.message.contains("`stage`"));
 
     // Passing: the zone may come from the defaults as well.
-    let env = Env::baseline().with(DEV_FILE, &dev).edit("defaults.yaml", "region: eu-west-1\n", "region: eu-west-1\ndns:\n  zone_name: kafka.example.internal\n");
+    let env = Env::baseline().with(DEV_FILE, &dev).edit(
+        "defaults.yaml",
+        "region: eu-west-1\n",
+        "region: eu-west-1\ndns:\n  zone_name: kafka.example.internal\n",
+    );
     assert_clean(env.findings(&[]));
 }
 
@@ -146,26 +165,43 @@ fn kp100_required_settings_are_reported_per_stage_file() {
 fn kp101_account_region_prefix_and_patterns_must_be_well_formed() {
     let defaults = DEFAULTS.replace("\"111111111111\"", "\"11111\"");
     let env = Env::baseline().with("defaults.yaml", &defaults);
-    assert_one(env.findings(&[]), at(&env, "KP101", "defaults.yaml", value_at(&defaults, "account_id: \"11111\"")));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP101", "defaults.yaml", value_at(&defaults, "account_id: \"11111\"")),
+    );
 
     let defaults = DEFAULTS.replace("region: eu-west-1", "region: europe");
     let env = Env::baseline().with("defaults.yaml", &defaults);
     // The availability zone no longer belongs to the region either.
-    assert_findings(env.findings(&[]), &[at(&env, "KP101", "defaults.yaml", value_at(&defaults, "region: europe")), in_file(&env, "KP102", DEV_FILE)]);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP101", "defaults.yaml", value_at(&defaults, "region: europe")),
+            in_file(&env, "KP102", DEV_FILE),
+        ],
+    );
 
     let defaults = DEFAULTS.replace("resource_prefix: kafka", "resource_prefix: Kafka");
     let env = Env::baseline().with("defaults.yaml", &defaults);
-    assert_one(env.findings(&[]), at(&env, "KP101", "defaults.yaml", value_at(&defaults, "resource_prefix: Kafka")));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP101", "defaults.yaml", value_at(&defaults, "resource_prefix: Kafka")),
+    );
 
     let defaults = DEFAULTS.replace("'^{project}-[a-z0-9-]+$'", "'^{project}-[a-z'");
     let env = Env::baseline().with("defaults.yaml", &defaults);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP101", "defaults.yaml", value_at(&defaults, "service_account_pattern: '")));
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP101", "defaults.yaml", value_at(&defaults, "service_account_pattern: '")),
+    );
     assert!(finding.message.contains("not a valid regular expression"));
 
     // Passing: another region with its zones.
-    let env = Env::baseline()
-        .edit("defaults.yaml", "region: eu-west-1", "region: eu-central-1")
-        .edit(DEV_FILE, "[eu-west-1a]", "[eu-central-1a]");
+    let env = Env::baseline().edit("defaults.yaml", "region: eu-west-1", "region: eu-central-1").edit(
+        DEV_FILE,
+        "[eu-west-1a]",
+        "[eu-central-1a]",
+    );
     assert_clean(env.findings(&[]));
 }
 
@@ -174,7 +210,8 @@ fn kp102_vpc_subnets_and_availability_zones_must_match() {
     // Two zones for one subnet.
     let dev = DEV.replace("[eu-west-1a]", "[eu-west-1a, eu-west-1b]");
     let env = Env::baseline().with(DEV_FILE, &dev);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP102", DEV_FILE, value_at(&dev, "availability_zones: [")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP102", DEV_FILE, value_at(&dev, "availability_zones: [")));
     assert_eq!(finding.message, "2 availability zones for 1 subnets");
 
     // acc and prod need three subnets, one per zone.
@@ -182,7 +219,8 @@ fn kp102_vpc_subnets_and_availability_zones_must_match() {
         .replace("[subnet-0a1b2c31, subnet-0a1b2c32, subnet-0a1b2c33]", "[subnet-0a1b2c31, subnet-0a1b2c32]")
         .replace("[eu-west-1a, eu-west-1b, eu-west-1c]", "[eu-west-1a, eu-west-1b]");
     let env = Env::baseline().with(ACC_FILE, &acc);
-    let finding = assert_one(env.findings(&[Acc]), at(&env, "KP102", ACC_FILE, value_at(&acc, "subnet_ids: [")));
+    let finding =
+        assert_one(env.findings(&[Acc]), at(&env, "KP102", ACC_FILE, value_at(&acc, "subnet_ids: [")));
     assert!(finding.message.contains("acc and prod need 3"), "{finding}");
 
     // Two subnets in one zone, a malformed subnet and VPC id.
@@ -194,10 +232,13 @@ fn kp102_vpc_subnets_and_availability_zones_must_match() {
     assert_eq!(finding.message, "two subnets in the same availability zone");
     let dev = DEV.replace("subnet-0a1b2c3d", "subnet-xyz").replace("vpc-0a1b2c3d", "vpc-1");
     let env = Env::baseline().with(DEV_FILE, &dev);
-    assert_findings(env.findings(&[]), &[
-        at(&env, "KP102", DEV_FILE, position(&dev, "subnet-xyz")),
-        at(&env, "KP102", DEV_FILE, value_at(&dev, "vpc_id: vpc-1")),
-    ]);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP102", DEV_FILE, position(&dev, "subnet-xyz")),
+            at(&env, "KP102", DEV_FILE, value_at(&dev, "vpc_id: vpc-1")),
+        ],
+    );
 
     // Passing: two subnets in two zones in dev; three in acc.
     let dev = DEV
@@ -216,11 +257,17 @@ fn kp103_broker_counts_and_instance_types_are_sane() {
     let acc = ACC.replace("brokers: 3", "brokers: 2");
     let env = Env::baseline().with(ACC_FILE, &acc);
     let place = value_at(&acc, "brokers: 2");
-    assert_findings(env.findings(&[Acc]), &[at(&env, "KP103", ACC_FILE, place), at(&env, "KP103", ACC_FILE, place)]);
+    assert_findings(
+        env.findings(&[Acc]),
+        &[at(&env, "KP103", ACC_FILE, place), at(&env, "KP103", ACC_FILE, place)],
+    );
 
     let defaults = DEFAULTS.replace("instance_type: m6i.large", "instance_type: large");
     let env = Env::baseline().with("defaults.yaml", &defaults);
-    assert_one(env.findings(&[]), at(&env, "KP103", "defaults.yaml", value_at(&defaults, "instance_type: large")));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP103", "defaults.yaml", value_at(&defaults, "instance_type: large")),
+    );
 
     // Passing: 30 brokers is the upper bound.
     assert_clean(Env::baseline().edit(DEV_FILE, "brokers: 1", "brokers: 29").findings(&[]));
@@ -230,7 +277,8 @@ fn kp103_broker_counts_and_instance_types_are_sane() {
 fn kp104_acc_and_prod_need_a_dedicated_quorum_of_three_or_five() {
     let acc = ACC.replace("  brokers: 3\n", "  brokers: 3\n  controllers:\n    mode: combined\n");
     let env = Env::baseline().with(ACC_FILE, &acc);
-    let finding = assert_one(env.findings(&[Acc]), at(&env, "KP104", ACC_FILE, value_at(&acc, "mode: combined")));
+    let finding =
+        assert_one(env.findings(&[Acc]), at(&env, "KP104", ACC_FILE, value_at(&acc, "mode: combined")));
     assert_eq!(finding.message, "combined controllers in acc");
 
     let acc = ACC.replace("  brokers: 3\n", "  brokers: 3\n  controllers:\n    count: 4\n");
@@ -249,21 +297,29 @@ fn kp104_acc_and_prod_need_a_dedicated_quorum_of_three_or_five() {
     assert!(!Env::baseline().with("stages/test.yaml", &test).model(Test).cluster.controllers.is_empty());
 
     // Passing: five dedicated controllers in acc, combined mode in dev (baseline).
-    let acc = ACC.replace("  brokers: 3\n", "  brokers: 3\n  controllers:\n    mode: dedicated\n    count: 5\n");
+    let acc =
+        ACC.replace("  brokers: 3\n", "  brokers: 3\n  controllers:\n    mode: dedicated\n    count: 5\n");
     assert_clean(Env::baseline().with(ACC_FILE, &acc).findings(&[]));
 }
 
 #[test]
 fn kp105_cidrs_are_valid_networks_and_never_the_whole_internet_in_public() {
-    let dev = DEV.replace("  availability_zones: [eu-west-1a]\n", "  availability_zones: [eu-west-1a]\n  client_cidrs: [10.200.0.1/16, ten-dot]\n");
+    let dev = DEV.replace(
+        "  availability_zones: [eu-west-1a]\n",
+        "  availability_zones: [eu-west-1a]\n  client_cidrs: [10.200.0.1/16, ten-dot]\n",
+    );
     let env = Env::baseline().with(DEV_FILE, &dev);
-    let findings = assert_findings(env.findings(&[]), &[
-        at(&env, "KP105", DEV_FILE, position(&dev, "10.200.0.1/16")),
-        at(&env, "KP105", DEV_FILE, position(&dev, "ten-dot")),
-    ]);
+    let findings = assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP105", DEV_FILE, position(&dev, "10.200.0.1/16")),
+            at(&env, "KP105", DEV_FILE, position(&dev, "ten-dot")),
+        ],
+    );
     assert!(findings.iter().any(|f| f.hint.as_deref() == Some("did you mean 10.200.0.0/16?")));
 
-    let public = "public_endpoint:\n  enabled: true\n  subnet_ids: [subnet-0a1b2c40]\n  allowed_cidrs: [0.0.0.0/0]\n";
+    let public =
+        "public_endpoint:\n  enabled: true\n  subnet_ids: [subnet-0a1b2c40]\n  allowed_cidrs: [0.0.0.0/0]\n";
     let dev = dev_with(public);
     let env = Env::baseline().with(DEV_FILE, &dev);
     assert_one(env.findings(&[]), at(&env, "KP105", DEV_FILE, position(&dev, "0.0.0.0/0")));
@@ -274,8 +330,10 @@ fn kp105_cidrs_are_valid_networks_and_never_the_whole_internet_in_public() {
     assert_eq!(finding.message, "public endpoint without allowed_cidrs");
 
     // Passing: network addresses, a partner range in public.
-    let dev = dev_with(&public.replace("0.0.0.0/0", "198.51.100.0/24"))
-        .replace("  availability_zones: [eu-west-1a]\n", "  availability_zones: [eu-west-1a]\n  client_cidrs: [10.200.0.0/16]\n");
+    let dev = dev_with(&public.replace("0.0.0.0/0", "198.51.100.0/24")).replace(
+        "  availability_zones: [eu-west-1a]\n",
+        "  availability_zones: [eu-west-1a]\n  client_cidrs: [10.200.0.0/16]\n",
+    );
     assert_clean(Env::baseline().with(DEV_FILE, &dev).findings(&[]));
 }
 
@@ -285,7 +343,11 @@ fn kp106_public_ports_stay_in_the_unprivileged_range() {
     let dev = dev_with(public);
     let env = Env::baseline().with(DEV_FILE, &dev);
     assert_one(env.findings(&[]), at(&env, "KP106", DEV_FILE, value_at(&dev, "first_port: 80")));
-    assert_clean(Env::baseline().with(DEV_FILE, &dev_with(&public.replace("first_port: 80", "first_port: 9100"))).findings(&[]));
+    assert_clean(
+        Env::baseline()
+            .with(DEV_FILE, &dev_with(&public.replace("first_port: 80", "first_port: 9100")))
+            .findings(&[]),
+    );
 }
 
 #[test]
@@ -302,16 +364,23 @@ fn kp108_data_volumes_have_legal_size_throughput_and_iops() {
     let env = Env::baseline().with("defaults.yaml", &defaults);
     assert_one(env.findings(&[]), at(&env, "KP108", "defaults.yaml", value_at(&defaults, "size_gib: 5")));
 
-    let defaults = DEFAULTS.replace("size_gib: 100", "size_gib: 100\n    volume_type: st1\n    throughput_mibps: 250");
+    let defaults =
+        DEFAULTS.replace("size_gib: 100", "size_gib: 100\n    volume_type: st1\n    throughput_mibps: 250");
     let env = Env::baseline().with("defaults.yaml", &defaults);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP108", "defaults.yaml", value_at(&defaults, "throughput_mibps: 250")));
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP108", "defaults.yaml", value_at(&defaults, "throughput_mibps: 250")),
+    );
     assert_eq!(finding.message, "throughput is only configurable for gp3");
 
     let defaults = DEFAULTS.replace("size_gib: 100", "size_gib: 100\n    iops: 1000");
     let env = Env::baseline().with("defaults.yaml", &defaults);
     assert_one(env.findings(&[]), at(&env, "KP108", "defaults.yaml", value_at(&defaults, "iops: 1000")));
 
-    let defaults = DEFAULTS.replace("size_gib: 100", "size_gib: 100\n    volume_type: gp3\n    throughput_mibps: 250\n    iops: 6000");
+    let defaults = DEFAULTS.replace(
+        "size_gib: 100",
+        "size_gib: 100\n    volume_type: gp3\n    throughput_mibps: 250\n    iops: 6000",
+    );
     assert_clean(Env::baseline().with("defaults.yaml", &defaults).findings(&[]));
 }
 
@@ -319,8 +388,13 @@ fn kp108_data_volumes_have_legal_size_throughput_and_iops() {
 fn kp109_the_broker_heap_leaves_room_for_the_page_cache() {
     let defaults = DEFAULTS.replace("broker_heap_mib: 1024", "broker_heap_mib: 3072");
     let env = Env::baseline().with("defaults.yaml", &defaults);
-    assert_one(env.findings(&[]), at(&env, "KP109", "defaults.yaml", value_at(&defaults, "broker_heap_mib: 3072")));
-    assert_clean(Env::baseline().edit("defaults.yaml", "broker_heap_mib: 1024", "broker_heap_mib: 2048").findings(&[]));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP109", "defaults.yaml", value_at(&defaults, "broker_heap_mib: 3072")),
+    );
+    assert_clean(
+        Env::baseline().edit("defaults.yaml", "broker_heap_mib: 1024", "broker_heap_mib: 2048").findings(&[]),
+    );
 }
 
 #[test]
@@ -331,12 +405,16 @@ fn kp110_an_existing_ca_is_named_by_its_acm_pca_arn() {
     assert_one(env.findings(&[]), at(&env, "KP110", DEV_FILE, value_at(&dev, "arn: arn")));
 
     // A created CA's validity and the leaf validity are bounded too.
-    let dev = dev_with("certificate_authority:\n  validity_years: 50\ncertificates:\n  validity_days: 1000\n");
+    let dev =
+        dev_with("certificate_authority:\n  validity_years: 50\ncertificates:\n  validity_days: 1000\n");
     let env = Env::baseline().with(DEV_FILE, &dev);
-    assert_findings(env.findings(&[]), &[
-        at(&env, "KP110", DEV_FILE, value_at(&dev, "validity_years: 50")),
-        at(&env, "KP110", DEV_FILE, value_at(&dev, "validity_days: 1000")),
-    ]);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP110", DEV_FILE, value_at(&dev, "validity_years: 50")),
+            at(&env, "KP110", DEV_FILE, value_at(&dev, "validity_days: 1000")),
+        ],
+    );
 
     let ok = ca.replace("/nope", "/12345678-1234-1234-1234-123456789012");
     assert_clean(Env::baseline().with(DEV_FILE, &dev_with(&ok)).findings(&[]));
@@ -369,25 +447,37 @@ fn kp112_log_retention_is_a_value_cloudwatch_accepts() {
 fn kp113_the_topic_policy_is_consistent() {
     let defaults = DEFAULTS.replace("min_insync_replicas: 1", "min_insync_replicas: 0");
     let env = Env::baseline().with("defaults.yaml", &defaults);
-    assert_one(env.findings(&[]), at(&env, "KP113", "defaults.yaml", value_at(&defaults, "min_insync_replicas: 0")));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP113", "defaults.yaml", value_at(&defaults, "min_insync_replicas: 0")),
+    );
 
     let defaults = DEFAULTS.replace("[cleanup.policy,", "[retention.hours, cleanup.policy,");
     let env = Env::baseline().with("defaults.yaml", &defaults);
     assert_one(env.findings(&[]), at(&env, "KP113", "defaults.yaml", position(&defaults, "retention.hours")));
 
     // Three brokers cannot hold a default replication factor of four (every topic fails too).
-    let dev = dev_with("topic_policy:\n  default_replication_factor: 4\n").replace("brokers: 1", "brokers: 3");
+    let dev =
+        dev_with("topic_policy:\n  default_replication_factor: 4\n").replace("brokers: 1", "brokers: 3");
     let env = Env::baseline().with(DEV_FILE, &dev);
     let findings = env.findings(&[]);
-    assert!(findings.iter().any(|f| f.rule == "KP113" && (f.location.line, f.location.column) == value_at(&dev, "default_replication_factor: 4")), "{}", show(&findings));
+    assert!(
+        findings.iter().any(|f| f.rule == "KP113"
+            && (f.location.line, f.location.column) == value_at(&dev, "default_replication_factor: 4")),
+        "{}",
+        show(&findings)
+    );
 
     // A maximum retention of 0 (and alpha's topic is then above it).
     let dev = dev_with("topic_policy:\n  max_retention_ms: 0\n");
     let env = Env::baseline().with(DEV_FILE, &dev);
-    assert_findings(env.findings(&[]), &[
-        at(&env, "KP113", DEV_FILE, value_at(&dev, "max_retention_ms: 0")),
-        at(&env, "KP211", ALPHA_FILE, value_at(ALPHA, "retention.ms: 86400000")),
-    ]);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP113", DEV_FILE, value_at(&dev, "max_retention_ms: 0")),
+            at(&env, "KP211", ALPHA_FILE, value_at(ALPHA, "retention.ms: 86400000")),
+        ],
+    );
 
     // Passing: replication 3 with min ISR 2 on three brokers.
     let dev = dev_with("topic_policy:\n  default_replication_factor: 3\n  min_replication_factor: 2\n  min_insync_replicas: 2\n").replace("brokers: 1", "brokers: 3");
@@ -408,7 +498,11 @@ fn kp115_privatelink_principals_are_iam_arns() {
     let dev = dev_with(link);
     let env = Env::baseline().with(DEV_FILE, &dev);
     assert_one(env.findings(&[]), at(&env, "KP115", DEV_FILE, position(&dev, "\"*\"")));
-    assert_clean(Env::baseline().with(DEV_FILE, &dev_with(&link.replace("\"*\"", "\"arn:aws:iam::444444444444:root\""))).findings(&[]));
+    assert_clean(
+        Env::baseline()
+            .with(DEV_FILE, &dev_with(&link.replace("\"*\"", "\"arn:aws:iam::444444444444:root\"")))
+            .findings(&[]),
+    );
 }
 
 #[test]
@@ -416,7 +510,9 @@ fn kp116_the_dns_zone_is_a_domain_name() {
     let dev = DEV.replace("zone_name: kafka.dev.example.internal", "zone_name: Kafka_Dev");
     let env = Env::baseline().with(DEV_FILE, &dev);
     assert_one(env.findings(&[]), at(&env, "KP116", DEV_FILE, value_at(&dev, "zone_name: Kafka_Dev")));
-    assert_clean(Env::baseline().edit(DEV_FILE, "kafka.dev.example.internal", "dev.kafka.example.com").findings(&[]));
+    assert_clean(
+        Env::baseline().edit(DEV_FILE, "kafka.dev.example.internal", "dev.kafka.example.com").findings(&[]),
+    );
 }
 
 // ---- KP2xx: projects and topics ----
@@ -430,17 +526,23 @@ fn kp200_project_names_match_file_and_convention_and_are_unique() {
     let finding = assert_one(env.findings(&[]), at(&env, "KP200", "projects/gamma.yaml", (1, 10)));
     assert_eq!(finding.message, "project `gama` in file gamma.yaml");
 
-    let defaults = DEFAULTS.replace("  resource_prefix: kafka\n", "  resource_prefix: kafka\n  project_pattern: '^[a-z]{5,}$'\n");
+    let defaults = DEFAULTS.replace(
+        "  resource_prefix: kafka\n",
+        "  resource_prefix: kafka\n  project_pattern: '^[a-z]{5,}$'\n",
+    );
     let env = Env::baseline().with("defaults.yaml", &defaults);
     // beta is four letters: the convention wants five.
     let finding = assert_one(env.findings(&[]), at(&env, "KP200", BETA_FILE, (1, 10)));
     assert_eq!(finding.message, "project name `beta` does not follow the naming convention");
 
     let env = Env::baseline().with("projects/gamma.yaml", GAMMA).with("projects/gamma2.yaml", GAMMA);
-    assert_findings(env.findings(&[]), &[
-        at(&env, "KP200", "projects/gamma2.yaml", (1, 10)), // file name
-        at(&env, "KP200", "projects/gamma2.yaml", (1, 10)), // declared twice
-    ]);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP200", "projects/gamma2.yaml", (1, 10)), // file name
+            at(&env, "KP200", "projects/gamma2.yaml", (1, 10)), // declared twice
+        ],
+    );
 
     assert_clean(Env::baseline().with("projects/gamma.yaml", GAMMA).findings(&[]));
 }
@@ -454,14 +556,22 @@ fn kp201_every_project_declares_its_metadata() {
 
     let gamma = "project: gamma\n";
     let env = Env::baseline().with("projects/gamma.yaml", gamma);
-    let findings = assert_findings(env.findings(&[]), &[rule("KP201"), rule("KP201"), rule("KP201"), rule("KP201")]);
+    let findings =
+        assert_findings(env.findings(&[]), &[rule("KP201"), rule("KP201"), rule("KP201"), rule("KP201")]);
     for what in ["description", "owner.team", "owner.email", "data_classification"] {
-        assert!(findings.iter().any(|f| f.message.ends_with(&format!("has no {what}"))), "{what}: {}", show(&findings));
+        assert!(
+            findings.iter().any(|f| f.message.ends_with(&format!("has no {what}"))),
+            "{what}: {}",
+            show(&findings)
+        );
     }
 
     let gamma = GAMMA.replace("gamma@example.com", "gamma-at-example");
     let env = Env::baseline().with("projects/gamma.yaml", &gamma);
-    assert_one(env.findings(&[]), at(&env, "KP201", "projects/gamma.yaml", value_at(&gamma, "email: gamma-at")));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP201", "projects/gamma.yaml", value_at(&gamma, "email: gamma-at")),
+    );
 
     assert_clean(Env::baseline().with("projects/gamma.yaml", GAMMA).findings(&[]));
 }
@@ -478,7 +588,10 @@ fn kp202_topic_names_are_legal_for_kafka() {
     let alpha = alpha_with_topics("  - name: alpha.orders!.v1\n");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     let place = position(&alpha, "alpha.orders!.v1");
-    assert_findings(env.findings(&[]), &[at(&env, "KP202", ALPHA_FILE, place), at(&env, "KP204", ALPHA_FILE, place)]);
+    assert_findings(
+        env.findings(&[]),
+        &[at(&env, "KP202", ALPHA_FILE, place), at(&env, "KP204", ALPHA_FILE, place)],
+    );
 
     // Kafka's internal names are reserved, whatever the convention says.
     let defaults = DEFAULTS.replace(r"'^{project}\.[a-z0-9_.-]+\.v[0-9]+$'", "'.*'");
@@ -488,25 +601,40 @@ fn kp202_topic_names_are_legal_for_kafka() {
 
     // Passing: exactly 249 characters.
     let longest = format!("alpha.{}.v1", "a".repeat(240));
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_topics(&format!("  - name: {longest}\n"))).findings(&[]));
+    assert_clean(
+        Env::baseline().with(ALPHA_FILE, &alpha_with_topics(&format!("  - name: {longest}\n"))).findings(&[]),
+    );
 }
 
 #[test]
 fn kp203_names_that_differ_only_in_dot_and_underscore_collide() {
     let alpha = alpha_with_topics("  - name: alpha.order_lines.v1\n  - name: alpha.order.lines.v1\n");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP203", ALPHA_FILE, position(&alpha, "alpha.order.lines.v1")));
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP203", ALPHA_FILE, position(&alpha, "alpha.order.lines.v1")),
+    );
     assert!(finding.hint.unwrap().contains("alpha.order_lines.v1"));
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_topics("  - name: alpha.order-lines.v1\n  - name: alpha.order.lines.v1\n")).findings(&[]));
+    assert_clean(
+        Env::baseline()
+            .with(
+                ALPHA_FILE,
+                &alpha_with_topics("  - name: alpha.order-lines.v1\n  - name: alpha.order.lines.v1\n"),
+            )
+            .findings(&[]),
+    );
 }
 
 #[test]
 fn kp204_topic_names_follow_the_naming_convention() {
     let alpha = alpha_with_topics("  - name: beta.orders.v1\n");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP204", ALPHA_FILE, position(&alpha, "beta.orders.v1")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP204", ALPHA_FILE, position(&alpha, "beta.orders.v1")));
     assert!(finding.hint.unwrap().contains(r"^alpha\."), "the project is filled into the pattern");
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_topics("  - name: alpha.refunds.v2\n")).findings(&[]));
+    assert_clean(
+        Env::baseline().with(ALPHA_FILE, &alpha_with_topics("  - name: alpha.refunds.v2\n")).findings(&[]),
+    );
 }
 
 #[test]
@@ -515,18 +643,24 @@ fn kp205_a_topic_is_declared_once() {
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     let second = (position(&alpha, "service_accounts").0 - 1, 11);
     assert_one(env.findings(&[]), at(&env, "KP205", ALPHA_FILE, second));
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_topics("  - name: alpha.orders.v2\n")).findings(&[]));
+    assert_clean(
+        Env::baseline().with(ALPHA_FILE, &alpha_with_topics("  - name: alpha.orders.v2\n")).findings(&[]),
+    );
 }
 
 #[test]
 fn kp206_the_replication_factor_cannot_exceed_the_brokers() {
     let alpha = ALPHA.replace("partitions: 3\n", "partitions: 3\n    replication_factor: 3\n");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP206", ALPHA_FILE, value_at(&alpha, "replication_factor: 3")));
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP206", ALPHA_FILE, value_at(&alpha, "replication_factor: 3")),
+    );
     assert_eq!(finding.message, "replication factor 3 with 1 brokers in dev");
 
     // Passing: a per-stage override brings it down to what dev has.
-    let alpha = alpha.replace("    shared_with:", "    overrides:\n      dev: {replication_factor: 1}\n    shared_with:");
+    let alpha = alpha
+        .replace("    shared_with:", "    overrides:\n      dev: {replication_factor: 1}\n    shared_with:");
     assert_clean(Env::baseline().with(ALPHA_FILE, &alpha).findings(&[]));
 }
 
@@ -541,58 +675,80 @@ fn kp207_the_replication_factor_meets_the_stage_minimum() {
     let env = Env::baseline().with(DEV_FILE, &dev_three_brokers_min_rf_2()).with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP207", ALPHA_FILE, value_at(&alpha, "replication_factor: 1")));
     let alpha = ALPHA.replace("partitions: 3\n", "partitions: 3\n    replication_factor: 2\n");
-    assert_clean(Env::baseline().with(DEV_FILE, &dev_three_brokers_min_rf_2()).with(ALPHA_FILE, &alpha).findings(&[]));
+    assert_clean(
+        Env::baseline().with(DEV_FILE, &dev_three_brokers_min_rf_2()).with(ALPHA_FILE, &alpha).findings(&[]),
+    );
 }
 
 #[test]
 fn kp208_min_insync_replicas_stays_below_the_replication_factor() {
-    let alpha = ALPHA.replace("partitions: 3\n", "partitions: 3\n    replication_factor: 2\n").replace("retention.ms: 86400000", "retention.ms: 86400000\n      min.insync.replicas: 2");
+    let alpha = ALPHA
+        .replace("partitions: 3\n", "partitions: 3\n    replication_factor: 2\n")
+        .replace("retention.ms: 86400000", "retention.ms: 86400000\n      min.insync.replicas: 2");
     let env = Env::baseline().with(DEV_FILE, &dev_three_brokers_min_rf_2()).with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP208", ALPHA_FILE, value_at(&alpha, "min.insync.replicas: 2")));
     let alpha = alpha.replace("replication_factor: 2", "replication_factor: 3");
-    assert_clean(Env::baseline().with(DEV_FILE, &dev_three_brokers_min_rf_2()).with(ALPHA_FILE, &alpha).findings(&[]));
+    assert_clean(
+        Env::baseline().with(DEV_FILE, &dev_three_brokers_min_rf_2()).with(ALPHA_FILE, &alpha).findings(&[]),
+    );
 }
 
 #[test]
 fn kp209_only_allowed_config_keys() {
     let alpha = ALPHA.replace("retention.ms: 86400000", "retention.ms: 86400000\n      segment.ms: 3600000");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP209", ALPHA_FILE, position(&alpha, "segment.ms")));
-    assert_eq!(finding.hint.as_deref(), Some("`segment.ms` is not in the dev topic policy's allowed_config_keys"));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP209", ALPHA_FILE, position(&alpha, "segment.ms")));
+    assert_eq!(
+        finding.hint.as_deref(),
+        Some("`segment.ms` is not in the dev topic policy's allowed_config_keys")
+    );
 
     let alpha = ALPHA.replace("retention.ms: 86400000", "retention.msec: 86400000");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP209", ALPHA_FILE, position(&alpha, "retention.msec")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP209", ALPHA_FILE, position(&alpha, "retention.msec")));
     assert_eq!(finding.hint.as_deref(), Some("did you mean `retention.ms`?"));
 
-    assert_clean(Env::baseline().edit(ALPHA_FILE, "retention.ms: 86400000", "cleanup.policy: compact").findings(&[]));
+    assert_clean(
+        Env::baseline().edit(ALPHA_FILE, "retention.ms: 86400000", "cleanup.policy: compact").findings(&[]),
+    );
 }
 
 #[test]
 fn kp210_config_values_have_the_right_type_and_range() {
     let alpha = ALPHA.replace("retention.ms: 86400000", "cleanup.policy: compacted");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP210", ALPHA_FILE, value_at(&alpha, "cleanup.policy: compacted")));
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP210", ALPHA_FILE, value_at(&alpha, "cleanup.policy: compacted")),
+    );
     assert!(finding.message.contains("not `compacted`"));
 
     // The only negative retention is -1 (infinite).
     let alpha = ALPHA.replace("retention.ms: 86400000", "retention.ms: -2");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP210", ALPHA_FILE, value_at(&alpha, "retention.ms: -2")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP210", ALPHA_FILE, value_at(&alpha, "retention.ms: -2")));
     assert_eq!(finding.message, "retention.ms = -2 is below the minimum -1");
 
     let alpha = ALPHA.replace("retention.ms: 86400000", "retention.ms: 7d");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP210", ALPHA_FILE, value_at(&alpha, "retention.ms: 7d")));
 
-    assert_clean(Env::baseline().edit(ALPHA_FILE, "retention.ms: 86400000", "cleanup.policy: compact,delete").findings(&[]));
+    assert_clean(
+        Env::baseline()
+            .edit(ALPHA_FILE, "retention.ms: 86400000", "cleanup.policy: compact,delete")
+            .findings(&[]),
+    );
 }
 
 #[test]
 fn kp211_retention_stays_within_the_stage_maximum() {
     let alpha = ALPHA.replace("retention.ms: 86400000", "retention.ms: -1");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP211", ALPHA_FILE, value_at(&alpha, "retention.ms: -1")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP211", ALPHA_FILE, value_at(&alpha, "retention.ms: -1")));
     assert_eq!(finding.message, "infinite retention is not allowed in dev");
 
     let alpha = ALPHA.replace("retention.ms: 86400000", "retention.ms: 604800001");
@@ -600,10 +756,13 @@ fn kp211_retention_stays_within_the_stage_maximum() {
     assert_one(env.findings(&[]), at(&env, "KP211", ALPHA_FILE, value_at(&alpha, "retention.ms: 604800001")));
 
     // Passing: -1 where the stage allows infinite retention; the maximum itself.
-    let env = Env::baseline().with(ALPHA_FILE, &ALPHA.replace("retention.ms: 86400000", "retention.ms: -1"))
+    let env = Env::baseline()
+        .with(ALPHA_FILE, &ALPHA.replace("retention.ms: 86400000", "retention.ms: -1"))
         .with(DEV_FILE, &dev_with("topic_policy:\n  allow_infinite_retention: true\n"));
     assert_clean(env.findings(&[]));
-    assert_clean(Env::baseline().edit(ALPHA_FILE, "retention.ms: 86400000", "retention.ms: 604800000").findings(&[]));
+    assert_clean(
+        Env::baseline().edit(ALPHA_FILE, "retention.ms: 86400000", "retention.ms: 604800000").findings(&[]),
+    );
 }
 
 #[test]
@@ -614,16 +773,22 @@ fn kp212_partitions_between_one_and_the_stage_maximum() {
     // Above the maximum: declared (alpha) or the policy's default (beta, pointed at by its name).
     let dev = dev_with("topic_policy:\n  max_partitions: 2\n");
     let env = Env::baseline().with(DEV_FILE, &dev);
-    assert_findings(env.findings(&[]), &[
-        at(&env, "KP212", ALPHA_FILE, value_at(ALPHA, "partitions: 3")),
-        at(&env, "KP212", BETA_FILE, position(BETA, "beta.invoices.v1")),
-    ]);
-    assert_clean(Env::baseline().with(DEV_FILE, &dev_with("topic_policy:\n  max_partitions: 3\n")).findings(&[]));
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP212", ALPHA_FILE, value_at(ALPHA, "partitions: 3")),
+            at(&env, "KP212", BETA_FILE, position(BETA, "beta.invoices.v1")),
+        ],
+    );
+    assert_clean(
+        Env::baseline().with(DEV_FILE, &dev_with("topic_policy:\n  max_partitions: 3\n")).findings(&[]),
+    );
 }
 
 #[test]
 fn kp213_a_declared_schema_file_exists() {
-    let alpha = ALPHA.replace("    partitions: 3\n", "    partitions: 3\n    schema: schemas/orders.v1.avsc\n");
+    let alpha =
+        ALPHA.replace("    partitions: 3\n", "    partitions: 3\n    schema: schemas/orders.v1.avsc\n");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP213", ALPHA_FILE, value_at(&alpha, "schema: schemas")));
     let env = env.with("projects/schemas/orders.v1.avsc", r#"{"type": "string"}"#);
@@ -641,49 +806,77 @@ fn kp214_topics_are_shared_with_existing_projects() {
 
 #[test]
 fn kp215_an_override_for_a_stage_without_the_topic_is_a_warning() {
-    let topic = "  - name: alpha.audit.v1\n    stages: [dev, test]\n    overrides:\n      prod: {partitions: 6}\n";
+    let topic =
+        "  - name: alpha.audit.v1\n    stages: [dev, test]\n    overrides:\n      prod: {partitions: 6}\n";
     let alpha = alpha_with_topics(topic);
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP215", ALPHA_FILE, value_at(&alpha, "partitions: 6")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP215", ALPHA_FILE, value_at(&alpha, "partitions: 6")));
     assert_eq!(finding.severity, Severity::Warning);
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_topics(&topic.replace("prod:", "test:"))).findings(&[]));
+    assert_clean(
+        Env::baseline().with(ALPHA_FILE, &alpha_with_topics(&topic.replace("prod:", "test:"))).findings(&[]),
+    );
 }
 
 // ---- KP3xx: service accounts and access ----
 
 #[test]
 fn kp300_account_names_follow_the_convention_and_are_unique() {
-    let alpha = alpha_with_accounts("  - name: shop-alpha\n    authentication: scram\n    consumes: [alpha.orders.v1]\n    consumer_groups: [alpha-shop2]\n");
+    let alpha = alpha_with_accounts(
+        "  - name: shop-alpha\n    authentication: scram\n    consumes: [alpha.orders.v1]\n    consumer_groups: [alpha-shop2]\n",
+    );
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, position(&alpha, "shop-alpha")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, position(&alpha, "shop-alpha")));
     assert!(finding.hint.unwrap().contains("^alpha-"));
 
-    let alpha = alpha_with_accounts("  - name: alpha-shop\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n");
+    let alpha = alpha_with_accounts(
+        "  - name: alpha-shop\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n",
+    );
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     let second = (position(&alpha, "authentication: mtls").0 - 1, 11);
     assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, second));
 
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha.replace("name: alpha-shop\n    authentication: mtls", "name: alpha-shop2\n    authentication: mtls")).findings(&[]));
+    assert_clean(
+        Env::baseline()
+            .with(
+                ALPHA_FILE,
+                &alpha.replace(
+                    "name: alpha-shop\n    authentication: mtls",
+                    "name: alpha-shop2\n    authentication: mtls",
+                ),
+            )
+            .findings(&[]),
+    );
 }
 
 #[test]
 fn kp300_account_names_that_give_the_same_cloudformation_id_collide() {
     // Both become `AccountAlphaShop2...` in the secrets stack.
-    let alpha = alpha_with_accounts("  - name: alpha-shop2\n    authentication: scram\n    consumes: [alpha.orders.v1]\n  - name: alpha-shop-2\n    authentication: scram\n    consumes: [alpha.orders.v1]\n");
+    let alpha = alpha_with_accounts(
+        "  - name: alpha-shop2\n    authentication: scram\n    consumes: [alpha.orders.v1]\n  - name: alpha-shop-2\n    authentication: scram\n    consumes: [alpha.orders.v1]\n",
+    );
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, position(&alpha, "alpha-shop-2")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, position(&alpha, "alpha-shop-2")));
     assert!(finding.message.contains("alpha-shop2"), "{finding}");
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha.replace("alpha-shop-2", "alpha-shop-3")).findings(&[]));
+    assert_clean(
+        Env::baseline().with(ALPHA_FILE, &alpha.replace("alpha-shop-2", "alpha-shop-3")).findings(&[]),
+    );
 }
 
 #[test]
 fn kp300_account_names_fit_in_a_certificate_common_name() {
     let long = format!("alpha-{}", "x".repeat(59));
-    let alpha = alpha_with_accounts(&format!("  - name: {long}\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n"));
+    let alpha = alpha_with_accounts(&format!(
+        "  - name: {long}\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n"
+    ));
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP300", ALPHA_FILE, position(&alpha, &long)));
     let longest = format!("alpha-{}", "x".repeat(58));
-    let alpha = alpha_with_accounts(&format!("  - name: {longest}\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n"));
+    let alpha = alpha_with_accounts(&format!(
+        "  - name: {longest}\n    authentication: mtls\n    consumes: [alpha.orders.v1]\n"
+    ));
     assert_clean(Env::baseline().with(ALPHA_FILE, &alpha).findings(&[]));
 }
 
@@ -691,7 +884,8 @@ fn kp300_account_names_fit_in_a_certificate_common_name() {
 fn kp301_accounts_use_declared_topics() {
     let alpha = ALPHA.replace("produces: [alpha.orders.v1]", "produces: [alpha.order.v1]");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP301", ALPHA_FILE, position(&alpha, "alpha.order.v1")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP301", ALPHA_FILE, position(&alpha, "alpha.order.v1")));
     assert_eq!(finding.hint.as_deref(), Some("did you mean `alpha.orders.v1`?"));
     assert_clean(Env::baseline().findings(&[]));
 }
@@ -701,14 +895,22 @@ fn kp302_accounts_only_use_topics_their_project_owns_or_that_are_shared_with_it(
     // alpha stops sharing: beta's reader loses access.
     let alpha = ALPHA.replace("    shared_with:\n      read: [beta]\n", "");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP302", BETA_FILE, position(BETA, "alpha.orders.v1")));
-    assert_eq!(finding.message, "`beta-billing` of project beta may not read topic `alpha.orders.v1` of project alpha");
-    assert_eq!(finding.hint.as_deref(), Some("project alpha must add `beta` to shared_with.read of the topic"));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP302", BETA_FILE, position(BETA, "alpha.orders.v1")));
+    assert_eq!(
+        finding.message,
+        "`beta-billing` of project beta may not read topic `alpha.orders.v1` of project alpha"
+    );
+    assert_eq!(
+        finding.hint.as_deref(),
+        Some("project alpha must add `beta` to shared_with.read of the topic")
+    );
 
     // Shared for reading is not shared for writing.
     let beta = BETA.replace("produces: [beta.invoices.v1]", "produces: [beta.invoices.v1, alpha.orders.v1]");
     let env = Env::baseline().with(BETA_FILE, &beta);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP302", BETA_FILE, position(&beta, "alpha.orders.v1")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP302", BETA_FILE, position(&beta, "alpha.orders.v1")));
     assert!(finding.message.contains("may not write"));
 
     let alpha = ALPHA.replace("read: [beta]", "read: [beta]\n      write: [beta]");
@@ -719,19 +921,35 @@ fn kp302_accounts_only_use_topics_their_project_owns_or_that_are_shared_with_it(
 fn kp303_an_account_without_topics_is_a_warning() {
     let alpha = alpha_with_accounts("  - name: alpha-idle\n    authentication: scram\n");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP303", ALPHA_FILE, position(&alpha, "alpha-idle")));
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP303", ALPHA_FILE, position(&alpha, "alpha-idle")));
     assert_eq!(finding.severity, Severity::Warning);
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_accounts("  - name: alpha-idle\n    authentication: scram\n    consumes: [alpha.orders.v1]\n")).findings(&[]));
+    assert_clean(
+        Env::baseline()
+            .with(
+                ALPHA_FILE,
+                &alpha_with_accounts(
+                    "  - name: alpha-idle\n    authentication: scram\n    consumes: [alpha.orders.v1]\n",
+                ),
+            )
+            .findings(&[]),
+    );
 }
 
 #[test]
 fn kp304_group_and_transactional_prefixes_stay_within_the_project() {
-    let alpha = ALPHA.replace("    consumes: [alpha.orders.v1]\n", "    consumes: [alpha.orders.v1]\n    consumer_groups: [shop]\n    transactional_ids: [beta-shop]\n");
+    let alpha = ALPHA.replace(
+        "    consumes: [alpha.orders.v1]\n",
+        "    consumes: [alpha.orders.v1]\n    consumer_groups: [shop]\n    transactional_ids: [beta-shop]\n",
+    );
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
-    assert_findings(env.findings(&[]), &[
-        at(&env, "KP304", ALPHA_FILE, position(&alpha, "shop]")),
-        at(&env, "KP304", ALPHA_FILE, position(&alpha, "beta-shop")),
-    ]);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP304", ALPHA_FILE, position(&alpha, "shop]")),
+            at(&env, "KP304", ALPHA_FILE, position(&alpha, "beta-shop")),
+        ],
+    );
     let alpha = ALPHA.replace("    consumes: [alpha.orders.v1]\n", "    consumes: [alpha.orders.v1]\n    consumer_groups: [alpha-shop-workers]\n    transactional_ids: [alpha-shop]\n");
     assert_clean(Env::baseline().with(ALPHA_FILE, &alpha).findings(&[]));
 }
@@ -740,11 +958,17 @@ fn kp304_group_and_transactional_prefixes_stay_within_the_project() {
 fn kp304_a_prefix_cannot_reach_into_a_project_whose_name_extends_this_one() {
     // Project `alphabet` exists: a group prefix `alphabet-` of project alpha would match its groups.
     let alphabet = GAMMA.replace("gamma", "alphabet");
-    let alpha = ALPHA.replace("    consumes: [alpha.orders.v1]\n", "    consumes: [alpha.orders.v1]\n    consumer_groups: [alphabet-reader]\n");
+    let alpha = ALPHA.replace(
+        "    consumes: [alpha.orders.v1]\n",
+        "    consumes: [alpha.orders.v1]\n    consumer_groups: [alphabet-reader]\n",
+    );
     let env = Env::baseline().with("projects/alphabet.yaml", &alphabet).with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP304", ALPHA_FILE, position(&alpha, "alphabet-reader")));
     // A bare project name as prefix would cover every project starting with it.
-    let alpha = ALPHA.replace("    consumes: [alpha.orders.v1]\n", "    consumes: [alpha.orders.v1]\n    consumer_groups: [alpha]\n");
+    let alpha = ALPHA.replace(
+        "    consumes: [alpha.orders.v1]\n",
+        "    consumes: [alpha.orders.v1]\n    consumer_groups: [alpha]\n",
+    );
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP304", ALPHA_FILE, position(&alpha, "alpha]")));
 }
@@ -764,18 +988,27 @@ fn kp306_explicit_acls_stay_within_the_project() {
     let acl = "  - service_account: alpha-shop\n    resource_type: topic\n    resource_name: beta.invoices.v1\n    operation: read\n    reason: audit\n";
     let beta = beta_with_acls(acl);
     let env = Env::baseline().with(BETA_FILE, &beta);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP306", BETA_FILE, value_at(&beta, "service_account: alpha-shop")));
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP306", BETA_FILE, value_at(&beta, "service_account: alpha-shop")),
+    );
     assert_eq!(finding.message, "`alpha-shop` belongs to project alpha");
 
-    let beta = beta_with_acls("  - service_account: beta-billing\n    resource_type: cluster\n    resource_name: kafka-cluster\n    operation: alter\n    reason: wants it\n");
+    let beta = beta_with_acls(
+        "  - service_account: beta-billing\n    resource_type: cluster\n    resource_name: kafka-cluster\n    operation: alter\n    reason: wants it\n",
+    );
     let env = Env::baseline().with(BETA_FILE, &beta);
     assert_one(env.findings(&[]), at(&env, "KP306", BETA_FILE, value_at(&beta, "operation: alter")));
 
-    let beta = beta_with_acls("  - service_account: beta-billing\n    resource_type: topic\n    pattern_type: prefixed\n    resource_name: alpha.\n    operation: read\n    reason: everything of alpha\n");
+    let beta = beta_with_acls(
+        "  - service_account: beta-billing\n    resource_type: topic\n    pattern_type: prefixed\n    resource_name: alpha.\n    operation: read\n    reason: everything of alpha\n",
+    );
     let env = Env::baseline().with(BETA_FILE, &beta);
     assert_one(env.findings(&[]), at(&env, "KP306", BETA_FILE, value_at(&beta, "resource_name: alpha.")));
 
-    let beta = beta_with_acls("  - service_account: beta-billing\n    resource_type: topic\n    pattern_type: prefixed\n    resource_name: beta.\n    operation: describe_configs\n    reason: reports retention\n");
+    let beta = beta_with_acls(
+        "  - service_account: beta-billing\n    resource_type: topic\n    pattern_type: prefixed\n    resource_name: beta.\n    operation: describe_configs\n    reason: reports retention\n",
+    );
     assert_clean(Env::baseline().with(BETA_FILE, &beta).findings(&[]));
 }
 
@@ -784,11 +1017,19 @@ fn kp306_an_explicit_acl_names_a_declared_account() {
     let acl = "  - service_account: beta-biling\n    resource_type: group\n    pattern_type: prefixed\n    resource_name: beta-billing-replay\n    operation: read\n    reason: replays\n";
     let beta = beta_with_acls(acl);
     let env = Env::baseline().with(BETA_FILE, &beta);
-    let finding = assert_one(env.findings(&[]), at(&env, "KP306", BETA_FILE, value_at(&beta, "service_account: beta-biling")));
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP306", BETA_FILE, value_at(&beta, "service_account: beta-biling")),
+    );
     assert_eq!(finding.hint.as_deref(), Some("did you mean `beta-billing`?"));
     // Passing: an account retired after dev keeps its binding in dev and needs none in test.
-    let beta = format!("{BETA}  - name: beta-trial\n    authentication: scram\n    consumes: [beta.invoices.v1]\n    stages: [dev]\n");
-    let beta = beta_with_acls_on(&beta, &acl.replace("beta-biling", "beta-trial").replace("beta-billing-replay", "beta-trial-replay"));
+    let beta = format!(
+        "{BETA}  - name: beta-trial\n    authentication: scram\n    consumes: [beta.invoices.v1]\n    stages: [dev]\n"
+    );
+    let beta = beta_with_acls_on(
+        &beta,
+        &acl.replace("beta-biling", "beta-trial").replace("beta-billing-replay", "beta-trial-replay"),
+    );
     let test = DEV.replace("stage: dev", "stage: test").replace("  controllers:\n    mode: combined\n", "");
     let env = Env::baseline().with(BETA_FILE, &beta).with("stages/test.yaml", &test);
     assert_clean(env.findings(&[]));
@@ -799,19 +1040,32 @@ fn kp306_an_explicit_acl_names_a_declared_account() {
 #[test]
 fn kp306_an_explicit_acl_on_a_shared_topic_grants_no_more_than_the_share() {
     // alpha shares its topic with beta for reading only.
-    let beta = beta_with_acls("  - service_account: beta-billing\n    resource_type: topic\n    resource_name: alpha.orders.v1\n    operation: write\n    reason: sneaky\n");
+    let beta = beta_with_acls(
+        "  - service_account: beta-billing\n    resource_type: topic\n    resource_name: alpha.orders.v1\n    operation: write\n    reason: sneaky\n",
+    );
     let env = Env::baseline().with(BETA_FILE, &beta);
     assert_one(env.findings(&[]), at(&env, "KP306", BETA_FILE, value_at(&beta, "operation: write")));
-    let beta = beta_with_acls("  - service_account: beta-billing\n    resource_type: topic\n    resource_name: alpha.orders.v1\n    operation: describe_configs\n    reason: shows retention\n");
+    let beta = beta_with_acls(
+        "  - service_account: beta-billing\n    resource_type: topic\n    resource_name: alpha.orders.v1\n    operation: describe_configs\n    reason: shows retention\n",
+    );
     assert_clean(Env::baseline().with(BETA_FILE, &beta).findings(&[]));
 }
 
 #[test]
 fn kp307_an_explicit_acl_gives_its_reason() {
-    let beta = beta_with_acls("  - service_account: beta-billing\n    resource_type: group\n    pattern_type: prefixed\n    resource_name: beta-billing-replay\n    operation: read\n");
+    let beta = beta_with_acls(
+        "  - service_account: beta-billing\n    resource_type: group\n    pattern_type: prefixed\n    resource_name: beta-billing-replay\n    operation: read\n",
+    );
     let env = Env::baseline().with(BETA_FILE, &beta);
-    assert_one(env.findings(&[]), at(&env, "KP307", BETA_FILE, value_at(&beta, "service_account: beta-billing")));
-    assert_clean(Env::baseline().with(BETA_FILE, &format!("{beta}    reason: replays from a second group\n")).findings(&[]));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP307", BETA_FILE, value_at(&beta, "service_account: beta-billing")),
+    );
+    assert_clean(
+        Env::baseline()
+            .with(BETA_FILE, &format!("{beta}    reason: replays from a second group\n"))
+            .findings(&[]),
+    );
 }
 
 #[test]
@@ -819,11 +1073,16 @@ fn kp310_what_exists_in_a_stage_exists_in_every_stage_below() {
     let alpha = alpha_with_topics("  - name: alpha.audit.v1\n    stages: [dev, prod]\n");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     let prod = position(&alpha, "prod]");
-    let findings = assert_findings(env.findings(&[]), &[at(&env, "KP310", ALPHA_FILE, prod), at(&env, "KP310", ALPHA_FILE, prod)]);
+    let findings = assert_findings(
+        env.findings(&[]),
+        &[at(&env, "KP310", ALPHA_FILE, prod), at(&env, "KP310", ALPHA_FILE, prod)],
+    );
     assert!(findings.iter().any(|f| f.message == "topic `alpha.audit.v1` exists in prod but not in test"));
     assert!(findings.iter().any(|f| f.message == "topic `alpha.audit.v1` exists in prod but not in acc"));
 
-    let alpha = alpha_with_accounts("  - name: alpha-late\n    authentication: scram\n    consumes: [alpha.orders.v1]\n    stages: [test]\n");
+    let alpha = alpha_with_accounts(
+        "  - name: alpha-late\n    authentication: scram\n    consumes: [alpha.orders.v1]\n    stages: [test]\n",
+    );
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP310", ALPHA_FILE, position(&alpha, "test]")));
 
@@ -831,14 +1090,22 @@ fn kp310_what_exists_in_a_stage_exists_in_every_stage_below() {
     let env = Env::baseline().with(ALPHA_FILE, &alpha);
     assert_one(env.findings(&[]), at(&env, "KP310", ALPHA_FILE, value_at(&alpha, "stages: []")));
 
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_topics("  - name: alpha.audit.v1\n    stages: [dev, test]\n")).findings(&[]));
+    assert_clean(
+        Env::baseline()
+            .with(ALPHA_FILE, &alpha_with_topics("  - name: alpha.audit.v1\n    stages: [dev, test]\n"))
+            .findings(&[]),
+    );
 }
 
 // ---- KP4xx: CloudFormation limits ----
 
 /// Alpha with `n` extra SCRAM accounts, each reading alpha's topic.
 fn alpha_with_many_accounts(n: usize) -> String {
-    let accounts: String = (0..n).map(|i| format!("  - name: alpha-app{i}\n    authentication: scram\n    consumes: [alpha.orders.v1]\n")).collect();
+    let accounts: String = (0..n)
+        .map(|i| {
+            format!("  - name: alpha-app{i}\n    authentication: scram\n    consumes: [alpha.orders.v1]\n")
+        })
+        .collect();
     alpha_with_accounts(&accounts)
 }
 

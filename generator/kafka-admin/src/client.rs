@@ -43,9 +43,7 @@ impl RetryPolicy {
     /// The pause after failed attempt number `attempt` (1-based).
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 }
 
@@ -92,11 +90,7 @@ impl AdminConfig {
 
     /// Splits a comma-separated bootstrap list (`host:port,host:port`).
     pub fn parse_bootstrap(list: &str) -> Vec<String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
+        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
     }
 
     /// Adds SASL/SCRAM credentials (for SASL_SSL listeners).
@@ -106,11 +100,7 @@ impl AdminConfig {
         user: impl Into<String>,
         password: impl Into<Secret>,
     ) -> Self {
-        self.sasl = Some(ScramCredentials {
-            mechanism,
-            user: user.into(),
-            password: password.into(),
-        });
+        self.sasl = Some(ScramCredentials { mechanism, user: user.into(), password: password.into() });
         self
     }
 
@@ -121,15 +111,11 @@ impl AdminConfig {
         for address in &self.bootstrap {
             let port = address.rsplit_once(':').map(|(_, p)| p);
             if port.and_then(|p| p.parse::<u16>().ok()).is_none() {
-                return Err(Error::Config(format!(
-                    "bootstrap server '{address}' is not host:port"
-                )));
+                return Err(Error::Config(format!("bootstrap server '{address}' is not host:port")));
             }
         }
         if self.retry.max_attempts == 0 {
-            return Err(Error::Config(
-                "retry.max_attempts must be at least 1".into(),
-            ));
+            return Err(Error::Config("retry.max_attempts must be at least 1".into()));
         }
         if self.max_batch == 0 {
             return Err(Error::Config("max_batch must be at least 1".into()));
@@ -196,9 +182,7 @@ pub struct AdminClient {
 
 impl std::fmt::Debug for AdminClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminClient")
-            .field("bootstrap", &self.config.bootstrap)
-            .finish_non_exhaustive()
+        f.debug_struct("AdminClient").field("bootstrap", &self.config.bootstrap).finish_non_exhaustive()
     }
 }
 
@@ -209,9 +193,7 @@ impl AdminClient {
     pub async fn connect(config: AdminConfig) -> Result<Self> {
         config.validate()?;
         let client = Self::unconnected(config);
-        client
-            .retrying(async || client.refresh_view().await)
-            .await?;
+        client.retrying(async || client.refresh_view().await).await?;
         Ok(client)
     }
 
@@ -247,23 +229,14 @@ impl AdminClient {
 
     /// Requests sent so far.
     pub fn request_stats(&self) -> RequestStats {
-        let ids: HashMap<String, i32> = self
-            .view
-            .lock()
-            .expect("view lock")
-            .brokers
-            .iter()
-            .map(|(id, a)| (a.clone(), *id))
-            .collect();
+        let ids: HashMap<String, i32> =
+            self.view.lock().expect("view lock").brokers.iter().map(|(id, a)| (a.clone(), *id)).collect();
         let mut stats = RequestStats::default();
         for ((api, address), n) in self.stats.lock().expect("stats lock").iter() {
             let node = ids.get(address).copied().unwrap_or(-1);
             stats.total += n;
             *stats.by_api.entry(api.to_string()).or_default() += n;
-            *stats
-                .by_api_and_node
-                .entry((api.to_string(), node))
-                .or_default() += n;
+            *stats.by_api_and_node.entry((api.to_string(), node)).or_default() += n;
         }
         stats
     }
@@ -278,11 +251,7 @@ impl AdminClient {
         let mut view = self.view.lock().expect("view lock");
         view.cluster_id = metadata.cluster_id;
         view.controller = (metadata.controller_id >= 0).then_some(metadata.controller_id);
-        view.brokers = metadata
-            .brokers
-            .iter()
-            .map(|b| (b.node_id, b.address()))
-            .collect();
+        view.brokers = metadata.brokers.iter().map(|b| (b.node_id, b.address())).collect();
         Ok(())
     }
 
@@ -299,9 +268,7 @@ impl AdminClient {
         let mut order: Vec<String> = match target {
             Target::Node(id) => {
                 let Some(address) = view.brokers.get(&id) else {
-                    return Err(Error::Config(format!(
-                        "broker {id} is not in the cluster metadata"
-                    )));
+                    return Err(Error::Config(format!("broker {id} is not in the cluster metadata")));
                 };
                 return Ok(vec![address.clone()]);
             }
@@ -311,10 +278,8 @@ impl AdminClient {
             // broker is a correct (if one hop longer) route.
             Target::Controller | Target::Any => {
                 let controller = view.controller.and_then(|c| view.brokers.get(&c)).cloned();
-                let others: Vec<String> = known
-                    .into_iter()
-                    .filter(|a| Some(a) != controller.as_ref())
-                    .collect();
+                let others: Vec<String> =
+                    known.into_iter().filter(|a| Some(a) != controller.as_ref()).collect();
                 controller.into_iter().chain(others).collect()
             }
         };
@@ -334,26 +299,15 @@ impl AdminClient {
         }
         match Connection::open(address, &self.settings).await {
             Ok(conn) => {
-                self.view
-                    .lock()
-                    .expect("view lock")
-                    .down_until
-                    .remove(address);
+                self.view.lock().expect("view lock").down_until.remove(address);
                 let conn = Arc::new(Mutex::new(conn));
                 pool.insert(address.to_string(), conn.clone());
                 Ok(conn)
             }
             Err(e) => {
-                if matches!(
-                    e,
-                    Error::Connect { .. } | Error::Network { .. } | Error::Timeout { .. }
-                ) {
+                if matches!(e, Error::Connect { .. } | Error::Network { .. } | Error::Timeout { .. }) {
                     let until = Instant::now() + self.config.retry.max_backoff;
-                    self.view
-                        .lock()
-                        .expect("view lock")
-                        .down_until
-                        .insert(address.to_string(), until);
+                    self.view.lock().expect("view lock").down_until.insert(address.to_string(), until);
                 }
                 Err(e)
             }
@@ -403,10 +357,7 @@ impl AdminClient {
                 Ok(v) => return Ok(v),
                 Err(e) if !e.is_retriable() => return Err(e),
                 Err(e) if attempt >= policy.max_attempts => {
-                    return Err(Error::RetriesExhausted {
-                        attempts: attempt,
-                        last: Box::new(e),
-                    });
+                    return Err(Error::RetriesExhausted { attempts: attempt, last: Box::new(e) });
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, attempt, "retrying Kafka request");
@@ -466,10 +417,8 @@ impl AdminClient {
                             results[i] = Some(Err(e));
                         }
                         Err(e) if e.is_retriable() => {
-                            results[i] = Some(Err(Error::RetriesExhausted {
-                                attempts: attempt,
-                                last: Box::new(e),
-                            }));
+                            results[i] =
+                                Some(Err(Error::RetriesExhausted { attempts: attempt, last: Box::new(e) }));
                         }
                         other => results[i] = Some(other),
                     }
@@ -478,11 +427,7 @@ impl AdminClient {
             if again.is_empty() {
                 break;
             }
-            tracing::debug!(
-                items = again.len(),
-                attempt,
-                "retrying items of a Kafka batch"
-            );
+            tracing::debug!(items = again.len(), attempt, "retrying items of a Kafka batch");
             tokio::time::sleep(policy.backoff(attempt)).await;
             if refresh {
                 let _ = self.refresh_view().await;
@@ -493,10 +438,7 @@ impl AdminClient {
             pending = again;
             attempt += 1;
         }
-        results
-            .into_iter()
-            .map(|r| r.expect("every item has a result"))
-            .collect()
+        results.into_iter().map(|r| r.expect("every item has a result")).collect()
     }
 
     /// Drops all connections; the next request opens new ones.
@@ -506,21 +448,11 @@ impl AdminClient {
 }
 
 /// Turns a per-item error code into a result (shorthand used by the operations).
-pub(crate) fn item(
-    api: &'static str,
-    resource: String,
-    code: i16,
-    detail: Option<&str>,
-) -> Result<()> {
+pub(crate) fn item(api: &'static str, resource: String, code: i16, detail: Option<&str>) -> Result<()> {
     if code == 0 {
         Ok(())
     } else {
-        Err(Error::Kafka(KafkaError::new(
-            api,
-            Some(resource),
-            code,
-            detail.map(String::from),
-        )))
+        Err(Error::Kafka(KafkaError::new(api, Some(resource), code, detail.map(String::from))))
     }
 }
 
@@ -584,18 +516,9 @@ mod tests {
                 |e| (e.code() == Some(36)).then_some(()),
             )
             .await;
-        assert!(
-            results[0].is_ok() && results[1].is_ok() && results[2].is_ok() && results[4].is_ok()
-        );
-        assert_eq!(
-            results[3].as_ref().unwrap_err().code(),
-            Some(38),
-            "final errors are not retried"
-        );
-        assert_eq!(
-            requests,
-            vec![vec!["a", "b"], vec!["c", "d"], vec!["e"], vec!["b"]]
-        );
+        assert!(results[0].is_ok() && results[1].is_ok() && results[2].is_ok() && results[4].is_ok());
+        assert_eq!(results[3].as_ref().unwrap_err().code(), Some(38), "final errors are not retried");
+        assert_eq!(requests, vec![vec!["a", "b"], vec!["c", "d"], vec!["e"], vec!["b"]]);
     }
 
     #[tokio::test]
@@ -614,10 +537,7 @@ mod tests {
             .await;
         assert_eq!(calls, 3);
         let e = results[0].as_ref().unwrap_err();
-        assert!(
-            matches!(e, Error::RetriesExhausted { attempts: 3, .. }),
-            "{e}"
-        );
+        assert!(matches!(e, Error::RetriesExhausted { attempts: 3, .. }), "{e}");
         assert_eq!(e.code(), Some(7));
         assert!(e.to_string().starts_with("gave up after 3 attempts"), "{e}");
     }
@@ -637,9 +557,6 @@ mod tests {
 
     #[test]
     fn bootstrap_lists_are_split_and_checked() {
-        assert_eq!(
-            AdminConfig::parse_bootstrap(" a:1, b:2 ,,"),
-            vec!["a:1", "b:2"]
-        );
+        assert_eq!(AdminConfig::parse_bootstrap(" a:1, b:2 ,,"), vec!["a:1", "b:2"]);
     }
 }

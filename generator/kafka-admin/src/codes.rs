@@ -21,12 +21,7 @@ pub fn lookup(code: i16) -> CodeInfo {
     match TABLE.binary_search_by_key(&code, |e| e.0) {
         Ok(i) => {
             let (code, name, retriable, message) = TABLE[i];
-            CodeInfo {
-                code,
-                name,
-                retriable,
-                message,
-            }
+            CodeInfo { code, name, retriable, message }
         }
         Err(_) => CodeInfo {
             code,
@@ -197,16 +192,8 @@ mod tests {
                 continue;
             }
             let info = lookup(code);
-            assert_ne!(
-                info.name, "UNKNOWN_CODE",
-                "code {code} ({known}) is missing from the table"
-            );
-            assert_eq!(
-                info.retriable,
-                known.is_retriable(),
-                "retriability of {}",
-                info.name
-            );
+            assert_ne!(info.name, "UNKNOWN_CODE", "code {code} ({known}) is missing from the table");
+            assert_eq!(info.retriable, known.is_retriable(), "retriability of {}", info.name);
         }
     }
 

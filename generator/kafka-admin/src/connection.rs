@@ -62,53 +62,36 @@ impl Connection {
     /// Connects, negotiates API versions and authenticates.
     pub async fn open(address: &str, settings: &ConnectionSettings) -> Result<Self> {
         let server_name = tls::server_name(address)?;
-        let tcp = match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(address))
-            .await
-        {
+        let tcp = match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(address)).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(e)) => {
-                return Err(Error::Connect {
-                    broker: address.to_string(),
-                    source: Arc::new(e),
-                });
+                return Err(Error::Connect { broker: address.to_string(), source: Arc::new(e) });
             }
             Err(_) => {
                 let e = std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!("no TCP connection within {:?}", settings.connect_timeout),
                 );
-                return Err(Error::Connect {
-                    broker: address.to_string(),
-                    source: Arc::new(e),
-                });
+                return Err(Error::Connect { broker: address.to_string(), source: Arc::new(e) });
             }
         };
         // Requests are small and answered one at a time; Nagle would only add latency.
         let _ = tcp.set_nodelay(true);
         let connector = tokio_rustls::TlsConnector::from(settings.tls.rustls.clone());
-        let tls_error = |reason: String| Error::Tls {
-            broker: address.to_string(),
-            reason,
-        };
-        let stream = match tokio::time::timeout(
-            settings.connect_timeout,
-            connector.connect(server_name, tcp),
-        )
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                return Err(tls_error(
-                    tls::explain(&e, address).unwrap_or_else(|| e.to_string()),
-                ));
-            }
-            Err(_) => {
-                return Err(tls_error(format!(
-                    "no TLS handshake within {:?} (is this a TLS listener?)",
-                    settings.connect_timeout
-                )));
-            }
-        };
+        let tls_error = |reason: String| Error::Tls { broker: address.to_string(), reason };
+        let stream =
+            match tokio::time::timeout(settings.connect_timeout, connector.connect(server_name, tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    return Err(tls_error(tls::explain(&e, address).unwrap_or_else(|| e.to_string())));
+                }
+                Err(_) => {
+                    return Err(tls_error(format!(
+                        "no TLS handshake within {:?} (is this a TLS listener?)",
+                        settings.connect_timeout
+                    )));
+                }
+            };
         let mut conn = Connection::over(address, Box::new(stream), settings);
         conn.negotiate_versions().await?;
         if let Some(sasl) = &settings.sasl {
@@ -117,11 +100,7 @@ impl Connection {
         Ok(conn)
     }
 
-    pub(crate) fn over(
-        address: &str,
-        stream: Box<dyn Stream>,
-        settings: &ConnectionSettings,
-    ) -> Self {
+    pub(crate) fn over(address: &str, stream: Box<dyn Stream>, settings: &ConnectionSettings) -> Self {
         Connection {
             address: address.to_string(),
             stream,
@@ -169,9 +148,7 @@ impl Connection {
     async fn roundtrip<R: Request>(&mut self, request: &R, version: i16) -> Result<Bytes> {
         let api = api_name(R::KEY);
         if self.broken {
-            return Err(
-                self.network_error(api, "connection was closed after an earlier failure".into())
-            );
+            return Err(self.network_error(api, "connection was closed after an earlier failure".into()));
         }
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
@@ -206,10 +183,7 @@ impl Connection {
 
     fn io_error(&self, api: &'static str, e: &std::io::Error) -> Error {
         if let Some(reason) = tls::explain(e, &self.address) {
-            return Error::Tls {
-                broker: self.address.clone(),
-                reason,
-            };
+            return Error::Tls { broker: self.address.clone(), reason };
         }
         let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof {
             "the broker closed the connection (a SASL listener spoken to without SASL credentials, \
@@ -222,19 +196,11 @@ impl Connection {
     }
 
     fn network_error(&self, api: &'static str, reason: String) -> Error {
-        Error::Network {
-            broker: self.address.clone(),
-            api,
-            reason,
-        }
+        Error::Network { broker: self.address.clone(), api, reason }
     }
 
     fn protocol_error(&self, key: i16, reason: String) -> Error {
-        Error::Protocol {
-            broker: self.address.clone(),
-            api: api_name(key),
-            reason,
-        }
+        Error::Protocol { broker: self.address.clone(), api: api_name(key), reason }
     }
 
     /// ApiVersions: the first request on every connection (allowed before authentication).
@@ -244,11 +210,7 @@ impl Connection {
             let request = ApiVersionsRequest::default()
                 .with_client_software_name(StrBytes::from_static_str("kafka-platform-admin"))
                 .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-            let request = if version >= 3 {
-                request
-            } else {
-                ApiVersionsRequest::default()
-            };
+            let request = if version >= 3 { request } else { ApiVersionsRequest::default() };
             let body = self.roundtrip(&request, version).await?;
             // A broker that does not know our ApiVersions version answers in v0 with
             // UNSUPPORTED_VERSION and its own range; try again with the highest common version.
@@ -267,11 +229,8 @@ impl Connection {
                 .map_err(|reason| self.protocol_error(ApiKey::ApiVersions as i16, reason))?;
         };
         Error::check("ApiVersions", None, response.error_code, None)?;
-        self.versions = response
-            .api_keys
-            .iter()
-            .map(|k| (k.api_key, (k.min_version, k.max_version)))
-            .collect();
+        self.versions =
+            response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
         Ok(())
     }
 
@@ -286,13 +245,9 @@ impl Connection {
         let handshake_version = self.version_for::<SaslHandshakeRequest>()?;
         if handshake_version < 1 {
             // v0 sends raw SASL tokens instead of SaslAuthenticate requests; Kafka 4 has dropped it.
-            return Err(auth_error(
-                self,
-                "the broker only offers the legacy SaslHandshake v0".into(),
-            ));
+            return Err(auth_error(self, "the broker only offers the legacy SaslHandshake v0".into()));
         }
-        let handshake =
-            SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
+        let handshake = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
         let response = self.call_at(&handshake, handshake_version).await?;
         if response.error_code != 0 {
             let offered: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
@@ -301,10 +256,7 @@ impl Connection {
                  listener; drop the SASL credentials or use the SASL_SSL port"
                     .to_string()
             } else if response.error_code == 33 {
-                format!(
-                    "the listener does not offer {mechanism}; it offers [{}]",
-                    offered.join(", ")
-                )
+                format!("the listener does not offer {mechanism}; it offers [{}]", offered.join(", "))
             } else {
                 KafkaError::new("SaslHandshake", None, response.error_code, None).to_string()
             };
@@ -312,16 +264,10 @@ impl Connection {
         }
 
         let mut scram = ScramClient::new(sasl.mechanism, &sasl.user, sasl.password.expose());
-        let server_first = self
-            .sasl_step(sasl, Bytes::from(scram.client_first()))
-            .await?;
-        let client_final = scram
-            .client_final(&server_first)
-            .map_err(|e| auth_error(self, e.0))?;
+        let server_first = self.sasl_step(sasl, Bytes::from(scram.client_first())).await?;
+        let client_final = scram.client_final(&server_first).map_err(|e| auth_error(self, e.0))?;
         let server_final = self.sasl_step(sasl, Bytes::from(client_final)).await?;
-        scram
-            .verify_server_final(&server_final)
-            .map_err(|e| auth_error(self, e.0))?;
+        scram.verify_server_final(&server_final).map_err(|e| auth_error(self, e.0))?;
         Ok(())
     }
 
@@ -329,15 +275,9 @@ impl Connection {
         let request = SaslAuthenticateRequest::default().with_auth_bytes(token);
         let response = self.call(|_| request).await?;
         if response.error_code != 0 {
-            let reason = match response
-                .error_message
-                .as_ref()
-                .map(|m| m.as_str().to_string())
-            {
+            let reason = match response.error_message.as_ref().map(|m| m.as_str().to_string()) {
                 Some(m) if !m.is_empty() => format!("{m} (check the user name and password)"),
-                _ => {
-                    KafkaError::new("SaslAuthenticate", None, response.error_code, None).to_string()
-                }
+                _ => KafkaError::new("SaslAuthenticate", None, response.error_code, None).to_string(),
             };
             // The broker closes the connection after a failed authentication.
             self.broken = true;

@@ -132,12 +132,7 @@ pub struct KafkaError {
 
 impl KafkaError {
     /// Builds the error for a non-zero code.
-    pub fn new(
-        api: &'static str,
-        resource: Option<String>,
-        code: i16,
-        detail: Option<String>,
-    ) -> Self {
+    pub fn new(api: &'static str, resource: Option<String>, code: i16, detail: Option<String>) -> Self {
         let info = codes::lookup(code);
         // Brokers often repeat the generic text of the code as the detail; drop it then.
         let detail = detail.filter(|d| !d.trim().is_empty() && d.trim() != info.message);
@@ -145,15 +140,7 @@ impl KafkaError {
         // client asks the controller-backed metadata, where "unknown" is the answer, and retrying
         // it would only delay reporting a missing topic.
         let retriable = info.retriable && !matches!(code, 3 | 100);
-        KafkaError {
-            api,
-            resource,
-            code,
-            name: info.name,
-            message: info.message,
-            detail,
-            retriable,
-        }
+        KafkaError { api, resource, code, name: info.name, message: info.message, detail, retriable }
     }
 
     /// Whether sending the same request again may succeed.
@@ -168,11 +155,7 @@ impl std::fmt::Display for KafkaError {
         if let Some(resource) = &self.resource {
             write!(f, " of {resource}")?;
         }
-        write!(
-            f,
-            " failed: {} (code {}): {}",
-            self.name, self.code, self.message
-        )?;
+        write!(f, " failed: {} (code {}): {}", self.name, self.code, self.message)?;
         if let Some(detail) = &self.detail {
             write!(f, "; broker says: {detail}")?;
         }
@@ -202,10 +185,8 @@ impl Error {
     /// Whether the cached cluster view (controller, broker addresses) should be refreshed before the
     /// next attempt.
     pub(crate) fn needs_metadata_refresh(&self) -> bool {
-        matches!(
-            self,
-            Error::Connect { .. } | Error::Network { .. } | Error::Timeout { .. }
-        ) || matches!(self.code(), Some(5 | 6 | 41 | 72))
+        matches!(self, Error::Connect { .. } | Error::Network { .. } | Error::Timeout { .. })
+            || matches!(self.code(), Some(5 | 6 | 41 | 72))
     }
 
     /// Turns a per-item or per-response error code into a result.
@@ -215,11 +196,7 @@ impl Error {
         code: i16,
         detail: Option<String>,
     ) -> Result<()> {
-        if code == 0 {
-            Ok(())
-        } else {
-            Err(Error::Kafka(KafkaError::new(api, resource, code, detail)))
-        }
+        if code == 0 { Ok(()) } else { Err(Error::Kafka(KafkaError::new(api, resource, code, detail))) }
     }
 }
 
@@ -258,26 +235,14 @@ mod tests {
         assert!(e.needs_metadata_refresh());
         let e = Error::check("CreateTopics", None, 7, None).unwrap_err();
         assert!(e.is_retriable());
-        let e = Error::Timeout {
-            broker: "b:1".into(),
-            api: "Metadata",
-            timeout: Duration::from_secs(1),
-        };
+        let e = Error::Timeout { broker: "b:1".into(), api: "Metadata", timeout: Duration::from_secs(1) };
         assert!(e.is_retriable() && e.needs_metadata_refresh());
     }
 
     #[test]
     fn unknown_topics_are_an_answer_not_a_transient_state() {
-        assert!(
-            !Error::check("DeleteTopics", None, 3, None)
-                .unwrap_err()
-                .is_retriable()
-        );
-        assert!(
-            Error::check("Metadata", None, 5, None)
-                .unwrap_err()
-                .is_retriable()
-        );
+        assert!(!Error::check("DeleteTopics", None, 3, None).unwrap_err().is_retriable());
+        assert!(Error::check("Metadata", None, 5, None).unwrap_err().is_retriable());
     }
 
     #[test]
@@ -293,9 +258,6 @@ mod tests {
         let e = KafkaError::new("DeleteTopics", None, 3, Some(" ".into()));
         assert_eq!(e.detail, None);
         let generic = codes::lookup(3).message.to_string();
-        assert_eq!(
-            KafkaError::new("DeleteTopics", None, 3, Some(generic)).detail,
-            None
-        );
+        assert_eq!(KafkaError::new("DeleteTopics", None, 3, Some(generic)).detail, None);
     }
 }

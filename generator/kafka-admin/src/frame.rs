@@ -46,12 +46,8 @@ pub(crate) fn encode_request<R: Request>(
         .with_client_id(Some(StrBytes::from_string(client_id.to_string())));
     let mut buf = BytesMut::with_capacity(256);
     buf.put_i32(0);
-    header
-        .encode(&mut buf, R::header_version(version))
-        .map_err(|e| format!("request header: {e}"))?;
-    request
-        .encode(&mut buf, version)
-        .map_err(|e| format!("request v{version}: {e}"))?;
+    header.encode(&mut buf, R::header_version(version)).map_err(|e| format!("request header: {e}"))?;
+    request.encode(&mut buf, version).map_err(|e| format!("request v{version}: {e}"))?;
     let len = i32::try_from(buf.len() - 4).map_err(|_| "request larger than 2 GiB".to_string())?;
     buf[..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
@@ -65,8 +61,8 @@ pub(crate) fn response_body<R: Request>(
     correlation_id: i32,
 ) -> Result<Bytes, String> {
     let header_version = <R::Response as HeaderVersion>::header_version(version);
-    let header = ResponseHeader::decode(&mut frame, header_version)
-        .map_err(|e| format!("response header: {e}"))?;
+    let header =
+        ResponseHeader::decode(&mut frame, header_version).map_err(|e| format!("response header: {e}"))?;
     if header.correlation_id != correlation_id {
         return Err(format!(
             "response correlation id {} does not match request {correlation_id}",
@@ -77,12 +73,8 @@ pub(crate) fn response_body<R: Request>(
 }
 
 /// Decodes a response body of the given version.
-pub(crate) fn decode_body<R: Request>(
-    mut body: Bytes,
-    version: i16,
-) -> Result<R::Response, String> {
-    <R::Response as Decodable>::decode(&mut body, version)
-        .map_err(|e| format!("response v{version}: {e}"))
+pub(crate) fn decode_body<R: Request>(mut body: Bytes, version: i16) -> Result<R::Response, String> {
+    <R::Response as Decodable>::decode(&mut body, version).map_err(|e| format!("response v{version}: {e}"))
 }
 
 /// Validates a length prefix.
@@ -104,14 +96,9 @@ pub(crate) enum ReadError {
 }
 
 /// Reads one length-prefixed frame and returns it without the prefix.
-pub(crate) async fn read_frame<S: AsyncRead + Unpin + ?Sized>(
-    stream: &mut S,
-) -> Result<Bytes, ReadError> {
+pub(crate) async fn read_frame<S: AsyncRead + Unpin + ?Sized>(stream: &mut S) -> Result<Bytes, ReadError> {
     let mut prefix = [0u8; 4];
-    stream
-        .read_exact(&mut prefix)
-        .await
-        .map_err(ReadError::Io)?;
+    stream.read_exact(&mut prefix).await.map_err(ReadError::Io)?;
     let len = frame_length(prefix).map_err(ReadError::Invalid)?;
     let mut buf = BytesMut::zeroed(len);
     stream.read_exact(&mut buf).await.map_err(ReadError::Io)?;
@@ -132,13 +119,8 @@ mod tests {
 
     #[test]
     fn request_frame_has_length_prefix_and_header() {
-        let frame = encode_request(
-            &MetadataRequest::default().with_topics(Some(vec![])),
-            12,
-            7,
-            "cli",
-        )
-        .unwrap();
+        let frame =
+            encode_request(&MetadataRequest::default().with_topics(Some(vec![])), 12, 7, "cli").unwrap();
         let len = i32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
         assert_eq!(len, frame.len() - 4);
         // api key 3 (Metadata), version 12, correlation id 7, client id "cli" (int16 length).
@@ -159,18 +141,14 @@ mod tests {
 
     fn response_frame(correlation_id: i32, version: i16) -> Bytes {
         let header = ResponseHeader::default().with_correlation_id(correlation_id);
-        let body = MetadataResponse::default()
-            .with_controller_id(BrokerId(2))
-            .with_brokers(vec![
-                MetadataResponseBroker::default()
-                    .with_node_id(BrokerId(2))
-                    .with_host(StrBytes::from_static_str("127.0.0.1"))
-                    .with_port(19093),
-            ]);
+        let body = MetadataResponse::default().with_controller_id(BrokerId(2)).with_brokers(vec![
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(2))
+                .with_host(StrBytes::from_static_str("127.0.0.1"))
+                .with_port(19093),
+        ]);
         let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, MetadataResponse::header_version(version))
-            .unwrap();
+        header.encode(&mut buf, MetadataResponse::header_version(version)).unwrap();
         body.encode(&mut buf, version).unwrap();
         buf.freeze()
     }

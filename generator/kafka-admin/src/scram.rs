@@ -82,21 +82,14 @@ impl std::str::FromStr for ScramMechanism {
         match s.to_ascii_uppercase().as_str() {
             "SCRAM-SHA-256" => Ok(ScramMechanism::Sha256),
             "SCRAM-SHA-512" => Ok(ScramMechanism::Sha512),
-            _ => Err(format!(
-                "unknown SCRAM mechanism '{s}' (expected SCRAM-SHA-256 or SCRAM-SHA-512)"
-            )),
+            _ => Err(format!("unknown SCRAM mechanism '{s}' (expected SCRAM-SHA-256 or SCRAM-SHA-512)")),
         }
     }
 }
 
 /// `Hi(password, salt, i)` of RFC 5802: the salted password, which is also what Kafka's
 /// AlterUserScramCredentials stores, so the clear password never leaves the client.
-pub fn salted_password(
-    mechanism: ScramMechanism,
-    password: &[u8],
-    salt: &[u8],
-    iterations: u32,
-) -> Vec<u8> {
+pub fn salted_password(mechanism: ScramMechanism, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
     match mechanism {
         ScramMechanism::Sha256 => {
             let mut out = [0u8; 32];
@@ -144,9 +137,7 @@ pub struct ScramClient {
 
 impl std::fmt::Debug for ScramClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScramClient")
-            .field("mechanism", &self.mechanism)
-            .finish_non_exhaustive()
+        f.debug_struct("ScramClient").field("mechanism", &self.mechanism).finish_non_exhaustive()
     }
 }
 
@@ -197,12 +188,8 @@ impl ScramClient {
         if !nonce.starts_with(&self.client_nonce) || nonce.len() == self.client_nonce.len() {
             return err("server nonce does not extend the client nonce");
         }
-        let salt = B64
-            .decode(salt)
-            .or_else(|_| err("server salt is not valid base64"))?;
-        let iterations: u32 = iterations
-            .parse()
-            .or_else(|_| err("iteration count is not a number"))?;
+        let salt = B64.decode(salt).or_else(|_| err("server salt is not valid base64"))?;
+        let iterations: u32 = iterations.parse().or_else(|_| err("iteration count is not a number"))?;
         if iterations < MIN_ITERATIONS {
             return err(format!(
                 "server asks for {iterations} iterations, fewer than the minimum {MIN_ITERATIONS}"
@@ -217,11 +204,7 @@ impl ScramClient {
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
         let client_signature = m.hmac(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key
-            .iter()
-            .zip(&client_signature)
-            .map(|(k, s)| k ^ s)
-            .collect();
+        let proof: Vec<u8> = client_key.iter().zip(&client_signature).map(|(k, s)| k ^ s).collect();
         let server_key = m.hmac(&salted, b"Server Key");
         self.expected_server_signature = Some(m.hmac(&server_key, auth_message.as_bytes()));
         Ok(format!("{without_proof},p={}", B64.encode(proof)))
@@ -239,13 +222,9 @@ impl ScramClient {
         let Some(v) = server_final.split(',').find_map(|a| a.strip_prefix("v=")) else {
             return err("server-final message lacks the server signature");
         };
-        let signature = B64
-            .decode(v)
-            .or_else(|_| err("server signature is not valid base64"))?;
+        let signature = B64.decode(v).or_else(|_| err("server signature is not valid base64"))?;
         if &signature != expected {
-            return err(
-                "server signature does not match: the broker does not hold this user's credential",
-            );
+            return err("server signature does not match: the broker does not hold this user's credential");
         }
         Ok(())
     }
@@ -263,36 +242,26 @@ mod tests {
     // RFC 7677, section 3: the SCRAM-SHA-256 example exchange.
     #[test]
     fn rfc7677_sha256_example() {
-        let mut c = ScramClient::with_nonce(
-            ScramMechanism::Sha256,
-            "user",
-            "pencil",
-            "rOprNGfwEbeRWgbNEkqO",
-        );
+        let mut c = ScramClient::with_nonce(ScramMechanism::Sha256, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
         assert_eq!(c.client_first(), "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
-        let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let server_first =
+            "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         let client_final = c.client_final(server_first).unwrap();
         assert_eq!(
             client_final,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
-        c.verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-            .unwrap();
+        c.verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=").unwrap();
     }
 
     #[test]
     fn wrong_server_signature_is_rejected() {
-        let mut c = ScramClient::with_nonce(
-            ScramMechanism::Sha256,
-            "user",
-            "pencil",
-            "rOprNGfwEbeRWgbNEkqO",
-        );
-        c.client_final("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
-            .unwrap();
-        let e = c
-            .verify_server_final("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-            .unwrap_err();
+        let mut c = ScramClient::with_nonce(ScramMechanism::Sha256, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
+        c.client_final(
+            "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+        )
+        .unwrap();
+        let e = c.verify_server_final("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=").unwrap_err();
         assert!(e.0.contains("does not match"), "{e}");
         let e = c.verify_server_final("e=invalid-proof").unwrap_err();
         assert_eq!(e.0, "server refused: invalid-proof");
@@ -301,19 +270,14 @@ mod tests {
     #[test]
     fn server_nonce_must_extend_client_nonce() {
         let mut c = ScramClient::with_nonce(ScramMechanism::Sha512, "u", "p", "abc");
-        assert!(
-            c.client_final("r=xyz123,s=QSXCR+Q6sek8bf92,i=4096")
-                .is_err()
-        );
+        assert!(c.client_final("r=xyz123,s=QSXCR+Q6sek8bf92,i=4096").is_err());
         assert!(c.client_final("r=abc,s=QSXCR+Q6sek8bf92,i=4096").is_err());
     }
 
     #[test]
     fn too_few_iterations_are_refused() {
         let mut c = ScramClient::with_nonce(ScramMechanism::Sha512, "u", "p", "abc");
-        let e = c
-            .client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=1000")
-            .unwrap_err();
+        let e = c.client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=1000").unwrap_err();
         assert!(e.0.contains("fewer than the minimum"), "{e}");
     }
 
@@ -327,14 +291,8 @@ mod tests {
     #[test]
     fn salted_password_is_pbkdf2() {
         let out = salted_password(ScramMechanism::Sha256, b"passwd", b"salt", 1);
-        assert_eq!(
-            hex(&out),
-            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
-        );
-        assert_eq!(
-            salted_password(ScramMechanism::Sha512, b"p", b"s", 4096).len(),
-            64
-        );
+        assert_eq!(hex(&out), "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
+        assert_eq!(salted_password(ScramMechanism::Sha512, b"p", b"s", 4096).len(), 64);
     }
 
     #[test]
@@ -352,25 +310,15 @@ mod tests {
         let (without_proof, proof) = client_final.rsplit_once(",p=").unwrap();
         let auth = format!("n=alice,r=cnonce,{server_first},{without_proof}");
         let sig = m.hmac(&stored_key, auth.as_bytes());
-        let client_key: Vec<u8> = B64
-            .decode(proof)
-            .unwrap()
-            .iter()
-            .zip(&sig)
-            .map(|(p, s)| p ^ s)
-            .collect();
+        let client_key: Vec<u8> = B64.decode(proof).unwrap().iter().zip(&sig).map(|(p, s)| p ^ s).collect();
         assert_eq!(m.hash(&client_key), stored_key, "server accepts the proof");
         let server_sig = m.hmac(&server_key, auth.as_bytes());
-        c.verify_server_final(&format!("v={}", B64.encode(server_sig)))
-            .unwrap();
+        c.verify_server_final(&format!("v={}", B64.encode(server_sig))).unwrap();
     }
 
     #[test]
     fn mechanism_names_and_codes() {
-        assert_eq!(
-            "scram-sha-512".parse::<ScramMechanism>().unwrap(),
-            ScramMechanism::Sha512
-        );
+        assert_eq!("scram-sha-512".parse::<ScramMechanism>().unwrap(), ScramMechanism::Sha512);
         assert_eq!(ScramMechanism::Sha512.code(), 2);
         assert_eq!(ScramMechanism::from_code(1), Some(ScramMechanism::Sha256));
         assert!("PLAIN".parse::<ScramMechanism>().is_err());

@@ -33,11 +33,7 @@ impl TlsConfig {
 
     /// Trusts the CA certificates in `ca_pem` and presents `chain_pem` (leaf first) with `key_pem`
     /// (PKCS#8, PKCS#1 or SEC1, unencrypted) for mTLS listeners.
-    pub fn with_client_certificate(
-        ca_pem: &[u8],
-        chain_pem: &[u8],
-        key_pem: &[u8],
-    ) -> Result<Self> {
+    pub fn with_client_certificate(ca_pem: &[u8], chain_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
         Self::build(ca_pem, Some((chain_pem, key_pem)))
     }
 
@@ -58,18 +54,15 @@ impl TlsConfig {
     fn build(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> Result<Self> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in certificates(ca_pem, "CA")? {
-            roots
-                .add(cert)
-                .map_err(|e| Error::Config(format!("CA certificate is not usable: {e}")))?;
+            roots.add(cert).map_err(|e| Error::Config(format!("CA certificate is not usable: {e}")))?;
         }
         // The provider is chosen here rather than process-wide, so a binary that also links
         // aws-lc-rs (the AWS SDK) cannot make the choice ambiguous.
-        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots);
+        let builder =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| Error::Config(format!("TLS setup: {e}")))?
+                .with_root_certificates(roots);
         let config = match identity {
             None => builder.with_no_client_auth(),
             Some((chain_pem, key_pem)) => {
@@ -80,16 +73,11 @@ impl TlsConfig {
                     ))
                 })?;
                 builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    Error::Config(format!(
-                        "client certificate and key do not fit together: {e}"
-                    ))
+                    Error::Config(format!("client certificate and key do not fit together: {e}"))
                 })?
             }
         };
-        Ok(TlsConfig {
-            rustls: Arc::new(config),
-            client_certificate: identity.is_some(),
-        })
+        Ok(TlsConfig { rustls: Arc::new(config), client_certificate: identity.is_some() })
     }
 }
 
@@ -97,23 +85,18 @@ impl TlsConfig {
 impl TlsConfig {
     /// A configuration that trusts nothing, for unit tests that never connect.
     pub(crate) fn trusting_nothing() -> Self {
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default versions")
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-        TlsConfig {
-            rustls: Arc::new(config),
-            client_certificate: false,
-        }
+        let config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+        TlsConfig { rustls: Arc::new(config), client_certificate: false }
     }
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| Error::Config(format!("cannot read {what} from {}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| Error::Config(format!("cannot read {what} from {}: {e}", path.display())))
 }
 
 fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
@@ -121,9 +104,7 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> 
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Config(format!("{what} PEM is malformed: {e}")))?;
     if certs.is_empty() {
-        return Err(Error::Config(format!(
-            "{what} PEM contains no CERTIFICATE block"
-        )));
+        return Err(Error::Config(format!("{what} PEM contains no CERTIFICATE block")));
     }
     Ok(certs)
 }
@@ -132,9 +113,7 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> 
 pub(crate) fn server_name(address: &str) -> Result<ServerName<'static>> {
     let host = host_of(address);
     ServerName::try_from(host.to_string()).map_err(|_| {
-        Error::Config(format!(
-            "'{host}' (from broker address '{address}') is not a valid host name"
-        ))
+        Error::Config(format!("'{host}' (from broker address '{address}') is not a valid host name"))
     })
 }
 
@@ -199,23 +178,14 @@ mod tests {
     #[test]
     fn pem_without_certificates_is_a_config_error() {
         let e = TlsConfig::new(b"not a pem").unwrap_err();
-        assert!(
-            e.to_string().contains("contains no CERTIFICATE block"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("contains no CERTIFICATE block"), "{e}");
     }
 
     #[test]
     fn unknown_issuer_is_explained() {
-        let msg = explain_rustls(
-            &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
-            "h:1",
-        );
+        let msg = explain_rustls(&rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer), "h:1");
         assert!(msg.contains("not signed by the configured CA"), "{msg}");
-        let msg = explain_rustls(
-            &rustls::Error::AlertReceived(AlertDescription::CertificateRequired),
-            "h:1",
-        );
+        let msg = explain_rustls(&rustls::Error::AlertReceived(AlertDescription::CertificateRequired), "h:1");
         assert!(msg.contains("requires a client certificate"), "{msg}");
     }
 }

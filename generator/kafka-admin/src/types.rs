@@ -297,29 +297,18 @@ pub struct ConfigResource {
 impl ConfigResource {
     /// A topic's configuration.
     pub fn topic(name: impl Into<String>) -> Self {
-        ConfigResource {
-            kind: ConfigResourceType::Topic,
-            name: name.into(),
-        }
+        ConfigResource { kind: ConfigResourceType::Topic, name: name.into() }
     }
 
     /// One broker's configuration.
     pub fn broker(node_id: i32) -> Self {
-        ConfigResource {
-            kind: ConfigResourceType::Broker,
-            name: node_id.to_string(),
-        }
+        ConfigResource { kind: ConfigResourceType::Broker, name: node_id.to_string() }
     }
 }
 
 impl std::fmt::Display for ConfigResource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}",
-            self.kind.as_str().to_ascii_lowercase().replace('_', " "),
-            self.name
-        )
+        write!(f, "{} {}", self.kind.as_str().to_ascii_lowercase().replace('_', " "), self.name)
     }
 }
 
@@ -470,11 +459,7 @@ impl TopicInfo {
     /// The replication factor: the replica count of the partitions (the smallest, should they differ
     /// during a reassignment).
     pub fn replication_factor(&self) -> usize {
-        self.partitions
-            .iter()
-            .map(|p| p.replicas.len())
-            .min()
-            .unwrap_or(0)
+        self.partitions.iter().map(|p| p.replicas.len()).min().unwrap_or(0)
     }
 }
 
@@ -533,10 +518,7 @@ mod tests {
         assert_eq!(AclOperation::Read.code(), 3);
         assert_eq!(AclOperation::from_code(99), AclOperation::Unknown(99));
         assert_eq!(AclOperation::Unknown(99).code(), 99);
-        assert_eq!(
-            "idempotent-write".parse::<AclOperation>().unwrap(),
-            AclOperation::IdempotentWrite
-        );
+        assert_eq!("idempotent-write".parse::<AclOperation>().unwrap(), AclOperation::IdempotentWrite);
         assert_eq!(PatternType::Prefixed.to_string(), "PREFIXED");
         let e = "sideways".parse::<AclPermission>().unwrap_err();
         assert!(e.contains("ANY, DENY, ALLOW"), "{e}");
@@ -552,10 +534,7 @@ mod tests {
             "User:app",
             AclOperation::Write,
         );
-        assert_eq!(
-            b.to_string(),
-            "User:app ALLOW WRITE on TOPIC:PREFIXED:orders. from *"
-        );
+        assert_eq!(b.to_string(), "User:app ALLOW WRITE on TOPIC:PREFIXED:orders. from *");
         let f = AclFilter::exact(&b);
         assert_eq!(f.principal.as_deref(), Some("User:app"));
         assert_eq!(f.pattern_type, PatternType::Prefixed);
@@ -563,13 +542,8 @@ mod tests {
 
     #[test]
     fn replication_factor_is_the_smallest_replica_count() {
-        let p = |r: Vec<i32>| PartitionInfo {
-            index: 0,
-            leader: 1,
-            isr: r.clone(),
-            replicas: r,
-            offline: vec![],
-        };
+        let p =
+            |r: Vec<i32>| PartitionInfo { index: 0, leader: 1, isr: r.clone(), replicas: r, offline: vec![] };
         let t = TopicInfo {
             name: "t".into(),
             topic_id: String::new(),
@@ -590,11 +564,7 @@ mod tests {
         };
         assert!(e.is_set_on_resource(ConfigResourceType::Topic));
         assert!(
-            !ConfigEntry {
-                source: ConfigSource::Default,
-                ..e
-            }
-            .is_set_on_resource(ConfigResourceType::Topic)
+            !ConfigEntry { source: ConfigSource::Default, ..e }.is_set_on_resource(ConfigResourceType::Topic)
         );
     }
 }

@@ -87,11 +87,17 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
     let new_partitions: Vec<NewPartitions> = increases
         .iter()
         .map(|&i| match &plan.changes[i].action {
-            Action::IncreasePartitions { topic, to, .. } => NewPartitions { topic: topic.clone(), total: clamp_i32(*to) },
+            Action::IncreasePartitions { topic, to, .. } => {
+                NewPartitions { topic: topic.clone(), total: clamp_i32(*to) }
+            }
             _ => unreachable!("picked partition changes"),
         })
         .collect();
-    record(&mut errors, &increases, call(&new_partitions, client.create_partitions(&new_partitions, false)).await);
+    record(
+        &mut errors,
+        &increases,
+        call(&new_partitions, client.create_partitions(&new_partitions, false)).await,
+    );
 
     // One IncrementalAlterConfigs for all topics; a topic's sets and resets are one atomic change.
     let alters = indexed(|a| matches!(a, Action::UpdateTopicConfigs { .. }));
@@ -108,7 +114,10 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
     }
     let config_changes: Vec<ConfigChanges> = by_topic
         .iter()
-        .map(|(topic, (_, ops))| ConfigChanges { resource: ConfigResource::topic(*topic), changes: ops.clone() })
+        .map(|(topic, (_, ops))| ConfigChanges {
+            resource: ConfigResource::topic(*topic),
+            changes: ops.clone(),
+        })
         .collect();
     let results = call(&config_changes, client.incremental_alter_configs(&config_changes, false)).await;
     for ((indices, _), result) in by_topic.values().zip(results) {
@@ -135,7 +144,11 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             }
         }
     }
-    record(&mut errors, &upsert_owner, call(&upserts, client.alter_user_scram_credentials(&upserts, &[])).await);
+    record(
+        &mut errors,
+        &upsert_owner,
+        call(&upserts, client.alter_user_scram_credentials(&upserts, &[])).await,
+    );
 
     // Grants, then revocations.
     let acl_creates = indexed(|a| matches!(a, Action::CreateAcl { .. }));
@@ -171,13 +184,8 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
     // UNKNOWN_TOPIC_OR_PARTITION: already gone, which is what was asked for.
     record(&mut errors, &topic_deletes, tolerate(call(&names, client.delete_topics(&names)).await, 3));
 
-    let outcomes = plan
-        .changes
-        .iter()
-        .cloned()
-        .zip(errors)
-        .map(|(change, error)| Outcome { change, error })
-        .collect();
+    let outcomes =
+        plan.changes.iter().cloned().zip(errors).map(|(change, error)| Outcome { change, error }).collect();
     Ok(ApplyReport { outcomes })
 }
 

@@ -34,8 +34,8 @@ pub use error::{Error, Result};
 pub use observe::observe;
 pub use passwords::PasswordSource;
 pub use plan::{
-    Action, Change, ConfigDelta, DeletePolicy, ObservedState, ObservedTopic, Plan, PlanOptions, PlanSummary, Refusal,
-    ScramSync, plan,
+    Action, Change, ConfigDelta, DeletePolicy, ObservedState, ObservedTopic, Plan, PlanOptions, PlanSummary,
+    Refusal, ScramSync, plan,
 };
 
 use kafka_platform_core::desired::{DesiredState, FORMAT_VERSION, sha256_hex};

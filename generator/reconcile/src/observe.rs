@@ -13,11 +13,8 @@ use crate::plan::{ObservedState, ObservedTopic};
 pub async fn observe(client: &AdminClient, desired: &DesiredState) -> Result<ObservedState> {
     let owner = Ownership::of(desired);
     let metadata = client.metadata().await?;
-    let topics: Vec<_> = metadata
-        .topics
-        .into_iter()
-        .filter(|t| !t.internal && owner.observes_topic(&t.name))
-        .collect();
+    let topics: Vec<_> =
+        metadata.topics.into_iter().filter(|t| !t.internal && owner.observes_topic(&t.name)).collect();
     let resources: Vec<ConfigResource> = topics.iter().map(|t| ConfigResource::topic(&t.name)).collect();
     let configs = client.describe_configs(&resources).await;
     let mut observed = ObservedState::default();

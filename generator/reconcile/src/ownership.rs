@@ -29,12 +29,7 @@ impl Ownership {
     /// service accounts and of its platform bindings, and its declared topics.
     pub fn of(desired: &DesiredState) -> Self {
         Ownership {
-            prefixes: desired
-                .managed_topic_prefixes
-                .iter()
-                .filter(|p| !p.is_empty())
-                .cloned()
-                .collect(),
+            prefixes: desired.managed_topic_prefixes.iter().filter(|p| !p.is_empty()).cloned().collect(),
             principals: desired
                 .service_accounts
                 .iter()
@@ -52,8 +47,7 @@ impl Ownership {
 
     /// Whether the reconciler looks at this topic at all: managed or declared, never internal.
     pub fn observes_topic(&self, name: &str) -> bool {
-        !is_internal_topic(name)
-            && (self.is_managed_topic_name(name) || self.declared_topics.contains(name))
+        !is_internal_topic(name) && (self.is_managed_topic_name(name) || self.declared_topics.contains(name))
     }
 
     /// Whether an ACL on the cluster is the platform's to keep in line with the declaration.

@@ -44,7 +44,11 @@ impl PasswordSource {
     }
 
     /// The password of `account`, whose declared SSM parameter is `parameter`.
-    pub async fn password(&self, account: &str, parameter: Option<&str>) -> std::result::Result<Secret, String> {
+    pub async fn password(
+        &self,
+        account: &str,
+        parameter: Option<&str>,
+    ) -> std::result::Result<Secret, String> {
         match self {
             PasswordSource::Map(map) => map
                 .get(account)
@@ -54,13 +58,8 @@ impl PasswordSource {
                 let Some(name) = parameter else {
                     return Err(format!("account {account} declares no password parameter"));
                 };
-                let out = client
-                    .get_parameter()
-                    .name(name)
-                    .with_decryption(true)
-                    .send()
-                    .await
-                    .map_err(|e| {
+                let out =
+                    client.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| {
                         format!(
                             "cannot read SSM parameter {name} for account {account}: {}",
                             aws_sdk_ssm::error::DisplayErrorContext(&e)

@@ -426,10 +426,8 @@ fn plan_configs(
 
 fn plan_scram(desired: &DesiredState, observed: &ObservedState, sync: ScramSync, b: &mut Builder) {
     for account in desired.service_accounts.iter().filter(|a| a.authentication == Authentication::Scram) {
-        let present = observed
-            .scram_users
-            .get(&account.name)
-            .is_some_and(|m| m.contains(&ScramMechanism::Sha512));
+        let present =
+            observed.scram_users.get(&account.name).is_some_and(|m| m.contains(&ScramMechanism::Sha512));
         let reason = match (present, sync) {
             (false, _) => "SCRAM account without a SCRAM-SHA-512 credential on the cluster",
             (true, ScramSync::All) => "password sync of every SCRAM account requested",

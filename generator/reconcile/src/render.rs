@@ -146,10 +146,16 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str("```\n");
     }
     if plan.changes.iter().any(|c| c.action.is_destructive()) {
-        out.push_str("\n> [!WARNING]\n> This plan deletes topics or resets topic configuration; data may be lost.\n");
+        out.push_str(
+            "\n> [!WARNING]\n> This plan deletes topics or resets topic configuration; data may be lost.\n",
+        );
     }
     if !plan.skipped.is_empty() {
-        let _ = writeln!(out, "\n<details><summary>{} destructive change(s) skipped</summary>\n\n```diff", plan.skipped.len());
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} destructive change(s) skipped</summary>\n\n```diff",
+            plan.skipped.len()
+        );
         for change in &plan.skipped {
             for line in change_lines(change) {
                 let _ = writeln!(out, " {line}");
@@ -177,7 +183,10 @@ mod tests {
         d.topics[0].configs.insert("retention.ms".into(), "86400000".into());
         d.topics[0].partitions = 4;
         let mut o = in_sync();
-        o.topics.insert("orders.old.v1".into(), ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() });
+        o.topics.insert(
+            "orders.old.v1".into(),
+            ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() },
+        );
         o.acls.clear();
         plan(&d, &o, PlanOptions { deletes, ..Default::default() })
     }
@@ -186,8 +195,14 @@ mod tests {
     fn text_reads_like_terraform_with_reasons() {
         let t = text(&busy_plan(DeletePolicy::Allow));
         assert!(t.contains("~ update topic orders.placed.v1 (partitions: 3 -> 4)\n    # 4 partitions declared, 3 on the cluster\n"), "{t}");
-        assert!(t.contains("~ update topic orders.placed.v1 config\n    retention.ms: 604800000 -> 86400000\n"), "{t}");
-        assert!(t.contains("+ create ACL User:orders-app ALLOW WRITE on TOPIC:LITERAL:orders.placed.v1 from *\n"), "{t}");
+        assert!(
+            t.contains("~ update topic orders.placed.v1 config\n    retention.ms: 604800000 -> 86400000\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("+ create ACL User:orders-app ALLOW WRITE on TOPIC:LITERAL:orders.placed.v1 from *\n"),
+            "{t}"
+        );
         assert!(t.contains("- delete topic orders.old.v1 (destroys its data)\n    # under a managed prefix and no longer declared\n"), "{t}");
         assert!(t.ends_with("Plan: 3 to create, 2 to update, 1 to delete.\n"), "{t}");
     }
@@ -198,7 +213,10 @@ mod tests {
         assert!(t.contains("Refused (nothing will be applied until these are resolved):\n! topic orders.old.v1: deleting topic orders.old.v1"), "{t}");
         assert!(t.ends_with("Plan: 3 to create, 2 to update, 0 to delete, 1 refused.\n"), "{t}");
         let t = text(&busy_plan(DeletePolicy::Skip));
-        assert!(t.contains("Skipped (deletes are not allowed for stage dev):\n  - delete topic orders.old.v1"), "{t}");
+        assert!(
+            t.contains("Skipped (deletes are not allowed for stage dev):\n  - delete topic orders.old.v1"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -211,7 +229,12 @@ mod tests {
     #[test]
     fn markdown_is_a_diff_block_with_a_warning_for_destructive_plans() {
         let m = markdown(&busy_plan(DeletePolicy::Allow));
-        assert!(m.starts_with("### Kafka plan for stage `dev`\n\n**Plan: 3 to create, 2 to update, 1 to delete.**\n"), "{m}");
+        assert!(
+            m.starts_with(
+                "### Kafka plan for stage `dev`\n\n**Plan: 3 to create, 2 to update, 1 to delete.**\n"
+            ),
+            "{m}"
+        );
         assert!(m.contains("```diff\n ~ update topic orders.placed.v1 (partitions: 3 -> 4)\n"), "{m}");
         assert!(m.contains("\n- delete topic orders.old.v1 (destroys its data)\n"), "{m}");
         assert!(m.contains("[!WARNING]"), "{m}");

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use kafka_admin::{AclBinding, AclOperation, PatternType, ResourceType};
-use kafka_platform_core::config::project::{AclOperation as Op, AclPatternType, AclResourceType, Authentication};
+use kafka_platform_core::config::project::{
+    AclOperation as Op, AclPatternType, AclResourceType, Authentication,
+};
 use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic};
 
 use crate::plan::{ObservedState, ObservedTopic};
@@ -76,11 +78,14 @@ pub fn in_sync() -> ObservedState {
             .topics
             .iter()
             .map(|t| {
-                (t.name.clone(), ObservedTopic {
-                    partitions: t.partitions,
-                    replication_factor: t.replication_factor,
-                    configs: t.configs.clone(),
-                })
+                (
+                    t.name.clone(),
+                    ObservedTopic {
+                        partitions: t.partitions,
+                        replication_factor: t.replication_factor,
+                        configs: t.configs.clone(),
+                    },
+                )
             })
             .collect(),
         acls: d.acls.iter().map(crate::ownership::binding_of).collect(),

@@ -25,7 +25,5 @@ pub async fn sdk_config() -> SdkConfig {
 pub fn https_client() -> SharedHttpClient {
     // ring keeps the build free of aws-lc's C/CMake toolchain, which matters for the
     // provided.al2023 cross build.
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
 }

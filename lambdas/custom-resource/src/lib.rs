@@ -28,11 +28,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 pub use error::{Error, Result};
+/// The error type `main` returns (the Lambda runtime's).
+pub use lambda_runtime::Error as RuntimeError;
 pub use properties::Properties;
 pub use request::{Action, FAILED_CREATE_PREFIX, Request};
 pub use response::Success;
-/// The error type `main` returns (the Lambda runtime's).
-pub use lambda_runtime::Error as RuntimeError;
 
 use request::Envelope;
 use response::Outcome;
@@ -56,8 +56,7 @@ pub trait CustomResource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Success>> + Send;
 
     /// Deletes `physical_id`; deleting what is already gone succeeds.
-    fn delete(&self, request: &Request, physical_id: &str)
-    -> impl Future<Output = Result<()>> + Send;
+    fn delete(&self, request: &Request, physical_id: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Serves `resource` on the Lambda Runtime API until the runtime stops the process.
@@ -94,9 +93,9 @@ async fn serve<R: CustomResource>(
 
     let outcome = match Request::parse(event.payload) {
         Err(e) => Outcome::Failed { physical_id: envelope.failure_physical_id(), reason: e.to_string() },
-        Ok(request) => dispatch(resource, request, work_budget).await.unwrap_or_else(|reason| {
-            Outcome::Failed { physical_id: envelope.failure_physical_id(), reason }
-        }),
+        Ok(request) => dispatch(resource, request, work_budget)
+            .await
+            .unwrap_or_else(|reason| Outcome::Failed { physical_id: envelope.failure_physical_id(), reason }),
     };
     let outcome = match outcome {
         Outcome::Failed { physical_id, reason } => {
@@ -120,10 +119,8 @@ async fn serve<R: CustomResource>(
         }
     };
     let body = response::body(&envelope, &outcome);
-    let answer_budget = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or_default()
-        .max(Duration::from_secs(1));
+    let answer_budget =
+        deadline.duration_since(SystemTime::now()).unwrap_or_default().max(Duration::from_secs(1));
     response::send(http, &envelope.response_url, body, answer_budget).await?;
     Ok(Value::Null)
 }

@@ -58,8 +58,7 @@ impl Properties {
 
     /// A required, non-empty string.
     pub fn required_str(&self, name: &str) -> Result<String> {
-        self.optional_str(name)?
-            .ok_or_else(|| Error::property(name, "is required"))
+        self.optional_str(name)?.ok_or_else(|| Error::property(name, "is required"))
     }
 
     /// An optional string; an empty string counts as absent, as CloudFormation renders
@@ -71,10 +70,7 @@ impl Properties {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(other) => Err(Error::property(
-                name,
-                format!("expected a string, got {}", kind(other)),
-            )),
+            Some(other) => Err(Error::property(name, format!("expected a string, got {}", kind(other)))),
         }
     }
 
@@ -89,10 +85,7 @@ impl Properties {
         };
         match n.and_then(|n| u32::try_from(n).ok()) {
             Some(n) if range.contains(&n) => Ok(Some(n)),
-            _ => Err(Error::property(
-                name,
-                format!("{}, got {}", expected(), shown(self.get(name))),
-            )),
+            _ => Err(Error::property(name, format!("{}, got {}", expected(), shown(self.get(name))))),
         }
     }
 
@@ -103,10 +96,7 @@ impl Properties {
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            other => Err(Error::property(
-                name,
-                format!("expected true or false, got {}", shown(other)),
-            )),
+            other => Err(Error::property(name, format!("expected true or false, got {}", shown(other)))),
         }
     }
 
@@ -115,12 +105,9 @@ impl Properties {
     pub fn string_list(&self, name: &str) -> Result<Vec<String>> {
         match self.get(name) {
             None => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()),
+            Some(Value::String(s)) => {
+                Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            }
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|item| match item {
@@ -131,10 +118,7 @@ impl Properties {
                     )),
                 })
                 .collect(),
-            other => Err(Error::property(
-                name,
-                format!("expected a list of strings, got {}", shown(other)),
-            )),
+            other => Err(Error::property(name, format!("expected a list of strings, got {}", shown(other)))),
         }
     }
 
@@ -172,10 +156,7 @@ impl Properties {
                         .ok_or_else(|| bad(format!("tag {k:?} must have a string value")))
                 })
                 .collect(),
-            other => Err(bad(format!(
-                "expected a list of {{Key, Value}} objects, got {}",
-                shown(other)
-            ))),
+            other => Err(bad(format!("expected a list of {{Key, Value}} objects, got {}", shown(other)))),
         }
     }
 }
@@ -207,11 +188,7 @@ fn shown(v: Option<&Value>) -> String {
         None => return "nothing".to_string(),
         Some(v) => v.to_string(),
     };
-    if text.chars().count() > 60 {
-        format!("{}...", text.chars().take(60).collect::<String>())
-    } else {
-        text
-    }
+    if text.chars().count() > 60 { format!("{}...", text.chars().take(60).collect::<String>()) } else { text }
 }
 
 #[cfg(test)]
@@ -237,7 +214,10 @@ mod tests {
         let p = props(json!({"Length": "abc", "Short": "8", "Neg": -1, "List": [1]}));
         for name in ["Length", "Short", "Neg", "List"] {
             let msg = p.optional_u32(name, 16..=128).unwrap_err().to_string();
-            assert!(msg.starts_with(&format!("property {name}: expected an integer from 16 to 128")), "{msg}");
+            assert!(
+                msg.starts_with(&format!("property {name}: expected an integer from 16 to 128")),
+                "{msg}"
+            );
         }
     }
 

@@ -87,8 +87,8 @@ impl Envelope {
 impl Request {
     /// Parses a Lambda event into a request.
     pub fn parse(event: Value) -> Result<Request> {
-        let parsed: CfnRequest<Value, Value> = serde_json::from_value(event)
-            .map_err(|e| Error::MalformedEvent(e.to_string()))?;
+        let parsed: CfnRequest<Value, Value> =
+            serde_json::from_value(event).map_err(|e| Error::MalformedEvent(e.to_string()))?;
         let request = match parsed {
             CfnRequest::Create(r) => Request {
                 action: Action::Create,

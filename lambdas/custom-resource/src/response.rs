@@ -91,23 +91,14 @@ pub(crate) fn body(envelope: &Envelope, outcome: &Outcome) -> String {
 /// PUTs `body` to the ResponseURL, retrying transient failures until `budget` is spent.
 ///
 /// The pre-signed S3 URL is signed without a content type, so none may be sent.
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    url: &str,
-    body: String,
-    budget: Duration,
-) -> Result<()> {
+pub(crate) async fn send(client: &reqwest::Client, url: &str, body: String, budget: Duration) -> Result<()> {
     let start = tokio::time::Instant::now();
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         let left = budget.saturating_sub(start.elapsed());
-        let result = client
-            .put(url)
-            .timeout(left.max(Duration::from_millis(500)))
-            .body(body.clone())
-            .send()
-            .await;
+        let result =
+            client.put(url).timeout(left.max(Duration::from_millis(500))).body(body.clone()).send().await;
         let problem = match result {
             Ok(r) if r.status().is_success() => return Ok(()),
             Ok(r) => format!("HTTP {} from the ResponseURL", r.status()),

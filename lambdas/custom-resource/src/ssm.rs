@@ -4,9 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ssm::Client;
-use aws_sdk_ssm::types::{
-    ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag,
-};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
 
 use crate::error::{Error, Result};
 
@@ -85,9 +83,13 @@ impl Parameters {
         };
         if !p.overwrite {
             for (k, v) in p.tags {
-                req = req.tags(Tag::builder().key(k).value(v).build().map_err(|e| {
-                    Error::property("Tags", format!("tag {k:?}: {e}"))
-                })?);
+                req = req.tags(
+                    Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(|e| Error::property("Tags", format!("tag {k:?}: {e}")))?,
+                );
             }
         }
         match req.send().await {
@@ -109,15 +111,11 @@ impl Parameters {
                 .set_values(Some(chunk.iter().map(|s| s.to_string()).collect()))
                 .build()
                 .map_err(|e| Error::aws("ssm:DescribeParameters", e))?;
-            let mut pages = self
-                .client
-                .describe_parameters()
-                .parameter_filters(filter)
-                .into_paginator()
-                .send();
+            let mut pages =
+                self.client.describe_parameters().parameter_filters(filter).into_paginator().send();
             while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| Error::aws(format!("ssm:DescribeParameters {}", chunk.join(", ")), e))?;
+                let page =
+                    page.map_err(|e| Error::aws(format!("ssm:DescribeParameters {}", chunk.join(", ")), e))?;
                 for meta in page.parameters.unwrap_or_default() {
                     let Some(name) = meta.name else { continue };
                     found.insert(
@@ -172,8 +170,7 @@ impl Parameters {
         before: &BTreeMap<String, String>,
         wanted: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let removed: BTreeSet<&String> =
-            before.keys().filter(|k| !wanted.contains_key(*k)).collect();
+        let removed: BTreeSet<&String> = before.keys().filter(|k| !wanted.contains_key(*k)).collect();
         if !removed.is_empty() {
             self.client
                 .remove_tags_from_resource()
@@ -249,10 +246,7 @@ mod tests {
 
     #[test]
     fn arns_have_exactly_one_slash_after_parameter() {
-        assert_eq!(
-            parameter_arn("aws", "eu-west-1", "1", "/a/b"),
-            "arn:aws:ssm:eu-west-1:1:parameter/a/b"
-        );
+        assert_eq!(parameter_arn("aws", "eu-west-1", "1", "/a/b"), "arn:aws:ssm:eu-west-1:1:parameter/a/b");
         assert_eq!(parameter_arn("aws", "r", "1", "a"), "arn:aws:ssm:r:1:parameter/a");
     }
 }

@@ -50,7 +50,8 @@ impl PrivateKey {
         // into an IP SAN.
         let mut params = CertificateParams::default();
         for name in &spec.dns_names {
-            let name = Ia5String::try_from(name.as_str()).map_err(|e| Error::property("DnsNames", e.to_string()))?;
+            let name =
+                Ia5String::try_from(name.as_str()).map_err(|e| Error::property("DnsNames", e.to_string()))?;
             params.subject_alt_names.push(SanType::DnsName(name));
         }
         params.subject_alt_names.extend(spec.ip_addresses.iter().copied().map(SanType::IpAddress));
@@ -78,12 +79,8 @@ pub fn inspect(pem: &str) -> Result<CertificateInfo> {
     let bad = |e: String| Error::Refused(format!("ACM PCA returned a certificate that cannot be read: {e}"));
     let (_, pem) = parse_x509_pem(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
     let cert = pem.parse_x509().map_err(|e| bad(e.to_string()))?;
-    let not_after = cert
-        .validity()
-        .not_after
-        .to_datetime()
-        .format(&Rfc3339)
-        .map_err(|e| bad(e.to_string()))?;
+    let not_after =
+        cert.validity().not_after.to_datetime().format(&Rfc3339).map_err(|e| bad(e.to_string()))?;
     Ok(CertificateInfo {
         serial: cert.raw_serial_as_string(),
         not_after,
@@ -137,7 +134,8 @@ mod tests {
         let pem = key.csr_pem(&spec).unwrap();
         let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
         use x509_parser::prelude::FromDer;
-        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents).unwrap();
+        let (_, csr) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents).unwrap();
         let sans: Vec<String> = csr
             .requested_extensions()
             .into_iter()

@@ -117,7 +117,14 @@ impl PrivateCertificate {
         Ok(Self::success(spec, &cert_arn, &info))
     }
 
-    async fn store(&self, request: &Request, spec: &Spec, key: &PrivateKey, cert_arn: &str, issued: &Issued) -> Result<()> {
+    async fn store(
+        &self,
+        request: &Request,
+        spec: &Spec,
+        key: &PrivateKey,
+        cert_arn: &str,
+        issued: &Issued,
+    ) -> Result<()> {
         let description = description(request, cert_arn);
         let no_tags = Default::default();
         let pem = key.pkcs8_pem();
@@ -127,7 +134,14 @@ impl PrivateCertificate {
             (spec.key_parameter(), pem.as_str(), Some(spec.kms_key_id.as_deref())),
         ];
         for (name, value, secure) in writes {
-            let put = NewParameter { name: &name, value, secure, description: &description, overwrite: true, tags: &no_tags };
+            let put = NewParameter {
+                name: &name,
+                value,
+                secure,
+                description: &description,
+                overwrite: true,
+                tags: &no_tags,
+            };
             match self.parameters.put(&put).await? {
                 PutOutcome::Written(_) => {}
                 PutOutcome::AlreadyExists => unreachable!("overwriting puts never report AlreadyExists"),

@@ -103,7 +103,9 @@ impl Pca {
                 .send()
                 .await
             {
-                Ok(out) => break (out.certificate.unwrap_or_default(), out.certificate_chain.unwrap_or_default()),
+                Ok(out) => {
+                    break (out.certificate.unwrap_or_default(), out.certificate_chain.unwrap_or_default());
+                }
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_request_in_progress_exception()) => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(3));

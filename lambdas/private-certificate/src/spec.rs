@@ -91,7 +91,9 @@ impl Spec {
         {
             return Err(Error::property(
                 "CertificateAuthorityArn",
-                format!("{ca_arn:?} is not an ACM Private CA ARN (arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)"),
+                format!(
+                    "{ca_arn:?} is not an ACM Private CA ARN (arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID)"
+                ),
             ));
         }
         let common_name = p.required_str("CommonName")?;
@@ -106,8 +108,9 @@ impl Spec {
             .string_list("IpAddresses")?
             .iter()
             .map(|a| {
-                a.parse::<IpAddr>()
-                    .map_err(|_| Error::property("IpAddresses", format!("{a:?} is not an IPv4 or IPv6 address")))
+                a.parse::<IpAddr>().map_err(|_| {
+                    Error::property("IpAddresses", format!("{a:?} is not an IPv4 or IPv6 address"))
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let key_algorithm = match p.optional_str("KeyAlgorithm")?.as_deref() {
@@ -181,7 +184,10 @@ fn check_dns_name(name: &str) -> Result<()> {
             && !l.ends_with('-')
     };
     if name.parse::<IpAddr>().is_ok() {
-        return Err(Error::property("DnsNames", format!("{name:?} is an IP address; list it under IpAddresses")));
+        return Err(Error::property(
+            "DnsNames",
+            format!("{name:?} is an IP address; list it under IpAddresses"),
+        ));
     }
     let body = name.strip_prefix("*.").unwrap_or(name);
     if name.len() > 253 || !body.split('.').all(label_ok) {

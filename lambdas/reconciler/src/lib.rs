@@ -136,7 +136,12 @@ impl KafkaReconciler {
     }
 
     /// Connects, observes, plans and applies on a thread of its own (see [`off_thread`]).
-    async fn session(&self, spec: &Spec, desired: DesiredState, options: PlanOptions) -> Result<(Plan, ApplyReport)> {
+    async fn session(
+        &self,
+        spec: &Spec,
+        desired: DesiredState,
+        options: PlanOptions,
+    ) -> Result<(Plan, ApplyReport)> {
         let config = AdminConfig::new(spec.bootstrap.clone(), self.admin_tls(spec).await?);
         let ssm = self.ssm.clone();
         off_thread(move || async move {
@@ -168,7 +173,9 @@ where
         };
         let _ = tx.send(result);
     });
-    rx.await.unwrap_or_else(|_| Err(Error::Refused("the Kafka session ended abnormally (panic); see the log".into())))
+    rx.await.unwrap_or_else(|_| {
+        Err(Error::Refused("the Kafka session ended abnormally (panic); see the log".into()))
+    })
 }
 
 /// Observe, plan and apply; `Err` on refusals or on any failed change.
@@ -178,47 +185,53 @@ async fn reconcile(
     options: PlanOptions,
     ssm: aws_sdk_ssm::Client,
 ) -> Result<(Plan, ApplyReport)> {
-        let observed = kafka_reconcile::observe(client, desired)
-            .await
-            .map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
-        let plan = kafka_reconcile::plan(desired, &observed, options);
-        tracing::info!(summary = %kafka_reconcile::render::summary_line(&plan), "plan");
-        for line in kafka_reconcile::render::text(&plan).lines() {
-            tracing::info!("{line}");
-        }
-        if plan.is_refused() {
-            let listed: Vec<String> =
-                plan.refusals.iter().take(MAX_LISTED).map(|r| format!("{}: {}", r.subject, r.message)).collect();
-            return Err(Error::Refused(format!(
-                "{} change(s) refused, nothing applied: {}{}",
-                plan.refusals.len(),
-                listed.join("; "),
-                more(plan.refusals.len())
-            )));
-        }
-        let report = kafka_reconcile::apply(client, &plan, &PasswordSource::Ssm(ssm))
-            .await
-            .map_err(|e| Error::Refused(e.to_string()))?;
-        let failed: Vec<_> = report.failed().collect();
-        for f in &failed {
-            tracing::error!(change = %kafka_reconcile::render::headline(&f.change), error = ?f.error, "change failed");
-        }
-        if !failed.is_empty() {
-            let listed: Vec<String> = failed
-                .iter()
-                .take(MAX_LISTED)
-                .map(|f| format!("{}: {}", kafka_reconcile::render::headline(&f.change), f.error.as_deref().unwrap_or("")))
-                .collect();
-            return Err(Error::Refused(format!(
-                "{} of {} change(s) failed ({} applied; a retry applies only what is missing): {}{}",
-                failed.len(),
-                report.outcomes.len(),
-                report.applied(),
-                listed.join("; "),
-                more(failed.len())
-            )));
-        }
-        Ok((plan, report))
+    let observed = kafka_reconcile::observe(client, desired)
+        .await
+        .map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
+    let plan = kafka_reconcile::plan(desired, &observed, options);
+    tracing::info!(summary = %kafka_reconcile::render::summary_line(&plan), "plan");
+    for line in kafka_reconcile::render::text(&plan).lines() {
+        tracing::info!("{line}");
+    }
+    if plan.is_refused() {
+        let listed: Vec<String> =
+            plan.refusals.iter().take(MAX_LISTED).map(|r| format!("{}: {}", r.subject, r.message)).collect();
+        return Err(Error::Refused(format!(
+            "{} change(s) refused, nothing applied: {}{}",
+            plan.refusals.len(),
+            listed.join("; "),
+            more(plan.refusals.len())
+        )));
+    }
+    let report = kafka_reconcile::apply(client, &plan, &PasswordSource::Ssm(ssm))
+        .await
+        .map_err(|e| Error::Refused(e.to_string()))?;
+    let failed: Vec<_> = report.failed().collect();
+    for f in &failed {
+        tracing::error!(change = %kafka_reconcile::render::headline(&f.change), error = ?f.error, "change failed");
+    }
+    if !failed.is_empty() {
+        let listed: Vec<String> = failed
+            .iter()
+            .take(MAX_LISTED)
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    kafka_reconcile::render::headline(&f.change),
+                    f.error.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        return Err(Error::Refused(format!(
+            "{} of {} change(s) failed ({} applied; a retry applies only what is missing): {}{}",
+            failed.len(),
+            report.outcomes.len(),
+            report.applied(),
+            listed.join("; "),
+            more(failed.len())
+        )));
+    }
+    Ok((plan, report))
 }
 
 impl KafkaReconciler {

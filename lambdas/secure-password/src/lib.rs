@@ -22,15 +22,8 @@ pub const DEFAULT_EXCLUDE: &str = "\"'\\`";
 /// Fewer distinct characters than this would make a weak password.
 const MIN_ALPHABET: usize = 16;
 
-const PROPERTIES: &[&str] = &[
-    "ParameterName",
-    "Length",
-    "ExcludeCharacters",
-    "KmsKeyId",
-    "RotationToken",
-    "Tags",
-    "RetainOnDelete",
-];
+const PROPERTIES: &[&str] =
+    &["ParameterName", "Length", "ExcludeCharacters", "KmsKeyId", "RotationToken", "Tags", "RetainOnDelete"];
 
 /// The validated properties.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,10 +55,7 @@ impl Spec {
         if alphabet.len() < MIN_ALPHABET {
             return Err(Error::property(
                 "ExcludeCharacters",
-                format!(
-                    "leaves {} printable characters; at least {MIN_ALPHABET} are needed",
-                    alphabet.len()
-                ),
+                format!("leaves {} printable characters; at least {MIN_ALPHABET} are needed", alphabet.len()),
             ));
         }
         Ok(Spec {
@@ -122,7 +112,13 @@ impl SecurePassword {
     }
 
     /// Writes a new value to `spec.parameter_name`.
-    async fn write(&self, request: &Request, spec: &Spec, value: &str, overwrite: bool) -> Result<PutOutcome> {
+    async fn write(
+        &self,
+        request: &Request,
+        spec: &Spec,
+        value: &str,
+        overwrite: bool,
+    ) -> Result<PutOutcome> {
         self.parameters
             .put(&NewParameter {
                 name: &spec.parameter_name,
@@ -146,7 +142,10 @@ impl SecurePassword {
                 let existing = self.parameters.describe(&[name]).await?;
                 match existing.get(name) {
                     Some(info) if info.description == request.owner_marker() => {
-                        tracing::info!(parameter = name, "parameter already made by this resource; adopting it");
+                        tracing::info!(
+                            parameter = name,
+                            "parameter already made by this resource; adopting it"
+                        );
                         Ok(self.success(request, name, info.version))
                     }
                     _ => Err(Error::Refused(format!(
@@ -218,7 +217,10 @@ impl CustomResource for SecurePassword {
             }
             Some(_) => {
                 // Not ours (someone replaced it by hand): leave it, but let the delete succeed.
-                tracing::warn!(parameter = physical_id, "parameter is not managed by this resource; not deleting it");
+                tracing::warn!(
+                    parameter = physical_id,
+                    "parameter is not managed by this resource; not deleting it"
+                );
                 Ok(())
             }
         }

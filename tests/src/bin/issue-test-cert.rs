@@ -104,13 +104,19 @@ struct LeafSpec {
     usage: Usage,
 }
 
-async fn leaf(moto: &str, arn_file: &Path, spec: &LeafSpec, lambda: Option<PathBuf>, out: &Path) -> Result<(), String> {
+async fn leaf(
+    moto: &str,
+    arn_file: &Path,
+    spec: &LeafSpec,
+    lambda: Option<PathBuf>,
+    out: &Path,
+) -> Result<(), String> {
     let ca_arn = std::fs::read_to_string(arn_file).map_err(|e| format!("{}: {e}", arn_file.display()))?;
     let lambda = match lambda {
         Some(path) => path,
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("private-certificate-lambda"),
+        None => {
+            std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("private-certificate-lambda")
+        }
     };
     let prefix = format!("/kafka-test/certificates/{}", unique(&spec.common_name));
     let properties = json!({
@@ -158,7 +164,10 @@ async fn leaf(moto: &str, arn_file: &Path, spec: &LeafSpec, lambda: Option<PathB
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     write_atomically(&out.join("key.pem"), &with_newline(&key))?;
     write_atomically(&out.join("cert.pem"), &with_newline(&certificate))?;
-    write_atomically(&out.join("chain.pem"), &format!("{}{}", with_newline(&certificate), with_newline(&chain)))?;
+    write_atomically(
+        &out.join("chain.pem"),
+        &format!("{}{}", with_newline(&certificate), with_newline(&chain)),
+    )?;
     write_atomically(&out.join("parameter-prefix"), &format!("{prefix}\n"))?;
     Ok(())
 }

@@ -49,21 +49,28 @@ pub fn sasl_config(user: &str, password: &str) -> AdminConfig {
 }
 
 pub async fn admin_sasl() -> AdminClient {
-    AdminClient::connect(sasl_config(&admin_user(), &admin_password())).await.expect("admin connects over SASL_SSL")
+    AdminClient::connect(sasl_config(&admin_user(), &admin_password()))
+        .await
+        .expect("admin connects over SASL_SSL")
 }
 
 /// Directory with key.pem, cert.pem and chain.pem for a client certificate with CN=`name`,
 /// issued by the test CA on first use.
 pub fn client_cert_dir(name: &str) -> PathBuf {
     let out = kafka_sh(&["client-cert", name]);
-    assert!(out.status.success(), "kafka.sh client-cert {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kafka.sh client-cert {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 /// Client configuration for the mTLS listener with the certificate of `name`.
 pub fn mtls_config(name: &str) -> AdminConfig {
     let dir = client_cert_dir(name);
-    let tls = TlsConfig::from_files(&ca_file(), &dir.join("chain.pem"), &dir.join("key.pem")).expect("client cert loads");
+    let tls = TlsConfig::from_files(&ca_file(), &dir.join("chain.pem"), &dir.join("key.pem"))
+        .expect("client cert loads");
     AdminConfig::new(bootstrap_mtls(), tls)
 }
 

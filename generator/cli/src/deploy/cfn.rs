@@ -81,8 +81,7 @@ pub struct Cfn {
 }
 
 fn is_missing_stack<E: ProvideErrorMetadata>(err: &E) -> bool {
-    err.code() == Some("ValidationError")
-        && err.message().is_some_and(|m| m.contains("does not exist"))
+    err.code() == Some("ValidationError") && err.message().is_some_and(|m| m.contains("does not exist"))
 }
 
 impl Cfn {
@@ -96,10 +95,7 @@ impl Cfn {
         match self.client.describe_stacks().stack_name(name).send().await {
             Ok(out) => Ok(out.stacks().first().map(|s| StackInfo {
                 id: s.stack_id().unwrap_or(name).to_string(),
-                status: s
-                    .stack_status()
-                    .map(|st| st.as_str().to_string())
-                    .unwrap_or_default(),
+                status: s.stack_status().map(|st| st.as_str().to_string()).unwrap_or_default(),
                 termination_protection: s.enable_termination_protection().unwrap_or(false),
             })),
             Err(err) if err.as_service_error().is_some_and(is_missing_stack) => Ok(None),
@@ -118,10 +114,8 @@ impl Cfn {
             TemplateSource::Body(body) => req.template_body(body),
             TemplateSource::Url(url) => req.template_url(url),
         };
-        let out = req
-            .send()
-            .await
-            .map_err(|e| DeployError::aws(format!("GetTemplateSummary for {stack}"), e))?;
+        let out =
+            req.send().await.map_err(|e| DeployError::aws(format!("GetTemplateSummary for {stack}"), e))?;
         Ok(out
             .parameters()
             .iter()
@@ -131,20 +125,13 @@ impl Cfn {
     }
 
     /// Creates a change set.
-    pub async fn create_change_set(
-        &self,
-        req: &ChangeSetRequest<'_>,
-    ) -> Result<Created, DeployError> {
+    pub async fn create_change_set(&self, req: &ChangeSetRequest<'_>) -> Result<Created, DeployError> {
         let mut call = self
             .client
             .create_change_set()
             .stack_name(req.stack)
             .change_set_name(req.name)
-            .change_set_type(if req.create {
-                ChangeSetType::Create
-            } else {
-                ChangeSetType::Update
-            })
+            .change_set_type(if req.create { ChangeSetType::Create } else { ChangeSetType::Update })
             .description(&req.description)
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam);
@@ -153,12 +140,7 @@ impl Cfn {
             TemplateSource::Url(url) => call.template_url(url),
         };
         for (key, value) in req.parameters {
-            call = call.parameters(
-                Parameter::builder()
-                    .parameter_key(key)
-                    .parameter_value(value)
-                    .build(),
-            );
+            call = call.parameters(Parameter::builder().parameter_key(key).parameter_value(value).build());
         }
         for (key, value) in req.tags {
             call = call.tags(Tag::builder().key(key).value(value).build());
@@ -196,28 +178,25 @@ impl Cfn {
                     .map_err(|e| DeployError::aws("DescribeChangeSet", e))?;
                 status = out.status().cloned();
                 reason = out.status_reason().unwrap_or_default().to_string();
-                rows.extend(
-                    out.changes()
-                        .iter()
-                        .filter_map(|c| c.resource_change())
-                        .map(|rc| ResourceChange {
-                            action: match rc.action() {
-                                Some(ChangeAction::Add) => Action::Add,
-                                Some(ChangeAction::Remove) => Action::Remove,
-                                Some(ChangeAction::Import) => Action::Import,
-                                Some(ChangeAction::Dynamic) => Action::Dynamic,
-                                _ => Action::Modify,
-                            },
-                            logical_id: rc.logical_resource_id().unwrap_or("?").to_string(),
-                            resource_type: rc.resource_type().unwrap_or("?").to_string(),
-                            replacement: match rc.replacement().map(|r| r.as_str()) {
-                                Some("True") => Replacement::Yes,
-                                Some("False") => Replacement::No,
-                                Some("Conditional") => Replacement::Conditional,
-                                _ => Replacement::Unknown,
-                            },
-                        }),
-                );
+                rows.extend(out.changes().iter().filter_map(|c| c.resource_change()).map(|rc| {
+                    ResourceChange {
+                        action: match rc.action() {
+                            Some(ChangeAction::Add) => Action::Add,
+                            Some(ChangeAction::Remove) => Action::Remove,
+                            Some(ChangeAction::Import) => Action::Import,
+                            Some(ChangeAction::Dynamic) => Action::Dynamic,
+                            _ => Action::Modify,
+                        },
+                        logical_id: rc.logical_resource_id().unwrap_or("?").to_string(),
+                        resource_type: rc.resource_type().unwrap_or("?").to_string(),
+                        replacement: match rc.replacement().map(|r| r.as_str()) {
+                            Some("True") => Replacement::Yes,
+                            Some("False") => Replacement::No,
+                            Some("Conditional") => Replacement::Conditional,
+                            _ => Replacement::Unknown,
+                        },
+                    }
+                }));
                 token = out.next_token().map(str::to_string);
                 if token.is_none() || status != Some(ChangeSetStatus::CreateComplete) {
                     break;
@@ -274,11 +253,7 @@ impl Cfn {
             .send()
             .await
             .map_err(|e| DeployError::aws("DescribeStackEvents", e))?;
-        Ok(out
-            .stack_events()
-            .first()
-            .and_then(|e| e.event_id())
-            .map(str::to_string))
+        Ok(out.stack_events().first().and_then(|e| e.event_id()).map(str::to_string))
     }
 
     /// Events since `baseline` not yet in `seen`, oldest first (reads older pages as needed).
@@ -307,10 +282,7 @@ impl Cfn {
                     timestamp: e.timestamp().map(|t| t.to_string()).unwrap_or_default(),
                     logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
                     resource_type: e.resource_type().unwrap_or_default().to_string(),
-                    status: e
-                        .resource_status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    status: e.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
                     reason: e.resource_status_reason().map(str::to_string),
                 })
                 .collect();
@@ -329,11 +301,7 @@ impl Cfn {
     /// Sets the stack policy and turns on termination protection (unless it is on already).
     pub async fn protect(&self, stack: &str, policy: &str) -> Result<(), DeployError> {
         self.set_policy(stack, policy).await?;
-        if self
-            .stack(stack)
-            .await?
-            .is_some_and(|s| s.termination_protection)
-        {
+        if self.stack(stack).await?.is_some_and(|s| s.termination_protection) {
             return Ok(());
         }
         self.client

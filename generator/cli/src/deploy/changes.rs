@@ -48,10 +48,7 @@ impl ResourceChange {
     pub fn is_destructive(&self) -> bool {
         matches!(self.action, Action::Remove)
             || (self.action == Action::Modify
-                && matches!(
-                    self.replacement,
-                    Replacement::Yes | Replacement::Conditional
-                ))
+                && matches!(self.replacement, Replacement::Yes | Replacement::Conditional))
     }
 }
 
@@ -108,20 +105,14 @@ pub fn format_table(changes: &[ResourceChange], stateful: &BTreeSet<&str>) -> St
         out.trim_end().to_string() + "\n"
     };
     let mut out = line(headers);
-    out.push_str(&line(
-        widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str),
-    ));
+    out.push_str(&line(widths.map(|w| "-".repeat(w)).each_ref().map(String::as_str)));
     for row in &rows {
         out.push_str(&line(row.each_ref().map(String::as_str)));
     }
     out.push_str(&format!("  {}\n", summary(changes)));
     for c in changes {
         if c.is_destructive() && stateful.contains(c.logical_id.as_str()) {
-            let what = if c.action == Action::Remove {
-                "deletes"
-            } else {
-                "may replace"
-            };
+            let what = if c.action == Action::Remove { "deletes" } else { "may replace" };
             out.push_str(&format!(
                 "  WARNING: this change {what} the stateful resource {} ({}); its data would be lost\n",
                 c.logical_id, c.resource_type
@@ -134,19 +125,13 @@ pub fn format_table(changes: &[ResourceChange], stateful: &BTreeSet<&str>) -> St
 /// "2 to add, 1 to modify (1 replaced), 0 to remove".
 pub fn summary(changes: &[ResourceChange]) -> String {
     let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
-    let replaced = changes
-        .iter()
-        .filter(|c| c.action == Action::Modify && c.replacement == Replacement::Yes)
-        .count();
+    let replaced =
+        changes.iter().filter(|c| c.action == Action::Modify && c.replacement == Replacement::Yes).count();
     let mut text = format!(
         "{} to add, {} to modify{}, {} to remove",
         count(Action::Add),
         count(Action::Modify),
-        if replaced > 0 {
-            format!(" ({replaced} replaced)")
-        } else {
-            String::new()
-        },
+        if replaced > 0 { format!(" ({replaced} replaced)") } else { String::new() },
         count(Action::Remove)
     );
     let other = count(Action::Import) + count(Action::Dynamic);
@@ -169,30 +154,15 @@ mod tests {
     use super::*;
 
     fn change(action: Action, id: &str, ty: &str, replacement: Replacement) -> ResourceChange {
-        ResourceChange {
-            action,
-            logical_id: id.into(),
-            resource_type: ty.into(),
-            replacement,
-        }
+        ResourceChange { action, logical_id: id.into(), resource_type: ty.into(), replacement }
     }
 
     #[test]
     fn the_table_aligns_columns_and_counts_actions() {
         let changes = [
-            change(
-                Action::Add,
-                "LogGroup",
-                "AWS::Logs::LogGroup",
-                Replacement::Unknown,
-            ),
+            change(Action::Add, "LogGroup", "AWS::Logs::LogGroup", Replacement::Unknown),
             change(Action::Modify, "Key", "AWS::KMS::Key", Replacement::No),
-            change(
-                Action::Remove,
-                "OldBucket",
-                "AWS::S3::Bucket",
-                Replacement::Unknown,
-            ),
+            change(Action::Remove, "OldBucket", "AWS::S3::Bucket", Replacement::Unknown),
         ];
         let table = format_table(&changes, &BTreeSet::new());
         let expected = "  Logical ID  Type                 Action    Replacement\n\
@@ -207,25 +177,10 @@ mod tests {
     #[test]
     fn destructive_changes_to_stateful_resources_are_flagged() {
         let changes = [
-            change(
-                Action::Modify,
-                "Ca",
-                "AWS::ACMPCA::CertificateAuthority",
-                Replacement::Yes,
-            ),
-            change(
-                Action::Remove,
-                "Broker1Volume",
-                "AWS::EC2::Volume",
-                Replacement::Unknown,
-            ),
+            change(Action::Modify, "Ca", "AWS::ACMPCA::CertificateAuthority", Replacement::Yes),
+            change(Action::Remove, "Broker1Volume", "AWS::EC2::Volume", Replacement::Unknown),
             change(Action::Modify, "Key", "AWS::KMS::Key", Replacement::No),
-            change(
-                Action::Remove,
-                "Scratch",
-                "AWS::S3::Bucket",
-                Replacement::Unknown,
-            ),
+            change(Action::Remove, "Scratch", "AWS::S3::Bucket", Replacement::Unknown),
         ];
         let stateful = BTreeSet::from(["Ca", "Broker1Volume", "Key"]);
         let table = format_table(&changes, &stateful);
@@ -252,8 +207,6 @@ mod tests {
             "The submitted information didn't contain changes. Submit different information to create a change set."
         ));
         assert!(is_no_change_reason("No updates are to be performed."));
-        assert!(!is_no_change_reason(
-            "Template format error: unresolved resource dependencies"
-        ));
+        assert!(!is_no_change_reason("Template format error: unresolved resource dependencies"));
     }
 }

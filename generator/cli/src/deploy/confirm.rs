@@ -22,13 +22,7 @@ pub fn confirmation(yes: bool, interactive: bool, protected: bool, stage: &str) 
         return Confirmation::Proceed;
     }
     if interactive {
-        return Confirmation::Ask {
-            expected: if protected {
-                stage.to_string()
-            } else {
-                "yes".to_string()
-            },
-        };
+        return Confirmation::Ask { expected: if protected { stage.to_string() } else { "yes".to_string() } };
     }
     Confirmation::Refuse(format!(
         "refusing to execute change sets for stage {stage} without confirmation: no terminal to ask on\n  hint: review with --dry-run, then pass --yes (for pipelines)"
@@ -47,30 +41,14 @@ mod tests {
 
     #[test]
     fn yes_proceeds_for_every_stage() {
-        assert_eq!(
-            confirmation(true, false, true, "prod"),
-            Confirmation::Proceed
-        );
-        assert_eq!(
-            confirmation(true, true, false, "dev"),
-            Confirmation::Proceed
-        );
+        assert_eq!(confirmation(true, false, true, "prod"), Confirmation::Proceed);
+        assert_eq!(confirmation(true, true, false, "dev"), Confirmation::Proceed);
     }
 
     #[test]
     fn a_terminal_is_asked_and_prod_must_type_its_name() {
-        assert_eq!(
-            confirmation(false, true, false, "dev"),
-            Confirmation::Ask {
-                expected: "yes".into()
-            }
-        );
-        assert_eq!(
-            confirmation(false, true, true, "prod"),
-            Confirmation::Ask {
-                expected: "prod".into()
-            }
-        );
+        assert_eq!(confirmation(false, true, false, "dev"), Confirmation::Ask { expected: "yes".into() });
+        assert_eq!(confirmation(false, true, true, "prod"), Confirmation::Ask { expected: "prod".into() });
     }
 
     #[test]

@@ -39,18 +39,10 @@ pub enum DeployError {
     #[error(
         "the AWS credentials belong to account {actual}, but stage {stage} is declared for account {expected}\n  hint: choose the right profile (AWS_PROFILE) or credentials for this stage"
     )]
-    WrongAccount {
-        stage: String,
-        expected: String,
-        actual: String,
-    },
+    WrongAccount { stage: String, expected: String, actual: String },
     /// The stack is in a state from which no change set can be made.
     #[error("stack {stack} is {status}: {hint}")]
-    StackState {
-        stack: String,
-        status: String,
-        hint: String,
-    },
+    StackState { stack: String, status: String, hint: String },
     /// CloudFormation refused to create a change set.
     #[error("stack {stack}: CloudFormation rejected the change set: {reason}")]
     ChangeSetFailed { stack: String, reason: String },
@@ -69,14 +61,12 @@ impl DeployError {
     /// The same error with secret values masked in the texts that come from AWS.
     pub(crate) fn redacted(self, redactor: &super::redact::Redactor) -> Self {
         match self {
-            DeployError::ChangeSetFailed { stack, reason } => DeployError::ChangeSetFailed {
-                stack,
-                reason: redactor.redact(&reason),
-            },
-            DeployError::Aws { operation, message } => DeployError::Aws {
-                operation,
-                message: redactor.redact(&message),
-            },
+            DeployError::ChangeSetFailed { stack, reason } => {
+                DeployError::ChangeSetFailed { stack, reason: redactor.redact(&reason) }
+            }
+            DeployError::Aws { operation, message } => {
+                DeployError::Aws { operation, message: redactor.redact(&message) }
+            }
             other => other,
         }
     }
@@ -86,10 +76,7 @@ impl DeployError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        DeployError::Aws {
-            operation: operation.into(),
-            message: aws_message(&err),
-        }
+        DeployError::Aws { operation: operation.into(), message: aws_message(&err) }
     }
 }
 
@@ -127,9 +114,5 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         current = e.source();
     }
     parts.retain(|p| p != "service error" && p != "dispatch failure" && p != "io error");
-    if parts.is_empty() {
-        "unknown error".to_string()
-    } else {
-        parts.join(": ")
-    }
+    if parts.is_empty() { "unknown error".to_string() } else { parts.join(": ") }
 }

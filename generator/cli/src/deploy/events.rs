@@ -23,10 +23,7 @@ impl StackEvent {
     /// One line for the event stream.
     pub fn line(&self) -> String {
         let time = self.timestamp.get(11..19).unwrap_or(&self.timestamp);
-        let mut line = format!(
-            "  {time}  {:<28} {} ({})",
-            self.status, self.logical_id, self.resource_type
-        );
+        let mut line = format!("  {time}  {:<28} {} ({})", self.status, self.logical_id, self.resource_type);
         if let Some(reason) = self.reason.as_deref().filter(|r| !r.is_empty()) {
             line.push_str(": ");
             line.push_str(reason);
@@ -41,9 +38,8 @@ impl StackEvent {
 }
 
 fn is_cancellation(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| {
-        r.contains("Resource creation cancelled") || r.contains("Resource update cancelled")
-    })
+    reason
+        .is_some_and(|r| r.contains("Resource creation cancelled") || r.contains("Resource update cancelled"))
 }
 
 /// The events of a newest-first page that came after `baseline` (the newest event seen before
@@ -73,11 +69,7 @@ pub fn new_events(
 /// The first failed events (oldest first), which carry the root cause; later failures are
 /// usually consequences.
 pub fn first_failures(events_oldest_first: &[StackEvent], limit: usize) -> Vec<&StackEvent> {
-    events_oldest_first
-        .iter()
-        .filter(|e| e.is_failure())
-        .take(limit)
-        .collect()
+    events_oldest_first.iter().filter(|e| e.is_failure()).take(limit).collect()
 }
 
 /// True while CloudFormation is still working on the stack.
@@ -87,21 +79,29 @@ pub fn is_in_progress(status: &str) -> bool {
 
 /// True for the statuses a successful execution ends in.
 pub fn is_success(status: &str) -> bool {
-    matches!(
-        status,
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
-    )
+    matches!(status, "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE")
 }
 
 /// What a failed execution left behind, in words, with the next step.
 pub fn rollback_outcome(status: &str) -> String {
     match status {
-        "ROLLBACK_COMPLETE" => "the stack was rolled back and holds no resources; delete it before deploying again".into(),
-        "ROLLBACK_FAILED" => "the rollback of the new stack failed; inspect the remaining resources and delete the stack".into(),
-        "UPDATE_ROLLBACK_COMPLETE" => "the update was rolled back; the stack is as it was before this deploy".into(),
-        "UPDATE_ROLLBACK_FAILED" => "the rollback failed; fix the cause and run `aws cloudformation continue-update-rollback`".into(),
+        "ROLLBACK_COMPLETE" => {
+            "the stack was rolled back and holds no resources; delete it before deploying again".into()
+        }
+        "ROLLBACK_FAILED" => {
+            "the rollback of the new stack failed; inspect the remaining resources and delete the stack"
+                .into()
+        }
+        "UPDATE_ROLLBACK_COMPLETE" => {
+            "the update was rolled back; the stack is as it was before this deploy".into()
+        }
+        "UPDATE_ROLLBACK_FAILED" => {
+            "the rollback failed; fix the cause and run `aws cloudformation continue-update-rollback`".into()
+        }
         "CREATE_FAILED" | "UPDATE_FAILED" => format!("the stack is {status} and was not rolled back"),
-        "REVIEW_IN_PROGRESS" => "nothing was created: the stack is still waiting for its first change set".into(),
+        "REVIEW_IN_PROGRESS" => {
+            "nothing was created: the stack is still waiting for its first change set".into()
+        }
         other => format!("the stack ended in status {other}"),
     }
 }
@@ -115,9 +115,7 @@ pub fn blocked_status_hint(stack: &str, status: &str) -> Option<String> {
         "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" => Some(format!(
             "its first deployment failed; delete it (aws cloudformation delete-stack --stack-name {stack}) and deploy again"
         )),
-        "UPDATE_ROLLBACK_FAILED" => {
-            Some("run `aws cloudformation continue-update-rollback` first".into())
-        }
+        "UPDATE_ROLLBACK_FAILED" => Some("run `aws cloudformation continue-update-rollback` first".into()),
         "DELETE_FAILED" => Some("a deletion failed half-way; finish or undo it first".into()),
         "IMPORT_ROLLBACK_FAILED" => Some("an import rollback failed; resolve it first".into()),
         _ => None,
@@ -149,10 +147,7 @@ mod tests {
         ];
         let (fresh, reached) = new_events(&page, Some("2"), &HashSet::new());
         assert!(reached);
-        assert_eq!(
-            fresh.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-            ["3", "4"]
-        );
+        assert_eq!(fresh.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["3", "4"]);
 
         let seen = HashSet::from(["3".to_string()]);
         let (fresh, _) = new_events(&page, Some("2"), &seen);
@@ -162,10 +157,7 @@ mod tests {
 
     #[test]
     fn without_a_baseline_every_unseen_event_is_new() {
-        let page = [
-            event("2", "CREATE_COMPLETE", None),
-            event("1", "CREATE_IN_PROGRESS", None),
-        ];
+        let page = [event("2", "CREATE_COMPLETE", None), event("1", "CREATE_IN_PROGRESS", None)];
         let (fresh, reached) = new_events(&page, None, &HashSet::new());
         assert!(!reached);
         assert_eq!(fresh.len(), 2);
@@ -179,28 +171,18 @@ mod tests {
             event("2", "CREATE_FAILED", Some("Resource creation cancelled")),
             event("3", "CREATE_FAILED", Some("Bucket name already exists")),
             event("4", "CREATE_FAILED", Some("Invalid subnet")),
-            event(
-                "5",
-                "ROLLBACK_IN_PROGRESS",
-                Some("The following resource(s) failed to create"),
-            ),
+            event("5", "ROLLBACK_IN_PROGRESS", Some("The following resource(s) failed to create")),
         ];
         let failures = first_failures(&events, 1);
         assert_eq!(failures.len(), 1);
-        assert_eq!(
-            failures[0].reason.as_deref(),
-            Some("Bucket name already exists")
-        );
+        assert_eq!(failures[0].reason.as_deref(), Some("Bucket name already exists"));
         assert_eq!(first_failures(&events, 5).len(), 2);
     }
 
     #[test]
     fn an_event_line_shows_time_status_resource_and_reason() {
         let line = event("3", "CREATE_FAILED", Some("boom")).line();
-        assert_eq!(
-            line,
-            "  01:02:03  CREATE_FAILED                R3 (AWS::S3::Bucket): boom"
-        );
+        assert_eq!(line, "  01:02:03  CREATE_FAILED                R3 (AWS::S3::Bucket): boom");
     }
 
     #[test]
@@ -213,15 +195,7 @@ mod tests {
         assert!(rollback_outcome("ROLLBACK_COMPLETE").contains("delete it"));
         assert!(blocked_status_hint("s", "UPDATE_COMPLETE").is_none());
         assert!(blocked_status_hint("s", "UPDATE_ROLLBACK_COMPLETE").is_none());
-        assert!(
-            blocked_status_hint("s", "ROLLBACK_COMPLETE")
-                .unwrap()
-                .contains("--stack-name s")
-        );
-        assert!(
-            blocked_status_hint("s", "UPDATE_IN_PROGRESS")
-                .unwrap()
-                .contains("in progress")
-        );
+        assert!(blocked_status_hint("s", "ROLLBACK_COMPLETE").unwrap().contains("--stack-name s"));
+        assert!(blocked_status_hint("s", "UPDATE_IN_PROGRESS").unwrap().contains("in progress"));
     }
 }

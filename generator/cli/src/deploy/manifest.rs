@@ -99,19 +99,14 @@ impl Manifest {
     /// Reads and checks `<stage_dir>/manifest.json`.
     pub fn load(stage_dir: &Path) -> Result<Manifest, DeployError> {
         let path = stage_dir.join("manifest.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| DeployError::Read {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| DeployError::Read { path: path.clone(), source })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|source| DeployError::Parse {
             path: path.clone(),
+            what: "stage manifest",
             source,
         })?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|source| DeployError::Parse {
-                path: path.clone(),
-                what: "stage manifest",
-                source,
-            })?;
-        manifest
-            .check()
-            .map_err(|message| DeployError::Manifest { path, message })?;
+        manifest.check().map_err(|message| DeployError::Manifest { path, message })?;
         Ok(manifest)
     }
 
@@ -120,12 +115,8 @@ impl Manifest {
     pub fn check(&self) -> Result<(), String> {
         let mut seen = BTreeSet::new();
         let artifacts: BTreeSet<&str> = self.artifacts.iter().map(|a| a.file.as_str()).collect();
-        let before_upload: BTreeSet<&str> = self
-            .stacks
-            .iter()
-            .filter(|s| s.before_upload)
-            .map(|s| s.name.as_str())
-            .collect();
+        let before_upload: BTreeSet<&str> =
+            self.stacks.iter().filter(|s| s.before_upload).map(|s| s.name.as_str()).collect();
         for stack in &self.stacks {
             if !valid_stack_name(&stack.name) {
                 return Err(format!(
@@ -155,9 +146,7 @@ impl Manifest {
                             stack.name
                         ));
                     }
-                    ParamSource::Artifact(_) | ParamSource::LambdaCode(_)
-                        if stack.before_upload =>
-                    {
+                    ParamSource::Artifact(_) | ParamSource::LambdaCode(_) if stack.before_upload => {
                         return Err(format!(
                             "parameter {key} of stack {} needs an uploaded file, but the stack is deployed before the uploads",
                             stack.name
@@ -188,11 +177,7 @@ impl Manifest {
                 None => Err(format!(
                     "stage {} has no stack {name}; its stacks are: {}",
                     self.stage,
-                    self.stacks
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    self.stacks.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
                 )),
             };
         }
@@ -229,10 +214,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The bucket key of an artifact: prefix + sha256 + the file's extension (with its dot).
 pub fn artifact_key(decl: &ArtifactDecl, sha256: &str) -> String {
-    let ext = Path::new(&decl.file)
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
+    let ext =
+        Path::new(&decl.file).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
     format!("{}{sha256}{ext}", decl.key_prefix)
 }
 
@@ -259,10 +242,8 @@ impl Uploads {
         let mut uploads = Uploads::default();
         for decl in &manifest.artifacts {
             let path = stage_dir.join(&decl.file);
-            let bytes = std::fs::read(&path).map_err(|source| DeployError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes =
+                std::fs::read(&path).map_err(|source| DeployError::Read { path: path.clone(), source })?;
             let key = artifact_key(decl, &sha256_hex(&bytes));
             uploads.artifact_keys.insert(decl.file.clone(), key.clone());
             uploads.files.push(Upload { key, path });
@@ -275,10 +256,8 @@ impl Uploads {
                     message: format!("the package manifest has no Lambda {name}"),
                 })?;
                 let path = lambda_dir.join(&package.zip);
-                let bytes = std::fs::read(&path).map_err(|source| DeployError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|source| DeployError::Read { path: path.clone(), source })?;
                 if sha256_hex(&bytes) != package.sha256.to_ascii_lowercase() {
                     return Err(DeployError::Package {
                         dir: lambda_dir.to_path_buf(),
@@ -288,13 +267,8 @@ impl Uploads {
                         ),
                     });
                 }
-                uploads
-                    .lambda_keys
-                    .insert(name.to_string(), package.s3_key.clone());
-                uploads.files.push(Upload {
-                    key: package.s3_key.clone(),
-                    path,
-                });
+                uploads.lambda_keys.insert(name.to_string(), package.s3_key.clone());
+                uploads.files.push(Upload { key: package.s3_key.clone(), path });
             }
         }
         uploads.files.sort();
@@ -376,14 +350,8 @@ mod tests {
     fn parameter_sources_parse_from_their_single_key() {
         let m = manifest(sample());
         let security = &m.stacks[1];
-        assert_eq!(
-            security.parameters["Code"],
-            ParamSource::LambdaCode("secure-password".into())
-        );
-        assert_eq!(
-            security.parameters["Retention"],
-            ParamSource::Value(serde_json::json!(7))
-        );
+        assert_eq!(security.parameters["Code"], ParamSource::LambdaCode("secure-password".into()));
+        assert_eq!(security.parameters["Retention"], ParamSource::Value(serde_json::json!(7)));
     }
 
     #[test]
@@ -425,12 +393,7 @@ mod tests {
     fn structured_values_are_rejected() {
         let mut json = sample();
         json["stacks"][1]["parameters"]["Retention"] = serde_json::json!({"value": [1]});
-        assert!(
-            manifest(json)
-                .check()
-                .unwrap_err()
-                .contains("string, number or boolean")
-        );
+        assert!(manifest(json).check().unwrap_err().contains("string, number or boolean"));
     }
 
     #[test]
@@ -443,20 +406,8 @@ mod tests {
         stacks[0]["depends_on"] = serde_json::json!([]);
         stacks[1]["depends_on"] = serde_json::json!([]);
         let m = manifest(json);
-        let names: Vec<&str> = m
-            .deployment_order(None)
-            .unwrap()
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "kafka-dev-artifacts",
-                "kafka-dev-security",
-                "kafka-dev-cluster"
-            ]
-        );
+        let names: Vec<&str> = m.deployment_order(None).unwrap().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["kafka-dev-artifacts", "kafka-dev-security", "kafka-dev-cluster"]);
     }
 
     #[test]
@@ -470,36 +421,22 @@ mod tests {
 
     #[test]
     fn artifact_keys_are_prefix_hash_and_extension() {
-        let decl = ArtifactDecl {
-            file: "desired-state.json".into(),
-            key_prefix: "desired-state/dev/".into(),
-        };
+        let decl =
+            ArtifactDecl { file: "desired-state.json".into(), key_prefix: "desired-state/dev/".into() };
         assert_eq!(artifact_key(&decl, "ab12"), "desired-state/dev/ab12.json");
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
     fn parameters_resolve_literals_lambda_keys_and_artifact_keys() {
         let m = manifest(sample());
         let mut uploads = Uploads::default();
-        uploads.lambda_keys.insert(
-            "secure-password".into(),
-            "lambdas/secure-password-aa.zip".into(),
-        );
-        uploads.artifact_keys.insert(
-            "desired-state.json".into(),
-            "desired-state/dev/bb.json".into(),
-        );
+        uploads.lambda_keys.insert("secure-password".into(), "lambdas/secure-password-aa.zip".into());
+        uploads.artifact_keys.insert("desired-state.json".into(), "desired-state/dev/bb.json".into());
         assert_eq!(
             uploads.parameters(&m.stacks[1]).unwrap(),
             vec![
-                (
-                    "Code".to_string(),
-                    "lambdas/secure-password-aa.zip".to_string()
-                ),
+                ("Code".to_string(), "lambdas/secure-password-aa.zip".to_string()),
                 ("Retention".to_string(), "7".to_string()),
             ]
         );
@@ -507,10 +444,7 @@ mod tests {
             uploads.parameters(&m.stacks[2]).unwrap(),
             vec![("State".to_string(), "desired-state/dev/bb.json".to_string())]
         );
-        assert_eq!(
-            Manifest::lambdas_needed(&[&m.stacks[1], &m.stacks[2]]).len(),
-            1
-        );
+        assert_eq!(Manifest::lambdas_needed(&[&m.stacks[1], &m.stacks[2]]).len(), 1);
     }
 
     #[test]

@@ -92,10 +92,7 @@ impl Outcome {
     pub fn code(self) -> u8 {
         match self {
             Outcome::Deployed => 0,
-            Outcome::Reviewed {
-                pending: true,
-                detailed_exitcode: true,
-            } => 2,
+            Outcome::Reviewed { pending: true, detailed_exitcode: true } => 2,
             Outcome::Reviewed { .. } => 0,
             Outcome::Cancelled | Outcome::Failed => 1,
         }
@@ -131,11 +128,7 @@ struct Context {
 /// Runs `gen deploy` to completion on its own runtime and turns the result into the process
 /// exit code (errors are printed on stderr): what main.rs calls.
 pub fn command(args: DeployArgs) -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -164,27 +157,18 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     }
     let order = manifest
         .deployment_order(args.stack.as_deref())
-        .map_err(|message| DeployError::Manifest {
-            path: stage_dir.join("manifest.json"),
-            message,
-        })?;
+        .map_err(|message| DeployError::Manifest { path: stage_dir.join("manifest.json"), message })?;
     let protected = manifest.termination_protection || manifest.stage == "prod";
     if !args.dry_run {
         // Refuse before touching AWS when nobody can confirm.
-        let decision =
-            confirm::confirmation(args.yes, ui.interactive(), protected, &manifest.stage);
+        let decision = confirm::confirmation(args.yes, ui.interactive(), protected, &manifest.stage);
         if let Confirmation::Refuse(message) = decision {
             return Err(DeployError::NeedsConfirmation(message));
         }
     }
     let needs_uploads = order.iter().any(|s| !s.before_upload);
     let uploads = if needs_uploads {
-        Uploads::prepare(
-            &manifest,
-            &stage_dir,
-            &args.lambda_dir,
-            &Manifest::lambdas_needed(&order),
-        )?
+        Uploads::prepare(&manifest, &stage_dir, &args.lambda_dir, &Manifest::lambdas_needed(&order))?
     } else {
         Uploads::default()
     };
@@ -193,7 +177,8 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     // The SDK panics on an empty endpoint URL; say what to do instead.
     if std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| v.is_empty()) {
         return Err(DeployError::Environment(
-            "AWS_ENDPOINT_URL is set but empty\n  hint: unset it to use AWS, or set it to the emulator's URL".into(),
+            "AWS_ENDPOINT_URL is set but empty\n  hint: unset it to use AWS, or set it to the emulator's URL"
+                .into(),
         ));
     }
     let config = aws_config::defaults(BehaviorVersion::latest())
@@ -207,16 +192,10 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
         s3 = s3.force_path_style(true);
     }
     let poll = Duration::from_secs(args.poll_interval.max(1));
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     let mut ctx = Context {
         cfn: Cfn::new(aws_sdk_cloudformation::Client::new(&config), poll),
-        bucket: Bucket::new(
-            aws_sdk_s3::Client::from_conf(s3.build()),
-            manifest.artifact_bucket.clone(),
-        ),
+        bucket: Bucket::new(aws_sdk_s3::Client::from_conf(s3.build()), manifest.artifact_bucket.clone()),
         attempt: format!("gen-{}-{millis}", std::process::id()),
         ui,
         args,
@@ -248,8 +227,7 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
             StackOutcome::Executed => changed += 1,
             StackOutcome::Reviewed { pending: p } => pending |= p,
             StackOutcome::Cancelled => {
-                ctx.ui
-                    .say("Cancelled: this stack and the ones after it were not changed.");
+                ctx.ui.say("Cancelled: this stack and the ones after it were not changed.");
                 return Ok(Outcome::Cancelled);
             }
             StackOutcome::Failed => {
@@ -267,10 +245,7 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
         } else {
             "Dry run: no changes."
         });
-        return Ok(Outcome::Reviewed {
-            pending,
-            detailed_exitcode: ctx.args.detailed_exitcode,
-        });
+        return Ok(Outcome::Reviewed { pending, detailed_exitcode: ctx.args.detailed_exitcode });
     }
     ctx.ui.say(&format!(
         "Stage {} deployed: {changed} of {} stack(s) changed.",
@@ -281,10 +256,7 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
 }
 
 /// Refuses to touch an account other than the stage's.
-async fn check_account(
-    config: &aws_config::SdkConfig,
-    manifest: &Manifest,
-) -> Result<(), DeployError> {
+async fn check_account(config: &aws_config::SdkConfig, manifest: &Manifest) -> Result<(), DeployError> {
     let identity = aws_sdk_sts::Client::new(config)
         .get_caller_identity()
         .send()
@@ -316,11 +288,7 @@ async fn upload_files(ctx: &mut Context) -> Result<(), DeployError> {
         return Ok(());
     }
     let report = ctx.bucket.sync(files, ctx.args.dry_run).await?;
-    let verb = if ctx.args.dry_run {
-        "would upload"
-    } else {
-        "uploaded"
-    };
+    let verb = if ctx.args.dry_run { "would upload" } else { "uploaded" };
     ctx.ui.say(&format!(
         "Artifacts in s3://{}: {verb} {}, already present {}",
         ctx.bucket.name(),
@@ -334,15 +302,10 @@ async fn upload_files(ctx: &mut Context) -> Result<(), DeployError> {
 }
 
 /// Picks inline body or bucket URL for a template; large templates are uploaded by hash.
-async fn template_source(
-    ctx: &mut Context,
-    stack: &StackDecl,
-) -> Result<TemplateSource, DeployError> {
+async fn template_source(ctx: &mut Context, stack: &StackDecl) -> Result<TemplateSource, DeployError> {
     let path = ctx.stage_dir.join(&stack.template);
-    let body = std::fs::read_to_string(&path).map_err(|source| DeployError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let body =
+        std::fs::read_to_string(&path).map_err(|source| DeployError::Read { path: path.clone(), source })?;
     if body.len() <= MAX_TEMPLATE_BODY {
         return Ok(TemplateSource::Body(body));
     }
@@ -356,20 +319,10 @@ async fn template_source(
             ),
         });
     }
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "yaml".into());
-    let key = format!(
-        "templates/{}/{}-{}.{ext}",
-        ctx.manifest.stage,
-        stack.name,
-        sha256_hex(body.as_bytes())
-    );
-    let upload = Upload {
-        key: key.clone(),
-        path,
-    };
+    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "yaml".into());
+    let key =
+        format!("templates/{}/{}-{}.{ext}", ctx.manifest.stage, stack.name, sha256_hex(body.as_bytes()));
+    let upload = Upload { key: key.clone(), path };
     if !ctx.bucket.has(&key).await? {
         ctx.bucket.put_file(&upload).await?;
     }
@@ -397,9 +350,7 @@ async fn deploy_stack(
         }
     }
     // A stack still in review holds no resources: start its creation afresh.
-    let review_leftover = existing
-        .as_ref()
-        .is_some_and(|i| i.status == "REVIEW_IN_PROGRESS");
+    let review_leftover = existing.as_ref().is_some_and(|i| i.status == "REVIEW_IN_PROGRESS");
     if review_leftover && !ctx.args.dry_run {
         if let Some(info) = &existing {
             ctx.cfn.delete_empty_stack(&info.id).await?;
@@ -417,17 +368,9 @@ async fn deploy_stack(
     let parameters = ctx
         .uploads
         .parameters(stack)
-        .map_err(|message| DeployError::Manifest {
-            path: ctx.stage_dir.join("manifest.json"),
-            message,
-        })?;
+        .map_err(|message| DeployError::Manifest { path: ctx.stage_dir.join("manifest.json"), message })?;
     let secret_keys = ctx.cfn.no_echo_parameters(&stack.name, &template).await?;
-    ctx.ui.redactor.add(
-        parameters
-            .iter()
-            .filter(|(k, _)| secret_keys.contains(k))
-            .map(|(_, v)| v.clone()),
-    );
+    ctx.ui.redactor.add(parameters.iter().filter(|(k, _)| secret_keys.contains(k)).map(|(_, v)| v.clone()));
 
     let name = format!("{}-{index}", ctx.attempt);
     let request = ChangeSetRequest {
@@ -454,20 +397,12 @@ async fn deploy_stack(
                 ctx.ui.say("No changes.");
                 return Ok(StackOutcome::NoChanges);
             }
-            return Err(DeployError::ChangeSetFailed {
-                stack: stack.name.clone(),
-                reason,
-            });
+            return Err(DeployError::ChangeSetFailed { stack: stack.name.clone(), reason });
         }
     };
-    let stateful: BTreeSet<&str> = stack
-        .stateful_resources
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let stateful: BTreeSet<&str> = stack.stateful_resources.iter().map(String::as_str).collect();
     if rows.is_empty() {
-        ctx.ui
-            .say("No resource changes (only parameters, tags or outputs change).");
+        ctx.ui.say("No resource changes (only parameters, tags or outputs change).");
     } else {
         ctx.ui.say(&changes::format_table(&rows, &stateful));
     }
@@ -498,8 +433,7 @@ async fn deploy_stack(
     }
     if ctx.protected {
         ctx.cfn.protect(&stack.name, &policy).await?;
-        ctx.ui
-            .say("Termination protection on; stack policy protects the stateful resources.");
+        ctx.ui.say("Termination protection on; stack policy protects the stateful resources.");
     }
     Ok(StackOutcome::Executed)
 }
@@ -525,12 +459,7 @@ async fn discard(
 /// Asks (or not) according to [`confirm::confirmation`].
 async fn confirmed(ctx: &mut Context, stack: &StackDecl) -> Result<bool, DeployError> {
     let interactive = ctx.ui.interactive();
-    match confirm::confirmation(
-        ctx.args.yes,
-        interactive,
-        ctx.protected,
-        &ctx.manifest.stage,
-    ) {
+    match confirm::confirmation(ctx.args.yes, interactive, ctx.protected, &ctx.manifest.stage) {
         Confirmation::Proceed => Ok(true),
         Confirmation::Refuse(message) => Err(DeployError::NeedsConfirmation(message)),
         Confirmation::Ask { expected } => {
@@ -560,30 +489,19 @@ async fn execute_and_watch(
     let mut history: Vec<events::StackEvent> = Vec::new();
     let mut polls = 0u32;
     let status = loop {
-        let fresh = ctx
-            .cfn
-            .events_since(stack_id, baseline.as_deref(), &seen)
-            .await?;
+        let fresh = ctx.cfn.events_since(stack_id, baseline.as_deref(), &seen).await?;
         for event in fresh {
             ctx.ui.say(&event.line());
             seen.insert(event.id.clone());
             history.push(event);
         }
-        let status = ctx
-            .cfn
-            .stack(stack_id)
-            .await?
-            .map(|i| i.status)
-            .unwrap_or_else(|| "DELETE_COMPLETE".into());
-        let settled_event = history
-            .iter()
-            .any(|e| e.logical_id == stack.name && e.status == status);
+        let status =
+            ctx.cfn.stack(stack_id).await?.map(|i| i.status).unwrap_or_else(|| "DELETE_COMPLETE".into());
+        let settled_event = history.iter().any(|e| e.logical_id == stack.name && e.status == status);
         polls += 1;
         // The stack may still show its old status right after ExecuteChangeSet: wait for the
         // stack-level event of the new one (or a few polls, for services that send none).
-        if execute_error.is_some()
-            || (!events::is_in_progress(&status) && (settled_event || polls >= 5))
-        {
+        if execute_error.is_some() || (!events::is_in_progress(&status) && (settled_event || polls >= 5)) {
             break status;
         }
         if started.elapsed() > Duration::from_secs(ctx.args.timeout.saturating_mul(60)) {
@@ -604,18 +522,12 @@ async fn execute_and_watch(
     };
     ctx.ui.clear_progress();
     if execute_error.is_none() && events::is_success(&status) {
-        ctx.ui.say(&format!(
-            "{}: {status} in {}s",
-            stack.name,
-            started.elapsed().as_secs()
-        ));
+        ctx.ui.say(&format!("{}: {status} in {}s", stack.name, started.elapsed().as_secs()));
         return Ok(true);
     }
     let mut summary = format!("\nFAILED: stack {} ended in {status}", stack.name);
     if let Some(reason) = &execute_error {
-        summary.push_str(&format!(
-            "\n  CloudFormation refused to execute the change set: {reason}"
-        ));
+        summary.push_str(&format!("\n  CloudFormation refused to execute the change set: {reason}"));
     }
     let failures = events::first_failures(&history, FAILURES_SHOWN);
     if !failures.is_empty() {
@@ -630,10 +542,7 @@ async fn execute_and_watch(
             ));
         }
     }
-    summary.push_str(&format!(
-        "\n  Outcome: {}",
-        events::rollback_outcome(&status)
-    ));
+    summary.push_str(&format!("\n  Outcome: {}", events::rollback_outcome(&status)));
     ctx.ui.say(&summary);
     Ok(false)
 }
@@ -653,13 +562,7 @@ mod tests {
         assert_eq!(Outcome::Deployed.code(), 0);
         assert_eq!(Outcome::Failed.code(), 1);
         assert_eq!(Outcome::Cancelled.code(), 1);
-        let reviewed = |pending, detailed_exitcode| {
-            Outcome::Reviewed {
-                pending,
-                detailed_exitcode,
-            }
-            .code()
-        };
+        let reviewed = |pending, detailed_exitcode| Outcome::Reviewed { pending, detailed_exitcode }.code();
         assert_eq!(reviewed(true, true), 2);
         assert_eq!(reviewed(true, false), 0);
         assert_eq!(reviewed(false, true), 0);
@@ -673,23 +576,13 @@ mod tests {
             #[command(flatten)]
             deploy: DeployArgs,
         }
-        let cli = Cli::try_parse_from([
-            "gen",
-            "prod",
-            "--dry-run",
-            "-y",
-            "--stack",
-            "kafka-prod-cluster",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["gen", "prod", "--dry-run", "-y", "--stack", "kafka-prod-cluster"]).unwrap();
         assert_eq!(cli.deploy.stage, "prod");
         assert!(cli.deploy.dry_run && cli.deploy.yes);
         assert_eq!(cli.deploy.stack.as_deref(), Some("kafka-prod-cluster"));
         assert_eq!(cli.deploy.templates, PathBuf::from("templates"));
         assert_eq!(cli.deploy.lambda_dir, PathBuf::from("target/lambda"));
-        assert!(
-            Cli::try_parse_from(["gen"]).is_err(),
-            "the stage is required"
-        );
+        assert!(Cli::try_parse_from(["gen"]).is_err(), "the stage is required");
     }
 }

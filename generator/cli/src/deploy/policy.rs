@@ -17,10 +17,8 @@ pub fn stack_policy(stateful_resources: &[String]) -> String {
         let mut ids: Vec<&String> = stateful_resources.iter().collect();
         ids.sort();
         ids.dedup();
-        let resources: Vec<Value> = ids
-            .iter()
-            .map(|id| Value::String(format!("LogicalResourceId/{id}")))
-            .collect();
+        let resources: Vec<Value> =
+            ids.iter().map(|id| Value::String(format!("LogicalResourceId/{id}"))).collect();
         statements.push(json!({
             "Effect": "Deny",
             "Action": ["Update:Replace", "Update:Delete"],
@@ -28,8 +26,7 @@ pub fn stack_policy(stateful_resources: &[String]) -> String {
             "Resource": resources
         }));
     }
-    serde_json::to_string_pretty(&json!({ "Statement": statements }))
-        .expect("a JSON value always serialises")
+    serde_json::to_string_pretty(&json!({ "Statement": statements })).expect("a JSON value always serialises")
 }
 
 #[cfg(test)]
@@ -39,8 +36,7 @@ mod tests {
     #[test]
     fn stateful_resources_may_be_updated_but_not_replaced_or_deleted() {
         let policy: Value =
-            serde_json::from_str(&stack_policy(&["KmsKey".into(), "Ca".into(), "Ca".into()]))
-                .unwrap();
+            serde_json::from_str(&stack_policy(&["KmsKey".into(), "Ca".into(), "Ca".into()])).unwrap();
         assert_eq!(
             policy,
             json!({"Statement": [

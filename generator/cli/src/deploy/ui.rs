@@ -16,11 +16,7 @@ pub struct Ui {
 impl Ui {
     /// Output with a live progress line when stderr is a terminal.
     pub fn new() -> Self {
-        Ui {
-            redactor: Redactor::default(),
-            progress: std::io::stderr().is_terminal(),
-            shown: false,
-        }
+        Ui { redactor: Redactor::default(), progress: std::io::stderr().is_terminal(), shown: false }
     }
 
     /// True when a person can answer a prompt.

@@ -25,10 +25,7 @@ pub struct Bucket {
 impl Bucket {
     /// The artifact bucket `name`.
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Bucket {
-            client,
-            name: name.into(),
-        }
+        Bucket { client, name: name.into() }
     }
 
     /// The bucket's name.
@@ -47,20 +44,10 @@ impl Bucket {
 
     /// True when the key exists.
     pub async fn has(&self, key: &str) -> Result<bool, DeployError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.name)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.client.head_object().bucket(&self.name).key(key).send().await {
             Ok(_) => Ok(true),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
-            Err(err) => Err(DeployError::aws(
-                format!("HeadObject s3://{}/{key}", self.name),
-                err,
-            )),
+            Err(err) => Err(DeployError::aws(format!("HeadObject s3://{}/{key}", self.name), err)),
         }
     }
 
@@ -84,10 +71,7 @@ impl Bucket {
     pub async fn put_file(&self, file: &Upload) -> Result<(), DeployError> {
         let body = ByteStream::from_path(&file.path)
             .await
-            .map_err(|e| DeployError::Read {
-                path: file.path.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| DeployError::Read { path: file.path.clone(), source: std::io::Error::other(e) })?;
         self.put(&file.key, body).await
     }
 

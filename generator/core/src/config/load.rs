@@ -39,8 +39,12 @@ pub fn load(root: &Path) -> (Declarations, Findings) {
 
     if !root.is_dir() {
         findings.push(
-            Finding::error("KP000", &Location::default(), format!("environments directory {} not found", root.display()))
-                .hint("run from the repository root or pass --environments DIR"),
+            Finding::error(
+                "KP000",
+                &Location::default(),
+                format!("environments directory {} not found", root.display()),
+            )
+            .hint("run from the repository root or pass --environments DIR"),
         );
         return (declarations, findings);
     }
@@ -62,8 +66,12 @@ pub fn load(root: &Path) -> (Declarations, Findings) {
         if let Some(first) = declarations.stages.get(&stage) {
             // dev.yaml next to dev.yml: one of them would be ignored without a word.
             findings.push(
-                Finding::error("KP003", &Location::file_start(&path), format!("a second file for stage `{stage}`"))
-                    .hint(format!("merge it into {}", first.path.display())),
+                Finding::error(
+                    "KP003",
+                    &Location::file_start(&path),
+                    format!("a second file for stage `{stage}`"),
+                )
+                .hint(format!("merge it into {}", first.path.display())),
             );
             continue;
         }
@@ -90,8 +98,12 @@ fn yaml_files(dir: &Path, findings: &mut Findings) -> Vec<PathBuf> {
         Ok(entries) => entries,
         Err(err) => {
             findings.push(
-                Finding::error("KP000", &Location::default(), format!("cannot read {}: {err}", dir.display()))
-                    .hint("the environments directory needs stages/ and projects/ folders"),
+                Finding::error(
+                    "KP000",
+                    &Location::default(),
+                    format!("cannot read {}: {err}", dir.display()),
+                )
+                .hint("the environments directory needs stages/ and projects/ folders"),
             );
             return Vec::new();
         }
@@ -106,11 +118,18 @@ fn yaml_files(dir: &Path, findings: &mut Findings) -> Vec<PathBuf> {
 }
 
 /// Parses one YAML file into `T`, turning a failure into a located finding.
-pub fn parse_file<T: serde::de::DeserializeOwned>(path: &Path, findings: &mut Findings) -> Option<Declared<T>> {
+pub fn parse_file<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    findings: &mut Findings,
+) -> Option<Declared<T>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) => {
-            findings.push(Finding::error("KP000", &Location::file_start(path), format!("cannot read file: {err}")));
+            findings.push(Finding::error(
+                "KP000",
+                &Location::file_start(path),
+                format!("cannot read file: {err}"),
+            ));
             return None;
         }
     };
@@ -125,7 +144,8 @@ pub fn parse_file<T: serde::de::DeserializeOwned>(path: &Path, findings: &mut Fi
 
 /// Parses YAML text that came from `path`.
 pub fn parse_str<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Box<Finding>> {
-    with_current_file(path, || serde_saphyr::from_str::<T>(text)).map_err(|err| Box::new(parse_error(path, &err)))
+    with_current_file(path, || serde_saphyr::from_str::<T>(text))
+        .map_err(|err| Box::new(parse_error(path, &err)))
 }
 
 fn parse_error(path: &Path, err: &serde_saphyr::Error) -> Finding {
@@ -150,7 +170,8 @@ fn parse_error(path: &Path, err: &serde_saphyr::Error) -> Finding {
             None => finding.hint(format!("allowed values: {}", expected.join(", "))),
         };
     }
-    Finding::error("KP001", &location, message).hint("check YAML syntax and the value's type against environments/schema.json")
+    Finding::error("KP001", &location, message)
+        .hint("check YAML syntax and the value's type against environments/schema.json")
 }
 
 /// Splits serde's "unknown field `x`, expected one of `a`, `b`" message.
@@ -168,7 +189,10 @@ fn split_serde_message(message: &str, marker: &str) -> Option<(String, Vec<Strin
     let end = rest.find('`')?;
     let unknown = rest[..end].to_string();
     let rest = &rest[end..];
-    let list = rest.find("expected one of ").map(|i| &rest[i + 16..]).or_else(|| rest.find("expected ").map(|i| &rest[i + 9..]))?;
+    let list = rest
+        .find("expected one of ")
+        .map(|i| &rest[i + 16..])
+        .or_else(|| rest.find("expected ").map(|i| &rest[i + 9..]))?;
     let list = list.split(" at line ").next().unwrap_or(list);
     let expected = list
         .split([',', ' '])

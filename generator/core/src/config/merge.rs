@@ -109,10 +109,8 @@ mod tests {
             tags: Some(BTreeMap::from([("a".into(), tag("1")), ("b".into(), tag("2"))])),
             ..Default::default()
         };
-        let stage = StageSettings {
-            tags: Some(BTreeMap::from([("b".into(), tag("3"))])),
-            ..Default::default()
-        };
+        let stage =
+            StageSettings { tags: Some(BTreeMap::from([("b".into(), tag("3"))])), ..Default::default() };
         let tags = stage.merge(defaults).tags.unwrap();
         assert_eq!(tags["a"].value, "1");
         assert_eq!(tags["b"].value, "3");

@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::span::Spanned;
 
 /// The four OTAP stages, in promotion order.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StageName {
     Dev,

@@ -8,7 +8,10 @@ use crate::render::names;
 
 /// Renders the artifacts stack.
 pub fn render(model: &StageModel) -> Template {
-    let mut t = Template::new(format!("Kafka platform {}: artifact bucket for Lambda code and desired state", model.stage));
+    let mut t = Template::new(format!(
+        "Kafka platform {}: artifact bucket for Lambda code and desired state",
+        model.stage
+    ));
     let bucket = names::artifact_bucket(model);
     t.add(
         "ArtifactBucket",
@@ -52,6 +55,10 @@ pub fn render(model: &StageModel) -> Template {
             }),
         ),
     );
-    t.output("ArtifactBucketName", "Bucket that holds Lambda packages and desired-state files", r("ArtifactBucket"));
+    t.output(
+        "ArtifactBucketName",
+        "Bucket that holds Lambda packages and desired-state files",
+        r("ArtifactBucket"),
+    );
     t
 }

@@ -15,7 +15,10 @@ const HOST_DATA_DIR: &str = "/data/kafka";
 
 /// Renders the cluster stack.
 pub fn render(model: &StageModel) -> Template {
-    let mut t = Template::new(format!("Kafka platform {}: ECS cluster, brokers, controllers, DNS, load balancers, Schema Registry", model.stage));
+    let mut t = Template::new(format!(
+        "Kafka platform {}: ECS cluster, brokers, controllers, DNS, load balancers, Schema Registry",
+        model.stage
+    ));
     import(&mut t, model, "KmsKeyArn", "kms-key-arn");
     t.parameter(
         "EcsAmi",
@@ -27,17 +30,29 @@ pub fn render(model: &StageModel) -> Template {
     let root = model.parameter_root();
 
     security_groups(&mut t, model);
-    t.add("Namespace", Resource::new("AWS::ServiceDiscovery::PrivateDnsNamespace", json!({
-        "Name": model.dns_zone,
-        "Vpc": model.network.vpc_id,
-        "Description": format!("Broker names of Kafka {}", model.stage),
-        "Tags": tags(&model.tags),
-    })));
-    t.add("Cluster", Resource::new("AWS::ECS::Cluster", json!({
-        "ClusterName": name,
-        "ClusterSettings": [{ "Name": "containerInsights", "Value": "enabled" }],
-        "Tags": tags(&model.tags),
-    })));
+    t.add(
+        "Namespace",
+        Resource::new(
+            "AWS::ServiceDiscovery::PrivateDnsNamespace",
+            json!({
+                "Name": model.dns_zone,
+                "Vpc": model.network.vpc_id,
+                "Description": format!("Broker names of Kafka {}", model.stage),
+                "Tags": tags(&model.tags),
+            }),
+        ),
+    );
+    t.add(
+        "Cluster",
+        Resource::new(
+            "AWS::ECS::Cluster",
+            json!({
+                "ClusterName": name,
+                "ClusterSettings": [{ "Name": "containerInsights", "Value": "enabled" }],
+                "Tags": tags(&model.tags),
+            }),
+        ),
+    );
     let log_group = format!("/{}/{}/kafka", model.resource_prefix, model.stage);
     t.add("KafkaLogGroup", log_group_resource(model, &log_group, r("KmsKeyArn")));
     roles(&mut t, model);
@@ -48,11 +63,17 @@ pub fn render(model: &StageModel) -> Template {
         capacity_providers.push(r(&logical_id(&[&node.name, "capacity-provider"])));
         node_resources(&mut t, model, node, &log_group);
     }
-    t.add("ClusterCapacityProviders", Resource::new("AWS::ECS::ClusterCapacityProviderAssociations", json!({
-        "Cluster": r("Cluster"),
-        "CapacityProviders": capacity_providers,
-        "DefaultCapacityProviderStrategy": [],
-    })));
+    t.add(
+        "ClusterCapacityProviders",
+        Resource::new(
+            "AWS::ECS::ClusterCapacityProviderAssociations",
+            json!({
+                "Cluster": r("Cluster"),
+                "CapacityProviders": capacity_providers,
+                "DefaultCapacityProviderStrategy": [],
+            }),
+        ),
+    );
 
     internal_load_balancer(&mut t, model);
     if model.public_endpoint.is_some() {
@@ -62,22 +83,48 @@ pub fn render(model: &StageModel) -> Template {
         schema_registry(&mut t, model, sr.instances, &sr.image.reference());
     }
 
-    t.add("BrokerSecurityGroupParameter", export(model, "broker-security-group-id", r("BrokerSecurityGroup")));
-    t.add("ReconcilerSecurityGroupParameter", export(model, "reconciler-security-group-id", r("ReconcilerSecurityGroup")));
+    t.add(
+        "BrokerSecurityGroupParameter",
+        export(model, "broker-security-group-id", r("BrokerSecurityGroup")),
+    );
+    t.add(
+        "ReconcilerSecurityGroupParameter",
+        export(model, "reconciler-security-group-id", r("ReconcilerSecurityGroup")),
+    );
     let bootstrap = model.bootstrap_dns_name();
-    t.output("BootstrapServersScram", "Internal bootstrap servers, SASL_SSL with SCRAM-SHA-512", json!(format!("{bootstrap}:{}", ports::SCRAM)));
-    t.output("BootstrapServersMtls", "Internal bootstrap servers, SSL with client certificates", json!(format!("{bootstrap}:{}", ports::MTLS)));
+    t.output(
+        "BootstrapServersScram",
+        "Internal bootstrap servers, SASL_SSL with SCRAM-SHA-512",
+        json!(format!("{bootstrap}:{}", ports::SCRAM)),
+    );
+    t.output(
+        "BootstrapServersMtls",
+        "Internal bootstrap servers, SSL with client certificates",
+        json!(format!("{bootstrap}:{}", ports::MTLS)),
+    );
     if let Some(public) = &model.public_endpoint {
         let host = public.dns_name.clone().unwrap_or_else(|| bootstrap.clone());
         let port = public.first_port + model.cluster.brokers.len() as u32;
-        t.output("BootstrapServersPublic", "Public bootstrap servers (SASL_SSL); point the public DNS names at PublicLoadBalancerDns", json!(format!("{host}:{port}")));
+        t.output(
+            "BootstrapServersPublic",
+            "Public bootstrap servers (SASL_SSL); point the public DNS names at PublicLoadBalancerDns",
+            json!(format!("{host}:{port}")),
+        );
         t.output("PublicLoadBalancerDns", "DNS name of the public NLB", att("PublicLoadBalancer", "DNSName"));
     }
     if model.private_link.is_some() {
-        t.output("EndpointServiceName", "VPC endpoint service for PrivateLink consumers", sub("com.amazonaws.vpce.${AWS::Region}.${EndpointService}"));
+        t.output(
+            "EndpointServiceName",
+            "VPC endpoint service for PrivateLink consumers",
+            sub("com.amazonaws.vpce.${AWS::Region}.${EndpointService}"),
+        );
     }
     if model.schema_registry.is_some() {
-        t.output("SchemaRegistryUrl", "Schema Registry (HTTPS)", json!(format!("https://{}:{}", schema_registry_dns_name(model), ports::SCHEMA_REGISTRY)));
+        t.output(
+            "SchemaRegistryUrl",
+            "Schema Registry (HTTPS)",
+            json!(format!("https://{}:{}", schema_registry_dns_name(model), ports::SCHEMA_REGISTRY)),
+        );
     }
     t.output("ParameterRoot", "SSM path of the stage's secrets and certificates", json!(root));
     t
@@ -104,27 +151,44 @@ fn security_groups(t: &mut Template, model: &StageModel) {
         rules.push(ingress(ports::PUBLIC, ports::PUBLIC, &model.network.vpc_cidr, "public NLB to brokers"));
     }
     if model.private_link.is_some() {
-        rules.push(ingress(ports::PRIVATE_LINK, ports::PRIVATE_LINK, &model.network.vpc_cidr, "PrivateLink NLB to brokers"));
+        rules.push(ingress(
+            ports::PRIVATE_LINK,
+            ports::PRIVATE_LINK,
+            &model.network.vpc_cidr,
+            "PrivateLink NLB to brokers",
+        ));
     }
     let egress = json!([
         { "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "ECR, SSM, CloudWatch and ECS endpoints" },
         { "IpProtocol": "tcp", "FromPort": ports::INTERNAL, "ToPort": ports::CONTROLLER, "CidrIp": model.network.vpc_cidr, "Description": "node to node" },
     ]);
-    t.add("BrokerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
-        "GroupDescription": format!("Kafka {} nodes: TLS listeners only", model.stage),
-        "VpcId": model.network.vpc_id,
-        "SecurityGroupIngress": rules,
-        "SecurityGroupEgress": egress,
-        "Tags": tags(&model.tags),
-    })));
-    t.add("BrokerSelfIngress", Resource::new("AWS::EC2::SecurityGroupIngress", json!({
-        "GroupId": r("BrokerSecurityGroup"),
-        "SourceSecurityGroupId": r("BrokerSecurityGroup"),
-        "IpProtocol": "tcp",
-        "FromPort": ports::INTERNAL,
-        "ToPort": ports::CONTROLLER,
-        "Description": "inter-broker and controller traffic (TLS)",
-    })));
+    t.add(
+        "BrokerSecurityGroup",
+        Resource::new(
+            "AWS::EC2::SecurityGroup",
+            json!({
+                "GroupDescription": format!("Kafka {} nodes: TLS listeners only", model.stage),
+                "VpcId": model.network.vpc_id,
+                "SecurityGroupIngress": rules,
+                "SecurityGroupEgress": egress,
+                "Tags": tags(&model.tags),
+            }),
+        ),
+    );
+    t.add(
+        "BrokerSelfIngress",
+        Resource::new(
+            "AWS::EC2::SecurityGroupIngress",
+            json!({
+                "GroupId": r("BrokerSecurityGroup"),
+                "SourceSecurityGroupId": r("BrokerSecurityGroup"),
+                "IpProtocol": "tcp",
+                "FromPort": ports::INTERNAL,
+                "ToPort": ports::CONTROLLER,
+                "Description": "inter-broker and controller traffic (TLS)",
+            }),
+        ),
+    );
     t.add("ReconcilerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
         "GroupDescription": format!("Kafka {} reconciler Lambda", model.stage),
         "VpcId": model.network.vpc_id,
@@ -134,14 +198,20 @@ fn security_groups(t: &mut Template, model: &StageModel) {
         ],
         "Tags": tags(&model.tags),
     })));
-    t.add("BrokerIngressFromReconciler", Resource::new("AWS::EC2::SecurityGroupIngress", json!({
-        "GroupId": r("BrokerSecurityGroup"),
-        "SourceSecurityGroupId": r("ReconcilerSecurityGroup"),
-        "IpProtocol": "tcp",
-        "FromPort": ports::MTLS,
-        "ToPort": ports::MTLS,
-        "Description": "reconciler (admin, mTLS)",
-    })));
+    t.add(
+        "BrokerIngressFromReconciler",
+        Resource::new(
+            "AWS::EC2::SecurityGroupIngress",
+            json!({
+                "GroupId": r("BrokerSecurityGroup"),
+                "SourceSecurityGroupId": r("ReconcilerSecurityGroup"),
+                "IpProtocol": "tcp",
+                "FromPort": ports::MTLS,
+                "ToPort": ports::MTLS,
+                "Description": "reconciler (admin, mTLS)",
+            }),
+        ),
+    );
 }
 
 fn roles(t: &mut Template, model: &StageModel) {
@@ -152,7 +222,12 @@ fn roles(t: &mut Template, model: &StageModel) {
         .brokers
         .iter()
         .chain(&model.cluster.controllers)
-        .map(|n| sub(format!("arn:${{AWS::Partition}}:ec2:${{AWS::Region}}:${{AWS::AccountId}}:volume/${{{}}}", logical_id(&[&n.name, "volume"]))))
+        .map(|n| {
+            sub(format!(
+                "arn:${{AWS::Partition}}:ec2:${{AWS::Region}}:${{AWS::AccountId}}:volume/${{{}}}",
+                logical_id(&[&n.name, "volume"])
+            ))
+        })
         .collect();
     t.add("InstanceRole", Resource::new("AWS::IAM::Role", json!({
         "AssumeRolePolicyDocument": ec2_trust,
@@ -168,7 +243,10 @@ fn roles(t: &mut Template, model: &StageModel) {
         ]}}],
         "Tags": tags(&model.tags),
     })));
-    t.add("InstanceProfile", Resource::new("AWS::IAM::InstanceProfile", json!({ "Roles": [r("InstanceRole")] })));
+    t.add(
+        "InstanceProfile",
+        Resource::new("AWS::IAM::InstanceProfile", json!({ "Roles": [r("InstanceRole")] })),
+    );
     let ecs_trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Action": "sts:AssumeRole" }] });
     t.add("TaskExecutionRole", Resource::new("AWS::IAM::Role", json!({
         "AssumeRolePolicyDocument": ecs_trust,
@@ -251,14 +329,20 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         "HealthCheckType": "EC2",
         "Tags": node_tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v, "PropagateAtLaunch": true })).collect::<Vec<_>>(),
     })));
-    t.add(id("capacity-provider"), Resource::new("AWS::ECS::CapacityProvider", json!({
-        "AutoScalingGroupProvider": {
-            "AutoScalingGroupArn": r(&id("auto-scaling-group")),
-            "ManagedScaling": { "Status": "DISABLED" },
-            "ManagedTerminationProtection": "DISABLED",
-        },
-        "Tags": tags(&node_tags),
-    })));
+    t.add(
+        id("capacity-provider"),
+        Resource::new(
+            "AWS::ECS::CapacityProvider",
+            json!({
+                "AutoScalingGroupProvider": {
+                    "AutoScalingGroupArn": r(&id("auto-scaling-group")),
+                    "ManagedScaling": { "Status": "DISABLED" },
+                    "ManagedTerminationProtection": "DISABLED",
+                },
+                "Tags": tags(&node_tags),
+            }),
+        ),
+    );
 
     let env = node_environment(model, node);
     let secrets: Vec<Value> = node_secrets(model, node)
@@ -269,7 +353,8 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
     if is_broker {
         port_mappings.extend([ports::SCRAM, ports::MTLS, ports::PUBLIC, ports::PRIVATE_LINK]);
     }
-    let memory = if is_broker { model.cluster.broker_memory_mib } else { model.cluster.controller_heap_mib * 2 };
+    let memory =
+        if is_broker { model.cluster.broker_memory_mib } else { model.cluster.controller_heap_mib * 2 };
     t.add(id("task-definition"), Resource::new("AWS::ECS::TaskDefinition", json!({
         "Family": format!("{}-{}", model.name(), node.name),
         "NetworkMode": "awsvpc",
@@ -299,12 +384,18 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
     }))
     .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration below /etc/kafka at start; a read-only root file system stops it"));
 
-    t.add(id("discovery"), Resource::new("AWS::ServiceDiscovery::Service", json!({
-        "Name": node.name,
-        "NamespaceId": att("Namespace", "Id"),
-        "DnsConfig": { "DnsRecords": [{ "Type": "A", "TTL": 10 }], "RoutingPolicy": "MULTIVALUE" },
-        "HealthCheckCustomConfig": { "FailureThreshold": 1 },
-    })));
+    t.add(
+        id("discovery"),
+        Resource::new(
+            "AWS::ServiceDiscovery::Service",
+            json!({
+                "Name": node.name,
+                "NamespaceId": att("Namespace", "Id"),
+                "DnsConfig": { "DnsRecords": [{ "Type": "A", "TTL": 10 }], "RoutingPolicy": "MULTIVALUE" },
+                "HealthCheckCustomConfig": { "FailureThreshold": 1 },
+            }),
+        ),
+    );
     let mut load_balancers = Vec::new();
     if is_broker {
         if model.cluster.scram {
@@ -338,7 +429,9 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
     .depends_on(&["ClusterCapacityProviders"]);
     if is_broker {
         let mut deps = vec!["InternalScramListener", "InternalMtlsListener"];
-        deps.retain(|d| (d.contains("Scram") && model.cluster.scram) || (d.contains("Mtls") && model.cluster.mtls));
+        deps.retain(|d| {
+            (d.contains("Scram") && model.cluster.scram) || (d.contains("Mtls") && model.cluster.mtls)
+        });
         service = service.depends_on(&deps);
         let index = model.cluster.brokers.iter().position(|b| b == node).unwrap_or(0);
         if model.public_endpoint.is_some() {
@@ -352,15 +445,18 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
 }
 
 fn target_group(model: &StageModel, port: u32) -> Resource {
-    Resource::new("AWS::ElasticLoadBalancingV2::TargetGroup", json!({
-        "Protocol": "TCP",
-        "Port": port,
-        "TargetType": "ip",
-        "VpcId": model.network.vpc_id,
-        "HealthCheckProtocol": "TCP",
-        "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": "30" }],
-        "Tags": tags(&model.tags),
-    }))
+    Resource::new(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        json!({
+            "Protocol": "TCP",
+            "Port": port,
+            "TargetType": "ip",
+            "VpcId": model.network.vpc_id,
+            "HealthCheckProtocol": "TCP",
+            "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": "30" }],
+            "Tags": tags(&model.tags),
+        }),
+    )
 }
 
 fn listener(lb: &str, port: u32, target_group: &str) -> Resource {
@@ -401,7 +497,12 @@ fn internal_load_balancer(t: &mut Template, model: &StageModel) {
     let brokers = model.cluster.brokers.len() as u32;
     if model.private_link.is_some() {
         // PrivateLink traffic arrives from the endpoint service's addresses inside the VPC.
-        rules.push(ingress(ports::PRIVATE_LINK_FIRST, ports::PRIVATE_LINK_FIRST + brokers - 1, &model.network.vpc_cidr, "PrivateLink per-broker ports"));
+        rules.push(ingress(
+            ports::PRIVATE_LINK_FIRST,
+            ports::PRIVATE_LINK_FIRST + brokers - 1,
+            &model.network.vpc_cidr,
+            "PrivateLink per-broker ports",
+        ));
     }
     t.add("InternalLoadBalancerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
         "GroupDescription": format!("Kafka {} internal NLB", model.stage),
@@ -410,14 +511,23 @@ fn internal_load_balancer(t: &mut Template, model: &StageModel) {
         "SecurityGroupEgress": [{ "IpProtocol": "tcp", "FromPort": ports::SCRAM, "ToPort": ports::PRIVATE_LINK, "CidrIp": model.network.vpc_cidr, "Description": "to brokers" }],
         "Tags": tags(&model.tags),
     })));
-    t.add("InternalLoadBalancer", load_balancer(model, "internal", &model.network.subnet_ids, "InternalLoadBalancerSecurityGroup"));
+    t.add(
+        "InternalLoadBalancer",
+        load_balancer(model, "internal", &model.network.subnet_ids, "InternalLoadBalancerSecurityGroup"),
+    );
     if model.cluster.scram {
         t.add("BootstrapScramTargetGroup", target_group(model, ports::SCRAM));
-        t.add("InternalScramListener", listener("InternalLoadBalancer", ports::SCRAM, "BootstrapScramTargetGroup"));
+        t.add(
+            "InternalScramListener",
+            listener("InternalLoadBalancer", ports::SCRAM, "BootstrapScramTargetGroup"),
+        );
     }
     if model.cluster.mtls {
         t.add("BootstrapMtlsTargetGroup", target_group(model, ports::MTLS));
-        t.add("InternalMtlsListener", listener("InternalLoadBalancer", ports::MTLS, "BootstrapMtlsTargetGroup"));
+        t.add(
+            "InternalMtlsListener",
+            listener("InternalLoadBalancer", ports::MTLS, "BootstrapMtlsTargetGroup"),
+        );
     }
     t.add("BootstrapRecord", Resource::new("AWS::Route53::RecordSet", json!({
         "HostedZoneId": att("Namespace", "HostedZoneId"),
@@ -429,16 +539,31 @@ fn internal_load_balancer(t: &mut Template, model: &StageModel) {
         for (i, node) in model.cluster.brokers.iter().enumerate() {
             let tg = logical_id(&["private-link", &node.name, "target-group"]);
             t.add(tg.clone(), target_group(model, ports::PRIVATE_LINK));
-            t.add(logical_id(&["private-link", &format!("b{i}"), "listener"]), listener("InternalLoadBalancer", ports::PRIVATE_LINK_FIRST + i as u32, &tg));
+            t.add(
+                logical_id(&["private-link", &format!("b{i}"), "listener"]),
+                listener("InternalLoadBalancer", ports::PRIVATE_LINK_FIRST + i as u32, &tg),
+            );
         }
-        t.add("EndpointService", Resource::new("AWS::EC2::VPCEndpointService", json!({
-            "NetworkLoadBalancerArns": [r("InternalLoadBalancer")],
-            "AcceptanceRequired": link.acceptance_required,
-        })));
-        t.add("EndpointServicePermissions", Resource::new("AWS::EC2::VPCEndpointServicePermissions", json!({
-            "ServiceId": r("EndpointService"),
-            "AllowedPrincipals": link.allowed_principals,
-        })));
+        t.add(
+            "EndpointService",
+            Resource::new(
+                "AWS::EC2::VPCEndpointService",
+                json!({
+                    "NetworkLoadBalancerArns": [r("InternalLoadBalancer")],
+                    "AcceptanceRequired": link.acceptance_required,
+                }),
+            ),
+        );
+        t.add(
+            "EndpointServicePermissions",
+            Resource::new(
+                "AWS::EC2::VPCEndpointServicePermissions",
+                json!({
+                    "ServiceId": r("EndpointService"),
+                    "AllowedPrincipals": link.allowed_principals,
+                }),
+            ),
+        );
     }
 }
 
@@ -457,15 +582,24 @@ fn public_load_balancer(t: &mut Template, model: &StageModel) {
         "SecurityGroupEgress": [{ "IpProtocol": "tcp", "FromPort": ports::PUBLIC, "ToPort": ports::PUBLIC, "CidrIp": model.network.vpc_cidr, "Description": "to brokers" }],
         "Tags": tags(&model.tags),
     })));
-    t.add("PublicLoadBalancer", load_balancer(model, "internet-facing", &public.subnet_ids, "PublicLoadBalancerSecurityGroup"));
+    t.add(
+        "PublicLoadBalancer",
+        load_balancer(model, "internet-facing", &public.subnet_ids, "PublicLoadBalancerSecurityGroup"),
+    );
     for (i, node) in model.cluster.brokers.iter().enumerate() {
         let tg = logical_id(&["public", &node.name, "target-group"]);
         t.add(tg.clone(), target_group(model, ports::PUBLIC));
-        t.add(logical_id(&["public", &format!("b{i}"), "listener"]), listener("PublicLoadBalancer", public.first_port + i as u32, &tg));
+        t.add(
+            logical_id(&["public", &format!("b{i}"), "listener"]),
+            listener("PublicLoadBalancer", public.first_port + i as u32, &tg),
+        );
     }
     // The public bootstrap port reaches any broker.
     t.add("PublicBootstrapTargetGroup", target_group(model, ports::PUBLIC));
-    t.add("PublicBootstrapListener", listener("PublicLoadBalancer", public.first_port + brokers, "PublicBootstrapTargetGroup"));
+    t.add(
+        "PublicBootstrapListener",
+        listener("PublicLoadBalancer", public.first_port + brokers, "PublicBootstrapTargetGroup"),
+    );
 }
 
 fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: &str) {
@@ -484,12 +618,18 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
         ],
         "Tags": tags(&model.tags),
     })));
-    t.add("BrokerIngressFromSchemaRegistry", Resource::new("AWS::EC2::SecurityGroupIngress", json!({
-        "GroupId": r("BrokerSecurityGroup"),
-        "SourceSecurityGroupId": r("SchemaRegistrySecurityGroup"),
-        "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS,
-        "Description": "Schema Registry (mTLS)",
-    })));
+    t.add(
+        "BrokerIngressFromSchemaRegistry",
+        Resource::new(
+            "AWS::EC2::SecurityGroupIngress",
+            json!({
+                "GroupId": r("BrokerSecurityGroup"),
+                "SourceSecurityGroupId": r("SchemaRegistrySecurityGroup"),
+                "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS,
+                "Description": "Schema Registry (mTLS)",
+            }),
+        ),
+    );
     let script = "set -eu\numask 077\nd=/etc/schema-registry/secrets\nmkdir -p $d\nprintf '%s\\n%s\\n%s\\n' \"$TLS_PRIVATE_KEY\" \"$TLS_CERTIFICATE\" \"$TLS_CHAIN\" > $d/node.pem\nprintf '%s\\n' \"$TLS_CHAIN\" > $d/ca.pem\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\nexec /etc/confluent/docker/run\n";
     let env = [
         ("SCHEMA_REGISTRY_HOST_NAME", schema_registry_dns_name(model)),
@@ -538,12 +678,18 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
     }))
     .depends_on(&["SchemaRegistryLogGroup"])
     .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration at start; a read-only root file system stops it"));
-    t.add("SchemaRegistryDiscovery", Resource::new("AWS::ServiceDiscovery::Service", json!({
-        "Name": "schema-registry",
-        "NamespaceId": att("Namespace", "Id"),
-        "DnsConfig": { "DnsRecords": [{ "Type": "A", "TTL": 10 }], "RoutingPolicy": "MULTIVALUE" },
-        "HealthCheckCustomConfig": { "FailureThreshold": 1 },
-    })));
+    t.add(
+        "SchemaRegistryDiscovery",
+        Resource::new(
+            "AWS::ServiceDiscovery::Service",
+            json!({
+                "Name": "schema-registry",
+                "NamespaceId": att("Namespace", "Id"),
+                "DnsConfig": { "DnsRecords": [{ "Type": "A", "TTL": 10 }], "RoutingPolicy": "MULTIVALUE" },
+                "HealthCheckCustomConfig": { "FailureThreshold": 1 },
+            }),
+        ),
+    );
     t.add("SchemaRegistryService", Resource::new("AWS::ECS::Service", json!({
         "ServiceName": "schema-registry",
         "Cluster": r("Cluster"),

@@ -8,10 +8,23 @@ use crate::render::names;
 
 /// Renders the foundation stack.
 pub fn render(model: &StageModel) -> Template {
-    let mut t = Template::new(format!("Kafka platform {}: KMS key, logs, private CA and custom-resource Lambdas", model.stage));
-    t.parameter("ArtifactBucket", "String", "Bucket with the Lambda packages (created by the artifacts stack)", Some(&names::artifact_bucket(model)));
+    let mut t = Template::new(format!(
+        "Kafka platform {}: KMS key, logs, private CA and custom-resource Lambdas",
+        model.stage
+    ));
+    t.parameter(
+        "ArtifactBucket",
+        "String",
+        "Bucket with the Lambda packages (created by the artifacts stack)",
+        Some(&names::artifact_bucket(model)),
+    );
     for function in ["secure-password", "private-certificate"] {
-        t.parameter(&names::code_key_parameter(function), "String", &format!("S3 key of the {function} Lambda package (gen package)"), None);
+        t.parameter(
+            &names::code_key_parameter(function),
+            "String",
+            &format!("S3 key of the {function} Lambda package (gen package)"),
+            None,
+        );
     }
     let root = model.parameter_root();
 
@@ -38,40 +51,62 @@ pub fn render(model: &StageModel) -> Template {
         ]},
         "Tags": tags(&model.tags),
     })).retain());
-    t.add("KeyAlias", Resource::new("AWS::KMS::Alias", json!({
-        "AliasName": format!("alias/{}", model.name()),
-        "TargetKeyId": r("Key"),
-    })));
+    t.add(
+        "KeyAlias",
+        Resource::new(
+            "AWS::KMS::Alias",
+            json!({
+                "AliasName": format!("alias/{}", model.name()),
+                "TargetKeyId": r("Key"),
+            }),
+        ),
+    );
 
-    let ca_arn = match &model.ca {
-        CertificateAuthority::Existing { arn } => json!(arn),
-        CertificateAuthority::Create { key_algorithm, validity_years, common_name, organization } => {
-            t.add("CertificateAuthority", Resource::new("AWS::ACMPCA::CertificateAuthority", json!({
-                "Type": "ROOT",
-                "KeyAlgorithm": key_algorithm.as_str(),
-                "SigningAlgorithm": key_algorithm.signing_algorithm(),
-                "Subject": { "CommonName": common_name, "Organization": organization },
-                "UsageMode": "GENERAL_PURPOSE",
-                "KeyStorageSecurityStandard": "FIPS_140_2_LEVEL_3_OR_HIGHER",
-                "Tags": tags(&model.tags),
-            })).retain());
-            t.add("CertificateAuthorityCertificate", Resource::new("AWS::ACMPCA::Certificate", json!({
+    let ca_arn =
+        match &model.ca {
+            CertificateAuthority::Existing { arn } => json!(arn),
+            CertificateAuthority::Create { key_algorithm, validity_years, common_name, organization } => {
+                t.add(
+                    "CertificateAuthority",
+                    Resource::new(
+                        "AWS::ACMPCA::CertificateAuthority",
+                        json!({
+                            "Type": "ROOT",
+                            "KeyAlgorithm": key_algorithm.as_str(),
+                            "SigningAlgorithm": key_algorithm.signing_algorithm(),
+                            "Subject": { "CommonName": common_name, "Organization": organization },
+                            "UsageMode": "GENERAL_PURPOSE",
+                            "KeyStorageSecurityStandard": "FIPS_140_2_LEVEL_3_OR_HIGHER",
+                            "Tags": tags(&model.tags),
+                        }),
+                    )
+                    .retain(),
+                );
+                t.add("CertificateAuthorityCertificate", Resource::new("AWS::ACMPCA::Certificate", json!({
                 "CertificateAuthorityArn": r("CertificateAuthority"),
                 "CertificateSigningRequest": att("CertificateAuthority", "CertificateSigningRequest"),
                 "SigningAlgorithm": key_algorithm.signing_algorithm(),
                 "TemplateArn": sub("arn:${AWS::Partition}:acm-pca:::template/RootCACertificate/V1"),
                 "Validity": { "Type": "YEARS", "Value": validity_years },
             })).retain());
-            t.add("CertificateAuthorityActivation", Resource::new("AWS::ACMPCA::CertificateAuthorityActivation", json!({
-                "CertificateAuthorityArn": r("CertificateAuthority"),
-                "Certificate": att("CertificateAuthorityCertificate", "Certificate"),
-                "Status": "ACTIVE",
-            })).retain());
-            r("CertificateAuthority")
-        }
-    };
+                t.add(
+                    "CertificateAuthorityActivation",
+                    Resource::new(
+                        "AWS::ACMPCA::CertificateAuthorityActivation",
+                        json!({
+                            "CertificateAuthorityArn": r("CertificateAuthority"),
+                            "Certificate": att("CertificateAuthorityCertificate", "Certificate"),
+                            "Status": "ACTIVE",
+                        }),
+                    )
+                    .retain(),
+                );
+                r("CertificateAuthority")
+            }
+        };
 
-    let parameters_arn = sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/*"));
+    let parameters_arn =
+        sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/*"));
     let ssm_write = json!({
         "Sid": "StageParameters",
         "Effect": "Allow",
@@ -96,8 +131,16 @@ pub fn render(model: &StageModel) -> Template {
     for (key, value, logical) in [
         ("kms-key-arn", att("Key", "Arn"), "KeyArnParameter"),
         ("ca-arn", ca_arn.clone(), "CaArnParameter"),
-        ("secure-password-function-arn", att("SecurePasswordFunction", "Arn"), "SecurePasswordFunctionArnParameter"),
-        ("private-certificate-function-arn", att("PrivateCertificateFunction", "Arn"), "PrivateCertificateFunctionArnParameter"),
+        (
+            "secure-password-function-arn",
+            att("SecurePasswordFunction", "Arn"),
+            "SecurePasswordFunctionArnParameter",
+        ),
+        (
+            "private-certificate-function-arn",
+            att("PrivateCertificateFunction", "Arn"),
+            "PrivateCertificateFunctionArnParameter",
+        ),
     ] {
         t.add(logical, export(model, key, value));
     }
@@ -109,13 +152,16 @@ pub fn render(model: &StageModel) -> Template {
 
 /// An SSM String parameter through which this stack hands a value to the stacks after it.
 pub fn export(model: &StageModel, key: &str, value: Value) -> Resource {
-    Resource::new("AWS::SSM::Parameter", json!({
-        "Name": names::export_parameter(model, key),
-        "Type": "String",
-        "Value": value,
-        "Description": "Published by CloudFormation for the stage's other stacks",
-        "Tags": model.tags,
-    }))
+    Resource::new(
+        "AWS::SSM::Parameter",
+        json!({
+            "Name": names::export_parameter(model, key),
+            "Type": "String",
+            "Value": value,
+            "Description": "Published by CloudFormation for the stage's other stacks",
+            "Tags": model.tags,
+        }),
+    )
 }
 
 /// A custom-resource Lambda with its role and log group.
@@ -169,4 +215,3 @@ pub fn log_group_resource(model: &StageModel, name: &str, key_arn: Value) -> Res
     }))
     .skip_check("CKV_AWS_338", "retention is declared per stage (logs.retention_days); short-lived stages keep logs shorter on purpose")
 }
-

@@ -50,7 +50,14 @@ fn base64_url(bytes: &[u8]) -> String {
 /// Principals with every right: the platform admin and the nodes themselves (by certificate CN).
 pub fn super_users(model: &StageModel) -> String {
     let mut users = vec!["User:admin".to_string()];
-    users.extend(model.cluster.brokers.iter().chain(&model.cluster.controllers).map(|n| format!("User:{}", n.dns_name)));
+    users.extend(
+        model
+            .cluster
+            .brokers
+            .iter()
+            .chain(&model.cluster.controllers)
+            .map(|n| format!("User:{}", n.dns_name)),
+    );
     users.join(";")
 }
 
@@ -75,7 +82,12 @@ pub fn node_environment(model: &StageModel, node: &Node) -> BTreeMap<String, Str
     set("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER".into());
     set(
         "KAFKA_CONTROLLER_QUORUM_VOTERS",
-        cluster.quorum().iter().map(|n| format!("{}@{}:{}", n.node_id, n.dns_name, ports::CONTROLLER)).collect::<Vec<_>>().join(","),
+        cluster
+            .quorum()
+            .iter()
+            .map(|n| format!("{}@{}:{}", n.node_id, n.dns_name, ports::CONTROLLER))
+            .collect::<Vec<_>>()
+            .join(","),
     );
     set("KAFKA_LOG_DIRS", DATA_DIR.into());
 
@@ -101,11 +113,20 @@ pub fn node_environment(model: &StageModel, node: &Node) -> BTreeMap<String, Str
             listener("MTLS", ports::MTLS, "SSL", format!("{}:{}", node.dns_name, ports::MTLS));
         }
         if let Some(public) = &model.public_endpoint {
-            let host = public.dns_name.as_ref().map(|d| format!("{}.{d}", node.name)).unwrap_or_else(|| node.dns_name.clone());
+            let host = public
+                .dns_name
+                .as_ref()
+                .map(|d| format!("{}.{d}", node.name))
+                .unwrap_or_else(|| node.dns_name.clone());
             listener("PUBLIC", ports::PUBLIC, "SASL_SSL", format!("{host}:{}", public.first_port + index));
         }
         if model.private_link.is_some() {
-            listener("PRIVATELINK", ports::PRIVATE_LINK, "SASL_SSL", format!("{}:{}", node.dns_name, ports::PRIVATE_LINK_FIRST + index));
+            listener(
+                "PRIVATELINK",
+                ports::PRIVATE_LINK,
+                "SASL_SSL",
+                format!("{}:{}", node.dns_name, ports::PRIVATE_LINK_FIRST + index),
+            );
         }
         set("KAFKA_ADVERTISED_LISTENERS", advertised.join(","));
         set("KAFKA_INTER_BROKER_LISTENER_NAME", "INTERNAL".into());
@@ -130,7 +151,10 @@ pub fn node_environment(model: &StageModel, node: &Node) -> BTreeMap<String, Str
         set("KAFKA_NUM_PARTITIONS", policy.default_partitions.value.to_string());
         set("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", internal_rf.clone());
         set("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", internal_rf);
-        set("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", policy.min_insync_replicas.value.min(cluster.brokers.len() as u32).to_string());
+        set(
+            "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+            policy.min_insync_replicas.value.min(cluster.brokers.len() as u32).to_string(),
+        );
         set("KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE", "false".into());
         set("KAFKA_HEAP_OPTS", format!("-Xms{0}m -Xmx{0}m", cluster.broker_heap_mib));
     } else {

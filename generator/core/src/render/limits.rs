@@ -22,14 +22,31 @@ pub fn check(model: &StageModel) -> Vec<Finding> {
         let stack = names::stack_name(model, part);
         let size = template.to_yaml().len();
         if template.resources.len() > MAX_RESOURCES {
-            findings.push(Finding::error("KP401", &location, format!("stack {stack} has {} resources; CloudFormation allows {MAX_RESOURCES}", template.resources.len()))
-                .hint("fewer brokers or service accounts per stage, or split the stage"));
+            findings.push(
+                Finding::error(
+                    "KP401",
+                    &location,
+                    format!(
+                        "stack {stack} has {} resources; CloudFormation allows {MAX_RESOURCES}",
+                        template.resources.len()
+                    ),
+                )
+                .hint("fewer brokers or service accounts per stage, or split the stage"),
+            );
         }
         if size > MAX_TEMPLATE_BYTES {
-            findings.push(Finding::error("KP402", &location, format!("stack {stack} template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}")));
+            findings.push(Finding::error(
+                "KP402",
+                &location,
+                format!("stack {stack} template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}"),
+            ));
         }
         if template.parameters.len() > MAX_PARAMETERS || template.outputs.len() > MAX_PARAMETERS {
-            findings.push(Finding::error("KP403", &location, format!("stack {stack} has more than {MAX_PARAMETERS} parameters or outputs")));
+            findings.push(Finding::error(
+                "KP403",
+                &location,
+                format!("stack {stack} has more than {MAX_PARAMETERS} parameters or outputs"),
+            ));
         }
     }
     findings

@@ -54,7 +54,8 @@ pub fn render_stage(model: &StageModel) -> RenderedStage {
         files.insert(format!("{part}.yaml"), template.to_yaml());
     }
     files.insert(DESIRED_STATE_FILE.to_string(), desired_state(model).to_json());
-    let mut manifest = serde_json::to_string_pretty(&manifest(model, &templates)).expect("manifest serialises");
+    let mut manifest =
+        serde_json::to_string_pretty(&manifest(model, &templates)).expect("manifest serialises");
     manifest.push('\n');
     files.insert("manifest.json".to_string(), manifest);
     RenderedStage { files }
@@ -110,7 +111,14 @@ fn stateful_resources(model: &StageModel, part: &str) -> Vec<String> {
         "foundation" => {
             let mut ids = vec!["Key".to_string()];
             if let CertificateAuthority::Create { .. } = model.ca {
-                ids.extend(["CertificateAuthority", "CertificateAuthorityCertificate", "CertificateAuthorityActivation"].map(String::from));
+                ids.extend(
+                    [
+                        "CertificateAuthority",
+                        "CertificateAuthorityCertificate",
+                        "CertificateAuthorityActivation",
+                    ]
+                    .map(String::from),
+                );
             }
             ids
         }

@@ -10,12 +10,20 @@ use crate::render::names;
 
 /// SSM-typed parameters through which a stack reads what the foundation stack published.
 pub fn import(t: &mut Template, model: &StageModel, name: &str, key: &str) {
-    t.parameter(name, "AWS::SSM::Parameter::Value<String>", &format!("Published by the foundation stack at {}", names::export_parameter(model, key)), Some(&names::export_parameter(model, key)));
+    t.parameter(
+        name,
+        "AWS::SSM::Parameter::Value<String>",
+        &format!("Published by the foundation stack at {}", names::export_parameter(model, key)),
+        Some(&names::export_parameter(model, key)),
+    );
 }
 
 /// Renders the secrets stack.
 pub fn render(model: &StageModel) -> Template {
-    let mut t = Template::new(format!("Kafka platform {}: generated passwords and issued certificates (SSM)", model.stage));
+    let mut t = Template::new(format!(
+        "Kafka platform {}: generated passwords and issued certificates (SSM)",
+        model.stage
+    ));
     import(&mut t, model, "KmsKeyArn", "kms-key-arn");
     import(&mut t, model, "SecurePasswordFunctionArn", "secure-password-function-arn");
     import(&mut t, model, "PrivateCertificateFunctionArn", "private-certificate-function-arn");
@@ -24,23 +32,54 @@ pub fn render(model: &StageModel) -> Template {
     t.add("AdminPassword", password(model, &names::admin_password(model)));
     t.add("AdminCertificate", certificate(model, "admin", &names::tls_prefix(model, "admin"), &[], "client"));
     for node in model.cluster.brokers.iter().chain(&model.cluster.controllers) {
-        t.add(logical_id(&["node", &node.name, "certificate"]), certificate(model, &node.dns_name, &names::node_tls_prefix(model, node), &node_dns_names(model, node), "server-and-client"));
+        t.add(
+            logical_id(&["node", &node.name, "certificate"]),
+            certificate(
+                model,
+                &node.dns_name,
+                &names::node_tls_prefix(model, node),
+                &node_dns_names(model, node),
+                "server-and-client",
+            ),
+        );
     }
     if let Some(_sr) = &model.schema_registry {
         let dns = schema_registry_dns_name(model);
-        t.add("SchemaRegistryCertificate", certificate(model, "schema-registry", &names::tls_prefix(model, "schema-registry"), &[dns], "server-and-client"));
+        t.add(
+            "SchemaRegistryCertificate",
+            certificate(
+                model,
+                "schema-registry",
+                &names::tls_prefix(model, "schema-registry"),
+                &[dns],
+                "server-and-client",
+            ),
+        );
     }
     for account in &model.service_accounts {
         let id = logical_id(&["account", &account.name]);
         match account.authentication {
-            Authentication::Scram => t.add(format!("{id}Password"), password(model, &names::account_password(model, &account.name))),
+            Authentication::Scram => t.add(
+                format!("{id}Password"),
+                password(model, &names::account_password(model, &account.name)),
+            ),
             Authentication::Mtls => t.add(
                 format!("{id}Certificate"),
-                certificate(model, &account.name, &names::account_tls_prefix(model, &account.name), &[], "client"),
+                certificate(
+                    model,
+                    &account.name,
+                    &names::account_tls_prefix(model, &account.name),
+                    &[],
+                    "client",
+                ),
             ),
         }
     }
-    t.output("AdminPasswordParameter", "SSM SecureString with the admin's SCRAM password", json!(names::admin_password(model)));
+    t.output(
+        "AdminPasswordParameter",
+        "SSM SecureString with the admin's SCRAM password",
+        json!(names::admin_password(model)),
+    );
     t
 }
 
@@ -67,16 +106,19 @@ fn common_tags(model: &StageModel) -> Value {
 
 /// A Custom::SecurePassword.
 fn password(model: &StageModel, parameter: &str) -> Resource {
-    let mut resource = Resource::new("Custom::SecurePassword", json!({
-        "ServiceToken": r("SecurePasswordFunctionArn"),
-        "ParameterName": parameter,
-        "Length": model.passwords.length,
-        "ExcludeCharacters": model.passwords.exclude_characters,
-        "KmsKeyId": r("KmsKeyArn"),
-        "RotationToken": model.passwords.rotation_token,
-        "RetainOnDelete": model.stage >= crate::StageName::Acc,
-        "Tags": common_tags(model),
-    }));
+    let mut resource = Resource::new(
+        "Custom::SecurePassword",
+        json!({
+            "ServiceToken": r("SecurePasswordFunctionArn"),
+            "ParameterName": parameter,
+            "Length": model.passwords.length,
+            "ExcludeCharacters": model.passwords.exclude_characters,
+            "KmsKeyId": r("KmsKeyArn"),
+            "RotationToken": model.passwords.rotation_token,
+            "RetainOnDelete": model.stage >= crate::StageName::Acc,
+            "Tags": common_tags(model),
+        }),
+    );
     if model.stage >= crate::StageName::Acc {
         resource = resource.retain();
     }
@@ -84,17 +126,26 @@ fn password(model: &StageModel, parameter: &str) -> Resource {
 }
 
 /// A Custom::PrivateCertificate.
-fn certificate(model: &StageModel, common_name: &str, prefix: &str, dns_names: &[String], usage: &str) -> Resource {
-    Resource::new("Custom::PrivateCertificate", json!({
-        "ServiceToken": r("PrivateCertificateFunctionArn"),
-        "CertificateAuthorityArn": r("CertificateAuthorityArn"),
-        "CommonName": common_name,
-        "DnsNames": dns_names,
-        "KeyAlgorithm": model.certificates.key_algorithm.as_str(),
-        "ValidityDays": model.certificates.validity_days,
-        "Usage": usage,
-        "ParameterPrefix": prefix,
-        "KmsKeyId": r("KmsKeyArn"),
-        "RenewalToken": model.certificates.renewal_token,
-    }))
+fn certificate(
+    model: &StageModel,
+    common_name: &str,
+    prefix: &str,
+    dns_names: &[String],
+    usage: &str,
+) -> Resource {
+    Resource::new(
+        "Custom::PrivateCertificate",
+        json!({
+            "ServiceToken": r("PrivateCertificateFunctionArn"),
+            "CertificateAuthorityArn": r("CertificateAuthorityArn"),
+            "CommonName": common_name,
+            "DnsNames": dns_names,
+            "KeyAlgorithm": model.certificates.key_algorithm.as_str(),
+            "ValidityDays": model.certificates.validity_days,
+            "Usage": usage,
+            "ParameterPrefix": prefix,
+            "KmsKeyId": r("KmsKeyArn"),
+            "RenewalToken": model.certificates.renewal_token,
+        }),
+    )
 }

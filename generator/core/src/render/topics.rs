@@ -11,11 +11,22 @@ use crate::render::secrets::import;
 
 /// Renders the topics stack for the desired-state artifact at `desired_state_key`.
 pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256: &str) -> Template {
-    let mut t = Template::new(format!("Kafka platform {}: topic, ACL and service-account reconciler", model.stage));
+    let mut t =
+        Template::new(format!("Kafka platform {}: topic, ACL and service-account reconciler", model.stage));
     import(&mut t, model, "KmsKeyArn", "kms-key-arn");
     import(&mut t, model, "ReconcilerSecurityGroupId", "reconciler-security-group-id");
-    t.parameter("ArtifactBucket", "String", "Bucket with the Lambda packages and the desired state", Some(&names::artifact_bucket(model)));
-    t.parameter(&names::code_key_parameter("reconciler"), "String", "S3 key of the reconciler Lambda package (gen package)", None);
+    t.parameter(
+        "ArtifactBucket",
+        "String",
+        "Bucket with the Lambda packages and the desired state",
+        Some(&names::artifact_bucket(model)),
+    );
+    t.parameter(
+        &names::code_key_parameter("reconciler"),
+        "String",
+        "S3 key of the reconciler Lambda package (gen package)",
+        None,
+    );
     let root = model.parameter_root();
     let bucket = names::artifact_bucket(model);
     let log_group = format!("/{}/{}/lambda/reconciler", model.resource_prefix, model.stage);
@@ -58,17 +69,27 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
     }))
     .skip_check("CKV_AWS_116", "CloudFormation invokes custom resources synchronously and retries itself; a DLQ would never receive anything")
     .skip_check("CKV_AWS_272", "code signing needs a signing profile outside this platform; packages are addressed by content hash"));
-    t.add("Reconciliation", Resource::new("Custom::KafkaReconciler", json!({
-        "ServiceToken": att("ReconcilerFunction", "Arn"),
-        "Stage": model.stage.as_str(),
-        "BootstrapServers": format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
-        "AdminTlsParameterPrefix": names::tls_prefix(model, "admin"),
-        "AdminPasswordParameter": names::admin_password(model),
-        "DesiredStateBucket": r("ArtifactBucket"),
-        "DesiredStateKey": desired_state_key,
-        "DesiredStateSha256": desired_state_sha256,
-        "AllowDelete": model.allow_delete,
-    })));
-    t.output("DesiredStateKey", "S3 key of the desired state this stack reconciled", json!(desired_state_key));
+    t.add(
+        "Reconciliation",
+        Resource::new(
+            "Custom::KafkaReconciler",
+            json!({
+                "ServiceToken": att("ReconcilerFunction", "Arn"),
+                "Stage": model.stage.as_str(),
+                "BootstrapServers": format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
+                "AdminTlsParameterPrefix": names::tls_prefix(model, "admin"),
+                "AdminPasswordParameter": names::admin_password(model),
+                "DesiredStateBucket": r("ArtifactBucket"),
+                "DesiredStateKey": desired_state_key,
+                "DesiredStateSha256": desired_state_sha256,
+                "AllowDelete": model.allow_delete,
+            }),
+        ),
+    );
+    t.output(
+        "DesiredStateKey",
+        "S3 key of the desired state this stack reconciled",
+        json!(desired_state_key),
+    );
     t
 }

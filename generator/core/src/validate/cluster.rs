@@ -17,7 +17,11 @@ const LOG_RETENTION_DAYS: &[u32] = &[
 ];
 
 /// Builds the infrastructure part of the model (no projects yet), checking every cluster rule.
-pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Required<'_>) -> Option<StageModel> {
+pub fn resolve_infrastructure(
+    stage: StageName,
+    s: &StageSettings,
+    r: &mut Required<'_>,
+) -> Option<StageModel> {
     let production_like = stage >= StageName::Acc;
     let naming = s.naming.clone().unwrap_or_default();
     let network = s.network.clone().unwrap_or_default();
@@ -54,14 +58,18 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     if let Some(id) = &account_id
         && !(id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()))
     {
-        r.push(Finding::error("KP101", &id.location, format!("account id `{}` is not 12 digits", id.value))
-            .hint("quote it in YAML (\"012345678901\") so leading zeros survive"));
+        r.push(
+            Finding::error("KP101", &id.location, format!("account id `{}` is not 12 digits", id.value))
+                .hint("quote it in YAML (\"012345678901\") so leading zeros survive"),
+        );
     }
     if let Some(region) = &region
         && !Regex::new(r"^[a-z]{2}(-gov)?-[a-z]+-\d$").unwrap().is_match(region)
     {
-        r.push(Finding::error("KP101", &region.location, format!("`{}` is not an AWS region", region.value))
-            .hint("e.g. eu-west-1"));
+        r.push(
+            Finding::error("KP101", &region.location, format!("`{}` is not an AWS region", region.value))
+                .hint("e.g. eu-west-1"),
+        );
     }
     if let Some(prefix) = &prefix
         && !Regex::new(r"^[a-z][a-z0-9-]{1,15}$").unwrap().is_match(prefix)
@@ -71,7 +79,11 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     }
     for pattern in [&topic_pattern, &account_pattern, &Some(project_pattern.clone())].into_iter().flatten() {
         if let Err(err) = Regex::new(&pattern.replace("{project}", "project")) {
-            r.push(Finding::error("KP101", &pattern.location, format!("naming pattern is not a valid regular expression: {err}")));
+            r.push(Finding::error(
+                "KP101",
+                &pattern.location,
+                format!("naming pattern is not a valid regular expression: {err}"),
+            ));
         }
     }
 
@@ -79,24 +91,46 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     if let Some(vpc) = &vpc_id
         && !Regex::new(r"^vpc-[0-9a-f]{8,17}$").unwrap().is_match(vpc)
     {
-        r.push(Finding::error("KP102", &vpc.location, format!("`{}` is not a VPC id", vpc.value)).hint("vpc- followed by 8 or 17 hex digits"));
+        r.push(
+            Finding::error("KP102", &vpc.location, format!("`{}` is not a VPC id", vpc.value))
+                .hint("vpc- followed by 8 or 17 hex digits"),
+        );
     }
     let vpc_net = vpc_cidr.as_ref().and_then(|c| check_cidr(c, r, false));
     if let Some(subnets) = &subnets {
         check_subnets(subnets, production_like, r);
         if let Some(zones) = &zones {
             if zones.value.len() != subnets.value.len() {
-                r.push(Finding::error("KP102", &zones.location, format!("{} availability zones for {} subnets", zones.value.len(), subnets.value.len()))
-                    .hint("name the availability zone of every subnet, in the same order"));
+                r.push(
+                    Finding::error(
+                        "KP102",
+                        &zones.location,
+                        format!(
+                            "{} availability zones for {} subnets",
+                            zones.value.len(),
+                            subnets.value.len()
+                        ),
+                    )
+                    .hint("name the availability zone of every subnet, in the same order"),
+                );
             }
             let distinct: BTreeSet<&str> = zones.value.iter().map(|z| z.value.as_str()).collect();
             if distinct.len() != zones.value.len() {
-                r.push(Finding::error("KP102", &zones.location, "two subnets in the same availability zone").hint("one subnet per availability zone"));
+                r.push(
+                    Finding::error("KP102", &zones.location, "two subnets in the same availability zone")
+                        .hint("one subnet per availability zone"),
+                );
             }
             if let Some(region) = &region {
                 for zone in &zones.value {
-                    if !zone.value.starts_with(region.value.as_str()) || zone.value.len() != region.value.len() + 1 {
-                        r.push(Finding::error("KP102", &zone.location, format!("`{}` is not an availability zone of {}", zone.value, region.value)));
+                    if !zone.value.starts_with(region.value.as_str())
+                        || zone.value.len() != region.value.len() + 1
+                    {
+                        r.push(Finding::error(
+                            "KP102",
+                            &zone.location,
+                            format!("`{}` is not an availability zone of {}", zone.value, region.value),
+                        ));
                     }
                 }
             }
@@ -112,26 +146,49 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     if let Some(n) = &brokers {
         let min = if production_like { 3 } else { 1 };
         if n.value < min || n.value > 30 {
-            r.push(Finding::error("KP103", &n.location, format!("{} brokers; {stage} needs {min} to 30", n.value))
-                .hint("acc and prod need at least 3 brokers, one per availability zone"));
+            r.push(
+                Finding::error(
+                    "KP103",
+                    &n.location,
+                    format!("{} brokers; {stage} needs {min} to 30", n.value),
+                )
+                .hint("acc and prod need at least 3 brokers, one per availability zone"),
+            );
         }
         if production_like && (n.value as usize) < subnet_count {
-            r.push(Finding::error("KP103", &n.location, format!("{} brokers for {subnet_count} subnets leaves an AZ without a broker", n.value)));
+            r.push(Finding::error(
+                "KP103",
+                &n.location,
+                format!("{} brokers for {subnet_count} subnets leaves an AZ without a broker", n.value),
+            ));
         }
     }
     // Only dev may run combined nodes (KP104), so that is the only stage where it is the default.
     let mode = controllers.mode.clone().unwrap_or_else(|| {
-        Spanned::generated(if stage == StageName::Dev { ControllerMode::Combined } else { ControllerMode::Dedicated })
+        Spanned::generated(if stage == StageName::Dev {
+            ControllerMode::Combined
+        } else {
+            ControllerMode::Dedicated
+        })
     });
     let controller_count = controllers.count.clone().unwrap_or_else(|| Spanned::generated(3));
     match mode.value {
         ControllerMode::Combined if stage != StageName::Dev => {
-            r.push(Finding::error("KP104", &mode.location, format!("combined controllers in {stage}"))
-                .hint("only dev may run brokers as controllers; use `mode: dedicated` with 3 controllers"));
+            r.push(
+                Finding::error("KP104", &mode.location, format!("combined controllers in {stage}")).hint(
+                    "only dev may run brokers as controllers; use `mode: dedicated` with 3 controllers",
+                ),
+            );
         }
         ControllerMode::Dedicated if ![3, 5].contains(&controller_count.value) => {
-            r.push(Finding::error("KP104", &controller_count.location, format!("{} controllers", controller_count.value))
-                .hint("a KRaft quorum needs 3 (tolerates 1 failure) or 5 (tolerates 2) controllers"));
+            r.push(
+                Finding::error(
+                    "KP104",
+                    &controller_count.location,
+                    format!("{} controllers", controller_count.value),
+                )
+                .hint("a KRaft quorum needs 3 (tolerates 1 failure) or 5 (tolerates 2) controllers"),
+            );
         }
         _ => {}
     }
@@ -139,13 +196,23 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
         && let Some(n) = &brokers
         && n.value % 2 == 0
     {
-        r.push(Finding::warning("KP104", &n.location, format!("{} combined broker-controllers form an even quorum", n.value))
-            .hint("an even quorum tolerates no more failures than one node fewer"));
+        r.push(
+            Finding::warning(
+                "KP104",
+                &n.location,
+                format!("{} combined broker-controllers form an even quorum", n.value),
+            )
+            .hint("an even quorum tolerates no more failures than one node fewer"),
+        );
     }
     if let Some(instance) = &instance_type
         && !Regex::new(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$").unwrap().is_match(instance)
     {
-        r.push(Finding::error("KP103", &instance.location, format!("`{}` is not an EC2 instance type", instance.value)));
+        r.push(Finding::error(
+            "KP103",
+            &instance.location,
+            format!("`{}` is not an EC2 instance type", instance.value),
+        ));
     }
 
     // Storage.
@@ -153,81 +220,129 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     if let Some(size) = &size_gib
         && !(10..=16384).contains(&size.value)
     {
-        r.push(Finding::error("KP108", &size.location, format!("{} GiB data volume", size.value)).hint("10 to 16384 GiB"));
+        r.push(
+            Finding::error("KP108", &size.location, format!("{} GiB data volume", size.value))
+                .hint("10 to 16384 GiB"),
+        );
     }
     if let Some(tp) = &storage.throughput_mibps {
         if volume_type != VolumeType::Gp3 {
             r.push(Finding::error("KP108", &tp.location, "throughput is only configurable for gp3"));
         } else if !(125..=1000).contains(&tp.value) {
-            r.push(Finding::error("KP108", &tp.location, format!("gp3 throughput {} MiB/s", tp.value)).hint("125 to 1000 MiB/s"));
+            r.push(
+                Finding::error("KP108", &tp.location, format!("gp3 throughput {} MiB/s", tp.value))
+                    .hint("125 to 1000 MiB/s"),
+            );
         }
     }
     if let Some(iops) = &storage.iops {
         let range = if volume_type == VolumeType::Io2 { 100..=256_000 } else { 3000..=16_000 };
         if volume_type == VolumeType::St1 || !range.contains(&iops.value) {
-            r.push(Finding::error("KP108", &iops.location, format!("{} IOPS for {}", iops.value, volume_type.as_str()))
-                .hint("gp3: 3000..=16000, io2: 100..=256000, st1: not configurable"));
+            r.push(
+                Finding::error(
+                    "KP108",
+                    &iops.location,
+                    format!("{} IOPS for {}", iops.value, volume_type.as_str()),
+                )
+                .hint("gp3: 3000..=16000, io2: 100..=256000, st1: not configurable"),
+            );
         }
     }
 
     // Images and memory.
     let pinned_tag = Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap();
-    for t in [Some(&tag), s.schema_registry.as_ref().and_then(|sr| sr.image.as_ref()).map(|i| &i.tag)].into_iter().flatten().flatten() {
+    for t in [Some(&tag), s.schema_registry.as_ref().and_then(|sr| sr.image.as_ref()).map(|i| &i.tag)]
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         if t.value.is_empty() || t.value == "latest" || !pinned_tag.is_match(t) {
-            r.push(Finding::error("KP107", &t.location, format!("image tag `{}` is not pinned", t.value))
-                .hint("pin an exact version such as 7.9.1, never latest"));
+            r.push(
+                Finding::error("KP107", &t.location, format!("image tag `{}` is not pinned", t.value))
+                    .hint("pin an exact version such as 7.9.1, never latest"),
+            );
         }
     }
     let heap = cluster.broker_heap_mib.clone().map(|h| h.value).unwrap_or(1024);
     let memory = cluster.broker_memory_mib.clone().map(|m| m.value).unwrap_or(heap * 2);
     if heap < 256 || heap >= memory {
-        let loc = cluster.broker_heap_mib.as_ref().map(|h| h.location.clone()).unwrap_or_else(|| r.file_location());
-        r.push(Finding::error("KP109", &loc, format!("broker heap {heap} MiB with {memory} MiB container memory"))
-            .hint("the heap must be at least 256 MiB and leave room below broker_memory_mib for the page cache"));
+        let loc =
+            cluster.broker_heap_mib.as_ref().map(|h| h.location.clone()).unwrap_or_else(|| r.file_location());
+        r.push(
+            Finding::error(
+                "KP109",
+                &loc,
+                format!("broker heap {heap} MiB with {memory} MiB container memory"),
+            )
+            .hint(
+                "the heap must be at least 256 MiB and leave room below broker_memory_mib for the page cache",
+            ),
+        );
     }
 
     // Public endpoint, PrivateLink, DNS.
-    let public_endpoint = s.public_endpoint.clone().filter(|p| p.enabled.as_ref().is_some_and(|e| e.value)).map(|p| {
-        let cidrs = p.allowed_cidrs.clone().map(|c| c.value).unwrap_or_default();
-        if cidrs.is_empty() {
-            let loc = p.enabled.as_ref().map(|e| e.location.clone()).unwrap_or_default();
-            r.push(Finding::error("KP105", &loc, "public endpoint without allowed_cidrs").hint("list the source CIDRs that may connect"));
-        }
-        for cidr in &cidrs {
-            check_cidr(cidr, r, true);
-        }
-        let subnet_ids = p.subnet_ids.clone().map(|s| s.value).unwrap_or_default();
-        if subnet_ids.is_empty() {
-            let loc = p.enabled.as_ref().map(|e| e.location.clone()).unwrap_or_default();
-            r.push(Finding::error("KP100", &loc, "missing required setting `public_endpoint.subnet_ids`").hint("public subnets for the NLB, one per AZ"));
-        }
-        let first_port = p.first_port.clone().unwrap_or_else(|| Spanned::generated(9100));
-        let broker_count = brokers.as_ref().map_or(1, |b| b.value);
-        if first_port.value < 1024 || first_port.value + broker_count + 1 > 65535 {
-            r.push(Finding::error("KP106", &first_port.location, format!("first public port {}", first_port.value))
-                .hint("use a port from 1024 with room for one port per broker plus the bootstrap port"));
-        }
-        PublicEndpoint {
-            subnet_ids: subnet_ids.into_iter().map(|s| s.value).collect(),
-            allowed_cidrs: cidrs.into_iter().map(|c| c.value).collect(),
-            dns_name: p.dns_name.map(|d| d.value),
-            first_port: first_port.value,
-        }
-    });
-    let private_link = s.private_link.clone().filter(|p| p.enabled.as_ref().is_some_and(|e| e.value)).map(|p| {
-        let principals = p.allowed_principals.clone().map(|c| c.value).unwrap_or_default();
-        let arn = Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$").unwrap();
-        for principal in &principals {
-            if !arn.is_match(principal) {
-                r.push(Finding::error("KP115", &principal.location, format!("`{}` is not an IAM principal ARN", principal.value))
-                    .hint("e.g. arn:aws:iam::123456789012:root; `*` is not allowed"));
+    let public_endpoint =
+        s.public_endpoint.clone().filter(|p| p.enabled.as_ref().is_some_and(|e| e.value)).map(|p| {
+            let cidrs = p.allowed_cidrs.clone().map(|c| c.value).unwrap_or_default();
+            if cidrs.is_empty() {
+                let loc = p.enabled.as_ref().map(|e| e.location.clone()).unwrap_or_default();
+                r.push(
+                    Finding::error("KP105", &loc, "public endpoint without allowed_cidrs")
+                        .hint("list the source CIDRs that may connect"),
+                );
             }
-        }
-        PrivateLink {
-            allowed_principals: principals.into_iter().map(|p| p.value).collect(),
-            acceptance_required: p.acceptance_required.map(|a| a.value).unwrap_or(true),
-        }
-    });
+            for cidr in &cidrs {
+                check_cidr(cidr, r, true);
+            }
+            let subnet_ids = p.subnet_ids.clone().map(|s| s.value).unwrap_or_default();
+            if subnet_ids.is_empty() {
+                let loc = p.enabled.as_ref().map(|e| e.location.clone()).unwrap_or_default();
+                r.push(
+                    Finding::error("KP100", &loc, "missing required setting `public_endpoint.subnet_ids`")
+                        .hint("public subnets for the NLB, one per AZ"),
+                );
+            }
+            let first_port = p.first_port.clone().unwrap_or_else(|| Spanned::generated(9100));
+            let broker_count = brokers.as_ref().map_or(1, |b| b.value);
+            if first_port.value < 1024 || first_port.value + broker_count + 1 > 65535 {
+                r.push(
+                    Finding::error(
+                        "KP106",
+                        &first_port.location,
+                        format!("first public port {}", first_port.value),
+                    )
+                    .hint("use a port from 1024 with room for one port per broker plus the bootstrap port"),
+                );
+            }
+            PublicEndpoint {
+                subnet_ids: subnet_ids.into_iter().map(|s| s.value).collect(),
+                allowed_cidrs: cidrs.into_iter().map(|c| c.value).collect(),
+                dns_name: p.dns_name.map(|d| d.value),
+                first_port: first_port.value,
+            }
+        });
+    let private_link =
+        s.private_link.clone().filter(|p| p.enabled.as_ref().is_some_and(|e| e.value)).map(|p| {
+            let principals = p.allowed_principals.clone().map(|c| c.value).unwrap_or_default();
+            let arn = Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
+                .unwrap();
+            for principal in &principals {
+                if !arn.is_match(principal) {
+                    r.push(
+                        Finding::error(
+                            "KP115",
+                            &principal.location,
+                            format!("`{}` is not an IAM principal ARN", principal.value),
+                        )
+                        .hint("e.g. arn:aws:iam::123456789012:root; `*` is not allowed"),
+                    );
+                }
+            }
+            PrivateLink {
+                allowed_principals: principals.into_iter().map(|p| p.value).collect(),
+                acceptance_required: p.acceptance_required.map(|a| a.value).unwrap_or(true),
+            }
+        });
     if let Some(zone) = &zone
         && !Regex::new(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$").unwrap().is_match(zone)
     {
@@ -239,9 +354,17 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
         Some(CaMode::Existing) => {
             let arn = r.get(ca.arn.as_ref(), "certificate_authority.arn");
             if let Some(arn) = &arn
-                && !Regex::new(r"^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority/[0-9a-f-]{36}$").unwrap().is_match(arn)
+                && !Regex::new(
+                    r"^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority/[0-9a-f-]{36}$",
+                )
+                .unwrap()
+                .is_match(arn)
             {
-                r.push(Finding::error("KP110", &arn.location, format!("`{}` is not an ACM Private CA ARN", arn.value)));
+                r.push(Finding::error(
+                    "KP110",
+                    &arn.location,
+                    format!("`{}` is not an ACM Private CA ARN", arn.value),
+                ));
             }
             arn.map(|a| CertificateAuthority::Existing { arn: a.value })
         }
@@ -249,13 +372,27 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
             let years = ca.validity_years.clone().map(|y| y.value).unwrap_or(10);
             if !(1..=30).contains(&years) {
                 let loc = ca.validity_years.as_ref().map(|y| y.location.clone()).unwrap_or_default();
-                r.push(Finding::error("KP110", &loc, format!("CA validity {years} years")).hint("1 to 30 years"));
+                r.push(
+                    Finding::error("KP110", &loc, format!("CA validity {years} years")).hint("1 to 30 years"),
+                );
             }
             Some(CertificateAuthority::Create {
-                key_algorithm: ca.key_algorithm.clone().map(|k| k.value).unwrap_or(CaKeyAlgorithm::EcPrime256v1),
+                key_algorithm: ca
+                    .key_algorithm
+                    .clone()
+                    .map(|k| k.value)
+                    .unwrap_or(CaKeyAlgorithm::EcPrime256v1),
                 validity_years: years,
-                common_name: ca.common_name.clone().map(|c| c.value).unwrap_or_else(|| format!("Kafka {stage} CA")),
-                organization: ca.organization.clone().map(|o| o.value).unwrap_or_else(|| "Kafka Platform".into()),
+                common_name: ca
+                    .common_name
+                    .clone()
+                    .map(|c| c.value)
+                    .unwrap_or_else(|| format!("Kafka {stage} CA")),
+                organization: ca
+                    .organization
+                    .clone()
+                    .map(|o| o.value)
+                    .unwrap_or_else(|| "Kafka Platform".into()),
             })
         }
         None => None,
@@ -264,22 +401,29 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
     let validity_days = certs.validity_days.clone().map(|d| d.value).unwrap_or(365);
     if !(1..=825).contains(&validity_days) {
         let loc = certs.validity_days.as_ref().map(|d| d.location.clone()).unwrap_or_default();
-        r.push(Finding::error("KP110", &loc, format!("certificate validity {validity_days} days")).hint("1 to 825 days"));
+        r.push(
+            Finding::error("KP110", &loc, format!("certificate validity {validity_days} days"))
+                .hint("1 to 825 days"),
+        );
     }
     let passwords = s.passwords.clone().unwrap_or_default();
     let length = passwords.length.clone().map(|l| l.value).unwrap_or(32);
     if !(16..=128).contains(&length) {
         let loc = passwords.length.as_ref().map(|l| l.location.clone()).unwrap_or_default();
-        r.push(Finding::error("KP111", &loc, format!("password length {length}")).hint("16 to 128 characters"));
+        r.push(
+            Finding::error("KP111", &loc, format!("password length {length}")).hint("16 to 128 characters"),
+        );
     }
     let retention = s.logs.as_ref().and_then(|l| l.retention_days.clone());
     let retention_days = retention.as_ref().map(|d| d.value).unwrap_or(30);
     if !LOG_RETENTION_DAYS.contains(&retention_days) {
         let loc = retention.as_ref().map(|d| d.location.clone()).unwrap_or_default();
-        r.push(Finding::error("KP112", &loc, format!("log retention of {retention_days} days")).hint(format!(
-            "CloudWatch accepts {}",
-            LOG_RETENTION_DAYS.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
-        )));
+        r.push(Finding::error("KP112", &loc, format!("log retention of {retention_days} days")).hint(
+            format!(
+                "CloudWatch accepts {}",
+                LOG_RETENTION_DAYS.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ));
     }
 
     // Topic policy.
@@ -318,16 +462,20 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
         ControllerMode::Combined => Vec::new(),
         ControllerMode::Dedicated => (0..controller_count.value).map(|i| node("c", 1000 + i, i)).collect(),
     };
-    let schema_registry = s.schema_registry.clone().filter(|sr| sr.enabled.as_ref().is_some_and(|e| e.value)).map(|sr| {
-        let image = sr.image.unwrap_or_default();
-        SchemaRegistry {
-            instances: sr.instances.map(|i| i.value).unwrap_or(2),
-            image: Image {
-                repository: image.repository.map(|r| r.value).unwrap_or_else(|| "confluentinc/cp-schema-registry".into()),
-                tag: image.tag.map(|t| t.value).unwrap_or_else(|| tag.value.clone()),
-            },
-        }
-    });
+    let schema_registry =
+        s.schema_registry.clone().filter(|sr| sr.enabled.as_ref().is_some_and(|e| e.value)).map(|sr| {
+            let image = sr.image.unwrap_or_default();
+            SchemaRegistry {
+                instances: sr.instances.map(|i| i.value).unwrap_or(2),
+                image: Image {
+                    repository: image
+                        .repository
+                        .map(|r| r.value)
+                        .unwrap_or_else(|| "confluentinc/cp-schema-registry".into()),
+                    tag: image.tag.map(|t| t.value).unwrap_or_else(|| tag.value.clone()),
+                },
+            }
+        });
 
     Some(StageModel {
         stage,
@@ -370,7 +518,10 @@ pub fn resolve_infrastructure(stage: StageName, s: &StageSettings, r: &mut Requi
         },
         passwords: PasswordPolicy {
             length,
-            exclude_characters: passwords.exclude_characters.map(|e| e.value).unwrap_or_else(|| "\"'`\\/@$ ;:".into()),
+            exclude_characters: passwords
+                .exclude_characters
+                .map(|e| e.value)
+                .unwrap_or_else(|| "\"'`\\/@$ ;:".into()),
             rotation_token: passwords.rotation_token.map(|t| t.value).unwrap_or_else(|| "1".into()),
         },
         log_retention_days: retention_days,
@@ -390,17 +541,32 @@ fn check_subnets(subnets: &Spanned<Vec<Spanned<String>>>, production_like: bool,
     let mut seen = BTreeSet::new();
     for subnet in &subnets.value {
         if !pattern.is_match(subnet) {
-            r.push(Finding::error("KP102", &subnet.location, format!("`{}` is not a subnet id", subnet.value)));
+            r.push(Finding::error(
+                "KP102",
+                &subnet.location,
+                format!("`{}` is not a subnet id", subnet.value),
+            ));
         }
         if !seen.insert(subnet.value.clone()) {
-            r.push(Finding::error("KP102", &subnet.location, format!("subnet `{}` listed twice", subnet.value)));
+            r.push(Finding::error(
+                "KP102",
+                &subnet.location,
+                format!("subnet `{}` listed twice", subnet.value),
+            ));
         }
     }
     if production_like && subnets.value.len() != 3 {
-        r.push(Finding::error("KP102", &subnets.location, format!("{} subnets; acc and prod need 3, one per availability zone", subnets.value.len())));
+        r.push(Finding::error(
+            "KP102",
+            &subnets.location,
+            format!("{} subnets; acc and prod need 3, one per availability zone", subnets.value.len()),
+        ));
     }
     if subnets.value.is_empty() {
-        r.push(Finding::error("KP102", &subnets.location, "no subnets").hint("list one private subnet per availability zone"));
+        r.push(
+            Finding::error("KP102", &subnets.location, "no subnets")
+                .hint("list one private subnet per availability zone"),
+        );
     }
 }
 
@@ -409,23 +575,36 @@ fn check_cidr(cidr: &Spanned<String>, r: &mut Required<'_>, public: bool) -> Opt
     match cidr.value.parse::<IpNet>() {
         Ok(net) => {
             if net.trunc() != net {
-                r.push(Finding::error("KP105", &cidr.location, format!("`{}` has host bits set", cidr.value)).hint(format!("did you mean {}?", net.trunc())));
+                r.push(
+                    Finding::error("KP105", &cidr.location, format!("`{}` has host bits set", cidr.value))
+                        .hint(format!("did you mean {}?", net.trunc())),
+                );
             }
             if public && net.prefix_len() == 0 {
-                r.push(Finding::error("KP105", &cidr.location, "the whole internet may not reach the brokers")
-                    .hint("list the partners' egress CIDRs instead of 0.0.0.0/0"));
+                r.push(
+                    Finding::error("KP105", &cidr.location, "the whole internet may not reach the brokers")
+                        .hint("list the partners' egress CIDRs instead of 0.0.0.0/0"),
+                );
             }
             Some(net)
         }
         Err(_) => {
-            r.push(Finding::error("KP105", &cidr.location, format!("`{}` is not a CIDR", cidr.value)).hint("e.g. 10.20.0.0/16"));
+            r.push(
+                Finding::error("KP105", &cidr.location, format!("`{}` is not a CIDR", cidr.value))
+                    .hint("e.g. 10.20.0.0/16"),
+            );
             None
         }
     }
 }
 
-fn resolve_topic_policy(p: &TopicPolicySettings, brokers: Option<u32>, r: &mut Required<'_>) -> Option<TopicPolicy> {
-    let default_rf = r.get(p.default_replication_factor.as_ref(), "topic_policy.default_replication_factor")?;
+fn resolve_topic_policy(
+    p: &TopicPolicySettings,
+    brokers: Option<u32>,
+    r: &mut Required<'_>,
+) -> Option<TopicPolicy> {
+    let default_rf =
+        r.get(p.default_replication_factor.as_ref(), "topic_policy.default_replication_factor")?;
     let min_rf = r.get(p.min_replication_factor.as_ref(), "topic_policy.min_replication_factor")?;
     let min_isr = r.get(p.min_insync_replicas.as_ref(), "topic_policy.min_insync_replicas")?;
     let max_retention = r.get(p.max_retention_ms.as_ref(), "topic_policy.max_retention_ms")?;
@@ -433,23 +612,38 @@ fn resolve_topic_policy(p: &TopicPolicySettings, brokers: Option<u32>, r: &mut R
     let default_partitions = p.default_partitions.clone().unwrap_or_else(|| Spanned::generated(3));
     let max_partitions = p.max_partitions.clone().unwrap_or_else(|| Spanned::generated(1000));
     if min_rf.value < 1 || min_rf.value > default_rf.value {
-        r.push(Finding::error("KP113", &min_rf.location, format!("minimum replication factor {} above the default {}", min_rf.value, default_rf.value)));
+        r.push(Finding::error(
+            "KP113",
+            &min_rf.location,
+            format!("minimum replication factor {} above the default {}", min_rf.value, default_rf.value),
+        ));
     }
     if let Some(brokers) = brokers
         && default_rf.value > brokers
     {
-        r.push(Finding::error("KP113", &default_rf.location, format!("default replication factor {} with {brokers} brokers", default_rf.value)));
+        r.push(Finding::error(
+            "KP113",
+            &default_rf.location,
+            format!("default replication factor {} with {brokers} brokers", default_rf.value),
+        ));
     }
     if min_isr.value < 1 || (min_isr.value >= default_rf.value && default_rf.value > 1) {
         r.push(Finding::error("KP113", &min_isr.location, format!("min.insync.replicas {} with default replication factor {}", min_isr.value, default_rf.value))
             .hint("min.insync.replicas must be below the replication factor, or one broker down stops all producers"));
     }
     if max_retention.value < 1 {
-        r.push(Finding::error("KP113", &max_retention.location, "max_retention_ms must be positive").hint("allow infinite retention with allow_infinite_retention: true"));
+        r.push(
+            Finding::error("KP113", &max_retention.location, "max_retention_ms must be positive")
+                .hint("allow infinite retention with allow_infinite_retention: true"),
+        );
     }
     for key in &allowed.value {
         if crate::validate::kafka_configs::spec(key).is_none() {
-            r.push(Finding::error("KP113", &key.location, format!("`{}` is not a topic config Kafka knows", key.value)));
+            r.push(Finding::error(
+                "KP113",
+                &key.location,
+                format!("`{}` is not a topic config Kafka knows", key.value),
+            ));
         }
     }
     Some(TopicPolicy {

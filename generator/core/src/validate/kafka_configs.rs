@@ -4,9 +4,13 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
     /// A long with an inclusive minimum.
-    Long { min: i64 },
+    Long {
+        min: i64,
+    },
     /// An int with an inclusive minimum.
-    Int { min: i64 },
+    Int {
+        min: i64,
+    },
     /// A ratio between 0 and 1.
     Ratio,
     Boolean,
@@ -65,7 +69,8 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
     };
     match kind {
         ValueKind::Long { min } | ValueKind::Int { min } => {
-            let parsed: i64 = value.parse().map_err(|_| format!("{key} takes a whole number, not `{value}`"))?;
+            let parsed: i64 =
+                value.parse().map_err(|_| format!("{key} takes a whole number, not `{value}`"))?;
             if matches!(kind, ValueKind::Int { .. }) && i32::try_from(parsed).is_err() {
                 return Err(format!("{key} = {parsed} does not fit in an int"));
             }
@@ -74,7 +79,8 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
             }
         }
         ValueKind::Ratio => {
-            let parsed: f64 = value.parse().map_err(|_| format!("{key} takes a number between 0 and 1, not `{value}`"))?;
+            let parsed: f64 =
+                value.parse().map_err(|_| format!("{key} takes a number between 0 and 1, not `{value}`"))?;
             if !(0.0..=1.0).contains(&parsed) {
                 return Err(format!("{key} = {parsed} is not between 0 and 1"));
             }

@@ -42,16 +42,28 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
             check_topic_name(&decl.name, pattern.as_ref(), &mut collisions, findings);
             for other in decl.shared_with.iter().flat_map(|s| s.read.iter().chain(&s.write)) {
                 if !projects.contains_key(other.value.as_str()) {
-                    findings.push(Finding::error("KP214", &other.location, format!("`{}` is not a project", other.value))
-                        .hint(suggest(&other.value, projects.keys().copied())));
+                    findings.push(
+                        Finding::error(
+                            "KP214",
+                            &other.location,
+                            format!("`{}` is not a project", other.value),
+                        )
+                        .hint(suggest(&other.value, projects.keys().copied())),
+                    );
                 }
             }
             if !present_in(decl.stages.as_ref(), stage) {
                 continue;
             }
             if let Some(existing) = topics.get(&decl.name.value) {
-                findings.push(Finding::error("KP205", &decl.name.location, format!("topic `{}` is declared twice", decl.name.value))
-                    .hint(format!("first declared at {}", existing.name.location)));
+                findings.push(
+                    Finding::error(
+                        "KP205",
+                        &decl.name.location,
+                        format!("topic `{}` is declared twice", decl.name.value),
+                    )
+                    .hint(format!("first declared at {}", existing.name.location)),
+                );
                 continue;
             }
             let topic = resolve_topic(file, decl, model, findings);
@@ -72,8 +84,20 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
             if let Some(pattern) = &pattern
                 && !pattern.is_match(&decl.name)
             {
-                findings.push(Finding::error("KP300", &decl.name.location, format!("service account `{}` does not follow the naming convention", decl.name.value))
-                    .hint(format!("names must match {}", model.naming.service_account_pattern.replace("{project}", project))));
+                findings.push(
+                    Finding::error(
+                        "KP300",
+                        &decl.name.location,
+                        format!(
+                            "service account `{}` does not follow the naming convention",
+                            decl.name.value
+                        ),
+                    )
+                    .hint(format!(
+                        "names must match {}",
+                        model.naming.service_account_pattern.replace("{project}", project)
+                    )),
+                );
             }
             if decl.name.value.len() > MAX_ACCOUNT_NAME {
                 findings.push(Finding::error("KP300", &decl.name.location, format!("service account name `{}` is longer than {MAX_ACCOUNT_NAME} characters", decl.name.value))
@@ -83,14 +107,32 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
                 continue;
             }
             if let Some(existing) = accounts.get(&decl.name.value) {
-                findings.push(Finding::error("KP300", &decl.name.location, format!("service account `{}` is declared twice", decl.name.value))
-                    .hint(format!("first declared at {}", existing.name.location)));
+                findings.push(
+                    Finding::error(
+                        "KP300",
+                        &decl.name.location,
+                        format!("service account `{}` is declared twice", decl.name.value),
+                    )
+                    .hint(format!("first declared at {}", existing.name.location)),
+                );
                 continue;
             }
             let logical_id = crate::render::cfn::logical_id(&["account", &decl.name.value]);
             if let Some(other) = logical_ids.get(&logical_id) {
-                findings.push(Finding::error("KP300", &decl.name.location, format!("service accounts `{}` and `{}` differ only in punctuation", decl.name.value, other.value))
-                    .hint(format!("both become the CloudFormation id {logical_id}; rename one (`{}` is declared at {})", other.value, other.location)));
+                findings.push(
+                    Finding::error(
+                        "KP300",
+                        &decl.name.location,
+                        format!(
+                            "service accounts `{}` and `{}` differ only in punctuation",
+                            decl.name.value, other.value
+                        ),
+                    )
+                    .hint(format!(
+                        "both become the CloudFormation id {logical_id}; rename one (`{}` is declared at {})",
+                        other.value, other.location
+                    )),
+                );
                 continue;
             }
             logical_ids.insert(logical_id, decl.name.clone());
@@ -99,16 +141,28 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
             accounts.insert(account.name.value.clone(), account);
         }
     }
-    let declared_accounts: BTreeSet<&str> =
-        declarations.projects.iter().flat_map(|p| &p.value.service_accounts).map(|a| a.name.value.as_str()).collect();
+    let declared_accounts: BTreeSet<&str> = declarations
+        .projects
+        .iter()
+        .flat_map(|p| &p.value.service_accounts)
+        .map(|a| a.name.value.as_str())
+        .collect();
     for file in &declarations.projects {
         for decl in &file.value.acls {
             if !declared_accounts.contains(decl.service_account.value.as_str()) {
-                findings.push(Finding::error("KP306", &decl.service_account.location, format!("`{}` is not a service account", decl.service_account.value))
-                    .hint(suggest(&decl.service_account.value, declared_accounts.iter().copied())));
+                findings.push(
+                    Finding::error(
+                        "KP306",
+                        &decl.service_account.location,
+                        format!("`{}` is not a service account", decl.service_account.value),
+                    )
+                    .hint(suggest(&decl.service_account.value, declared_accounts.iter().copied())),
+                );
                 continue;
             }
-            if let Some(binding) = explicit_binding(&file.value.project.value, decl, &accounts, &topics, findings) {
+            if let Some(binding) =
+                explicit_binding(&file.value.project.value, decl, &accounts, &topics, findings)
+            {
                 acls.insert(binding);
             }
         }
@@ -154,17 +208,28 @@ fn check_project_metadata(
     let name = &p.project;
     let stem = file.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if stem != name.value {
-        findings.push(Finding::error("KP200", &name.location, format!("project `{}` in file {stem}.yaml", name.value))
-            .hint("name the file after the project"));
+        findings.push(
+            Finding::error("KP200", &name.location, format!("project `{}` in file {stem}.yaml", name.value))
+                .hint("name the file after the project"),
+        );
     }
     if let Some(pattern) = pattern
         && !pattern.is_match(name)
     {
-        findings.push(Finding::error("KP200", &name.location, format!("project name `{}` does not follow the naming convention", name.value))
-            .hint(format!("project names must match {}", pattern.as_str())));
+        findings.push(
+            Finding::error(
+                "KP200",
+                &name.location,
+                format!("project name `{}` does not follow the naming convention", name.value),
+            )
+            .hint(format!("project names must match {}", pattern.as_str())),
+        );
     }
     if let Some(first) = seen.insert(name.value.clone(), name.location.clone()) {
-        findings.push(Finding::error("KP200", &name.location, format!("project `{}` is declared twice", name.value)).hint(format!("first at {first}")));
+        findings.push(
+            Finding::error("KP200", &name.location, format!("project `{}` is declared twice", name.value))
+                .hint(format!("first at {first}")),
+        );
     }
     let file_start = Location::file_start(&file.path);
     let missing = |what: &str| {
@@ -181,7 +246,11 @@ fn check_project_metadata(
     match owner.and_then(|o| o.email.as_ref()) {
         None => findings.push(missing("owner.email")),
         Some(email) if !Regex::new(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$").unwrap().is_match(email) => {
-            findings.push(Finding::error("KP201", &email.location, format!("`{}` is not an e-mail address", email.value)));
+            findings.push(Finding::error(
+                "KP201",
+                &email.location,
+                format!("`{}` is not an e-mail address", email.value),
+            ));
         }
         Some(_) => {}
     }
@@ -191,19 +260,32 @@ fn check_project_metadata(
 }
 
 /// KP310: what exists in a stage must exist in every stage below it.
-fn check_stage_order(name: &Spanned<String>, stages: Option<&Spanned<Vec<Spanned<StageName>>>>, what: &str, findings: &mut Findings) {
+fn check_stage_order(
+    name: &Spanned<String>,
+    stages: Option<&Spanned<Vec<Spanned<StageName>>>>,
+    what: &str,
+    findings: &mut Findings,
+) {
     let Some(stages) = stages else { return };
     let present: BTreeSet<StageName> = stages.value.iter().map(|s| s.value).collect();
     if present.is_empty() {
-        findings.push(Finding::error("KP310", &stages.location, format!("{what} `{}` exists in no stage", name.value))
-            .hint("remove the declaration instead, or list the stages it exists in"));
+        findings.push(
+            Finding::error("KP310", &stages.location, format!("{what} `{}` exists in no stage", name.value))
+                .hint("remove the declaration instead, or list the stages it exists in"),
+        );
         return;
     }
     for stage in &stages.value {
         for lower in StageName::ALL.into_iter().filter(|l| *l < stage.value) {
             if !present.contains(&lower) {
-                findings.push(Finding::error("KP310", &stage.location, format!("{what} `{}` exists in {} but not in {lower}", name.value, stage.value))
-                    .hint("promote through every stage: add the lower stages to `stages`"));
+                findings.push(
+                    Finding::error(
+                        "KP310",
+                        &stage.location,
+                        format!("{what} `{}` exists in {} but not in {lower}", name.value, stage.value),
+                    )
+                    .hint("promote through every stage: add the lower stages to `stages`"),
+                );
             }
         }
     }
@@ -212,8 +294,16 @@ fn check_stage_order(name: &Spanned<String>, stages: Option<&Spanned<Vec<Spanned
 fn check_overrides(decl: &TopicDecl, findings: &mut Findings) {
     for (stage, over) in &decl.overrides {
         if !present_in(decl.stages.as_ref(), *stage) {
-            let loc = over.partitions.as_ref().map(|p| p.location.clone()).unwrap_or_else(|| decl.name.location.clone());
-            findings.push(Finding::warning("KP215", &loc, format!("override for {stage}, where topic `{}` does not exist", decl.name.value)));
+            let loc = over
+                .partitions
+                .as_ref()
+                .map(|p| p.location.clone())
+                .unwrap_or_else(|| decl.name.location.clone());
+            findings.push(Finding::warning(
+                "KP215",
+                &loc,
+                format!("override for {stage}, where topic `{}` does not exist", decl.name.value),
+            ));
         }
     }
 }
@@ -227,21 +317,39 @@ fn check_topic_name(
 ) {
     let n = &name.value;
     if n.is_empty() || n == "." || n == ".." || n.len() > MAX_TOPIC_NAME {
-        findings.push(Finding::error("KP202", &name.location, format!("`{n}` is not a legal topic name"))
-            .hint(format!("1 to {MAX_TOPIC_NAME} characters, not `.` or `..`")));
-    } else if let Some(bad) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        findings.push(Finding::error("KP202", &name.location, format!("topic name `{n}` contains `{bad}`"))
-            .hint("Kafka allows only ASCII letters, digits, '.', '_' and '-'"));
+        findings.push(
+            Finding::error("KP202", &name.location, format!("`{n}` is not a legal topic name"))
+                .hint(format!("1 to {MAX_TOPIC_NAME} characters, not `.` or `..`")),
+        );
+    } else if let Some(bad) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        findings.push(
+            Finding::error("KP202", &name.location, format!("topic name `{n}` contains `{bad}`"))
+                .hint("Kafka allows only ASCII letters, digits, '.', '_' and '-'"),
+        );
     }
     if n.starts_with("__") || n.starts_with("_confluent") || n == "_schemas" {
-        findings.push(Finding::error("KP202", &name.location, format!("`{n}` is reserved for Kafka's internal topics")));
+        findings.push(Finding::error(
+            "KP202",
+            &name.location,
+            format!("`{n}` is reserved for Kafka's internal topics"),
+        ));
     }
     // Kafka's metrics names replace '.' by '_', so these two would collide on the broker.
     let canonical = n.replace('.', "_");
     if let Some(other) = collisions.get(&canonical) {
         if other.value != *n {
-            findings.push(Finding::error("KP203", &name.location, format!("topic `{n}` collides with `{}`", other.value))
-                .hint(format!("Kafka treats '.' and '_' alike in metric names; `{}` is declared at {}", other.value, other.location)));
+            findings.push(
+                Finding::error(
+                    "KP203",
+                    &name.location,
+                    format!("topic `{n}` collides with `{}`", other.value),
+                )
+                .hint(format!(
+                    "Kafka treats '.' and '_' alike in metric names; `{}` is declared at {}",
+                    other.value, other.location
+                )),
+            );
         }
     } else {
         collisions.insert(canonical, name.clone());
@@ -249,13 +357,24 @@ fn check_topic_name(
     if let Some(pattern) = pattern
         && !pattern.is_match(n)
     {
-        findings.push(Finding::error("KP204", &name.location, format!("topic `{n}` does not follow the naming convention"))
-            .hint(format!("topic names must match {}", pattern.as_str())));
+        findings.push(
+            Finding::error(
+                "KP204",
+                &name.location,
+                format!("topic `{n}` does not follow the naming convention"),
+            )
+            .hint(format!("topic names must match {}", pattern.as_str())),
+        );
     }
 }
 
 /// Builds a topic for the model's stage, checking replication, ISR, partitions, configs and schema.
-fn resolve_topic(file: &Declared<ProjectFile>, decl: &TopicDecl, model: &StageModel, findings: &mut Findings) -> Topic {
+fn resolve_topic(
+    file: &Declared<ProjectFile>,
+    decl: &TopicDecl,
+    model: &StageModel,
+    findings: &mut Findings,
+) -> Topic {
     let policy = &model.topic_policy;
     let over = decl.overrides.get(&model.stage);
     let partitions = over
@@ -266,32 +385,67 @@ fn resolve_topic(file: &Declared<ProjectFile>, decl: &TopicDecl, model: &StageMo
         .and_then(|o| o.replication_factor.clone())
         .or_else(|| decl.replication_factor.clone())
         .unwrap_or_else(|| policy.default_replication_factor.clone());
-    let rf_location = if replication.location.file.is_some() { replication.location.clone() } else { decl.name.location.clone() };
+    let rf_location = if replication.location.file.is_some() {
+        replication.location.clone()
+    } else {
+        decl.name.location.clone()
+    };
     // A built-in default has no place in a file: point at the topic that uses it instead.
-    let partitions_location = if partitions.location.file.is_some() { partitions.location.clone() } else { decl.name.location.clone() };
+    let partitions_location = if partitions.location.file.is_some() {
+        partitions.location.clone()
+    } else {
+        decl.name.location.clone()
+    };
 
     if partitions.value < 1 || partitions.value > policy.max_partitions.value {
-        findings.push(Finding::error("KP212", &partitions_location, format!("{} partitions", partitions.value))
-            .hint(format!("1 to {} partitions in {}", policy.max_partitions.value, model.stage)));
+        findings.push(
+            Finding::error("KP212", &partitions_location, format!("{} partitions", partitions.value))
+                .hint(format!("1 to {} partitions in {}", policy.max_partitions.value, model.stage)),
+        );
     }
     let brokers = model.cluster.brokers.len() as u32;
     if replication.value > brokers {
-        findings.push(Finding::error("KP206", &rf_location, format!("replication factor {} with {brokers} brokers in {}", replication.value, model.stage))
-            .hint("add a per-stage override (overrides: {stage: {replication_factor: N}}) or more brokers"));
+        findings.push(
+            Finding::error(
+                "KP206",
+                &rf_location,
+                format!("replication factor {} with {brokers} brokers in {}", replication.value, model.stage),
+            )
+            .hint("add a per-stage override (overrides: {stage: {replication_factor: N}}) or more brokers"),
+        );
     }
     if replication.value < policy.min_replication_factor.value {
-        findings.push(Finding::error("KP207", &rf_location, format!("replication factor {} is below the {} minimum of {}", replication.value, model.stage, policy.min_replication_factor.value))
-            .hint("remove the replication_factor to use the stage default"));
+        findings.push(
+            Finding::error(
+                "KP207",
+                &rf_location,
+                format!(
+                    "replication factor {} is below the {} minimum of {}",
+                    replication.value, model.stage, policy.min_replication_factor.value
+                ),
+            )
+            .hint("remove the replication_factor to use the stage default"),
+        );
     }
 
     let mut configs: BTreeMap<String, Spanned<String>> = BTreeMap::new();
     for (key, value) in decl.configs.iter().chain(over.into_iter().flat_map(|o| o.configs.iter())) {
         if !policy.allowed_config_keys.iter().any(|k| k == &key.value) {
             let hint = match kafka_configs::spec(key) {
-                Some(_) => format!("`{}` is not in the {} topic policy's allowed_config_keys", key.value, model.stage),
+                Some(_) => format!(
+                    "`{}` is not in the {} topic policy's allowed_config_keys",
+                    key.value, model.stage
+                ),
                 None => suggest(key, kafka_configs::known_keys()),
             };
-            findings.push(Finding::error("KP209", &key.location, format!("topic config `{}` is not allowed", key.value)).hint(hint));
+            findings.push(
+                Finding::error(
+                    "KP209",
+                    &key.location,
+                    format!("topic config `{}` is not allowed", key.value),
+                )
+                .hint(hint),
+            );
             continue;
         }
         let text = value.value.to_kafka_string();
@@ -304,15 +458,33 @@ fn resolve_topic(file: &Declared<ProjectFile>, decl: &TopicDecl, model: &StageMo
     if let Some(retention) = configs.get("retention.ms") {
         let ms: i64 = retention.value.parse().unwrap_or(0);
         if ms == -1 && !policy.allow_infinite_retention {
-            findings.push(Finding::error("KP211", &retention.location, format!("infinite retention is not allowed in {}", model.stage))
-                .hint("set a finite retention.ms or use a compacted topic"));
+            findings.push(
+                Finding::error(
+                    "KP211",
+                    &retention.location,
+                    format!("infinite retention is not allowed in {}", model.stage),
+                )
+                .hint("set a finite retention.ms or use a compacted topic"),
+            );
         } else if ms > policy.max_retention_ms.value {
-            findings.push(Finding::error("KP211", &retention.location, format!("retention.ms {ms} above the {} maximum of {}", model.stage, policy.max_retention_ms.value)));
+            findings.push(Finding::error(
+                "KP211",
+                &retention.location,
+                format!(
+                    "retention.ms {ms} above the {} maximum of {}",
+                    model.stage, policy.max_retention_ms.value
+                ),
+            ));
         }
     }
     let min_isr = configs
         .entry("min.insync.replicas".into())
-        .or_insert_with(|| Spanned::at(policy.min_insync_replicas.value.to_string(), policy.min_insync_replicas.location.clone()))
+        .or_insert_with(|| {
+            Spanned::at(
+                policy.min_insync_replicas.value.to_string(),
+                policy.min_insync_replicas.location.clone(),
+            )
+        })
         .clone();
     let isr: u32 = min_isr.value.parse().unwrap_or(1);
     if replication.value > 1 && isr >= replication.value || isr > replication.value {
@@ -322,7 +494,11 @@ fn resolve_topic(file: &Declared<ProjectFile>, decl: &TopicDecl, model: &StageMo
     if let Some(schema) = &decl.schema {
         let path = sibling(&file.path, schema);
         if !path.is_file() {
-            findings.push(Finding::error("KP213", &schema.location, format!("schema file {} not found", path.display())));
+            findings.push(Finding::error(
+                "KP213",
+                &schema.location,
+                format!("schema file {} not found", path.display()),
+            ));
         }
     }
     let shared = decl.shared_with.clone().unwrap_or_default();
@@ -339,24 +515,51 @@ fn resolve_topic(file: &Declared<ProjectFile>, decl: &TopicDecl, model: &StageMo
 }
 
 /// Builds a service account, checking that it only uses topics it may use (KP301-KP305).
-fn resolve_account(project: &str, decl: &ServiceAccountDecl, topics: &BTreeMap<String, Topic>, findings: &mut Findings) -> ServiceAccount {
+fn resolve_account(
+    project: &str,
+    decl: &ServiceAccountDecl,
+    topics: &BTreeMap<String, Topic>,
+    findings: &mut Findings,
+) -> ServiceAccount {
     for (list, write) in [(&decl.produces, true), (&decl.consumes, false)] {
         for topic in list {
             let Some(t) = topics.get(&topic.value) else {
-                findings.push(Finding::error("KP301", &topic.location, format!("service account `{}` uses unknown topic `{}`", decl.name.value, topic.value))
-                    .hint(suggest(&topic.value, topics.keys().map(String::as_str))));
+                findings.push(
+                    Finding::error(
+                        "KP301",
+                        &topic.location,
+                        format!("service account `{}` uses unknown topic `{}`", decl.name.value, topic.value),
+                    )
+                    .hint(suggest(&topic.value, topics.keys().map(String::as_str))),
+                );
                 continue;
             };
             let shared = if write { &t.writers } else { &t.readers };
             if t.project != project && !shared.iter().any(|p| p == project) {
                 let verb = if write { "write" } else { "read" };
-                findings.push(Finding::error("KP302", &topic.location, format!("`{}` of project {project} may not {verb} topic `{}` of project {}", decl.name.value, topic.value, t.project))
-                    .hint(format!("project {} must add `{project}` to shared_with.{verb} of the topic", t.project)));
+                findings.push(
+                    Finding::error(
+                        "KP302",
+                        &topic.location,
+                        format!(
+                            "`{}` of project {project} may not {verb} topic `{}` of project {}",
+                            decl.name.value, topic.value, t.project
+                        ),
+                    )
+                    .hint(format!(
+                        "project {} must add `{project}` to shared_with.{verb} of the topic",
+                        t.project
+                    )),
+                );
             }
         }
     }
     if decl.produces.is_empty() && decl.consumes.is_empty() {
-        findings.push(Finding::warning("KP303", &decl.name.location, format!("service account `{}` neither produces nor consumes", decl.name.value)));
+        findings.push(Finding::warning(
+            "KP303",
+            &decl.name.location,
+            format!("service account `{}` neither produces nor consumes", decl.name.value),
+        ));
     }
     let groups = decl.consumer_groups.clone().unwrap_or_else(|| vec![decl.name.clone()]);
     for prefix in groups.iter().chain(&decl.transactional_ids) {
@@ -393,8 +596,18 @@ pub fn generated_bindings(account: &ServiceAccount) -> Vec<AclBinding> {
         out.push(bind(AclResourceType::Topic, AclPatternType::Literal, topic, AclOperation::Describe));
     }
     for prefix in &account.transactional_ids {
-        out.push(bind(AclResourceType::TransactionalId, AclPatternType::Prefixed, prefix, AclOperation::Write));
-        out.push(bind(AclResourceType::TransactionalId, AclPatternType::Prefixed, prefix, AclOperation::Describe));
+        out.push(bind(
+            AclResourceType::TransactionalId,
+            AclPatternType::Prefixed,
+            prefix,
+            AclOperation::Write,
+        ));
+        out.push(bind(
+            AclResourceType::TransactionalId,
+            AclPatternType::Prefixed,
+            prefix,
+            AclOperation::Describe,
+        ));
     }
     for topic in &account.consumes {
         out.push(bind(AclResourceType::Topic, AclPatternType::Literal, topic, AclOperation::Read));
@@ -415,16 +628,24 @@ fn explicit_binding(
     findings: &mut Findings,
 ) -> Option<AclBinding> {
     if decl.reason.as_ref().is_none_or(|r| r.value.trim().is_empty()) {
-        findings.push(Finding::error("KP307", &decl.service_account.location, "explicit ACL without a reason")
-            .hint("add `reason:` so that reviewers know why the generated bindings are not enough"));
+        findings.push(
+            Finding::error("KP307", &decl.service_account.location, "explicit ACL without a reason")
+                .hint("add `reason:` so that reviewers know why the generated bindings are not enough"),
+        );
     }
     let Some(account) = accounts.get(&decl.service_account.value) else {
         // The account exists only in other stages (one that exists nowhere is reported above).
         return None;
     };
     if account.project != project {
-        findings.push(Finding::error("KP306", &decl.service_account.location, format!("`{}` belongs to project {}", decl.service_account.value, account.project))
-            .hint("declare the binding in the account's own project"));
+        findings.push(
+            Finding::error(
+                "KP306",
+                &decl.service_account.location,
+                format!("`{}` belongs to project {}", decl.service_account.value, account.project),
+            )
+            .hint("declare the binding in the account's own project"),
+        );
         return None;
     }
     let pattern_type = decl.pattern_type.as_ref().map(|p| p.value).unwrap_or(AclPatternType::Literal);
@@ -432,18 +653,28 @@ fn explicit_binding(
     match decl.resource_type.value {
         AclResourceType::Cluster => {
             if !matches!(decl.operation.value, AclOperation::Describe | AclOperation::IdempotentWrite) {
-                findings.push(Finding::error("KP306", &decl.operation.location, "service accounts may only describe or idempotent-write on the cluster")
-                    .hint("cluster-wide operations belong to the platform's admin principal"));
+                findings.push(
+                    Finding::error(
+                        "KP306",
+                        &decl.operation.location,
+                        "service accounts may only describe or idempotent-write on the cluster",
+                    )
+                    .hint("cluster-wide operations belong to the platform's admin principal"),
+                );
                 return None;
             }
         }
         AclResourceType::Topic => {
             let owned = match pattern_type {
                 AclPatternType::Prefixed => name.value.starts_with(&format!("{project}.")),
-                AclPatternType::Literal => topics.get(&name.value).is_some_and(|t| t.project == project || t.readers.iter().chain(&t.writers).any(|p| p == project)),
+                AclPatternType::Literal => topics.get(&name.value).is_some_and(|t| {
+                    t.project == project || t.readers.iter().chain(&t.writers).any(|p| p == project)
+                }),
             };
             if owned
-                && let Some(t) = topics.get(&name.value).filter(|t| t.project != project && pattern_type == AclPatternType::Literal)
+                && let Some(t) = topics
+                    .get(&name.value)
+                    .filter(|t| t.project != project && pattern_type == AclPatternType::Literal)
                 && !shared_operation_allowed(t, project, decl.operation.value)
             {
                 findings.push(Finding::error("KP306", &decl.operation.location, format!("topic `{}` of project {} is not shared with {project} for {:?}", name.value, t.project, decl.operation.value))
@@ -451,14 +682,27 @@ fn explicit_binding(
                 return None;
             }
             if !owned {
-                findings.push(Finding::error("KP306", &name.location, format!("topic `{}` is neither owned by nor shared with project {project}", name.value))
-                    .hint("explicit topic bindings stay within the project's own or shared topics"));
+                findings.push(
+                    Finding::error(
+                        "KP306",
+                        &name.location,
+                        format!(
+                            "topic `{}` is neither owned by nor shared with project {project}",
+                            name.value
+                        ),
+                    )
+                    .hint("explicit topic bindings stay within the project's own or shared topics"),
+                );
                 return None;
             }
         }
         AclResourceType::Group | AclResourceType::TransactionalId => {
             if !within_project(&name.value, project) {
-                findings.push(Finding::error("KP304", &name.location, format!("`{}` is outside project {project}", name.value)));
+                findings.push(Finding::error(
+                    "KP304",
+                    &name.location,
+                    format!("`{}` is outside project {project}", name.value),
+                ));
                 return None;
             }
         }
@@ -466,8 +710,16 @@ fn explicit_binding(
     Some(AclBinding {
         principal: account.principal(),
         resource_type: decl.resource_type.value,
-        pattern_type: if decl.resource_type.value == AclResourceType::Cluster { AclPatternType::Literal } else { pattern_type },
-        resource_name: if decl.resource_type.value == AclResourceType::Cluster { "kafka-cluster".into() } else { name.value.clone() },
+        pattern_type: if decl.resource_type.value == AclResourceType::Cluster {
+            AclPatternType::Literal
+        } else {
+            pattern_type
+        },
+        resource_name: if decl.resource_type.value == AclResourceType::Cluster {
+            "kafka-cluster".into()
+        } else {
+            name.value.clone()
+        },
         operation: decl.operation.value,
         host: "*".into(),
     })
@@ -487,7 +739,9 @@ fn shared_operation_allowed(topic: &Topic, project: &str, operation: AclOperatio
         AclOperation::Describe | AclOperation::DescribeConfigs => reads || writes,
         AclOperation::Read => reads,
         AclOperation::Write | AclOperation::IdempotentWrite => writes,
-        AclOperation::Create | AclOperation::Delete | AclOperation::Alter | AclOperation::AlterConfigs => false,
+        AclOperation::Create | AclOperation::Delete | AclOperation::Alter | AclOperation::AlterConfigs => {
+            false
+        }
     }
 }
 

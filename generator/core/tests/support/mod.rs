@@ -110,7 +110,8 @@ impl Env {
     /// An empty directory (no defaults, no stages, no projects).
     pub fn empty() -> Env {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let root = std::env::temp_dir().join(format!("kp-core-test-{}-{n}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&root).unwrap();
         Env { root }

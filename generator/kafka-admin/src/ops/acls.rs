@@ -111,20 +111,11 @@ impl AdminClient {
                 // Results are positional: one per creation, in request order.
                 Ok(batch
                     .iter()
-                    .zip(
-                        response
-                            .results
-                            .iter()
-                            .map(Some)
-                            .chain(std::iter::repeat(None)),
-                    )
+                    .zip(response.results.iter().map(Some).chain(std::iter::repeat(None)))
                     .map(|(b, r)| match r {
-                        Some(r) => item(
-                            "CreateAcls",
-                            format!("ACL '{b}'"),
-                            r.error_code,
-                            r.error_message.as_deref(),
-                        ),
+                        Some(r) => {
+                            item("CreateAcls", format!("ACL '{b}'"), r.error_code, r.error_message.as_deref())
+                        }
                         None => Err(super::configs::missing("CreateAcls", &format!("ACL '{b}'"))),
                     })
                     .collect())

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::incremental_alter_configs_request::{
-    AlterConfigsResource, AlterableConfig,
-};
+use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 use kafka_protocol::protocol::StrBytes;
 
@@ -20,10 +18,7 @@ fn s(v: &str) -> StrBytes {
 /// Broker and broker-logger resources must be handled by the broker they name; an empty name is
 /// the cluster-wide default, which any broker (or, for writes, the controller) handles.
 fn target_for(resource: &ConfigResource, write: bool) -> Target {
-    let own_broker = matches!(
-        resource.kind,
-        ConfigResourceType::Broker | ConfigResourceType::BrokerLogger
-    );
+    let own_broker = matches!(resource.kind, ConfigResourceType::Broker | ConfigResourceType::BrokerLogger);
     match resource.name.parse::<i32>() {
         Ok(id) if own_broker => Target::Node(id),
         _ if write => Target::Controller,
@@ -47,30 +42,18 @@ fn group_by_target<I>(items: &[I], target: impl Fn(&I) -> Target) -> Vec<(Target
 impl AdminClient {
     /// Describes the configuration of each resource (every key, with its source). Results are in
     /// the order of `resources`.
-    pub async fn describe_configs(
-        &self,
-        resources: &[ConfigResource],
-    ) -> Vec<Result<Vec<ConfigEntry>>> {
-        let mut results: Vec<Option<Result<Vec<ConfigEntry>>>> =
-            resources.iter().map(|_| None).collect();
+    pub async fn describe_configs(&self, resources: &[ConfigResource]) -> Vec<Result<Vec<ConfigEntry>>> {
+        let mut results: Vec<Option<Result<Vec<ConfigEntry>>>> = resources.iter().map(|_| None).collect();
         for (target, indices) in group_by_target(resources, |r| target_for(r, false)) {
-            let group: Vec<ConfigResource> =
-                indices.iter().map(|&i| resources[i].clone()).collect();
+            let group: Vec<ConfigResource> = indices.iter().map(|&i| resources[i].clone()).collect();
             let outcome = self
-                .batch(
-                    &group,
-                    async |batch| self.describe_configs_once(target, batch).await,
-                    |_| None,
-                )
+                .batch(&group, async |batch| self.describe_configs_once(target, batch).await, |_| None)
                 .await;
             for (i, r) in indices.into_iter().zip(outcome) {
                 results[i] = Some(r);
             }
         }
-        results
-            .into_iter()
-            .map(|r| r.expect("every resource has a result"))
-            .collect()
+        results.into_iter().map(|r| r.expect("every resource has a result")).collect()
     }
 
     async fn describe_configs_once(
@@ -99,27 +82,24 @@ impl AdminClient {
                 kind: ConfigResourceType::from_code(r.resource_type),
                 name: r.resource_name.to_string(),
             };
-            let result = item(
-                "DescribeConfigs",
-                resource.to_string(),
-                r.error_code,
-                r.error_message.as_deref(),
-            )
-            .map(|()| {
-                let mut entries: Vec<ConfigEntry> = r
-                    .configs
-                    .into_iter()
-                    .map(|c| ConfigEntry {
-                        name: c.name.to_string(),
-                        value: c.value.map(|v| v.to_string()),
-                        source: ConfigSource::from_code(c.config_source),
-                        read_only: c.read_only,
-                        sensitive: c.is_sensitive,
-                    })
-                    .collect();
-                entries.sort_by(|a, b| a.name.cmp(&b.name));
-                entries
-            });
+            let result =
+                item("DescribeConfigs", resource.to_string(), r.error_code, r.error_message.as_deref()).map(
+                    |()| {
+                        let mut entries: Vec<ConfigEntry> = r
+                            .configs
+                            .into_iter()
+                            .map(|c| ConfigEntry {
+                                name: c.name.to_string(),
+                                value: c.value.map(|v| v.to_string()),
+                                source: ConfigSource::from_code(c.config_source),
+                                read_only: c.read_only,
+                                sensitive: c.is_sensitive,
+                            })
+                            .collect();
+                        entries.sort_by(|a, b| a.name.cmp(&b.name));
+                        entries
+                    },
+                );
             by_resource.insert((resource.kind.code(), resource.name), result);
         }
         Ok(batch
@@ -154,10 +134,7 @@ impl AdminClient {
                 results[i] = Some(r);
             }
         }
-        results
-            .into_iter()
-            .map(|r| r.expect("every resource has a result"))
-            .collect()
+        results.into_iter().map(|r| r.expect("every resource has a result")).collect()
     }
 
     async fn alter_configs_once(
@@ -168,29 +145,27 @@ impl AdminClient {
     ) -> Result<Vec<Result<()>>> {
         let response = self
             .send(target, |_| {
-                IncrementalAlterConfigsRequest::default()
-                    .with_validate_only(validate_only)
-                    .with_resources(
-                        batch
-                            .iter()
-                            .map(|c| {
-                                AlterConfigsResource::default()
-                                    .with_resource_type(c.resource.kind.code())
-                                    .with_resource_name(s(&c.resource.name))
-                                    .with_configs(
-                                        c.changes
-                                            .iter()
-                                            .map(|(key, op)| {
-                                                AlterableConfig::default()
-                                                    .with_name(s(key))
-                                                    .with_config_operation(op.code())
-                                                    .with_value(op.value().map(s))
-                                            })
-                                            .collect(),
-                                    )
-                            })
-                            .collect(),
-                    )
+                IncrementalAlterConfigsRequest::default().with_validate_only(validate_only).with_resources(
+                    batch
+                        .iter()
+                        .map(|c| {
+                            AlterConfigsResource::default()
+                                .with_resource_type(c.resource.kind.code())
+                                .with_resource_name(s(&c.resource.name))
+                                .with_configs(
+                                    c.changes
+                                        .iter()
+                                        .map(|(key, op)| {
+                                            AlterableConfig::default()
+                                                .with_name(s(key))
+                                                .with_config_operation(op.code())
+                                                .with_value(op.value().map(s))
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                )
             })
             .await?;
         let mut by_resource: HashMap<(i8, String), Result<()>> = HashMap::new();
@@ -212,9 +187,7 @@ impl AdminClient {
             .map(|c| {
                 by_resource
                     .remove(&(c.resource.kind.code(), c.resource.name.clone()))
-                    .unwrap_or_else(|| {
-                        Err(missing("IncrementalAlterConfigs", &c.resource.to_string()))
-                    })
+                    .unwrap_or_else(|| Err(missing("IncrementalAlterConfigs", &c.resource.to_string())))
             })
             .collect())
     }
@@ -222,11 +195,7 @@ impl AdminClient {
 
 /// The broker left an item out of its response (should not happen; reported, never ignored).
 pub(crate) fn missing(api: &'static str, what: &str) -> Error {
-    Error::Protocol {
-        broker: String::new(),
-        api,
-        reason: format!("the response has no result for {what}"),
-    }
+    Error::Protocol { broker: String::new(), api, reason: format!("the response has no result for {what}") }
 }
 
 #[cfg(test)]
@@ -235,40 +204,18 @@ mod tests {
 
     #[test]
     fn broker_resources_go_to_their_broker_topics_to_the_controller() {
-        assert_eq!(
-            target_for(&ConfigResource::broker(2), true),
-            Target::Node(2)
-        );
-        assert_eq!(
-            target_for(&ConfigResource::broker(2), false),
-            Target::Node(2)
-        );
-        assert_eq!(
-            target_for(&ConfigResource::topic("t"), true),
-            Target::Controller
-        );
-        assert_eq!(
-            target_for(&ConfigResource::topic("123"), false),
-            Target::Any
-        );
-        let default = ConfigResource {
-            kind: ConfigResourceType::Broker,
-            name: String::new(),
-        };
+        assert_eq!(target_for(&ConfigResource::broker(2), true), Target::Node(2));
+        assert_eq!(target_for(&ConfigResource::broker(2), false), Target::Node(2));
+        assert_eq!(target_for(&ConfigResource::topic("t"), true), Target::Controller);
+        assert_eq!(target_for(&ConfigResource::topic("123"), false), Target::Any);
+        let default = ConfigResource { kind: ConfigResourceType::Broker, name: String::new() };
         assert_eq!(target_for(&default, true), Target::Controller);
     }
 
     #[test]
     fn grouping_keeps_positions() {
-        let items = [
-            ConfigResource::topic("a"),
-            ConfigResource::broker(1),
-            ConfigResource::topic("b"),
-        ];
+        let items = [ConfigResource::topic("a"), ConfigResource::broker(1), ConfigResource::topic("b")];
         let groups = group_by_target(&items, |r| target_for(r, true));
-        assert_eq!(
-            groups,
-            vec![(Target::Controller, vec![0, 2]), (Target::Node(1), vec![1])]
-        );
+        assert_eq!(groups, vec![(Target::Controller, vec![0, 2]), (Target::Node(1), vec![1])]);
     }
 }

@@ -7,9 +7,7 @@ use kafka_protocol::messages::alter_user_scram_credentials_request::{
     ScramCredentialDeletion, ScramCredentialUpsertion,
 };
 use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
-use kafka_protocol::messages::{
-    AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest,
-};
+use kafka_protocol::messages::{AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::client::{AdminClient, Target, item};
@@ -52,9 +50,7 @@ impl AdminClient {
                 .send(Target::Any, |_| {
                     DescribeUserScramCredentialsRequest::default().with_users(users.map(|us| {
                         us.iter()
-                            .map(|u| {
-                                UserName::default().with_name(StrBytes::from_string(u.clone()))
-                            })
+                            .map(|u| UserName::default().with_name(StrBytes::from_string(u.clone())))
                             .collect()
                     }))
                 })
@@ -81,12 +77,8 @@ impl AdminClient {
                     .credential_infos
                     .iter()
                     .filter_map(|c| {
-                        ScramMechanism::from_code(c.mechanism).map(|mechanism| {
-                            ScramCredentialInfo {
-                                mechanism,
-                                iterations: c.iterations,
-                            }
-                        })
+                        ScramMechanism::from_code(c.mechanism)
+                            .map(|mechanism| ScramCredentialInfo { mechanism, iterations: c.iterations })
                     })
                     .collect();
                 infos.sort_by_key(|c| c.mechanism);
@@ -106,11 +98,8 @@ impl AdminClient {
         upserts: &[ScramUpsert],
         deletions: &[ScramDeletion],
     ) -> Vec<Result<()>> {
-        let changes: Vec<Change> = upserts
-            .iter()
-            .map(Change::Upsert)
-            .chain(deletions.iter().map(Change::Delete))
-            .collect();
+        let changes: Vec<Change> =
+            upserts.iter().map(Change::Upsert).chain(deletions.iter().map(Change::Delete)).collect();
         // Bad iteration counts are refused before the (possibly very long) PBKDF2 runs.
         let mut results: Vec<Option<Result<()>>> = changes
             .iter()
@@ -125,24 +114,14 @@ impl AdminClient {
                 _ => None,
             })
             .collect();
-        let todo: Vec<usize> = (0..changes.len())
-            .filter(|&i| results[i].is_none())
-            .collect();
+        let todo: Vec<usize> = (0..changes.len()).filter(|&i| results[i].is_none()).collect();
         let todo_changes: Vec<Change> = todo.iter().map(|&i| changes[i].clone()).collect();
-        let outcome = self
-            .batch(
-                &todo_changes,
-                async |batch| self.alter_scram_once(batch).await,
-                |_| None,
-            )
-            .await;
+        let outcome =
+            self.batch(&todo_changes, async |batch| self.alter_scram_once(batch).await, |_| None).await;
         for (i, r) in todo.into_iter().zip(outcome) {
             results[i] = Some(r);
         }
-        results
-            .into_iter()
-            .map(|r| r.expect("every change has a result"))
-            .collect()
+        results.into_iter().map(|r| r.expect("every change has a result")).collect()
     }
 
     async fn alter_scram_once(&self, batch: Vec<Change<'_>>) -> Result<Vec<Result<()>>> {
@@ -185,26 +164,17 @@ impl AdminClient {
         let by_user: HashMap<String, (i16, Option<String>)> = response
             .results
             .into_iter()
-            .map(|r| {
-                (
-                    r.user.to_string(),
-                    (r.error_code, r.error_message.map(|m| m.to_string())),
-                )
-            })
+            .map(|r| (r.user.to_string(), (r.error_code, r.error_message.map(|m| m.to_string()))))
             .collect();
         Ok(batch
             .iter()
             .map(|c| match by_user.get(c.user()) {
-                Some((code, message)) => item(
-                    "AlterUserScramCredentials",
-                    format!("user {}", c.user()),
-                    *code,
-                    message.as_deref(),
-                ),
-                None => Err(super::configs::missing(
-                    "AlterUserScramCredentials",
-                    &format!("user {}", c.user()),
-                )),
+                Some((code, message)) => {
+                    item("AlterUserScramCredentials", format!("user {}", c.user()), *code, message.as_deref())
+                }
+                None => {
+                    Err(super::configs::missing("AlterUserScramCredentials", &format!("user {}", c.user())))
+                }
             })
             .collect())
     }

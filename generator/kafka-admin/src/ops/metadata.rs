@@ -14,13 +14,8 @@ use crate::types::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 
 /// One Metadata request to any broker. `topics`: `None` for all, `Some(&[])` for none (brokers and
 /// controller only), otherwise those names.
-pub(crate) async fn fetch(
-    client: &AdminClient,
-    topics: Option<&[String]>,
-) -> Result<ClusterMetadata> {
-    let response = client
-        .send(Target::Any, |version| request(version, topics))
-        .await?;
+pub(crate) async fn fetch(client: &AdminClient, topics: Option<&[String]>) -> Result<ClusterMetadata> {
+    let response = client.send(Target::Any, |version| request(version, topics)).await?;
     Error::check("Metadata", None, response.error_code, None)?;
     let (metadata, _) = convert(response);
     Ok(metadata)
@@ -31,18 +26,13 @@ fn request(version: i16, topics: Option<&[String]>) -> MetadataRequest {
         names
             .iter()
             .map(|n| {
-                MetadataRequestTopic::default()
-                    .with_name(Some(TopicName(StrBytes::from_string(n.clone()))))
+                MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(n.clone()))))
             })
             .collect()
     });
     let request = MetadataRequest::default().with_topics(topics);
     // The field exists from v4; before that the default (true) is implied and cannot be sent.
-    if version >= 4 {
-        request.with_allow_auto_topic_creation(false)
-    } else {
-        request
-    }
+    if version >= 4 { request.with_allow_auto_topic_creation(false) } else { request }
 }
 
 /// Converts a response; topics that came back with an error are returned separately.
@@ -116,17 +106,9 @@ impl AdminClient {
                 // LEADER_NOT_AVAILABLE: retriable, and the honest state of a topic still settling.
                 Some(name) => Err(Error::Kafka(crate::error::KafkaError::new(
                     "Metadata",
-                    Some(format!(
-                        "topic {name} ({} of {} pending)",
-                        pending.len(),
-                        names.len()
-                    )),
+                    Some(format!("topic {name} ({} of {} pending)", pending.len(), names.len())),
                     5,
-                    Some(if exist {
-                        "not visible yet".into()
-                    } else {
-                        "still visible".into()
-                    }),
+                    Some(if exist { "not visible yet".into() } else { "still visible".into() }),
                 ))),
             }
         })
@@ -142,17 +124,11 @@ impl AdminClient {
     /// The named topics, each with its metadata or its error (`UNKNOWN_TOPIC_OR_PARTITION` for
     /// one that does not exist). Retried while any topic has a retriable error such as
     /// LEADER_NOT_AVAILABLE right after its creation.
-    pub async fn describe_topics(
-        &self,
-        names: &[String],
-    ) -> Result<BTreeMap<String, Result<TopicInfo>>> {
+    pub async fn describe_topics(&self, names: &[String]) -> Result<BTreeMap<String, Result<TopicInfo>>> {
         self.retrying(async || {
             let found = self.describe_topics_once(names).await?;
             // Retry the whole request while a topic is settling (e.g. LEADER_NOT_AVAILABLE).
-            if let Some(Err(e)) = found
-                .values()
-                .find(|r| r.as_ref().is_err_and(Error::is_retriable))
-            {
+            if let Some(Err(e)) = found.values().find(|r| r.as_ref().is_err_and(Error::is_retriable)) {
                 return Err(e.clone());
             }
             Ok(found)
@@ -161,18 +137,12 @@ impl AdminClient {
     }
 
     /// One Metadata request for the named topics, per-topic errors included, no retries.
-    async fn describe_topics_once(
-        &self,
-        names: &[String],
-    ) -> Result<BTreeMap<String, Result<TopicInfo>>> {
+    async fn describe_topics_once(&self, names: &[String]) -> Result<BTreeMap<String, Result<TopicInfo>>> {
         let response = self.send(Target::Any, |v| request(v, Some(names))).await?;
         Error::check("Metadata", None, response.error_code, None)?;
         let (metadata, errors) = convert(response);
-        let mut out: BTreeMap<String, Result<TopicInfo>> = metadata
-            .topics
-            .into_iter()
-            .map(|t| (t.name.clone(), Ok(t)))
-            .collect();
+        let mut out: BTreeMap<String, Result<TopicInfo>> =
+            metadata.topics.into_iter().map(|t| (t.name.clone(), Ok(t))).collect();
         out.extend(errors.into_iter().map(|(name, e)| (name, Err(e))));
         Ok(out)
     }

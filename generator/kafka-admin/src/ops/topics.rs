@@ -32,9 +32,7 @@ fn in_order(
     names
         .map(|n| {
             let what = format!("topic {n}");
-            by_name
-                .remove(&n)
-                .unwrap_or_else(|| Err(missing(api, &what)))
+            by_name.remove(&n).unwrap_or_else(|| Err(missing(api, &what)))
         })
         .collect()
 }
@@ -65,12 +63,10 @@ impl AdminClient {
                                                     .iter()
                                                     .map(|(k, v)| {
                                                         CreatableTopicConfig::default()
-                                                            .with_name(StrBytes::from_string(
-                                                                k.clone(),
-                                                            ))
-                                                            .with_value(Some(
-                                                                StrBytes::from_string(v.clone()),
-                                                            ))
+                                                            .with_name(StrBytes::from_string(k.clone()))
+                                                            .with_value(Some(StrBytes::from_string(
+                                                                v.clone(),
+                                                            )))
                                                     })
                                                     .collect(),
                                             )
@@ -93,11 +89,7 @@ impl AdminClient {
                         (name, r)
                     })
                     .collect();
-                Ok(in_order(
-                    "CreateTopics",
-                    batch.iter().map(|t| t.name.clone()),
-                    by_name,
-                ))
+                Ok(in_order("CreateTopics", batch.iter().map(|t| t.name.clone()), by_name))
             },
             |e| (e.code() == Some(36)).then_some(()),
         )
@@ -146,11 +138,7 @@ impl AdminClient {
                         (name, r)
                     })
                     .collect();
-                Ok(in_order(
-                    "CreatePartitions",
-                    batch.iter().map(|p| p.topic.clone()),
-                    by_name,
-                ))
+                Ok(in_order("CreatePartitions", batch.iter().map(|p| p.topic.clone()), by_name))
             },
             |_| None,
         )
@@ -166,16 +154,13 @@ impl AdminClient {
             async |batch| {
                 let response = self
                     .send(Target::Controller, |version| {
-                        let request =
-                            DeleteTopicsRequest::default().with_timeout_ms(timeout_ms(self));
+                        let request = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms(self));
                         // v6 names topics in `topics` (name or id); earlier versions in `topic_names`.
                         if version >= 6 {
                             request.with_topics(
                                 batch
                                     .iter()
-                                    .map(|n| {
-                                        DeleteTopicState::default().with_name(Some(topic_name(n)))
-                                    })
+                                    .map(|n| DeleteTopicState::default().with_name(Some(topic_name(n))))
                                     .collect(),
                             )
                         } else {

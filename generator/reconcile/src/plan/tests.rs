@@ -20,7 +20,9 @@ fn topic_mut<'a>(o: &'a mut ObservedState, name: &str) -> &'a mut ObservedTopic 
 
 #[test]
 fn a_cluster_in_sync_plans_nothing() {
-    for options in [PlanOptions::default(), allow(), PlanOptions { deletes: DeletePolicy::Skip, ..Default::default() }] {
+    for options in
+        [PlanOptions::default(), allow(), PlanOptions { deletes: DeletePolicy::Skip, ..Default::default() }]
+    {
         let p = plan(&desired(), &in_sync(), options);
         assert!(p.is_empty(), "{p:#?}");
         assert!(p.skipped.is_empty());
@@ -66,7 +68,11 @@ fn a_changed_and_a_new_config_key_are_one_update_with_old_and_new_values() {
             topic: "orders.placed.v1".into(),
             changes: vec![
                 ConfigDelta { key: "cleanup.policy".into(), old: None, new: Some("compact".into()) },
-                ConfigDelta { key: "retention.ms".into(), old: Some("604800000".into()), new: Some("86400000".into()) },
+                ConfigDelta {
+                    key: "retention.ms".into(),
+                    old: Some("604800000".into()),
+                    new: Some("86400000".into())
+                },
             ],
         }]
     );
@@ -103,7 +109,10 @@ fn the_stage_must_allow_deletes_too() {
     let mut d = desired();
     d.allow_delete = false;
     let mut o = in_sync();
-    o.topics.insert("orders.old.v1".into(), ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() });
+    o.topics.insert(
+        "orders.old.v1".into(),
+        ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() },
+    );
     let p = plan(&d, &o, allow());
     assert!(p.changes.is_empty());
     assert_eq!(p.refusals[0].subject, "topic orders.old.v1");
@@ -115,7 +124,10 @@ fn partitions_only_grow() {
     let mut o = in_sync();
     topic_mut(&mut o, "orders.placed.v1").partitions = 1;
     let p = plan(&desired(), &o, PlanOptions::default());
-    assert_eq!(actions(&p), vec![&Action::IncreasePartitions { topic: "orders.placed.v1".into(), from: 1, to: 3 }]);
+    assert_eq!(
+        actions(&p),
+        vec![&Action::IncreasePartitions { topic: "orders.placed.v1".into(), from: 1, to: 3 }]
+    );
     assert_eq!(p.changes[0].reason, "3 partitions declared, 1 on the cluster");
 
     topic_mut(&mut o, "orders.placed.v1").partitions = 6;
@@ -143,7 +155,10 @@ fn a_replication_factor_change_is_refused_as_a_reassignment_and_other_changes_ar
 fn only_managed_topics_that_are_no_longer_declared_are_deleted() {
     let mut o = in_sync();
     for name in ["orders.old.v1", "legacy.orders", "orders", "ordersx.y"] {
-        o.topics.insert(name.into(), ObservedTopic { partitions: 1, replication_factor: 1, ..Default::default() });
+        o.topics.insert(
+            name.into(),
+            ObservedTopic { partitions: 1, replication_factor: 1, ..Default::default() },
+        );
     }
     let p = plan(&desired(), &o, allow());
     assert_eq!(actions(&p), vec![&Action::DeleteTopic { topic: "orders.old.v1".into() }]);
@@ -152,7 +167,9 @@ fn only_managed_topics_that_are_no_longer_declared_are_deleted() {
     let refused = plan(&desired(), &o, PlanOptions::default());
     assert!(refused.changes.is_empty());
     assert_eq!(refused.refusals.len(), 1);
-    assert!(refused.refusals[0].message.starts_with("deleting topic orders.old.v1 (under a managed prefix and no longer declared) is refused"));
+    assert!(refused.refusals[0].message.starts_with(
+        "deleting topic orders.old.v1 (under a managed prefix and no longer declared) is refused"
+    ));
 }
 
 #[test]
@@ -167,7 +184,10 @@ fn internal_topics_are_neither_created_nor_deleted() {
         configs: Default::default(),
     });
     let mut o = in_sync();
-    o.topics.insert("_schemas".into(), ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() });
+    o.topics.insert(
+        "_schemas".into(),
+        ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() },
+    );
     let p = plan(&d, &o, allow());
     assert!(p.changes.is_empty(), "{:#?}", p.changes);
     assert_eq!(p.refusals.len(), 1);
@@ -179,8 +199,10 @@ fn missing_acls_are_created_and_owned_undeclared_ones_deleted_without_any_flag()
     let mut o = in_sync();
     let declared_read = acl("User:orders-audit", ResourceType::Topic, "orders.placed.v1", AclOperation::Read);
     o.acls.remove(&declared_read);
-    let stale_of_managed_principal = acl("User:orders-app", ResourceType::Topic, "legacy.orders", AclOperation::Read);
-    let stale_on_managed_topic = acl("User:someone", ResourceType::Topic, "orders.placed.v1", AclOperation::Read);
+    let stale_of_managed_principal =
+        acl("User:orders-app", ResourceType::Topic, "legacy.orders", AclOperation::Read);
+    let stale_on_managed_topic =
+        acl("User:someone", ResourceType::Topic, "orders.placed.v1", AclOperation::Read);
     o.acls.insert(stale_of_managed_principal.clone());
     o.acls.insert(stale_on_managed_topic.clone());
     let p = plan(&desired(), &o, PlanOptions::default());
@@ -218,7 +240,9 @@ fn declared_platform_bindings_on_internal_topics_are_created_but_never_deleted()
     let p = plan(&d, &o, allow());
     assert_eq!(
         actions(&p),
-        vec![&Action::CreateAcl { acl: acl("User:schema-registry", ResourceType::Topic, "_schemas", AclOperation::Read) }]
+        vec![&Action::CreateAcl {
+            acl: acl("User:schema-registry", ResourceType::Topic, "_schemas", AclOperation::Read)
+        }]
     );
 }
 
@@ -246,7 +270,10 @@ fn deletes_come_last_in_apply_order() {
         configs: Default::default(),
     });
     let mut o = in_sync();
-    o.topics.insert("orders.old.v1".into(), ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() });
+    o.topics.insert(
+        "orders.old.v1".into(),
+        ObservedTopic { partitions: 1, replication_factor: 3, ..Default::default() },
+    );
     o.acls.insert(acl("User:orders-app", ResourceType::Topic, "orders.old.v1", AclOperation::Write));
     d.acls.push(declared_acl("User:orders-app", "orders.new.v1", Op::Write));
     let p = plan(&d, &o, allow());
