@@ -2,8 +2,9 @@
 # The whole test suite, servers included: the README's test command, and what CI runs.
 #
 # Installs the pinned tools it needs (cfn-lint, checkov, moto, Kafka jars) under $TOOLS_DIR, checks
-# that templates/ is current, lints every template, starts moto and a 3-node Kafka cluster on
-# 127.0.0.1 once, runs every test of the workspace, and stops the servers again.
+# formatting and clippy lints, checks that templates/ is current, lints every template, starts moto
+# and a 3-node Kafka cluster on 127.0.0.1 once, runs every test of the workspace, and stops the
+# servers again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,10 @@ step "install pinned tools"
 tests/scripts/lint-templates.sh install
 tests/scripts/moto.sh install
 tests/scripts/kafka.sh install
+
+step "style: cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "build"
 cargo build --workspace --all-targets --locked

@@ -72,7 +72,7 @@ async fn topic_lifecycle_create_describe_alter_grow_delete() {
 
     // Validation only creates nothing.
     all_ok(client.create_topics(&topics, true).await);
-    let described = client.describe_topics(&[a.clone()]).await.unwrap();
+    let described = client.describe_topics(std::slice::from_ref(&a)).await.unwrap();
     assert_eq!(described[&a].as_ref().unwrap_err().code(), Some(3), "validate_only created {a}");
 
     all_ok(client.create_topics(&topics, false).await);
@@ -129,7 +129,7 @@ async fn topic_lifecycle_create_describe_alter_grow_delete() {
     // Partitions grow; they never shrink.
     all_ok(client.create_partitions(&[NewPartitions { topic: a.clone(), total: 6 }], false).await);
     let grown = eventually(Duration::from_secs(10), async || {
-        let described = client.describe_topics(&[a.clone()]).await.unwrap();
+        let described = client.describe_topics(std::slice::from_ref(&a)).await.unwrap();
         described[&a].as_ref().is_ok_and(|t| t.partitions.len() == 6)
     })
     .await;
@@ -259,7 +259,7 @@ async fn acls_are_created_described_and_deleted_exactly() {
     assert_eq!(deleted[0].as_ref().unwrap(), &vec![bindings[0].clone()]);
     assert!(count(&mine, 3).await, "one binding deleted, three left");
 
-    let deleted = client.delete_acls(&[mine.clone()]).await;
+    let deleted = client.delete_acls(std::slice::from_ref(&mine)).await;
     assert_eq!(deleted[0].as_ref().unwrap().len(), 3);
     assert!(count(&mine, 0).await, "all bindings of {principal} deleted");
 }

@@ -167,7 +167,7 @@ async fn creates_topics_acls_and_credentials_then_plans_nothing() {
     let events = format!("{p}.events.v1");
     settles(
         async || {
-            let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
+            let meta = admin.describe_topics(std::slice::from_ref(&events)).await.unwrap();
             meta[&events].as_ref().map(|t| (t.partitions.len(), t.replication_factor())).ok()
         },
         Some((3, 3)),
@@ -243,7 +243,7 @@ async fn changes_configs_and_increases_partitions() {
     .await;
     settles(
         async || {
-            let meta = admin.describe_topics(&[events.clone()]).await.unwrap();
+            let meta = admin.describe_topics(std::slice::from_ref(&events)).await.unwrap();
             meta[&events].as_ref().map(|t| t.partitions.len()).ok()
         },
         Some(5),

@@ -98,7 +98,7 @@ impl AdminClient {
         upserts: &[ScramUpsert],
         deletions: &[ScramDeletion],
     ) -> Vec<Result<()>> {
-        let changes: Vec<Change> =
+        let changes: Vec<Change<'_>> =
             upserts.iter().map(Change::Upsert).chain(deletions.iter().map(Change::Delete)).collect();
         // Bad iteration counts are refused before the (possibly very long) PBKDF2 runs.
         let mut results: Vec<Option<Result<()>>> = changes
@@ -115,7 +115,7 @@ impl AdminClient {
             })
             .collect();
         let todo: Vec<usize> = (0..changes.len()).filter(|&i| results[i].is_none()).collect();
-        let todo_changes: Vec<Change> = todo.iter().map(|&i| changes[i].clone()).collect();
+        let todo_changes: Vec<Change<'_>> = todo.iter().map(|&i| changes[i].clone()).collect();
         let outcome =
             self.batch(&todo_changes, async |batch| self.alter_scram_once(batch).await, |_| None).await;
         for (i, r) in todo.into_iter().zip(outcome) {
