@@ -24,6 +24,11 @@ tests/scripts/kafka.sh install
 step "style: cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# gen builds without a C toolchain: its AWS SDK uses rustls with ring, never aws-lc-rs.
+if cargo tree -p kafka-gen --locked -e normal,build --prefix none | grep -q '^aws-lc'; then
+  echo "kafka-gen depends on aws-lc: keep the AWS SDK's default features off (generator/cli/Cargo.toml)" >&2
+  exit 1
+fi
 
 step "build"
 cargo build --workspace --all-targets --locked

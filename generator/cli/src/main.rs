@@ -1,5 +1,6 @@
 //! `gen`: validate, render, plan, apply, deploy and package the Kafka platform.
 
+mod aws;
 mod deploy;
 mod diagnostics;
 mod package;

@@ -275,7 +275,7 @@ async fn password_source(plan: &Plan, c: &ConnectionArgs) -> Result<PasswordSour
     if !plan.changes.iter().any(|ch| matches!(ch.action, Action::UpsertScramCredential { .. })) {
         return Ok(PasswordSource::Unavailable("no SCRAM credentials to write".into()));
     }
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = crate::aws::sdk_config(None).await;
     Ok(PasswordSource::Ssm(aws_sdk_ssm::Client::new(&config)))
 }
 

@@ -21,8 +21,6 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_config::{BehaviorVersion, Region};
-
 use cfn::{Cfn, ChangeSetRequest, ChangeSetResult, TemplateSource};
 use confirm::Confirmation;
 pub use error::DeployError;
@@ -181,10 +179,7 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
                 .into(),
         ));
     }
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(manifest.region.clone()))
-        .load()
-        .await;
+    let config = crate::aws::sdk_config(Some(manifest.region.clone())).await;
     check_account(&config, &manifest).await?;
     let mut s3 = aws_sdk_s3::config::Builder::from(&config);
     if config.endpoint_url().is_some() {
