@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslHandshakeRequest,
-};
-use kafka_protocol::protocol::{Decodable, Message, Request, StrBytes};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, SaslAuthenticateRequest, SaslHandshakeRequest};
+use kafka_protocol::protocol::{Message, Request, StrBytes};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -215,8 +213,8 @@ impl Connection {
             // A broker that does not know our ApiVersions version answers in v0 with
             // UNSUPPORTED_VERSION and its own range; try again with the highest common version.
             if frame::leading_error_code(&body) == Some(35) && version > 0 {
-                let v0 = ApiVersionsResponse::decode(&mut body.clone(), 0)
-                    .map_err(|e| self.protocol_error(ApiKey::ApiVersions as i16, e.to_string()))?;
+                let v0 = frame::decode_body::<ApiVersionsRequest>(body.clone(), 0)
+                    .map_err(|reason| self.protocol_error(ApiKey::ApiVersions as i16, reason))?;
                 let theirs = v0
                     .api_keys
                     .iter()

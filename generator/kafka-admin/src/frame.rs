@@ -6,10 +6,16 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Responses larger than this are refused rather than allocated: a corrupt length (or a server
-/// that is not Kafka, e.g. a TLS endpoint spoken to in plaintext) must not exhaust memory. Metadata
-/// of tens of thousands of topics stays well below it.
-pub(crate) const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
+use crate::bounds;
+
+/// Responses larger than this are refused: a corrupt length (or a server that is not Kafka, e.g. a
+/// TLS endpoint spoken to in plaintext) must not exhaust memory, and decoding multiplies a frame's
+/// size several times over. Metadata of 50,000 topics of 6 partitions takes about 15 MB.
+pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+/// What a frame reserves before its bytes arrive: memory follows the bytes actually received,
+/// never the length a peer merely claims.
+const INITIAL_FRAME_CAPACITY: usize = 64 * 1024;
 
 /// The name of an API for messages and statistics, e.g. `CreateTopics`.
 pub(crate) fn api_name(key: i16) -> &'static str {
@@ -72,8 +78,10 @@ pub(crate) fn response_body<R: Request>(
     Ok(frame)
 }
 
-/// Decodes a response body of the given version.
+/// Decodes a response body of the given version, once every length it claims is known to fit
+/// (see `bounds`).
 pub(crate) fn decode_body<R: Request>(mut body: Bytes, version: i16) -> Result<R::Response, String> {
+    bounds::check(R::KEY, version, &body).map_err(|e| format!("malformed response v{version}: {e}"))?;
     <R::Response as Decodable>::decode(&mut body, version).map_err(|e| format!("response v{version}: {e}"))
 }
 
@@ -100,9 +108,16 @@ pub(crate) async fn read_frame<S: AsyncRead + Unpin + ?Sized>(stream: &mut S) ->
     let mut prefix = [0u8; 4];
     stream.read_exact(&mut prefix).await.map_err(ReadError::Io)?;
     let len = frame_length(prefix).map_err(ReadError::Invalid)?;
-    let mut buf = BytesMut::zeroed(len);
-    stream.read_exact(&mut buf).await.map_err(ReadError::Io)?;
-    Ok(buf.freeze())
+    let mut buf = Vec::with_capacity(len.min(INITIAL_FRAME_CAPACITY));
+    (&mut *stream).take(len as u64).read_to_end(&mut buf).await.map_err(ReadError::Io)?;
+    if buf.len() < len {
+        let e = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the connection ended after {} of {len} response bytes", buf.len()),
+        );
+        return Err(ReadError::Io(e));
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Reads the error code that starts the body of every ApiVersions response version, without
@@ -186,6 +201,32 @@ mod tests {
         assert_eq!(&read_frame(&mut r).await.unwrap()[..], b"abc");
         assert_eq!(&read_frame(&mut r).await.unwrap()[..], b"z");
         assert!(matches!(read_frame(&mut r).await, Err(ReadError::Io(_))));
+    }
+
+    #[test]
+    fn a_response_claiming_more_entries_than_it_holds_is_an_error_not_an_abort() {
+        use kafka_protocol::messages::ApiVersionsRequest;
+        // Before the bounds check, kafka-protocol reserved 2^31-1 entries here and the allocator
+        // aborted the whole process.
+        let body = Bytes::from_static(&[0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        let e = decode_body::<ApiVersionsRequest>(body, 0).unwrap_err();
+        assert!(e.starts_with("malformed response v0: an array of 2147483647 elements"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_frame_cut_short_is_an_error() {
+        let mut wire: Vec<u8> = 10i32.to_be_bytes().to_vec();
+        wire.extend_from_slice(b"abc");
+        let Err(ReadError::Io(e)) = read_frame(&mut &wire[..]).await else { panic!("read") };
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(e.to_string().contains("after 3 of 10 response bytes"), "{e}");
+    }
+
+    #[test]
+    fn frames_above_the_cap_are_refused() {
+        assert!(frame_length((MAX_FRAME_BYTES as i32).to_be_bytes()).is_ok());
+        assert!(frame_length((MAX_FRAME_BYTES as i32 + 1).to_be_bytes()).is_err());
+        assert!(frame_length(0x7fff_ffffi32.to_be_bytes()).is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bounds;
 mod client;
 mod codes;
 mod connection;
