@@ -11,6 +11,8 @@
 
 use kafka_protocol::messages::ApiKey;
 
+mod cluster_health;
+
 /// The wire type of one field. Nullability is not described: a null length never allocates.
 #[derive(Debug, Clone, Copy)]
 enum Ty {
@@ -235,7 +237,7 @@ fn layout(key: i16) -> Option<&'static Layout> {
         ApiKey::DeleteAcls => &DELETE_ACLS,
         ApiKey::DescribeUserScramCredentials => &DESCRIBE_USER_SCRAM_CREDENTIALS,
         ApiKey::AlterUserScramCredentials => &ALTER_USER_SCRAM_CREDENTIALS,
-        _ => return None,
+        _ => return cluster_health::layout(key),
     })
 }
 

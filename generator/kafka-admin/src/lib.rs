@@ -39,6 +39,9 @@ pub use client::{AdminClient, AdminConfig, RequestStats, RetryPolicy};
 pub use codes::{CodeInfo, lookup as error_code_info};
 pub use connection::ScramCredentials;
 pub use error::{Error, KafkaError, Result};
+pub use ops::cluster_health::{
+    ClusterDescription, FeatureRange, Features, QuorumInfo, QuorumReplica, RegisteredBroker,
+};
 pub use ops::credentials::DEFAULT_SCRAM_ITERATIONS;
 pub use scram::{
     MAX_ITERATIONS as SCRAM_MAX_ITERATIONS, MIN_ITERATIONS as SCRAM_MIN_ITERATIONS, ScramMechanism,
