@@ -263,7 +263,7 @@ impl Connection {
 
         let mut scram = ScramClient::new(sasl.mechanism, &sasl.user, sasl.password.expose());
         let server_first = self.sasl_step(sasl, Bytes::from(scram.client_first())).await?;
-        let client_final = scram.client_final(&server_first).map_err(|e| auth_error(self, e.0))?;
+        let client_final = scram.client_final(&server_first).await.map_err(|e| auth_error(self, e.0))?;
         let server_final = self.sasl_step(sasl, Bytes::from(client_final)).await?;
         scram.verify_server_final(&server_final).map_err(|e| auth_error(self, e.0))?;
         Ok(())

@@ -104,6 +104,18 @@ pub fn salted_password(mechanism: ScramMechanism, password: &[u8], salt: &[u8], 
     }
 }
 
+/// [`salted_password`] on tokio's blocking pool.
+pub(crate) async fn salted_password_off_thread(
+    mechanism: ScramMechanism,
+    password: Vec<u8>,
+    salt: Vec<u8>,
+    iterations: u32,
+) -> Result<Vec<u8>, ScramError> {
+    tokio::task::spawn_blocking(move || salted_password(mechanism, &password, &salt, iterations))
+        .await
+        .or_else(|e| err(format!("computing the salted password failed: {e}")))
+}
+
 /// Fresh random bytes from the operating system (nonces, salts).
 pub(crate) fn random_bytes(len: usize) -> Vec<u8> {
     let mut buf = vec![0u8; len];
@@ -165,8 +177,10 @@ impl ScramClient {
         format!("n,,{}", self.client_first_bare)
     }
 
-    /// Answers the server-first message with the client-final message carrying the proof.
-    pub fn client_final(&mut self, server_first: &str) -> Result<String, ScramError> {
+    /// Answers the server-first message with the client-final message carrying the proof. The
+    /// iteration count is checked first, and the salted password (thousands of HMAC rounds) is
+    /// computed on tokio's blocking pool, never on the thread that runs the connection's tasks.
+    pub async fn client_final(&mut self, server_first: &str) -> Result<String, ScramError> {
         let mut nonce = None;
         let mut salt = None;
         let mut iterations = None;
@@ -195,9 +209,15 @@ impl ScramClient {
                 "server asks for {iterations} iterations, fewer than the minimum {MIN_ITERATIONS}"
             ));
         }
+        // Kafka stores no credential above this; more would pin a CPU long past any timeout.
+        if iterations > MAX_ITERATIONS {
+            return err(format!(
+                "server asks for {iterations} iterations, more than Kafka's maximum {MAX_ITERATIONS}"
+            ));
+        }
 
         let m = self.mechanism;
-        let salted = salted_password(m, &self.password, &salt, iterations);
+        let salted = salted_password_off_thread(m, self.password.clone(), salt, iterations).await?;
         let client_key = m.hmac(&salted, b"Client Key");
         let stored_key = m.hash(&client_key);
         // "biws" is base64("n,,"), the GS2 header repeated as channel binding data.
@@ -240,13 +260,13 @@ mod tests {
     use super::*;
 
     // RFC 7677, section 3: the SCRAM-SHA-256 example exchange.
-    #[test]
-    fn rfc7677_sha256_example() {
+    #[tokio::test]
+    async fn rfc7677_sha256_example() {
         let mut c = ScramClient::with_nonce(ScramMechanism::Sha256, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
         assert_eq!(c.client_first(), "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
         let server_first =
             "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-        let client_final = c.client_final(server_first).unwrap();
+        let client_final = c.client_final(server_first).await.unwrap();
         assert_eq!(
             client_final,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
@@ -254,12 +274,13 @@ mod tests {
         c.verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=").unwrap();
     }
 
-    #[test]
-    fn wrong_server_signature_is_rejected() {
+    #[tokio::test]
+    async fn wrong_server_signature_is_rejected() {
         let mut c = ScramClient::with_nonce(ScramMechanism::Sha256, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
         c.client_final(
             "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
         )
+        .await
         .unwrap();
         let e = c.verify_server_final("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=").unwrap_err();
         assert!(e.0.contains("does not match"), "{e}");
@@ -267,18 +288,49 @@ mod tests {
         assert_eq!(e.0, "server refused: invalid-proof");
     }
 
-    #[test]
-    fn server_nonce_must_extend_client_nonce() {
+    #[tokio::test]
+    async fn server_nonce_must_extend_client_nonce() {
         let mut c = ScramClient::with_nonce(ScramMechanism::Sha512, "u", "p", "abc");
-        assert!(c.client_final("r=xyz123,s=QSXCR+Q6sek8bf92,i=4096").is_err());
-        assert!(c.client_final("r=abc,s=QSXCR+Q6sek8bf92,i=4096").is_err());
+        assert!(c.client_final("r=xyz123,s=QSXCR+Q6sek8bf92,i=4096").await.is_err());
+        assert!(c.client_final("r=abc,s=QSXCR+Q6sek8bf92,i=4096").await.is_err());
     }
 
-    #[test]
-    fn too_few_iterations_are_refused() {
+    #[tokio::test]
+    async fn too_few_iterations_are_refused() {
         let mut c = ScramClient::with_nonce(ScramMechanism::Sha512, "u", "p", "abc");
-        let e = c.client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=1000").unwrap_err();
+        let e = c.client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=1000").await.unwrap_err();
         assert!(e.0.contains("fewer than the minimum"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn too_many_iterations_are_refused_before_any_hashing() {
+        let mut c = ScramClient::with_nonce(ScramMechanism::Sha512, "u", "p", "abc");
+        // 2^32-1 rounds of HMAC-SHA-512 would run for hours.
+        let e = c.client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=4294967295").await.unwrap_err();
+        assert_eq!(e.0, "server asks for 4294967295 iterations, more than Kafka's maximum 16384");
+        let e = c.client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=16385").await.unwrap_err();
+        assert!(e.0.contains("more than Kafka's maximum"), "{e}");
+        assert!(c.client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=16384").await.is_ok());
+    }
+
+    // The only blocking thread is held busy, so a client-final computed on the blocking pool
+    // cannot be ready at its first poll; one computed inline on the async thread would be.
+    #[test]
+    fn the_salted_password_is_computed_on_the_blocking_pool() {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+        let runtime = tokio::runtime::Builder::new_current_thread().max_blocking_threads(1).build().unwrap();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        runtime.block_on(async {
+            let busy = tokio::task::spawn_blocking(move || wait.recv());
+            let mut c = ScramClient::with_nonce(ScramMechanism::Sha512, "u", "p", "abc");
+            let mut answer = Box::pin(c.client_final("r=abcdef,s=QSXCR+Q6sek8bf92,i=4096"));
+            let first = answer.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            assert!(first.is_pending(), "PBKDF2 ran on the async thread");
+            release.send(()).unwrap();
+            assert!(answer.await.unwrap().starts_with("c=biws,r=abcdef,p="));
+            busy.await.unwrap().unwrap();
+        });
     }
 
     #[test]
@@ -295,8 +347,8 @@ mod tests {
         assert_eq!(salted_password(ScramMechanism::Sha512, b"p", b"s", 4096).len(), 64);
     }
 
-    #[test]
-    fn sha512_exchange_round_trips_against_a_server_computation() {
+    #[tokio::test]
+    async fn sha512_exchange_round_trips_against_a_server_computation() {
         // The server side computed independently from the stored credential, as Kafka does.
         let m = ScramMechanism::Sha512;
         let salt = b"0123456789abcdef";
@@ -306,7 +358,7 @@ mod tests {
 
         let mut c = ScramClient::with_nonce(m, "alice", "secret", "cnonce");
         let server_first = format!("r=cnonceSNONCE,s={},i=4096", B64.encode(salt));
-        let client_final = c.client_final(&server_first).unwrap();
+        let client_final = c.client_final(&server_first).await.unwrap();
         let (without_proof, proof) = client_final.rsplit_once(",p=").unwrap();
         let auth = format!("n=alice,r=cnonce,{server_first},{without_proof}");
         let sig = m.hmac(&stored_key, auth.as_bytes());

@@ -131,12 +131,15 @@ impl AdminClient {
             match change {
                 Change::Upsert(u) => {
                     let salt = scram::random_bytes(SALT_BYTES);
-                    let salted = scram::salted_password(
+                    // Up to a thousand users of 16384 rounds each: not on the async thread.
+                    let salted = scram::salted_password_off_thread(
                         u.mechanism,
-                        u.password.expose().as_bytes(),
-                        &salt,
+                        u.password.expose().as_bytes().to_vec(),
+                        salt.clone(),
                         u.iterations as u32,
-                    );
+                    )
+                    .await
+                    .map_err(|e| Error::Config(e.0))?;
                     upsertions.push(
                         ScramCredentialUpsertion::default()
                             .with_name(StrBytes::from_string(u.user.clone()))
