@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use kafka_platform_core::digest::sha256_hex;
 use platform_tests::moto::endpoint as moto_endpoint;
 
 /// The `gen` binary: GEN_BIN, or built with cargo next to this test executable.
@@ -107,8 +108,7 @@ impl Stage {
     fn env(command: &mut Command) -> &mut Command {
         command
             .env("AWS_ENDPOINT_URL", moto_endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .envs(platform_tests::moto::admin_env())
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
     }
@@ -148,10 +148,6 @@ impl Drop for Stage {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
 
 /// What one `gen deploy` printed and how it exited.
 struct Run {

@@ -36,17 +36,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use platform_tests::gen_binary;
 use platform_tests::moto::endpoint as moto_endpoint;
-use sha2::{Digest, Sha256};
+use kafka_platform_core::digest::sha256_hex;
+use kafka_platform_core::manifest::{LAMBDAS, Lambda, LambdaPackage, PackageManifest};
 
 /// Account id `gen render` writes for dev, and moto's fixed account id.
 const RENDERED_ACCOUNT: &str = "111111111111";
 const MOTO_ACCOUNT: &str = "123456789012";
-/// The Lambda functions the dev stage's stacks take code keys for.
-const LAMBDAS: [&str; 3] = ["private-certificate", "reconciler", "secure-password"];
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// A copy of templates/dev with the rewrites of the module documentation, plus stand-in Lambda
 /// packages.
@@ -115,27 +110,28 @@ impl Stage {
     fn write_lambda_packages(&self) {
         let dir = self.root.join("lambda");
         std::fs::create_dir_all(&dir).unwrap();
-        let mut manifest = serde_json::Map::new();
-        for name in LAMBDAS {
+        let mut manifest = PackageManifest::new();
+        for Lambda { name, .. } in LAMBDAS {
             let zip = format!("stand-in for the {name} zip, run {}", self.id);
             std::fs::write(dir.join(format!("{name}.zip")), &zip).unwrap();
-            let sha = sha256_hex(zip.as_bytes());
-            manifest.insert(
-                name.to_string(),
-                serde_json::json!({"zip": format!("{name}.zip"), "sha256": sha,
-                    "s3_key": format!("lambdas/{name}-{sha}.zip"), "size": zip.len()}),
-            );
+            let sha = sha256_hex(&zip);
+            let package = LambdaPackage {
+                zip: format!("{name}.zip"),
+                s3_key: format!("lambdas/{name}-{sha}.zip"),
+                sha256: sha,
+                size: zip.len() as u64,
+            };
+            manifest.insert(name.to_string(), package);
         }
-        std::fs::write(dir.join("manifest.json"), serde_json::Value::Object(manifest).to_string()).unwrap();
+        std::fs::write(dir.join("manifest.json"), serde_json::to_string(&manifest).unwrap()).unwrap();
     }
 
     /// The keys the deploy uploads: the Lambda zips and the desired state, by content hash.
     fn upload_keys(&self) -> Vec<String> {
-        let lambda: serde_json::Value =
+        let packages: PackageManifest =
             serde_json::from_str(&std::fs::read_to_string(self.root.join("lambda/manifest.json")).unwrap())
                 .unwrap();
-        let mut keys: Vec<String> =
-            LAMBDAS.iter().map(|n| lambda[n]["s3_key"].as_str().unwrap().to_string()).collect();
+        let mut keys: Vec<String> = packages.into_values().map(|p| p.s3_key).collect();
         let state = std::fs::read(self.dir().join("desired-state.json")).unwrap();
         keys.push(format!("desired-state/dev/{}.json", sha256_hex(&state)));
         keys
@@ -153,8 +149,7 @@ impl Stage {
             .args(["--poll-interval", "1"])
             .args(args)
             .env("AWS_ENDPOINT_URL", moto_endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .envs(platform_tests::moto::admin_env())
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .stdin(Stdio::null())

@@ -14,7 +14,8 @@ use kafka_admin::AdminClient;
 use kafka_platform_core::config::project::{
     AclOperation as Op, AclPatternType, AclResourceType, Authentication,
 };
-use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic, sha256_hex};
+use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic};
+use kafka_platform_core::digest::sha256_hex;
 use lambda_support::*;
 use serde_json::{Value, json};
 

@@ -13,13 +13,12 @@
 //! deflate. The S3 key carries the zip's SHA-256, so templates that take the key as a
 //! parameter change exactly when the code does.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use kafka_platform_core::digest::sha256_hex;
+use kafka_platform_core::manifest::{LAMBDAS, Lambda, LambdaPackage, PackageManifest};
 
 /// The highest glibc that provided.al2023 has.
 const MAX_GLIBC: (u32, u32) = (2, 34);
@@ -27,22 +26,6 @@ const MAX_GLIBC: (u32, u32) = (2, 34);
 const ZIG_TARGET: &str = "x86_64-unknown-linux-gnu.2.34";
 /// Name of the manifest in the output directory.
 pub const MANIFEST: &str = "manifest.json";
-
-/// One Lambda function of the repository.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Function {
-    /// Name in the manifest and the zip's file name.
-    pub name: &'static str,
-    /// Cargo package (and binary) name.
-    pub package: &'static str,
-}
-
-/// Every function `gen package` builds.
-pub const FUNCTIONS: &[Function] = &[
-    Function { name: "secure-password", package: "secure-password-lambda" },
-    Function { name: "private-certificate", package: "private-certificate-lambda" },
-    Function { name: "reconciler", package: "reconciler-lambda" },
-];
 
 /// How to build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -76,22 +59,6 @@ pub struct PackageArgs {
     #[arg(long)]
     pub no_build: bool,
 }
-
-/// One manifest entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// Zip file name, relative to the manifest.
-    pub zip: String,
-    /// SHA-256 of the zip, hex.
-    pub sha256: String,
-    /// Key in the artifact bucket: `lambdas/<name>-<sha256>.zip`.
-    pub s3_key: String,
-    /// Zip size in bytes.
-    pub size: u64,
-}
-
-/// `manifest.json`: function name -> entry, sorted by name.
-pub type Manifest = BTreeMap<String, Entry>;
 
 /// Everything that can go wrong while packaging.
 #[derive(Debug, thiserror::Error)]
@@ -156,12 +123,12 @@ pub fn run(args: &PackageArgs) -> ExitCode {
 }
 
 /// Builds, checks and zips the selected functions; returns the entries written.
-pub fn package(args: &PackageArgs) -> Result<Manifest, PackageError> {
+pub fn package(args: &PackageArgs) -> Result<PackageManifest, PackageError> {
     let functions = select(&args.functions)?;
     let profile = args.profile.clone().unwrap_or_else(|| "release".to_string());
     let binaries = build(&functions, &profile, args.toolchain, args.no_build)?;
     std::fs::create_dir_all(&args.out).map_err(io(&args.out))?;
-    let mut written = Manifest::new();
+    let mut written = PackageManifest::new();
     for (function, binary) in functions.iter().zip(&binaries) {
         let bytes = std::fs::read(binary).map_err(io(binary))?;
         if let Some(found) = too_new_glibc(&bytes) {
@@ -175,9 +142,9 @@ pub fn package(args: &PackageArgs) -> Result<Manifest, PackageError> {
     }
     // Keep entries of functions not built this time, so that `--function` updates one entry.
     let manifest_path = args.out.join(MANIFEST);
-    let mut manifest: Manifest =
+    let mut manifest: PackageManifest =
         std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-    manifest.retain(|name, _| FUNCTIONS.iter().any(|f| f.name == name));
+    manifest.retain(|name, _| LAMBDAS.iter().any(|f| f.name == name));
     manifest.extend(written.clone());
     let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     text.push('\n');
@@ -185,14 +152,14 @@ pub fn package(args: &PackageArgs) -> Result<Manifest, PackageError> {
     Ok(written)
 }
 
-fn select(names: &[String]) -> Result<Vec<Function>, PackageError> {
+fn select(names: &[String]) -> Result<Vec<Lambda>, PackageError> {
     if names.is_empty() {
-        return Ok(FUNCTIONS.to_vec());
+        return Ok(LAMBDAS.to_vec());
     }
     names
         .iter()
         .map(|n| {
-            FUNCTIONS
+            LAMBDAS
                 .iter()
                 .find(|f| f.name == n || f.package == n)
                 .copied()
@@ -203,7 +170,7 @@ fn select(names: &[String]) -> Result<Vec<Function>, PackageError> {
 
 /// Builds the functions in one cargo run and returns their binaries' paths.
 fn build(
-    functions: &[Function],
+    functions: &[Lambda],
     profile: &str,
     toolchain: Toolchain,
     no_build: bool,
@@ -311,9 +278,9 @@ pub fn bootstrap_zip(binary: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// The manifest entry of a zip.
-pub fn entry(name: &str, zip: &[u8]) -> Entry {
-    let sha256 = hex::encode(Sha256::digest(zip));
-    Entry {
+pub fn entry(name: &str, zip: &[u8]) -> LambdaPackage {
+    let sha256 = sha256_hex(zip);
+    LambdaPackage {
         zip: format!("{name}.zip"),
         s3_key: format!("lambdas/{name}-{sha256}.zip"),
         sha256,
@@ -366,7 +333,7 @@ mod tests {
 
     #[test]
     fn functions_are_selected_by_name_or_package() {
-        assert_eq!(select(&[]).unwrap().len(), FUNCTIONS.len());
+        assert_eq!(select(&[]).unwrap().len(), LAMBDAS.len());
         let one = select(&["private-certificate-lambda".to_string()]).unwrap();
         assert_eq!(one[0].name, "private-certificate");
         let err = select(&["nope".to_string()]).unwrap_err().to_string();

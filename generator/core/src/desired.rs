@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::project::{AclOperation, AclPatternType, AclResourceType, Authentication};
 use crate::model::{AclBinding, StageModel};
@@ -142,7 +141,3 @@ impl DesiredState {
     }
 }
 
-/// Hex SHA-256 of a text.
-pub fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}

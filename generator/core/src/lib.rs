@@ -4,6 +4,8 @@
 pub mod config;
 pub mod desired;
 pub mod diagnostics;
+pub mod digest;
+pub mod manifest;
 pub mod model;
 pub mod render;
 pub mod resolve;

@@ -26,6 +26,7 @@ pub mod ownership;
 mod passwords;
 mod plan;
 pub mod render;
+pub mod roll;
 #[cfg(test)]
 mod testkit;
 
@@ -38,7 +39,8 @@ pub use plan::{
     Refusal, ScramSync, plan,
 };
 
-use kafka_platform_core::desired::{DesiredState, FORMAT_VERSION, sha256_hex};
+use kafka_platform_core::desired::{DesiredState, FORMAT_VERSION};
+use kafka_platform_core::digest::sha256_hex;
 
 /// Parses a shipped desired state, checking its SHA-256 (when given) and its format version.
 pub fn parse_desired_state(text: &str, expected_sha256: Option<&str>) -> Result<DesiredState> {

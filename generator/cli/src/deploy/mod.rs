@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use cfn::{Cfn, ChangeSetRequest, ChangeSetResult, TemplateSource};
 use confirm::Confirmation;
 pub use error::DeployError;
-use manifest::{Manifest, StackDecl, Upload, Uploads, sha256_hex};
+use kafka_platform_core::digest::sha256_hex;
+use manifest::{Manifest, StackDecl, Upload, Uploads};
 use ui::Ui;
 use upload::Bucket;
 
@@ -146,7 +147,7 @@ pub fn command(args: DeployArgs) -> std::process::ExitCode {
 pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     let stage_dir = args.templates.join(&args.stage);
     let ui = Ui::new();
-    let manifest = Manifest::load(&stage_dir)?;
+    let manifest = manifest::load(&stage_dir)?;
     if manifest.stage != args.stage {
         return Err(DeployError::Manifest {
             path: stage_dir.join("manifest.json"),

@@ -13,9 +13,11 @@ pub mod topics;
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::desired::{desired_state, sha256_hex};
+use crate::desired::desired_state;
+use crate::digest::sha256_hex;
+use crate::manifest::{ArtifactDecl, LAMBDAS, Manifest, ParamSource, StackDecl};
 use crate::model::{CertificateAuthority, StageModel};
 use cfn::Template;
 
@@ -54,54 +56,62 @@ pub fn render_stage(model: &StageModel) -> RenderedStage {
         files.insert(format!("{part}.yaml"), template.to_yaml());
     }
     files.insert(DESIRED_STATE_FILE.to_string(), desired_state(model).to_json());
-    let mut manifest =
-        serde_json::to_string_pretty(&manifest(model, &templates)).expect("manifest serialises");
+    // Through a JSON value, whose maps are sorted, like every other rendered file.
+    let manifest = serde_json::to_value(manifest(model, &templates)).expect("manifest serialises");
+    let mut manifest = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     manifest.push('\n');
     files.insert("manifest.json".to_string(), manifest);
     RenderedStage { files }
 }
 
 /// What `gen deploy` needs: stacks in order, their parameters, tags and stateful resources.
-fn manifest(model: &StageModel, templates: &[(&str, Template)]) -> Value {
+fn manifest(model: &StageModel, templates: &[(&str, Template)]) -> Manifest {
     let bucket = names::artifact_bucket(model);
-    let stacks: Vec<Value> = templates
+    let stacks = templates
         .iter()
         .enumerate()
         .map(|(i, (part, template))| {
-            let mut parameters = serde_json::Map::new();
-            for (name, parameter) in &template.parameters {
-                if parameter.kind.starts_with("AWS::SSM::Parameter::Value") {
-                    continue; // resolved by CloudFormation from SSM
-                }
-                let value = if name == "ArtifactBucket" {
-                    json!({ "value": bucket })
-                } else if let Some(function) = names::LAMBDAS.iter().find(|f| names::code_key_parameter(f) == *name) {
-                    json!({ "lambda_code": function })
-                } else {
-                    unreachable!("parameter {name} of {part} has no source")
-                };
-                parameters.insert(name.clone(), value);
+            let parameters = template
+                .parameters
+                .iter()
+                // SSM-typed parameters are resolved by CloudFormation itself.
+                .filter(|(_, parameter)| !parameter.kind.starts_with("AWS::SSM::Parameter::Value"))
+                .map(|(name, _)| {
+                    let source = if name == "ArtifactBucket" {
+                        ParamSource::Value(Value::String(bucket.clone()))
+                    } else if let Some(lambda) =
+                        LAMBDAS.iter().find(|l| names::code_key_parameter(l.name) == *name)
+                    {
+                        ParamSource::LambdaCode(lambda.name.to_string())
+                    } else {
+                        unreachable!("parameter {name} of {part} has no source")
+                    };
+                    (name.clone(), source)
+                })
+                .collect();
+            StackDecl {
+                name: names::stack_name(model, part),
+                template: format!("{part}.yaml"),
+                depends_on: if i == 0 { vec![] } else { vec![names::stack_name(model, templates[i - 1].0)] },
+                before_upload: *part == "artifacts",
+                parameters,
+                stateful_resources: stateful_resources(model, part),
             }
-            json!({
-                "name": names::stack_name(model, part),
-                "template": format!("{part}.yaml"),
-                "depends_on": if i == 0 { vec![] } else { vec![names::stack_name(model, templates[i - 1].0)] },
-                "before_upload": *part == "artifacts",
-                "parameters": parameters,
-                "stateful_resources": stateful_resources(model, part),
-            })
         })
         .collect();
-    json!({
-        "stage": model.stage.as_str(),
-        "region": model.region,
-        "account_id": model.account_id,
-        "artifact_bucket": bucket,
-        "tags": model.tags,
-        "termination_protection": model.stage == crate::StageName::Prod,
-        "stacks": stacks,
-        "artifacts": [{ "file": DESIRED_STATE_FILE, "key_prefix": desired_state_prefix(model) }],
-    })
+    Manifest {
+        stage: model.stage.as_str().to_string(),
+        region: model.region.clone(),
+        account_id: model.account_id.clone(),
+        artifact_bucket: bucket,
+        tags: model.tags.clone(),
+        termination_protection: model.production_like(),
+        stacks,
+        artifacts: vec![ArtifactDecl {
+            file: DESIRED_STATE_FILE.to_string(),
+            key_prefix: desired_state_prefix(model),
+        }],
+    }
 }
 
 /// Resources whose replacement or deletion would lose data or identity.

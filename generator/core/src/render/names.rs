@@ -56,9 +56,6 @@ pub fn function_name(model: &StageModel, function: &str) -> String {
     format!("{}-{function}", model.name())
 }
 
-/// The Lambda packages (`gen package` names) the templates reference.
-pub const LAMBDAS: &[&str] = &["secure-password", "private-certificate", "reconciler"];
-
 /// CloudFormation parameter that carries the S3 key of a Lambda package.
 pub fn code_key_parameter(function: &str) -> String {
     format!("{}CodeKey", crate::render::cfn::logical_id(&[function]))

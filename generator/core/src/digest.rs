@@ -1,0 +1,20 @@
+//! The one content digest of the platform: hex SHA-256, behind every content-addressed key
+//! (Lambda zips, desired state, large templates) and every hash check.
+
+use sha2::{Digest, Sha256};
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(Sha256::digest(bytes.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_vector() {
+        assert_eq!(
+            super::sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
