@@ -72,20 +72,46 @@ pub(crate) fn body(envelope: &Envelope, outcome: &Outcome) -> String {
             response.reason = Some(reason.clone());
         }
     }
-    loop {
-        let text = serde_json::to_string(&response).expect("response serialises");
-        let reason = response.reason.as_mut().expect("failed responses have a reason");
-        if text.len() <= MAX_BODY || reason.is_empty() {
-            return text;
-        }
-        let keep = reason.len().saturating_sub(text.len() - MAX_BODY + 3);
-        let mut cut = keep.min(reason.len());
-        while !reason.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        reason.truncate(cut);
-        reason.push_str("...");
+    fit_reason(response)
+}
+
+/// Serialises a FAILED response, its reason cut (at a character boundary, marked `...`) so that
+/// the body stays under the limit. The reason is the only field that may change: the ids must
+/// echo the request. When the ids alone are too large, no answer can fit; the reason then says
+/// so in a few words and the body goes out anyway (CloudFormation refuses it and the stack
+/// operation times out, which is all that can happen to such a request).
+fn fit_reason(mut response: CfnResponse) -> String {
+    let serialise = |r: &CfnResponse| serde_json::to_string(r).expect("response serialises");
+    let reason = response.reason.take().unwrap_or_default();
+    response.reason = Some(reason.clone());
+    let text = serialise(&response);
+    if text.len() <= MAX_BODY {
+        return text;
     }
+    response.reason = Some(String::new());
+    let ids_only = serialise(&response).len();
+    // The body's length is that of the ids plus the reason's JSON string, quotes excluded.
+    let room = MAX_BODY.saturating_sub(ids_only);
+    let json_len = |s: &str| serde_json::to_string(s).expect("a string serialises").len() - 2;
+    const MARK: &str = "...";
+    if room < MARK.len() {
+        tracing::error!(bytes = ids_only, "the request's ids alone exceed what CloudFormation accepts");
+        response.reason = Some("response ids too large".into());
+        return serialise(&response);
+    }
+    // The longest prefix whose escaped form fits: escapes make the length non-linear, so search.
+    let cuts: Vec<usize> = reason.char_indices().map(|(i, _)| i).collect();
+    let (mut fits, mut too_long) = (0, cuts.len());
+    while fits + 1 < too_long {
+        let mid = (fits + too_long) / 2;
+        if json_len(&reason[..cuts[mid]]) + MARK.len() <= room {
+            fits = mid;
+        } else {
+            too_long = mid;
+        }
+    }
+    response.reason = Some(format!("{}{MARK}", &reason[..cuts.get(fits).copied().unwrap_or(0)]));
+    serialise(&response)
 }
 
 /// PUTs `body` to the ResponseURL, retrying transient failures until `budget` is spent.
@@ -150,6 +176,35 @@ mod tests {
         let v: Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["Status"], "FAILED");
         assert!(v["Reason"].as_str().unwrap().ends_with("..."));
+    }
+
+    #[test]
+    fn reasons_full_of_escapes_are_cut_to_fit() {
+        for reason in ["\"".repeat(5000), "\u{1}".repeat(3000), format!("{}é", "a".repeat(3990))] {
+            let b = body(&envelope(), &Outcome::Failed { physical_id: "p".into(), reason });
+            assert!(b.len() <= MAX_BODY && b.len() > MAX_BODY - 10, "{}", b.len());
+        }
+    }
+
+    // Before the fix, ids above ~4 KB made the shortening loop cut "..." to "..." for ever.
+    #[test]
+    fn oversized_ids_end_with_a_short_reason_instead_of_looping() {
+        let physical_id = "p".repeat(5000);
+        let b =
+            body(&envelope(), &Outcome::Failed { physical_id: physical_id.clone(), reason: "r".repeat(100) });
+        let v: Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["Status"], "FAILED");
+        assert_eq!(v["Reason"], "response ids too large");
+        assert_eq!(v["PhysicalResourceId"], physical_id.as_str());
+
+        // Large ids with data: the data goes, the ids stay, the reason is cut to what is left.
+        let s = Success::new("p".repeat(3800)).with("Big", "x".repeat(500));
+        let b = body(&envelope(), &Outcome::Success(s));
+        assert!(b.len() <= MAX_BODY, "{}", b.len());
+        let v: Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["Status"], "FAILED");
+        assert_eq!(v["Data"], serde_json::json!({}));
+        assert!(v["Reason"].as_str().unwrap().starts_with("the response Data is"), "{v}");
     }
 
     #[test]
