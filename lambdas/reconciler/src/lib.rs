@@ -159,19 +159,37 @@ impl KafkaReconciler {
 /// Runs a Kafka session on its own thread and current-thread runtime. The admin client's futures
 /// are not provably `Send` to today's compiler (async closures inside), which the custom-resource
 /// trait requires of a handler; a thread of its own needs only the inputs and result to be `Send`.
+///
+/// Dropping the returned future cancels the session: the custom-resource guard drops the handler
+/// when it answers FAILED at the deadline, and no Kafka request may follow that answer. The
+/// session's future is then dropped at its next await point (a request already sent may still
+/// take effect on the broker; nothing after it is sent).
 async fn off_thread<F, Fut, T>(make: F) -> Result<T>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<T>>,
     T: Send + 'static,
 {
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (mut tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(rt) => rt.block_on(make()),
-            Err(e) => Err(Error::Refused(format!("cannot start a runtime for the Kafka session: {e}"))),
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = tx
+                    .send(Err(Error::Refused(format!("cannot start a runtime for the Kafka session: {e}"))));
+                return;
+            }
         };
-        let _ = tx.send(result);
+        rt.block_on(async move {
+            tokio::select! {
+                result = make() => {
+                    let _ = tx.send(result);
+                }
+                () = tx.closed() => {
+                    tracing::warn!("Kafka session cancelled: the request was already answered");
+                }
+            }
+        });
     });
     rx.await.unwrap_or_else(|_| {
         Err(Error::Refused("the Kafka session ended abnormally (panic); see the log".into()))
@@ -311,6 +329,7 @@ impl CustomResource for KafkaReconciler {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn props(v: serde_json::Value) -> Properties {
         Properties::from_value(v).unwrap()
@@ -348,6 +367,48 @@ mod tests {
         let mut v = valid();
         v.as_object_mut().unwrap().remove("AllowDelete");
         assert!(!Spec::from_properties(&props(v)).unwrap().allow_delete, "deletes are off by default");
+    }
+
+    /// Signals on a channel when dropped.
+    struct DropSignal(std::sync::mpsc::Sender<()>);
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+
+    // What the custom-resource deadline guard does: abort the handler task. Before the fix, the
+    // session kept running on its thread and this test waited in vain.
+    #[tokio::test]
+    async fn aborting_the_handler_stops_the_kafka_session() {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (dropped_tx, dropped_rx) = std::sync::mpsc::channel();
+        let batches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = batches.clone();
+        let handler = tokio::spawn(off_thread(move || async move {
+            let _signal = DropSignal(dropped_tx);
+            let _ = started_tx.send(());
+            loop {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+            #[allow(unreachable_code)]
+            Ok(())
+        }));
+        started_rx.await.unwrap();
+        handler.abort();
+        assert!(handler.await.unwrap_err().is_cancelled());
+        let stopped = tokio::task::spawn_blocking(move || dropped_rx.recv_timeout(Duration::from_secs(60)));
+        stopped.await.unwrap().expect("the session's future was dropped");
+        // Dropped means stopped: the loop above cannot run another round.
+        assert!(batches.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    }
+
+    #[tokio::test]
+    async fn a_finished_session_returns_its_result() {
+        assert_eq!(off_thread(|| async { Ok(7) }).await.unwrap(), 7);
+        let e = off_thread(|| async { Err::<(), _>(Error::Refused("no".into())) }).await.unwrap_err();
+        assert_eq!(e.to_string(), "no");
     }
 
     #[test]
