@@ -17,7 +17,7 @@ use kafka_platform_core::StageName;
 /// Declarative Kafka platform for AWS: environments/ in git -> policy checks -> CloudFormation,
 /// topics, ACLs and service accounts.
 #[derive(Debug, Parser)]
-#[command(name = "gen", version, about, long_about = None)]
+#[command(name = "gen", version)]
 struct Cli {
     /// Directory with defaults.yaml, stages/ and projects/.
     #[arg(long, global = true, default_value = "environments", env = "GEN_ENVIRONMENTS")]
@@ -42,6 +42,11 @@ enum Command {
     Package(package::PackageArgs),
     /// Print the JSON Schema of the declaration files (committed as environments/schema.json).
     Schema,
+    /// Print a shell completion script (e.g. `gen completions bash > /etc/bash_completion.d/gen`).
+    Completions {
+        /// Shell to complete in.
+        shell: clap_complete::Shell,
+    },
     /// Print the KAFKA_* environment of one node as the rendered task definition sets it.
     #[command(hide = true)]
     NodeEnv {
@@ -65,6 +70,11 @@ fn main() -> ExitCode {
         Command::Schema => {
             let schema = kafka_platform_core::schema::declarations_schema();
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
+            ExitCode::SUCCESS
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "gen", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
         Command::NodeEnv { stage, node } => node_env(&cli.environments, stage, &node),
