@@ -108,7 +108,8 @@ impl Stage {
     fn env(command: &mut Command) -> &mut Command {
         command
             .env("AWS_ENDPOINT_URL", moto_endpoint())
-            .envs(platform_tests::moto::admin_env())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
     }
