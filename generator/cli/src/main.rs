@@ -6,6 +6,8 @@ mod diagnostics;
 mod package;
 mod plan;
 mod render;
+mod roll;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -36,6 +38,11 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Make a cluster's topics, ACLs and service accounts match the stage's declarations.
     Apply(plan::ApplyArgs),
+    /// Report the cluster's health: quorum, nodes, partitions, versions, pending changes; exit 0
+    /// healthy, 3 degraded, 1 error or unreachable.
+    Status(status::StatusArgs),
+    /// Restart the stage's Kafka nodes one at a time, each when the cluster has caught up.
+    Roll(roll::RollArgs),
     /// Roll a rendered stage out through CloudFormation change sets (review, confirm, progress).
     Deploy(deploy::DeployArgs),
     /// Build every Lambda as a provided.al2023 `bootstrap` zip and record its content hash.
@@ -65,6 +72,8 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(&cli.environments, &args),
         Command::Plan(args) => block_on(plan::run_plan(&cli.environments, &args)),
         Command::Apply(args) => block_on(plan::run_apply(&cli.environments, &args)),
+        Command::Status(args) => block_on(status::run(&cli.environments, &args)),
+        Command::Roll(args) => block_on(roll::run(&cli.environments, &args)),
         Command::Deploy(args) => deploy::command(args),
         Command::Package(args) => package::run(&args),
         Command::Schema => {

@@ -180,7 +180,7 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
 }
 
 /// Loads the stage, connects and plans; prints why not and gives None when a step fails.
-async fn plan_stage(
+pub(crate) async fn plan_stage(
     environments: &Path,
     stage: StageName,
     allow_delete: bool,
@@ -205,13 +205,13 @@ fn options(allow_delete: bool, connection: &ConnectionArgs) -> PlanOptions {
 
 /// A stage's desired state and its default bootstrap (the internal mTLS name the cluster
 /// template publishes).
-struct Stage {
+pub(crate) struct Stage {
     desired: DesiredState,
     bootstrap: String,
 }
 
 /// Resolves the stage and builds its desired state; prints the findings when that fails.
-fn load_desired(environments: &Path, stage: StageName) -> Option<Stage> {
+pub(crate) fn load_desired(environments: &Path, stage: StageName) -> Option<Stage> {
     let (models, findings) = kafka_platform_core::load_and_resolve(environments, &[stage]);
     match models.get(&stage) {
         Some(model) if !findings.iter().any(|f| f.is_error()) => Some(Stage {
@@ -244,7 +244,7 @@ async fn connect_and_plan(
     Ok((client, kafka_reconcile::plan(desired, &observed, options)))
 }
 
-fn admin_config(stage: &Stage, c: &ConnectionArgs) -> Result<AdminConfig, String> {
+pub(crate) fn admin_config(stage: &Stage, c: &ConnectionArgs) -> Result<AdminConfig, String> {
     let tls = match (&c.client_cert, &c.client_key) {
         (Some(cert), Some(key)) => TlsConfig::from_files(&c.ca_file, cert, key),
         _ => TlsConfig::from_ca_file(&c.ca_file),

@@ -9,6 +9,7 @@
 //! a [`NodeRunner`] restarts one node (ECS in `gen`, a script in the tests) and [`roll`] drives.
 
 mod drive;
+mod ecs;
 mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ use std::fmt;
 use kafka_admin::{AdminClient, QuorumInfo, RegisteredBroker, TopicInfo};
 
 pub use drive::{RollError, RollEvent, RollOptions, roll};
+pub use ecs::EcsRunner;
 pub use runner::{NodeRunner, NodeStatus, ScriptRunner};
 
 /// One node of the cluster as the roll sees it.
