@@ -48,6 +48,17 @@ pub struct Network {
     pub subnet_ids: Vec<String>,
     pub availability_zones: Vec<String>,
     pub client_cidrs: Vec<String>,
+    /// The private subnets route to the internet through the operator's NAT gateway.
+    pub nat: bool,
+    /// VPC endpoints the cluster stack creates.
+    pub vpc_endpoints: Option<VpcEndpoints>,
+}
+
+/// VPC endpoints of the stage: interface endpoints in the node subnets, S3 as a gateway endpoint.
+#[derive(Debug, Clone)]
+pub struct VpcEndpoints {
+    /// Route tables of the private subnets (for the S3 gateway endpoint).
+    pub route_table_ids: Vec<String>,
 }
 
 /// Brokers and controllers.
@@ -126,6 +137,8 @@ pub struct PublicEndpoint {
     pub allowed_cidrs: Vec<String>,
     pub dns_name: Option<String>,
     pub first_port: u32,
+    /// Public hosted zone of `dns_name`; the cluster stack then writes the public records.
+    pub hosted_zone_id: Option<String>,
 }
 
 /// PrivateLink endpoint service.
@@ -133,6 +146,8 @@ pub struct PublicEndpoint {
 pub struct PrivateLink {
     pub allowed_principals: Vec<String>,
     pub acceptance_required: bool,
+    /// Consumer VPC CIDRs admitted on the PrivateLink ports of the internal NLB.
+    pub consumer_cidrs: Vec<String>,
 }
 
 /// The stage's private CA.
@@ -246,6 +261,11 @@ impl StageModel {
     /// Name of the stage's resources, e.g. `kafka-dev`.
     pub fn name(&self) -> String {
         format!("{}-{}", self.resource_prefix, self.stage)
+    }
+
+    /// Whether the stage is treated like production (see [`StageName::production_like`]).
+    pub fn production_like(&self) -> bool {
+        self.stage.production_like()
     }
 
     /// SSM parameter path root of the stage, e.g. `/kafka/dev`.

@@ -494,7 +494,8 @@ fn kp114_the_stage_key_matches_the_file_name() {
 
 #[test]
 fn kp115_privatelink_principals_are_iam_arns() {
-    let link = "private_link:\n  enabled: true\n  allowed_principals: [\"*\"]\n";
+    let link =
+        "private_link:\n  enabled: true\n  allowed_principals: [\"*\"]\n  consumer_cidrs: [10.44.0.0/16]\n";
     let dev = dev_with(link);
     let env = Env::baseline().with(DEV_FILE, &dev);
     assert_one(env.findings(&[]), at(&env, "KP115", DEV_FILE, position(&dev, "\"*\"")));
@@ -1120,3 +1121,92 @@ fn kp401_a_stack_stays_within_500_resources() {
 
 // KP402 (template over 1 MB) and KP403 (over 200 parameters or outputs) guard the renderer: with
 // the resource limit of KP401 and bounded names neither can be reached from declarations today.
+
+#[test]
+fn kp115_privatelink_declares_its_consumers_networks() {
+    let link = "private_link:\n  enabled: true\n  allowed_principals: [\"arn:aws:iam::444444444444:root\"]\n";
+    let dev = dev_with(link);
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP115", DEV_FILE, value_at(&dev, "enabled: true")));
+    assert!(finding.message.contains("consumer_cidrs"), "{}", finding.message);
+    // The whole internet is no consumer network.
+    let dev = dev_with(&format!("{link}  consumer_cidrs: [0.0.0.0/0]\n"));
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP105", DEV_FILE, position(&dev, "0.0.0.0/0")));
+    assert_clean(
+        Env::baseline()
+            .with(DEV_FILE, &dev_with(&format!("{link}  consumer_cidrs: [10.44.0.0/16]\n")))
+            .findings(&[]),
+    );
+}
+
+/// The baseline dev stage with `lines` added to its network section.
+fn dev_network(lines: &str) -> String {
+    DEV.replace(
+        "  availability_zones: [eu-west-1a]\n",
+        &format!("  availability_zones: [eu-west-1a]\n{lines}"),
+    )
+}
+
+const NAT: &str = "network:\n  nat: true\n";
+
+#[test]
+fn kp120_the_private_subnets_reach_aws_through_nat_or_endpoints() {
+    // Neither NAT nor endpoints: a warning that says what the subnets must reach.
+    let env = Env::baseline().edit("defaults.yaml", NAT, "");
+    let finding = assert_one(env.findings(&[]), in_file(&env, "KP120", DEV_FILE));
+    assert!(!finding.is_error());
+    let hint = finding.hint.unwrap();
+    for service in ["ECR", "S3", "CloudWatch Logs", "SSM", "ecs-agent", "STS", "CloudFormation response URL"]
+    {
+        assert!(hint.contains(service), "{service} missing in: {hint}");
+    }
+
+    // Endpoints without NAT: images outside ECR cannot be pulled.
+    let endpoints = "  vpc_endpoints:\n    enabled: true\n    route_table_ids: [rtb-0a1b2c3d]\n";
+    let env = Env::baseline().edit("defaults.yaml", NAT, "").with(DEV_FILE, &dev_network(endpoints));
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP120", "defaults.yaml", value_at(DEFAULTS, "repository: confluentinc/cp-kafka")),
+    );
+    let ecr = "repository: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/cp-kafka";
+    assert_clean(
+        Env::baseline()
+            .edit("defaults.yaml", NAT, "")
+            .edit("defaults.yaml", "repository: confluentinc/cp-kafka", ecr)
+            .with(DEV_FILE, &dev_network(endpoints))
+            .findings(&[]),
+    );
+    // With NAT, endpoints are an addition and any registry is reachable.
+    assert_clean(Env::baseline().with(DEV_FILE, &dev_network(endpoints)).findings(&[]));
+}
+
+#[test]
+fn vpc_endpoints_need_the_route_tables_of_the_private_subnets() {
+    let dev = dev_network("  vpc_endpoints:\n    enabled: true\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP100", DEV_FILE, value_at(&dev, "enabled: true")));
+    assert!(finding.message.contains("route_table_ids"));
+    let dev = dev_network("  vpc_endpoints:\n    enabled: true\n    route_table_ids: [table-1]\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP102", DEV_FILE, position(&dev, "table-1")));
+}
+
+#[test]
+fn kp121_the_public_hosted_zone_is_a_zone_id_with_a_dns_name() {
+    let public = "public_endpoint:\n  enabled: true\n  subnet_ids: [subnet-0a1b2c3e]\n  allowed_cidrs: [198.51.100.0/24]\n";
+    let dev = dev_with(&format!("{public}  dns_name: kafka.example.com\n  hosted_zone_id: example.com\n"));
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP121", DEV_FILE, value_at(&dev, "hosted_zone_id: example.com")));
+    let dev = dev_with(&format!("{public}  hosted_zone_id: Z0123456789ABCDEFGHIJ\n"));
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let finding = assert_one(
+        env.findings(&[]),
+        at(&env, "KP121", DEV_FILE, value_at(&dev, "hosted_zone_id: Z0123456789ABCDEFGHIJ")),
+    );
+    assert!(finding.message.contains("dns_name"));
+    let dev = dev_with(&format!(
+        "{public}  dns_name: kafka.example.com\n  hosted_zone_id: Z0123456789ABCDEFGHIJ\n"
+    ));
+    assert_clean(Env::baseline().with(DEV_FILE, &dev).findings(&[]));
+}

@@ -157,7 +157,10 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
     let order = manifest
         .deployment_order(args.stack.as_deref())
         .map_err(|message| DeployError::Manifest { path: stage_dir.join("manifest.json"), message })?;
-    let protected = manifest.termination_protection || manifest.stage == "prod";
+    // The manifest says so; a stage the model calls production-like is protected even if an
+    // edited manifest says otherwise.
+    let protected = manifest.termination_protection
+        || kafka_platform_core::StageName::parse(&manifest.stage).is_some_and(|s| s.production_like());
     if !args.dry_run {
         // Refuse before touching AWS when nobody can confirm.
         let decision = confirm::confirmation(args.yes, ui.interactive(), protected, &manifest.stage);

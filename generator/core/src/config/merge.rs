@@ -52,7 +52,8 @@ merge_fields! {
         private_link, certificate_authority, certificates, passwords, logs, topic_policy, reconciler, tags,
     }
     NamingSettings { resource_prefix, topic_pattern, service_account_pattern, project_pattern }
-    NetworkSettings { vpc_id, vpc_cidr, subnet_ids, availability_zones, client_cidrs }
+    NetworkSettings { vpc_id, vpc_cidr, subnet_ids, availability_zones, client_cidrs, nat, vpc_endpoints }
+    VpcEndpointSettings { enabled, route_table_ids }
     ClusterSettings {
         brokers, controllers, instance_type, storage, image, broker_heap_mib, broker_memory_mib,
         authentication,
@@ -63,8 +64,8 @@ merge_fields! {
     AuthenticationSettings { scram, mtls }
     SchemaRegistrySettings { enabled, instances, image }
     DnsSettings { zone_name }
-    PublicEndpointSettings { enabled, subnet_ids, allowed_cidrs, dns_name, first_port }
-    PrivateLinkSettings { enabled, allowed_principals, acceptance_required }
+    PublicEndpointSettings { enabled, subnet_ids, allowed_cidrs, dns_name, first_port, hosted_zone_id }
+    PrivateLinkSettings { enabled, allowed_principals, acceptance_required, consumer_cidrs }
     CaSettings { mode, arn, key_algorithm, validity_years, common_name, organization }
     CertificateSettings { key_algorithm, validity_days, renewal_token }
     PasswordSettings { length, exclude_characters, rotation_token }

@@ -43,6 +43,12 @@ impl StageName {
     pub fn next(self) -> Option<StageName> {
         StageName::ALL.into_iter().find(|s| *s > self)
     }
+
+    /// Whether the stage is treated like production: acc and prod. The one predicate behind every
+    /// difference (stricter rules, termination protection, stack policy, retained data and logs).
+    pub fn production_like(self) -> bool {
+        self >= StageName::Acc
+    }
 }
 
 impl std::fmt::Display for StageName {
@@ -119,6 +125,20 @@ pub struct NetworkSettings {
     pub availability_zones: Option<Spanned<Vec<Spanned<String>>>>,
     /// Extra CIDRs (peered networks, VPN) allowed to reach the internal listeners.
     pub client_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Whether the private subnets route to the internet through a NAT gateway (the operator's).
+    pub nat: Option<Spanned<bool>>,
+    /// Interface and gateway endpoints for the AWS services the nodes and the reconciler call.
+    pub vpc_endpoints: Option<VpcEndpointSettings>,
+}
+
+/// VPC endpoints rendered into the cluster stack, so that the private subnets reach AWS without NAT.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VpcEndpointSettings {
+    /// Whether to create the endpoints (the VPC must not have endpoints of these services yet).
+    pub enabled: Option<Spanned<bool>>,
+    /// Route tables of the private subnets, for the S3 gateway endpoint (rtb-...).
+    pub route_table_ids: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Brokers, controllers and their hosts.
@@ -251,6 +271,8 @@ pub struct PublicEndpointSettings {
     pub dns_name: Option<Spanned<String>>,
     /// First NLB port; broker i listens on first_port + i.
     pub first_port: Option<Spanned<u32>>,
+    /// Public Route 53 hosted zone (Z...) of dns_name; when set the stack creates the public records.
+    pub hosted_zone_id: Option<Spanned<String>>,
 }
 
 /// VPC endpoint service (PrivateLink).
@@ -263,6 +285,8 @@ pub struct PrivateLinkSettings {
     pub allowed_principals: Option<Spanned<Vec<Spanned<String>>>>,
     /// Whether connection requests need manual acceptance.
     pub acceptance_required: Option<Spanned<bool>>,
+    /// The consumers' VPC CIDRs: the internal NLB sees PrivateLink clients by their own address.
+    pub consumer_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Private CA of the stage.

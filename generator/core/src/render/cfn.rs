@@ -91,6 +91,14 @@ impl Resource {
         self
     }
 
+    /// Keeps the resource when the stack is deleted or the resource replaced, except on the rollback
+    /// of the operation that created it.
+    pub fn retain_except_on_create(mut self) -> Self {
+        self.deletion_policy = Some("RetainExceptOnCreate");
+        self.update_replace_policy = Some("Retain");
+        self
+    }
+
     /// Takes a snapshot (volumes) when removed or replaced.
     pub fn snapshot(mut self) -> Self {
         self.deletion_policy = Some("Snapshot");

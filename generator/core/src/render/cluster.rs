@@ -57,11 +57,12 @@ pub fn render(model: &StageModel) -> Template {
     t.add("KafkaLogGroup", log_group_resource(model, &log_group, r("KmsKeyArn")));
     roles(&mut t, model);
 
+    let endpoints = crate::render::endpoints::render(&mut t, model);
     let nodes: Vec<&Node> = model.cluster.brokers.iter().chain(&model.cluster.controllers).collect();
     let mut capacity_providers = Vec::new();
     for node in &nodes {
         capacity_providers.push(r(&logical_id(&[&node.name, "capacity-provider"])));
-        node_resources(&mut t, model, node, &log_group);
+        node_resources(&mut t, model, node, &log_group, &endpoints);
     }
     t.add(
         "ClusterCapacityProviders",
@@ -80,7 +81,7 @@ pub fn render(model: &StageModel) -> Template {
         public_load_balancer(&mut t, model);
     }
     if let Some(sr) = &model.schema_registry {
-        schema_registry(&mut t, model, sr.instances, &sr.image.reference());
+        schema_registry(&mut t, model, sr.instances, &sr.image.reference(), &endpoints);
     }
 
     t.add(
@@ -105,11 +106,12 @@ pub fn render(model: &StageModel) -> Template {
     if let Some(public) = &model.public_endpoint {
         let host = public.dns_name.clone().unwrap_or_else(|| bootstrap.clone());
         let port = public.first_port + model.cluster.brokers.len() as u32;
-        t.output(
-            "BootstrapServersPublic",
-            "Public bootstrap servers (SASL_SSL); point the public DNS names at PublicLoadBalancerDns",
-            json!(format!("{host}:{port}")),
-        );
+        let description = if public.hosted_zone_id.is_some() {
+            "Public bootstrap servers (SASL_SSL); this stack writes the public DNS records"
+        } else {
+            "Public bootstrap servers (SASL_SSL); point the public DNS names at PublicLoadBalancerDns"
+        };
+        t.output("BootstrapServersPublic", description, json!(format!("{host}:{port}")));
         t.output("PublicLoadBalancerDns", "DNS name of the public NLB", att("PublicLoadBalancer", "DNSName"));
     }
     if model.private_link.is_some() {
@@ -229,6 +231,7 @@ fn roles(t: &mut Template, model: &StageModel) {
             ))
         })
         .collect();
+    let ec2_service = sub("ec2.${AWS::Region}.amazonaws.com");
     t.add("InstanceRole", Resource::new("AWS::IAM::Role", json!({
         "AssumeRolePolicyDocument": ec2_trust,
         "ManagedPolicyArns": [
@@ -239,7 +242,13 @@ fn roles(t: &mut Template, model: &StageModel) {
             { "Sid": "NodeVolumes", "Effect": "Allow", "Action": ["ec2:AttachVolume"], "Resource": volumes },
             { "Sid": "NodeInstances", "Effect": "Allow", "Action": ["ec2:AttachVolume"],
               "Resource": sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"),
-              "Condition": { "StringEquals": { "aws:ResourceTag/kafka-cluster": model.name() } } }
+              "Condition": { "StringEquals": { "aws:ResourceTag/kafka-cluster": model.name() } } },
+            // The volumes are encrypted with the stage key: EC2 creates a grant for the instance
+            // on the caller's behalf when it attaches one (EBS guide, "Permissions for users").
+            { "Sid": "NodeVolumeKeyGrant", "Effect": "Allow", "Action": ["kms:CreateGrant"], "Resource": r("KmsKeyArn"),
+              "Condition": { "Bool": { "kms:GrantIsForAWSResource": true }, "StringEquals": { "kms:ViaService": ec2_service.clone() } } },
+            { "Sid": "NodeVolumeKeyUse", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": r("KmsKeyArn"),
+              "Condition": { "StringEquals": { "kms:ViaService": ec2_service } } }
         ]}}],
         "Tags": tags(&model.tags),
     })));
@@ -265,16 +274,31 @@ fn roles(t: &mut Template, model: &StageModel) {
     })));
 }
 
+/// Attempts to attach the node's volume (10 s apart): a replaced instance's volume is detached within
+/// minutes; anything longer is a fault the boot must report, not wait out.
+pub const ATTACH_ATTEMPTS: u32 = 60;
+/// Checks for the attached device (2 s apart).
+pub const DEVICE_CHECKS: u32 = 90;
+
+/// The bounded attach of the node's volume: the boot fails with a message naming the volume
+/// instead of looping for ever (the instance then never joins the cluster, and ECS reports it).
+fn attach_volume(volume: &str) -> String {
+    format!(
+        "attempt=0\nuntil aws ec2 attach-volume --region ${{AWS::Region}} --volume-id ${{{volume}}} --instance-id \"$instance\" --device /dev/xvdf; do\n  attempt=$((attempt + 1))\n  if [ \"$attempt\" -ge {ATTACH_ATTEMPTS} ]; then\n    echo \"kafka node: volume ${{{volume}}} not attached after {ATTACH_ATTEMPTS} attempts; is it still attached elsewhere?\" >&2\n    exit 1\n  fi\n  sleep 10\ndone\ncheck=0\nuntil [ -e /dev/xvdf ] || [ -e /dev/nvme1n1 ]; do\n  check=$((check + 1))\n  if [ \"$check\" -ge {DEVICE_CHECKS} ]; then\n    echo \"kafka node: volume ${{{volume}}} attached but no device appeared\" >&2\n    exit 1\n  fi\n  sleep 2\ndone\n"
+    )
+}
+
 fn user_data(node: &Node) -> Value {
     let volume = logical_id(&[&node.name, "volume"]);
+    let attach = attach_volume(&volume);
     let script = format!(
-        "#!/bin/bash\nset -euo pipefail\n# Attach this node's own EBS volume, so that its data survives instance and task replacement.\ntoken=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')\ninstance=$(curl -s -H \"X-aws-ec2-metadata-token: $token\" http://169.254.169.254/latest/meta-data/instance-id)\nuntil aws ec2 attach-volume --region ${{AWS::Region}} --volume-id ${{{volume}}} --instance-id \"$instance\" --device /dev/xvdf; do sleep 10; done\nuntil [ -e /dev/xvdf ] || [ -e /dev/nvme1n1 ]; do sleep 2; done\ndevice=$( [ -e /dev/nvme1n1 ] && echo /dev/nvme1n1 || echo /dev/xvdf )\nblkid \"$device\" || mkfs.xfs \"$device\"\nmkdir -p {HOST_DATA_DIR}\nmount \"$device\" {HOST_DATA_DIR}\nchown 1000:1000 {HOST_DATA_DIR}\ncat >> /etc/ecs/ecs.config <<EOF\nECS_CLUSTER=${{Cluster}}\nECS_INSTANCE_ATTRIBUTES={{\"kafka.node\":\"{node}\"}}\nEOF\n",
+        "#!/bin/bash\nset -euo pipefail\n# Attach this node's own EBS volume, so that its data survives instance and task replacement.\ntoken=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')\ninstance=$(curl -s -H \"X-aws-ec2-metadata-token: $token\" http://169.254.169.254/latest/meta-data/instance-id)\n{attach}device=$( [ -e /dev/nvme1n1 ] && echo /dev/nvme1n1 || echo /dev/xvdf )\nblkid \"$device\" || mkfs.xfs \"$device\"\nmkdir -p {HOST_DATA_DIR}\nmount \"$device\" {HOST_DATA_DIR}\nchown 1000:1000 {HOST_DATA_DIR}\ncat >> /etc/ecs/ecs.config <<EOF\nECS_CLUSTER=${{Cluster}}\nECS_INSTANCE_ATTRIBUTES={{\"kafka.node\":\"{node}\"}}\nEOF\n",
         node = node.name
     );
     json!({ "Fn::Base64": sub(script) })
 }
 
-fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: &str) {
+fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: &str, endpoints: &[String]) {
     let id = |suffix: &str| logical_id(&[&node.name, suffix]);
     let is_broker = model.cluster.brokers.contains(node);
     let storage = &model.cluster.storage;
@@ -328,7 +352,7 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         "LaunchTemplate": { "LaunchTemplateId": r(&id("launch-template")), "Version": att(&id("launch-template"), "LatestVersionNumber") },
         "HealthCheckType": "EC2",
         "Tags": node_tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v, "PropagateAtLaunch": true })).collect::<Vec<_>>(),
-    })));
+    })).depends_on(&endpoints.iter().map(String::as_str).collect::<Vec<_>>()));
     t.add(
         id("capacity-provider"),
         Resource::new(
@@ -406,6 +430,8 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         }
         if model.public_endpoint.is_some() {
             load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::PUBLIC, "TargetGroupArn": r(&logical_id(&["public", &node.name, "target-group"])) }));
+            // Every broker answers the public bootstrap port; its metadata names the per-broker ports.
+            load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::PUBLIC, "TargetGroupArn": r("PublicBootstrapTargetGroup") }));
         }
         if model.private_link.is_some() {
             load_balancers.push(json!({ "ContainerName": "kafka", "ContainerPort": ports::PRIVATE_LINK, "TargetGroupArn": r(&logical_id(&["private-link", &node.name, "target-group"])) }));
@@ -435,7 +461,10 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         service = service.depends_on(&deps);
         let index = model.cluster.brokers.iter().position(|b| b == node).unwrap_or(0);
         if model.public_endpoint.is_some() {
-            service = service.depends_on(&[&logical_id(&["public", &format!("b{index}"), "listener"])]);
+            service = service.depends_on(&[
+                &logical_id(&["public", &format!("b{index}"), "listener"]),
+                "PublicBootstrapListener",
+            ]);
         }
         if model.private_link.is_some() {
             service = service.depends_on(&[&logical_id(&["private-link", &format!("b{index}"), "listener"])]);
@@ -479,7 +508,7 @@ fn load_balancer(model: &StageModel, scheme: &str, subnets: &[String], security_
         "SecurityGroups": [r(security_group)],
         "LoadBalancerAttributes": [
             { "Key": "load_balancing.cross_zone.enabled", "Value": "true" },
-            { "Key": "deletion_protection.enabled", "Value": if model.stage >= crate::StageName::Acc { "true" } else { "false" } },
+            { "Key": "deletion_protection.enabled", "Value": if model.production_like() { "true" } else { "false" } },
         ],
         "Tags": tags(&model.tags),
     }))
@@ -495,14 +524,18 @@ fn internal_load_balancer(t: &mut Template, model: &StageModel) {
         rules.push(ingress(ports::SCRAM, ports::MTLS, cidr, "bootstrap"));
     }
     let brokers = model.cluster.brokers.len() as u32;
-    if model.private_link.is_some() {
-        // PrivateLink traffic arrives from the endpoint service's addresses inside the VPC.
-        rules.push(ingress(
-            ports::PRIVATE_LINK_FIRST,
-            ports::PRIVATE_LINK_FIRST + brokers - 1,
-            &model.network.vpc_cidr,
-            "PrivateLink per-broker ports",
-        ));
+    if let Some(link) = &model.private_link {
+        // The inbound rules apply to PrivateLink traffic (enforced below), and that traffic keeps
+        // the consumer's own source address: admit the declared consumer networks, on the
+        // PrivateLink ports only (docs/architecture.md).
+        for cidr in &link.consumer_cidrs {
+            rules.push(ingress(
+                ports::PRIVATE_LINK_FIRST,
+                ports::PRIVATE_LINK_FIRST + brokers - 1,
+                cidr,
+                "PrivateLink consumers, per-broker ports",
+            ));
+        }
     }
     t.add("InternalLoadBalancerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
         "GroupDescription": format!("Kafka {} internal NLB", model.stage),
@@ -511,10 +544,14 @@ fn internal_load_balancer(t: &mut Template, model: &StageModel) {
         "SecurityGroupEgress": [{ "IpProtocol": "tcp", "FromPort": ports::SCRAM, "ToPort": ports::PRIVATE_LINK, "CidrIp": model.network.vpc_cidr, "Description": "to brokers" }],
         "Tags": tags(&model.tags),
     })));
-    t.add(
-        "InternalLoadBalancer",
-        load_balancer(model, "internal", &model.network.subnet_ids, "InternalLoadBalancerSecurityGroup"),
-    );
+    let mut internal =
+        load_balancer(model, "internal", &model.network.subnet_ids, "InternalLoadBalancerSecurityGroup");
+    if model.private_link.is_some() {
+        // Explicit although it is the default: turning it off would open every listener of this
+        // NLB, the bootstrap ports included, to any endpoint the service accepts.
+        internal.properties["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] = json!("on");
+    }
+    t.add("InternalLoadBalancer", internal);
     if model.cluster.scram {
         t.add("BootstrapScramTargetGroup", target_group(model, ports::SCRAM));
         t.add(
@@ -594,15 +631,32 @@ fn public_load_balancer(t: &mut Template, model: &StageModel) {
             listener("PublicLoadBalancer", public.first_port + i as u32, &tg),
         );
     }
-    // The public bootstrap port reaches any broker.
+    // The public bootstrap port reaches any broker (every broker service registers in it).
     t.add("PublicBootstrapTargetGroup", target_group(model, ports::PUBLIC));
     t.add(
         "PublicBootstrapListener",
         listener("PublicLoadBalancer", public.first_port + brokers, "PublicBootstrapTargetGroup"),
     );
+    if let (Some(zone), Some(name)) = (&public.hosted_zone_id, &public.dns_name) {
+        let names = std::iter::once(name.clone())
+            .chain(model.cluster.brokers.iter().map(|b| format!("{}.{name}", b.name)));
+        for (i, record) in names.enumerate() {
+            let id = if i == 0 {
+                "PublicBootstrapRecord".to_string()
+            } else {
+                logical_id(&["public", &model.cluster.brokers[i - 1].name, "record"])
+            };
+            t.add(id, Resource::new("AWS::Route53::RecordSet", json!({
+                "HostedZoneId": zone,
+                "Name": record,
+                "Type": "A",
+                "AliasTarget": { "DNSName": att("PublicLoadBalancer", "DNSName"), "HostedZoneId": att("PublicLoadBalancer", "CanonicalHostedZoneID"), "EvaluateTargetHealth": false },
+            })));
+        }
+    }
 }
 
-fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: &str) {
+fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: &str, endpoints: &[String]) {
     let prefix = names::tls_prefix(model, "schema-registry");
     let bootstrap = format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS);
     let log_group = format!("/{}/{}/schema-registry", model.resource_prefix, model.stage);
@@ -702,5 +756,5 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
         "PropagateTags": "SERVICE",
         "EnableECSManagedTags": true,
         "Tags": tags(&model.tags),
-    })));
+    })).depends_on(&endpoints.iter().map(String::as_str).collect::<Vec<_>>()));
 }

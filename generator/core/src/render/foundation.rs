@@ -28,8 +28,12 @@ pub fn render(model: &StageModel) -> Template {
     }
     let root = model.parameter_root();
 
+    // The cluster's launch templates and data volumes are encrypted with this key, and Auto Scaling
+    // launches the instances through its service-linked role, which a key policy must name
+    // (Auto Scaling guide, "Required AWS KMS key policy for use with encrypted volumes").
+    let auto_scaling = sub(AUTO_SCALING_SERVICE_LINKED_ROLE);
     t.add("Key", Resource::new("AWS::KMS::Key", json!({
-        "Description": format!("Kafka {}: SSM secrets, log groups, Lambda environment", model.stage),
+        "Description": format!("Kafka {}: SSM secrets, log groups, Lambda environment, node volumes", model.stage),
         "EnableKeyRotation": true,
         "PendingWindowInDays": 30,
         "KeyPolicy": { "Version": "2012-10-17", "Statement": [
@@ -47,6 +51,21 @@ pub fn render(model: &StageModel) -> Template {
                 "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 "Resource": "*",
                 "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn": sub(format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/{}/{}/*", model.resource_prefix, model.stage)) } }
+            },
+            {
+                "Sid": "AutoScalingEncryptsNodeVolumes",
+                "Effect": "Allow",
+                "Principal": { "AWS": auto_scaling.clone() },
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*"
+            },
+            {
+                "Sid": "AutoScalingAttachesNodeVolumes",
+                "Effect": "Allow",
+                "Principal": { "AWS": auto_scaling },
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": { "Bool": { "kms:GrantIsForAWSResource": true } }
             }
         ]},
         "Tags": tags(&model.tags),
@@ -205,13 +224,20 @@ fn lambda(t: &mut Template, model: &StageModel, function: &str, timeout: u32, st
     .skip_check("CKV_AWS_272", "code signing needs a signing profile outside this platform; packages are addressed by content hash"));
 }
 
-/// A KMS-encrypted log group with the stage's retention.
+/// The Auto Scaling service-linked role, created by AWS on the account's first Auto Scaling group
+/// (or by `aws iam create-service-linked-role`; a key policy cannot name a role that does not exist).
+pub const AUTO_SCALING_SERVICE_LINKED_ROLE: &str = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling";
+
+/// A KMS-encrypted log group with the stage's retention. Production-like stages keep their logs
+/// when the stack is deleted or the group replaced; only the create that made the group deletes it
+/// on rollback (RetainExceptOnCreate), so a failed first deploy leaves no name that blocks a retry.
 pub fn log_group_resource(model: &StageModel, name: &str, key_arn: Value) -> Resource {
-    Resource::new("AWS::Logs::LogGroup", json!({
+    let group = Resource::new("AWS::Logs::LogGroup", json!({
         "LogGroupName": name,
         "RetentionInDays": model.log_retention_days,
         "KmsKeyId": key_arn,
         "Tags": tags(&model.tags),
     }))
-    .skip_check("CKV_AWS_338", "retention is declared per stage (logs.retention_days); short-lived stages keep logs shorter on purpose")
+    .skip_check("CKV_AWS_338", "retention is declared per stage (logs.retention_days); short-lived stages keep logs shorter on purpose");
+    if model.production_like() { group.retain_except_on_create() } else { group }
 }

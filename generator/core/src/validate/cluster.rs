@@ -22,7 +22,7 @@ pub fn resolve_infrastructure(
     s: &StageSettings,
     r: &mut Required<'_>,
 ) -> Option<StageModel> {
-    let production_like = stage >= StageName::Acc;
+    let production_like = stage.production_like();
     let naming = s.naming.clone().unwrap_or_default();
     let network = s.network.clone().unwrap_or_default();
     let cluster = s.cluster.clone().unwrap_or_default();
@@ -140,6 +140,8 @@ pub fn resolve_infrastructure(
     for cidr in &client_cidrs {
         check_cidr(cidr, r, false);
     }
+    let nat = network.nat.as_ref().is_some_and(|n| n.value);
+    let vpc_endpoints = resolve_vpc_endpoints(&network, r);
 
     // Brokers and controllers.
     let subnet_count = subnets.as_ref().map_or(1, |s| s.len().max(1));
@@ -314,11 +316,13 @@ pub fn resolve_infrastructure(
                     .hint("use a port from 1024 with room for one port per broker plus the bootstrap port"),
                 );
             }
+            check_public_zone(&p, r);
             PublicEndpoint {
                 subnet_ids: subnet_ids.into_iter().map(|s| s.value).collect(),
                 allowed_cidrs: cidrs.into_iter().map(|c| c.value).collect(),
                 dns_name: p.dns_name.map(|d| d.value),
                 first_port: first_port.value,
+                hosted_zone_id: p.hosted_zone_id.map(|z| z.value),
             }
         });
     let private_link =
@@ -338,9 +342,22 @@ pub fn resolve_infrastructure(
                     );
                 }
             }
+            // The internal NLB evaluates PrivateLink traffic by the consumer's own address, so
+            // the consumers' networks must be declared to be admitted (docs/architecture.md).
+            let consumers = p.consumer_cidrs.clone().map(|c| c.value).unwrap_or_default();
+            if consumers.is_empty() {
+                let loc = p.enabled.as_ref().map(|e| e.location.clone()).unwrap_or_default();
+                r.push(Finding::error("KP115", &loc, "PrivateLink without consumer_cidrs").hint(
+                    "list the consumers' VPC CIDRs; the NLB admits PrivateLink clients by their own address",
+                ));
+            }
+            for cidr in &consumers {
+                check_cidr(cidr, r, true);
+            }
             PrivateLink {
                 allowed_principals: principals.into_iter().map(|p| p.value).collect(),
                 acceptance_required: p.acceptance_required.map(|a| a.value).unwrap_or(true),
+                consumer_cidrs: consumers.into_iter().map(|c| c.value).collect(),
             }
         });
     if let Some(zone) = &zone
@@ -426,6 +443,8 @@ pub fn resolve_infrastructure(
         ));
     }
 
+    check_egress(stage, nat, vpc_endpoints.is_some(), [repository.as_ref(), sr_repository(s).as_ref()], r);
+
     // Topic policy.
     let policy_model = resolve_topic_policy(&policy, brokers.as_ref().map(|b| b.value), r);
 
@@ -488,6 +507,8 @@ pub fn resolve_infrastructure(
             subnet_ids,
             availability_zones: zones.value.into_iter().map(|z| z.value).collect(),
             client_cidrs: client_cidrs.into_iter().map(|c| c.value).collect(),
+            nat,
+            vpc_endpoints,
         },
         cluster: Cluster {
             brokers: broker_nodes,
@@ -534,6 +555,99 @@ pub fn resolve_infrastructure(
         service_accounts: Vec::new(),
         acls: Vec::new(),
     })
+}
+
+/// `network.vpc_endpoints`: the S3 gateway endpoint needs the private subnets' route tables.
+fn resolve_vpc_endpoints(network: &NetworkSettings, r: &mut Required<'_>) -> Option<VpcEndpoints> {
+    let settings = network.vpc_endpoints.clone()?;
+    let enabled = settings.enabled.as_ref().filter(|e| e.value)?;
+    let tables = settings.route_table_ids.clone().map(|t| t.value).unwrap_or_default();
+    if tables.is_empty() {
+        r.push(
+            Finding::error(
+                "KP100",
+                &enabled.location,
+                "missing required setting `network.vpc_endpoints.route_table_ids`",
+            )
+            .hint("the route tables of the private subnets, for the S3 gateway endpoint"),
+        );
+    }
+    let pattern = Regex::new(r"^rtb-[0-9a-f]{8,17}$").unwrap();
+    for table in &tables {
+        if !pattern.is_match(table) {
+            r.push(Finding::error(
+                "KP102",
+                &table.location,
+                format!("`{}` is not a route table id", table.value),
+            ));
+        }
+    }
+    Some(VpcEndpoints { route_table_ids: tables.into_iter().map(|t| t.value).collect() })
+}
+
+/// KP121: a public hosted zone is a Route 53 zone id, and the records need `dns_name`.
+fn check_public_zone(p: &PublicEndpointSettings, r: &mut Required<'_>) {
+    let Some(zone) = &p.hosted_zone_id else { return };
+    if !Regex::new(r"^Z[A-Z0-9]{1,31}$").unwrap().is_match(zone) {
+        r.push(
+            Finding::error("KP121", &zone.location, format!("`{}` is not a hosted zone id", zone.value))
+                .hint("the id of the public Route 53 zone, e.g. Z0123456789ABCDEFGHIJ"),
+        );
+    }
+    if p.dns_name.is_none() {
+        r.push(
+            Finding::error("KP121", &zone.location, "a public hosted zone without `dns_name`")
+                .hint("set `public_endpoint.dns_name` to the bootstrap name inside that zone"),
+        );
+    }
+}
+
+/// The Schema Registry's image repository, when it runs and names one.
+fn sr_repository(s: &StageSettings) -> Option<Spanned<String>> {
+    let sr = s.schema_registry.as_ref().filter(|sr| sr.enabled.as_ref().is_some_and(|e| e.value))?;
+    sr.image.as_ref().and_then(|i| i.repository.clone())
+}
+
+/// What the private subnets must reach when there is no NAT (docs/operators-guide.md).
+pub const REQUIRED_SERVICES: &str = "ECR (api, dkr) and S3 for images, CloudWatch Logs, SSM, ECS (ecs, ecs-agent, ecs-telemetry), EC2 (volume attach at boot) and STS, and S3 for the desired state and the CloudFormation response URL";
+
+/// KP120: the private subnets must reach what the nodes and the reconciler call, through NAT or
+/// VPC endpoints; endpoints reach no public registry, so images outside ECR need NAT.
+fn check_egress(
+    stage: StageName,
+    nat: bool,
+    endpoints: bool,
+    repositories: [Option<&Spanned<String>>; 2],
+    r: &mut Required<'_>,
+) {
+    if nat {
+        return;
+    }
+    if !endpoints {
+        let location = r.file_location();
+        r.push(
+            Finding::warning("KP120", &location, format!("{stage} declares neither NAT nor VPC endpoints"))
+                .hint(format!(
+                    "the private subnets must reach {REQUIRED_SERVICES}; declare `network.nat: true` (your NAT gateway) or `network.vpc_endpoints`"
+                )),
+        );
+        return;
+    }
+    let ecr = Regex::new(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/").unwrap();
+    for repository in repositories.into_iter().flatten() {
+        if !ecr.is_match(repository) {
+            r.push(
+                Finding::warning(
+                    "KP120",
+                    &repository.location,
+                    format!("image `{}` is outside ECR and the stage has no NAT", repository.value),
+                )
+                .hint(
+                    "VPC endpoints reach ECR only: mirror the image into ECR, or declare `network.nat: true`",
+                ),
+            );
+        }
+    }
 }
 
 fn check_subnets(subnets: &Spanned<Vec<Spanned<String>>>, production_like: bool, r: &mut Required<'_>) {

@@ -32,6 +32,8 @@ topic_policy:
   min_insync_replicas: 1
   max_retention_ms: 604800000
   allowed_config_keys: [cleanup.policy, retention.ms, min.insync.replicas]
+network:
+  nat: true
 "#;
 
 /// A single-broker dev stage in combined mode.
