@@ -115,11 +115,11 @@ fn password(model: &StageModel, parameter: &str) -> Resource {
             "ExcludeCharacters": model.passwords.exclude_characters,
             "KmsKeyId": r("KmsKeyArn"),
             "RotationToken": model.passwords.rotation_token,
-            "RetainOnDelete": model.stage >= crate::StageName::Acc,
+            "RetainOnDelete": model.production_like(),
             "Tags": common_tags(model),
         }),
     );
-    if model.stage >= crate::StageName::Acc {
+    if model.production_like() {
         resource = resource.retain();
     }
     resource
