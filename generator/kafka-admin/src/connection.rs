@@ -183,7 +183,9 @@ impl Connection {
         if let Some(reason) = tls::explain(e, &self.address) {
             return Error::Tls { broker: self.address.clone(), reason };
         }
-        let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        // A bare end of stream gets the usual explanations; one that says more (a frame cut
+        // short) keeps its own words.
+        let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof && e.get_ref().is_none() {
             "the broker closed the connection (a SASL listener spoken to without SASL credentials, \
              or a broker shutting down, closes it this way; the broker log says which)"
                 .to_string()
