@@ -37,7 +37,8 @@ fn render(finding: &Finding, sources: &mut SourceCache) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let mut out = format!("{severity}[{}]: {}\n  --> {}", finding.rule, finding.message, finding.location);
+    let mut out =
+        format!("{severity}[{}]: {}\n  --> {}", finding.rule, escaped(&finding.message), finding.location);
     if let Some(path) = finding.location.path()
         && let Some(line) = sources.line(path, finding.location.line)
         && finding.location.line > 0
@@ -48,7 +49,7 @@ fn render(finding: &Finding, sources: &mut SourceCache) -> String {
         out.push_str(&format!("\n{pad} |\n{number} | {line}\n{pad} | {caret}^"));
     }
     if let Some(hint) = &finding.hint {
-        out.push_str(&format!("\n  = hint: {hint}"));
+        out.push_str(&format!("\n  = hint: {}", escaped(hint)));
     }
     out.push('\n');
     out
@@ -59,9 +60,35 @@ struct SourceCache(HashMap<PathBuf, Option<Vec<String>>>);
 
 impl SourceCache {
     fn line(&mut self, path: &Path, line: u64) -> Option<String> {
+        // The same guarded read as the loader: a file it refused (a symlink to
+        // /proc/self/environ, a FIFO, a huge file) is never opened here, so none of it is echoed.
         let lines = self.0.entry(path.to_path_buf()).or_insert_with(|| {
-            std::fs::read_to_string(path).ok().map(|t| t.lines().map(str::to_string).collect())
+            kafka_platform_core::config::load::read_declaration(path)
+                .ok()
+                .map(|t| t.lines().map(str::to_string).collect())
         });
-        lines.as_ref()?.get(usize::try_from(line).ok()?.checked_sub(1)?).cloned()
+        lines.as_ref()?.get(usize::try_from(line).ok()?.checked_sub(1)?).map(|l| printable(l))
     }
+}
+
+/// Text with control characters (terminal escapes from a declared value) made visible.
+fn escaped(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' { char::REPLACEMENT_CHARACTER } else { c }).collect()
+}
+
+/// Longest source line shown with a finding.
+const MAX_SHOWN: usize = 200;
+
+/// A source line as shown: control characters (terminal escapes) escaped, cut at [`MAX_SHOWN`]
+/// characters.
+fn printable(line: &str) -> String {
+    let mut out: String = line
+        .chars()
+        .take(MAX_SHOWN)
+        .map(|c| if c.is_control() && c != '\t' { char::REPLACEMENT_CHARACTER } else { c })
+        .collect();
+    if line.chars().count() > MAX_SHOWN {
+        out.push_str(" ...");
+    }
+    out
 }

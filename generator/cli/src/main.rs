@@ -65,8 +65,25 @@ enum Command {
     },
 }
 
+/// The exit code of a command line clap refuses. One contract for every command: 0 ok, 1 error,
+/// 2 only for pending changes with `--detailed-exitcode`; clap's own 2 for a usage error would
+/// read as "changes pending", so usage errors exit 1 (`--help` and `--version` exit 0).
+fn usage_exit(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return usage_exit(&err);
+        }
+    };
     match cli.command {
         Command::Validate(args) => validate::run(&cli.environments, &args),
         Command::Render(args) => render::run(&cli.environments, &args),

@@ -1,7 +1,7 @@
 //! `gen plan` and `gen apply`: compare a stage's declared topics, ACLs and SCRAM accounts with a
 //! live cluster, show the plan, and apply it.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,6 +11,7 @@ use kafka_platform_core::desired::{DesiredState, desired_state};
 use kafka_platform_core::model::ports;
 use kafka_reconcile::{Action, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, render};
 
+use crate::deploy::confirm::{self, Confirmation};
 use crate::diagnostics::{FindingFormat, print_findings};
 
 /// How a plan is printed.
@@ -137,7 +138,7 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
         client.close().await;
         return ExitCode::SUCCESS;
     }
-    if !args.yes && !confirmed(args.stage) {
+    if !confirmed(args.stage, args.yes) {
         client.close().await;
         return ExitCode::FAILURE;
     }
@@ -279,23 +280,26 @@ async fn password_source(plan: &Plan, c: &ConnectionArgs) -> Result<PasswordSour
     Ok(PasswordSource::Ssm(aws_sdk_ssm::Client::new(&config)))
 }
 
-/// Asks on the terminal; without one, refuses (silence is not consent).
-fn confirmed(stage: StageName) -> bool {
-    if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: refusing to apply to stage {stage} without confirmation: no terminal to ask on\n  \
-             hint: review with `gen plan {stage}`, then pass --yes (for pipelines)"
-        );
-        return false;
-    }
-    print!("Apply these changes to stage {stage}? Type `yes` to go on: ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if answer.trim().eq_ignore_ascii_case("yes") {
-        true
-    } else {
-        eprintln!("nothing applied");
-        false
+/// The confirmation policy `gen deploy` uses too ([`confirm`]): `--yes` proceeds; otherwise a
+/// terminal is asked on stderr (`yes`, or the stage name for a production-like stage); without a
+/// terminal nothing is applied, because silence is not consent. Deletes need `--allow-delete`
+/// even with `--yes` (the plan refuses them otherwise).
+fn confirmed(stage: StageName, yes: bool) -> bool {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    match confirm::confirmation(yes, interactive, stage.production_like(), stage.as_str()) {
+        Confirmation::Proceed => true,
+        Confirmation::Refuse(message) => {
+            eprintln!("error: {message}");
+            false
+        }
+        Confirmation::Ask { expected } => {
+            let question = format!("Apply these changes to stage {stage}? Type `{expected}` to go on: ");
+            let answer = confirm::ask_blocking(&question).unwrap_or_default();
+            let ok = confirm::confirms(&answer, &expected);
+            if !ok {
+                eprintln!("nothing applied");
+            }
+            ok
+        }
     }
 }

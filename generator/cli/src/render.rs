@@ -62,11 +62,12 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    for (stage, files) in &rendered {
-        if let Err(err) = write_stage(&args.out.join(stage.as_str()), files) {
-            eprintln!("error: writing {}: {err}", args.out.join(stage.as_str()).display());
-            return ExitCode::FAILURE;
-        }
+    if let Err(err) = write_stages(&args.out, &rendered) {
+        eprintln!(
+            "error: writing {}: {err}\nnothing written: every stage keeps its previous files",
+            args.out.display()
+        );
+        return ExitCode::FAILURE;
     }
     eprintln!("rendered {} into {}", stage_list(&rendered), args.out.display());
     ExitCode::SUCCESS
@@ -99,30 +100,170 @@ fn differences(dir: &Path, rendered: &RenderedStage) -> Vec<String> {
     out
 }
 
-/// Writes a stage's files into a fresh sibling directory, then swaps it in, so that a reader never
-/// sees a half-written stage and files that are no longer rendered disappear.
-fn write_stage(dir: &Path, rendered: &RenderedStage) -> std::io::Result<()> {
+/// Writes every stage or none: each stage's files go into a fresh sibling directory first; only
+/// when all are written are they swapped in, and a failed swap puts back the stages already
+/// swapped. A reader never sees a half-written stage, and files no longer rendered disappear.
+fn write_stages(out: &Path, rendered: &BTreeMap<StageName, RenderedStage>) -> std::io::Result<()> {
+    fs::create_dir_all(out)?;
+    let mut staged: Vec<Staged> = Vec::new();
+    for (stage, files) in rendered {
+        let target = out.join(stage.as_str());
+        let staging = sibling(&target, "tmp");
+        staged.push(Staged { target, backup: sibling(&out.join(stage.as_str()), "old"), staging });
+        let last = staged.last().expect("just pushed");
+        if let Err(err) = write_files(&last.staging, files) {
+            discard(&staged);
+            return Err(err);
+        }
+    }
+    for (swapped, stage) in staged.iter().enumerate() {
+        if let Err(err) = stage.swap_in() {
+            for done in staged[..swapped].iter().rev() {
+                done.put_back();
+            }
+            discard(&staged);
+            return Err(err);
+        }
+    }
+    for stage in &staged {
+        let _ = fs::remove_dir_all(&stage.backup);
+    }
+    Ok(())
+}
+
+/// One stage on its way in: the final directory, the new files, and where the old ones wait.
+struct Staged {
+    target: PathBuf,
+    staging: PathBuf,
+    backup: PathBuf,
+}
+
+impl Staged {
+    /// Moves the old directory aside and the new one in (the old one comes back on failure).
+    fn swap_in(&self) -> std::io::Result<()> {
+        let had_old = self.target.exists();
+        if had_old {
+            fs::rename(&self.target, &self.backup)?;
+        }
+        if let Err(err) = fs::rename(&self.staging, &self.target) {
+            if had_old {
+                let _ = fs::rename(&self.backup, &self.target);
+            }
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Undoes a completed swap: the new files go, the old ones return.
+    fn put_back(&self) {
+        let _ = fs::remove_dir_all(&self.target);
+        if self.backup.exists() {
+            let _ = fs::rename(&self.backup, &self.target);
+        }
+    }
+}
+
+fn discard(staged: &[Staged]) {
+    for stage in staged {
+        let _ = fs::remove_dir_all(&stage.staging);
+    }
+}
+
+/// `.<name>.<what>-<pid>` next to `dir`.
+fn sibling(dir: &Path, what: &str) -> PathBuf {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent)?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let backup = parent.join(format!(".{name}.old-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&staging);
-    fs::create_dir_all(&staging)?;
+    parent.join(format!(".{name}.{what}-{}", std::process::id()))
+}
+
+fn write_files(staging: &Path, rendered: &RenderedStage) -> std::io::Result<()> {
+    let _ = fs::remove_dir_all(staging);
+    fs::create_dir_all(staging)?;
     for (file, content) in &rendered.files {
         let mut f = fs::File::create(staging.join(file))?;
         f.write_all(content.as_bytes())?;
         f.sync_all()?;
     }
-    if dir.exists() {
-        fs::rename(dir, &backup)?;
-    }
-    if let Err(err) = fs::rename(&staging, dir) {
-        if backup.exists() {
-            fs::rename(&backup, dir)?;
-        }
-        return Err(err);
-    }
-    let _ = fs::remove_dir_all(&backup);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(files: &[(&str, &str)]) -> RenderedStage {
+        let mut rendered = RenderedStage { files: BTreeMap::new() };
+        for (name, content) in files {
+            rendered.files.insert((*name).to_string(), (*content).to_string());
+        }
+        rendered
+    }
+
+    fn temp_out(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gen-render-test-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for s in ["dev", "prod"] {
+            fs::create_dir_all(dir.join(s)).unwrap();
+            fs::write(dir.join(s).join("old.json"), format!("old {s}")).unwrap();
+        }
+        dir
+    }
+
+    fn contents(dir: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for s in ["dev", "prod"] {
+            let mut names: Vec<_> = fs::read_dir(dir.join(s)).unwrap().map(|e| e.unwrap().path()).collect();
+            names.sort();
+            for p in names {
+                out.push((p.display().to_string(), fs::read_to_string(&p).unwrap()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn all_stages_are_replaced_together() {
+        let out = temp_out("ok");
+        let rendered = BTreeMap::from([
+            (StageName::Dev, stage(&[("a.json", "new dev")])),
+            (StageName::Prod, stage(&[("a.json", "new prod")])),
+        ]);
+        write_stages(&out, &rendered).unwrap();
+        assert_eq!(fs::read_to_string(out.join("dev/a.json")).unwrap(), "new dev");
+        assert_eq!(fs::read_to_string(out.join("prod/a.json")).unwrap(), "new prod");
+        assert!(!out.join("dev/old.json").exists());
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 2, "no staging or backup left behind");
+        fs::remove_dir_all(out).unwrap();
+    }
+
+    #[test]
+    fn a_failure_while_writing_one_stage_leaves_every_stage_as_it_was() {
+        let out = temp_out("write");
+        let before = contents(&out);
+        // prod's file cannot be created (its folder does not exist): a real I/O error.
+        let rendered = BTreeMap::from([
+            (StageName::Dev, stage(&[("a.json", "new dev")])),
+            (StageName::Prod, stage(&[("missing/a.json", "new prod")])),
+        ]);
+        assert!(write_stages(&out, &rendered).is_err());
+        assert_eq!(contents(&out), before);
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 2, "staging removed");
+        fs::remove_dir_all(out).unwrap();
+    }
+
+    #[test]
+    fn a_failed_swap_puts_back_the_stages_already_swapped() {
+        let out = temp_out("swap");
+        let before = contents(&out);
+        // prod's old files cannot be moved aside: a non-empty directory holds the backup name.
+        let blocker = sibling(&out.join("prod"), "old");
+        fs::create_dir_all(blocker.join("x")).unwrap();
+        let rendered = BTreeMap::from([
+            (StageName::Dev, stage(&[("a.json", "new dev")])),
+            (StageName::Prod, stage(&[("a.json", "new prod")])),
+        ]);
+        assert!(write_stages(&out, &rendered).is_err());
+        assert_eq!(contents(&out), before, "dev was swapped, then put back");
+        fs::remove_dir_all(out).unwrap();
+    }
 }

@@ -29,14 +29,20 @@ pub fn load_and_resolve(
     let (declarations, mut findings) = config::load(root);
     let stages: Vec<StageName> =
         if stages.is_empty() { declarations.stages.keys().copied().collect() } else { stages.to_vec() };
+    let load_failed = findings.has_errors();
     let mut models = BTreeMap::new();
-    if !findings.has_errors() {
-        for stage in stages {
-            let (model, stage_findings) = resolve::resolve_stage(&declarations, stage);
-            findings.extend(stage_findings.0);
-            if let Some(model) = model {
-                models.insert(stage, model);
-            }
+    for stage in stages {
+        // Every file that parsed is still checked, so that fixes do not come in rounds; only a
+        // stage whose own file (or the defaults under it) did not parse cannot be.
+        if !resolve::resolvable(&declarations, stage) {
+            continue;
+        }
+        let (model, stage_findings) = resolve::resolve_stage(&declarations, stage);
+        findings.extend(stage_findings.0);
+        if let Some(model) = model
+            && !load_failed
+        {
+            models.insert(stage, model);
         }
     }
     (models, findings.sorted())

@@ -51,6 +51,17 @@ pub fn resolve_stage(declarations: &Declarations, stage: StageName) -> (Option<S
     if findings.has_errors() { (None, findings) } else { (Some(model), findings) }
 }
 
+/// Whether `stage` can be resolved although some files did not parse: its own file and the
+/// defaults under it must have parsed (the failures are reported already).
+pub fn resolvable(declarations: &Declarations, stage: StageName) -> bool {
+    let defaults_failed = declarations.unparsed.iter().any(|p| p == &declarations.root.join("defaults.yaml"));
+    let stage_failed = declarations.unparsed.iter().any(|p| {
+        p.parent().is_some_and(|d| d.ends_with("stages"))
+            && p.file_stem().is_some_and(|s| s == stage.as_str())
+    });
+    !defaults_failed && !stage_failed
+}
+
 /// Reads required settings, reporting each missing one once.
 pub struct Required<'a> {
     pub file: &'a Path,

@@ -657,7 +657,7 @@ fn kp206_the_replication_factor_cannot_exceed_the_brokers() {
         env.findings(&[]),
         at(&env, "KP206", ALPHA_FILE, value_at(&alpha, "replication_factor: 3")),
     );
-    assert_eq!(finding.message, "replication factor 3 with 1 brokers in dev");
+    assert_eq!(finding.message, "topic `alpha.orders.v1`: replication factor 3 with 1 brokers in dev");
 
     // Passing: a per-stage override brings it down to what dev has.
     let alpha = alpha
@@ -1121,6 +1121,455 @@ fn kp401_a_stack_stays_within_500_resources() {
 
 // KP402 (template over 1 MB) and KP403 (over 200 parameters or outputs) guard the renderer: with
 // the resource limit of KP401 and bounded names neither can be reached from declarations today.
+
+// ---- Careless and hostile input (issue 9): a located error, never a crash, leak or hang ----
+
+/// The text of every finding, to check that nothing of a refused file leaks into it.
+fn all_text(findings: &[kafka_platform_core::Finding]) -> String {
+    findings.iter().map(|f| format!("{f}")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn kp103_a_huge_broker_count_is_reported_and_nothing_is_built_from_it() {
+    // Before: the finding was recorded, then 4,000,000,000 nodes were allocated (abort).
+    let dev = DEV.replace("brokers: 1", "brokers: 4000000001");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP103", DEV_FILE, value_at(&dev, "brokers: 4000000001")));
+    assert!(finding.message.contains("4000000001 brokers"), "{finding}");
+}
+
+#[test]
+fn kp104_a_huge_controller_count_is_reported_and_nothing_is_built_from_it() {
+    let dev = DEV.replace("    mode: combined\n", "    mode: dedicated\n    count: 4000000000\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP104", DEV_FILE, value_at(&dev, "count: 4000000000")));
+}
+
+#[test]
+fn kp106_a_first_port_near_the_top_of_u32_does_not_overflow() {
+    // Before: first_port + brokers + 1 overflowed u32 and panicked.
+    let public = "public_endpoint:\n  enabled: true\n  subnet_ids: [subnet-0a1b2c40]\n  allowed_cidrs: [198.51.100.0/24]\n  first_port: 4294967295\n";
+    let dev = dev_with(public);
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP106", DEV_FILE, value_at(&dev, "first_port: 4294967295")));
+}
+
+#[test]
+fn kp109_a_huge_heap_without_container_memory_does_not_overflow() {
+    // Before: the default memory (heap * 2) overflowed u32 and panicked.
+    let env = Env::baseline().edit(
+        "defaults.yaml",
+        "  broker_heap_mib: 1024\n  broker_memory_mib: 3072\n",
+        "  broker_heap_mib: 4294967295\n",
+    );
+    let defaults = std::fs::read_to_string(env.path("defaults.yaml")).unwrap();
+    let heap = value_at(&defaults, "broker_heap_mib: 4294967295");
+    let finding = assert_one(env.findings(&[]), at(&env, "KP109", "defaults.yaml", heap));
+    assert_eq!(finding.message, "broker heap 4294967295 MiB");
+    // A controller heap is bounded too.
+    let dev = DEV.replace("    mode: combined\n", "    mode: combined\n    heap_mib: 99999999\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP109", DEV_FILE, value_at(&dev, "heap_mib: 99999999")));
+}
+
+#[test]
+fn kp004_a_symlink_is_refused_by_name_and_nothing_it_points_at_is_read() {
+    // Before: the link was followed and the process environment printed as the "offending line".
+    let env = Env::baseline().without(BETA_FILE);
+    std::os::unix::fs::symlink("/proc/self/environ", env.path(BETA_FILE)).unwrap();
+    let findings = env.findings(&[]);
+    let finding =
+        findings.iter().find(|f| f.rule == "KP004").unwrap_or_else(|| panic!("{}", show(&findings)));
+    assert_eq!(finding.location.path(), Some(env.path(BETA_FILE).as_path()));
+    assert_eq!((finding.location.line, finding.location.column), (1, 1));
+    let text = all_text(&findings);
+    for (key, _) in std::env::vars() {
+        assert!(!text.contains(&format!("{key}=")), "the environment leaked: {text}");
+    }
+    // The other files are still checked: alpha shares with beta, which did not parse, and that
+    // is not reported again as an unknown project.
+    assert_one(findings, at(&env, "KP004", BETA_FILE, (1, 1)));
+
+    // A link to a device is refused the same way (before: /dev/zero grew memory without bound).
+    let env = Env::baseline().without(BETA_FILE);
+    std::os::unix::fs::symlink("/dev/zero", env.path(BETA_FILE)).unwrap();
+    assert_one(env.findings(&[]), at(&env, "KP004", BETA_FILE, (1, 1)));
+
+    // A symlinked projects folder could list files from anywhere.
+    let env = Env::baseline();
+    let elsewhere = env.root.join("elsewhere");
+    std::fs::rename(env.path("projects"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, env.path("projects")).unwrap();
+    assert_one(env.findings(&[]), at(&env, "KP004", "projects", (1, 1)));
+}
+
+#[test]
+fn kp004_a_fifo_is_refused_without_waiting_for_a_writer() {
+    // Before: reading the FIFO blocked for ever.
+    let env = Env::baseline();
+    let fifo = env.path("projects/gamma.yaml");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(status.success());
+    let finding = assert_one(env.findings(&[]), at(&env, "KP004", "projects/gamma.yaml", (1, 1)));
+    assert!(finding.message.contains("FIFO"), "{finding}");
+}
+
+#[test]
+fn kp004_a_file_above_the_size_cap_is_refused_and_a_folder_is_not_a_file() {
+    let big = format!("{ALPHA}# {}\n", "x".repeat(1024 * 1024));
+    let env = Env::baseline().with(ALPHA_FILE, &big);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP004", ALPHA_FILE, (1, 1)));
+    assert!(finding.message.contains("1048576"), "{finding}");
+    assert!(!finding.message.contains("xxxx"));
+
+    let env = Env::baseline();
+    std::fs::create_dir(env.path("projects/gamma.yaml")).unwrap();
+    assert_one(env.findings(&[]), at(&env, "KP004", "projects/gamma.yaml", (1, 1)));
+
+    // Passing: a file just below the cap.
+    let fits = format!("{ALPHA}# {}\n", "x".repeat(1000 * 1000));
+    assert_clean(Env::baseline().with(ALPHA_FILE, &fits).findings(&[]));
+}
+
+#[test]
+fn kp001_unknown_tags_invalid_utf8_and_alias_bombs_are_located_errors() {
+    // Before: the unknown tag was accepted without a word.
+    let alpha = ALPHA.replace("description: Orders", "description: !!python/object:os.system Orders");
+    let env = Env::baseline().with(ALPHA_FILE, &alpha);
+    let finding = assert_one(env.findings(&[]), in_file(&env, "KP001", ALPHA_FILE));
+    assert_eq!(finding.location.line, 2, "{finding}");
+
+    let env = Env::baseline();
+    let mut bytes = ALPHA.as_bytes().to_vec();
+    let at_offset = ALPHA.find("Orders").unwrap();
+    bytes.splice(at_offset..at_offset, [0xff, 0xfe]);
+    std::fs::write(env.path(ALPHA_FILE), bytes).unwrap();
+    assert_one(env.findings(&[]), at(&env, "KP001", ALPHA_FILE, position(ALPHA, "Orders")));
+
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let env = Env::baseline().with(ALPHA_FILE, &format!("{bomb}{ALPHA}"));
+    let findings = env.findings(&[]);
+    assert_eq!(findings.len(), 1, "{}", show(&findings));
+    assert!(
+        matches!(findings[0].rule, "KP001" | "KP002")
+            && findings[0].location.path() == Some(env.path(ALPHA_FILE).as_path())
+    );
+}
+
+#[test]
+fn parse_errors_and_policy_findings_come_in_one_run() {
+    // Before: alpha's syntax error stopped every policy check, so beta's problem came a round later.
+    let broken = ALPHA.replace("    partitions: 3", "   partitions: 3");
+    let beta =
+        BETA.replace("  - name: beta.invoices.v1\n", "  - name: beta.invoices.v1\n    partitions: 0\n");
+    let env = Env::baseline().with(ALPHA_FILE, &broken).with(BETA_FILE, &beta);
+    // beta consumes alpha's topic; alpha did not parse, so that is not reported as unknown.
+    assert_findings(
+        env.findings(&[]),
+        &[in_file(&env, "KP001", ALPHA_FILE), at(&env, "KP212", BETA_FILE, value_at(&beta, "partitions: 0"))],
+    );
+    // A stage file that does not parse is skipped; the other stages are checked.
+    let env = Env::baseline()
+        .with(DEV_FILE, "stage: [dev\n")
+        .with(ACC_FILE, &ACC.replace("brokers: 3", "brokers: 2"));
+    assert_findings(
+        env.findings(&[]),
+        &[
+            in_file(&env, "KP001", DEV_FILE),
+            in_file(&env, "KP103", ACC_FILE),
+            in_file(&env, "KP103", ACC_FILE),
+        ],
+    );
+}
+
+#[test]
+fn kp105_the_union_of_cidrs_is_bounded_in_both_families() {
+    let with_clients = |cidrs: &str| {
+        DEV.replace(
+            "  availability_zones: [eu-west-1a]\n",
+            &format!("  availability_zones: [eu-west-1a]\n  client_cidrs: {cidrs}\n"),
+        )
+    };
+    // Before: two halves of the internet passed where 0.0.0.0/0 did not.
+    let dev = with_clients("[0.0.0.0/1, 128.0.0.0/1]");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP105", DEV_FILE, position(&dev, "0.0.0.0/1")),
+            at(&env, "KP105", DEV_FILE, position(&dev, "128.0.0.0/1")),
+        ],
+    );
+    // Many narrow CIDRs that together cover too much are reported at the list.
+    let halves: Vec<String> = (0..=255).map(|i| format!("{i}.0.0.0/8")).collect();
+    let dev = with_clients(&format!("[{}]", halves.join(", ")));
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let finding = assert_one(env.findings(&[]), at(&env, "KP105", DEV_FILE, position(&dev, "[0.0.0.0/8")));
+    assert!(finding.message.contains("4294967296 IPv4 addresses"), "{finding}");
+    // Before: accepted on the internal listeners.
+    let dev = with_clients("[0.0.0.0/0]");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP105", DEV_FILE, position(&dev, "0.0.0.0/0")));
+    let dev = with_clients("['::/0']");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP105", DEV_FILE, position(&dev, "'::/0'")));
+    let public = "public_endpoint:\n  enabled: true\n  subnet_ids: [subnet-0a1b2c40]\n  allowed_cidrs: ['2001:db8::/32', 198.50.0.0/16, 198.51.0.0/16]\n";
+    let dev = dev_with(public);
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP105", DEV_FILE, position(&dev, "'2001:db8::/32'")),
+            at(&env, "KP105", DEV_FILE, position(&dev, "['2001")),
+        ],
+    );
+    // The bound is declared per stage, within limits.
+    let dev = dev_with("cidr_policy:\n  client_ipv4_prefix: 0\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP105", DEV_FILE, value_at(&dev, "client_ipv4_prefix: 0")));
+    let dev = with_clients("[10.200.0.0/16, 10.201.0.0/16]") + "cidr_policy:\n  client_ipv4_prefix: 16\n";
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP105", DEV_FILE, position(&dev, "[10.200")));
+
+    // Passing: overlapping CIDRs count once; IPv6 ranges within the bound.
+    let dev = with_clients("[10.0.0.0/8, 10.1.0.0/16, '2001:db8::/48']");
+    assert_clean(Env::baseline().with(DEV_FILE, &dev).findings(&[]));
+}
+
+#[test]
+fn an_ipv6_client_cidr_renders_as_cidr_ipv6() {
+    // Before: rendered as CidrIp, which CloudFormation rejects at deploy time.
+    let dev = DEV.replace(
+        "  availability_zones: [eu-west-1a]\n",
+        "  availability_zones: [eu-west-1a]\n  client_cidrs: ['2001:db8::/48']\n",
+    );
+    let model = Env::baseline().with(DEV_FILE, &dev).model(kafka_platform_core::StageName::Dev);
+    let rendered = kafka_platform_core::render::render_stage(&model);
+    let all: String = rendered.files.values().cloned().collect();
+    assert!(
+        all.contains("CidrIpv6: 2001:db8::/48") || all.contains("\"CidrIpv6\": \"2001:db8::/48\""),
+        "no CidrIpv6 rule"
+    );
+    assert!(!all.contains("CidrIp: 2001:db8::/48") && !all.contains("\"CidrIp\": \"2001:db8::/48\""));
+}
+
+/// A project `name` with one account `account` (SCRAM) that consumes its own topic, plus `extra`
+/// YAML for that account.
+fn project_with_account(name: &str, account: &str, extra: &str) -> String {
+    format!(
+        "project: {name}\ndescription: {name}.\nowner:\n  team: {name}-team\n  email: {name}@example.com\ndata_classification: internal\ntopics:\n  - name: {name}.events.v1\nservice_accounts:\n  - name: {account}\n    authentication: scram\n    consumes: [{name}.events.v1]\n{extra}"
+    )
+}
+
+#[test]
+fn kp308_platform_principals_cannot_be_declared() {
+    // Before: project `schema` took User:schema-registry, with write access to _schemas.
+    let schema = project_with_account("schema", "schema-registry", "");
+    let env = Env::baseline().with("projects/schema.yaml", &schema);
+    let findings = assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP308", "projects/schema.yaml", value_at(&schema, "name: schema-registry")),
+            at(&env, "KP308", "projects/schema.yaml", value_at(&schema, "name: schema-registry")),
+        ],
+    );
+    assert!(
+        findings.iter().any(|f| f.message.contains("platform's group `schema-registry`")),
+        "{}",
+        show(&findings)
+    );
+    // The super user and node names, whatever the naming pattern allows.
+    let defaults = DEFAULTS.replace("'^{project}-[a-z0-9-]+$'", "'^[a-z0-9.-]+$'");
+    for name in ["admin", "Admin", "b0", "c1000", "b0.kafka.dev.example.internal", "reconciler"] {
+        let gamma = project_with_account("gamma", name, "");
+        let env = Env::baseline().with("defaults.yaml", &defaults).with("projects/gamma.yaml", &gamma);
+        let findings = env.findings(&[]);
+        assert!(
+            findings.iter().any(|f| f.rule == "KP308" && f.location.line == value_at(&gamma, &format!("name: {name}")).0),
+            "{name}: {}",
+            show(&findings)
+        );
+    }
+    // Passing: an ordinary account of the project.
+    let schema = project_with_account("schema", "schema-writer", "");
+    assert_clean(Env::baseline().with("projects/schema.yaml", &schema).findings(&[]));
+}
+
+#[test]
+fn kp305_prefixes_and_names_stay_out_of_longer_projects_name_spaces() {
+    // Before: project billing could claim billing-ops' groups and transactional ids.
+    let ops = project_with_account("billing-ops", "billing-ops-worker", "");
+    let billing = project_with_account(
+        "billing",
+        "billing-invoicer",
+        "    consumer_groups: [billing-ops-reader]\n    transactional_ids: [billing-]\n",
+    );
+    let env = Env::baseline().with("projects/billing-ops.yaml", &ops).with("projects/billing.yaml", &billing);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP305", "projects/billing.yaml", position(&billing, "billing-ops-reader")),
+            at(&env, "KP305", "projects/billing.yaml", position(&billing, "billing-]")),
+        ],
+    );
+    // Before: account fleet-tracker of project fleet (group prefix = its name) joined the groups
+    // of project fleet-tracker on a real cluster.
+    let tracker = project_with_account("fleet-tracker", "fleet-tracker-app", "");
+    let fleet = project_with_account("fleet", "fleet-tracker", "");
+    let env =
+        Env::baseline().with("projects/fleet-tracker.yaml", &tracker).with("projects/fleet.yaml", &fleet);
+    let spot = value_at(&fleet, "name: fleet-tracker");
+    assert_findings(
+        env.findings(&[]),
+        &[at(&env, "KP305", "projects/fleet.yaml", spot), at(&env, "KP305", "projects/fleet.yaml", spot)],
+    );
+    // Explicit ACLs on groups too.
+    let acl = "acls:\n  - service_account: billing-invoicer\n    resource_type: group\n    pattern_type: prefixed\n    resource_name: billing-o\n    operation: read\n    reason: audit\n";
+    let billing_acl = format!("{}{acl}", project_with_account("billing", "billing-invoicer", ""));
+    let env =
+        Env::baseline().with("projects/billing-ops.yaml", &ops).with("projects/billing.yaml", &billing_acl);
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP305", "projects/billing.yaml", value_at(&billing_acl, "resource_name: billing-o")),
+    );
+
+    // Passing: the longer project's own prefixes lie in the shorter one's space, and that is fine;
+    // the shorter project keeps to names the longer one cannot have.
+    let ops = project_with_account(
+        "billing-ops",
+        "billing-ops-worker",
+        "    consumer_groups: [billing-ops-workers]\n",
+    );
+    let billing =
+        project_with_account("billing", "billing-invoicer", "    consumer_groups: [billing-invoicer-main]\n");
+    assert_clean(
+        Env::baseline()
+            .with("projects/billing-ops.yaml", &ops)
+            .with("projects/billing.yaml", &billing)
+            .findings(&[]),
+    );
+}
+
+#[test]
+fn kp116_the_public_dns_name_is_a_host_name() {
+    // Before: accepted without a finding.
+    let public = "public_endpoint:\n  enabled: true\n  subnet_ids: [subnet-0a1b2c40]\n  allowed_cidrs: [198.51.100.0/24]\n  dns_name: \"evil.example.net:1/x\"\n";
+    let dev = dev_with(public);
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP116", DEV_FILE, value_at(&dev, "dns_name: \"evil")));
+    assert_clean(
+        Env::baseline()
+            .with(DEV_FILE, &dev.replace("evil.example.net:1/x", "kafka.example.com"))
+            .findings(&[]),
+    );
+}
+
+#[test]
+fn kp107_an_image_repository_is_a_docker_reference() {
+    // Before: a repository with spaces was accepted.
+    let env = Env::baseline().edit(
+        "defaults.yaml",
+        "repository: confluentinc/cp-kafka",
+        "repository: confluent inc/cp kafka",
+    );
+    let defaults = std::fs::read_to_string(env.path("defaults.yaml")).unwrap();
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP107", "defaults.yaml", value_at(&defaults, "repository: confluent inc")),
+    );
+    for good in
+        ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/cp-kafka", "registry.local:5000/cp-kafka"]
+    {
+        let env = Env::baseline().edit(
+            "defaults.yaml",
+            "repository: confluentinc/cp-kafka",
+            &format!("repository: {good}"),
+        );
+        assert_clean(env.findings(&[]));
+    }
+}
+
+#[test]
+fn kp117_production_like_stages_run_at_least_two_schema_registries() {
+    // Before: `instances: 0` in prod was accepted.
+    let acc = format!("{ACC}schema_registry:\n  enabled: true\n  instances: 0\n");
+    let env = Env::baseline().with(ACC_FILE, &acc);
+    assert_one(env.findings(&[]), at(&env, "KP117", ACC_FILE, value_at(&acc, "instances: 0")));
+    let acc = format!("{ACC}schema_registry:\n  enabled: true\n  instances: 1\n");
+    let env = Env::baseline().with(ACC_FILE, &acc);
+    assert_one(env.findings(&[]), at(&env, "KP117", ACC_FILE, value_at(&acc, "instances: 1")));
+    // Passing: one is enough in dev; two in acc.
+    assert_clean(
+        Env::baseline()
+            .with(DEV_FILE, &dev_with("schema_registry:\n  enabled: true\n  instances: 1\n"))
+            .findings(&[]),
+    );
+    assert_clean(Env::baseline().with(ACC_FILE, &acc.replace("instances: 1", "instances: 2")).findings(&[]));
+}
+
+#[test]
+fn kp111_exclude_characters_leave_a_large_enough_alphabet() {
+    // Before: excluding all but two characters was accepted.
+    let printable: String = (b'!'..=b'~').filter(|c| *c != b'a' && *c != b'b').map(char::from).collect();
+    let yaml = serde_json::to_string(&printable).unwrap();
+    let dev = dev_with(&format!("passwords:\n  exclude_characters: {yaml}\n"));
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP111", DEV_FILE, value_at(&dev, "exclude_characters: ")));
+    assert!(finding.message.contains("leaves 2 characters"), "{finding}");
+    assert_clean(
+        Env::baseline()
+            .with(DEV_FILE, &dev_with("passwords:\n  exclude_characters: \"'`\\\\,\"\n"))
+            .findings(&[]),
+    );
+}
+
+#[test]
+fn kp309_consumer_groups_on_an_account_that_consumes_nothing_is_a_warning() {
+    // Before: the groups were dropped without a word.
+    let alpha = alpha_with_accounts(
+        "  - name: alpha-writer\n    authentication: scram\n    produces: [alpha.orders.v1]\n    consumer_groups: [alpha-writer-group]\n",
+    );
+    let env = Env::baseline().with(ALPHA_FILE, &alpha);
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP309", ALPHA_FILE, position(&alpha, "alpha-writer-group")));
+    assert_eq!(finding.severity, Severity::Warning);
+    assert_clean(
+        Env::baseline()
+            .with(ALPHA_FILE, &alpha.replace("    consumer_groups: [alpha-writer-group]\n", ""))
+            .findings(&[]),
+    );
+}
+
+#[test]
+fn kp207_a_replication_factor_below_the_policy_is_reported_at_the_topic() {
+    // Before: reported at the policy line of the stage file, without naming the topic.
+    let dev = dev_with("topic_policy:\n  default_replication_factor: 1\n  min_replication_factor: 2\n  min_insync_replicas: 1\n")
+        .replace("brokers: 1", "brokers: 3");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let findings = assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP113", DEV_FILE, value_at(&dev, "min_replication_factor: 2")),
+            at(&env, "KP207", ALPHA_FILE, value_at(ALPHA, "name: alpha.orders.v1")),
+            at(&env, "KP207", BETA_FILE, value_at(BETA, "name: beta.invoices.v1")),
+        ],
+    );
+    assert!(
+        findings.iter().any(|f| f
+            .message
+            .starts_with("topic `beta.invoices.v1`: replication factor 1 (the stage default)")),
+        "{}",
+        show(&findings)
+    );
+}
 
 #[test]
 fn kp115_privatelink_declares_its_consumers_networks() {

@@ -1,4 +1,7 @@
-//! When a deploy may execute a change set without asking.
+//! When `gen deploy` may execute a change set and `gen apply` may change a cluster: one policy for
+//! both. The prompt goes to stderr; a production-like stage is confirmed by typing its name; a
+//! change that replaces or removes a stateful resource needs `--allow-replace-stateful` even with
+//! `--yes`, and the stage name when asked.
 
 /// What to do before executing a change set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +28,38 @@ pub fn confirmation(yes: bool, interactive: bool, protected: bool, stage: &str) 
         return Confirmation::Ask { expected: if protected { stage.to_string() } else { "yes".to_string() } };
     }
     Confirmation::Refuse(format!(
-        "refusing to execute change sets for stage {stage} without confirmation: no terminal to ask on\n  hint: review with --dry-run, then pass --yes (for pipelines)"
+        "refusing to change stage {stage} without confirmation: no terminal to ask on\n  hint: review with `gen plan` or `gen deploy --dry-run`, then pass --yes (for pipelines)"
     ))
+}
+
+/// Tightens a decision for a change that replaces or removes a stateful resource (CA, broker
+/// volumes, KMS key): `--yes` alone does not destroy data, and a person types the stage name.
+pub fn guard_stateful(
+    decision: Confirmation,
+    destroys_stateful: bool,
+    allowed: bool,
+    stage: &str,
+) -> Confirmation {
+    if !destroys_stateful || allowed {
+        return decision;
+    }
+    match decision {
+        Confirmation::Proceed => Confirmation::Refuse(format!(
+            "refusing to replace or remove stateful resources of stage {stage} with --yes alone\n  hint: review the change set (WARNING lines above); pass --allow-replace-stateful to let their data go"
+        )),
+        Confirmation::Ask { .. } => Confirmation::Ask { expected: stage.to_string() },
+        refused => refused,
+    }
+}
+
+/// Asks `question` on stderr and reads one line from stdin (empty on end of input).
+pub fn ask_blocking(question: &str) -> std::io::Result<String> {
+    use std::io::Write;
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer)
 }
 
 /// True when the answer typed on the terminal confirms.
@@ -59,6 +92,28 @@ mod tests {
                 other => panic!("expected a refusal, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn yes_alone_never_replaces_or_removes_a_stateful_resource() {
+        let refused = guard_stateful(confirmation(true, false, false, "dev"), true, false, "dev");
+        match refused {
+            Confirmation::Refuse(msg) => assert!(msg.contains("--allow-replace-stateful"), "{msg}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let allowed = guard_stateful(confirmation(true, false, true, "prod"), true, true, "prod");
+        assert_eq!(allowed, Confirmation::Proceed);
+        // Nothing stateful at stake: --yes is enough.
+        assert_eq!(
+            guard_stateful(confirmation(true, false, true, "prod"), false, false, "prod"),
+            Confirmation::Proceed
+        );
+    }
+
+    #[test]
+    fn a_person_types_the_stage_name_before_stateful_data_goes() {
+        let ask = guard_stateful(confirmation(false, true, false, "dev"), true, false, "dev");
+        assert_eq!(ask, Confirmation::Ask { expected: "dev".into() });
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct DeployArgs {
     /// Directory with the Lambda zips and manifest.json written by `gen package`.
     #[arg(long, value_name = "DIR", default_value = "target/lambda")]
     pub lambda_dir: PathBuf,
+    /// With --yes: also execute change sets that replace or remove a stateful resource (CA,
+    /// broker volumes, KMS key); their data is lost. Without --yes a person types the stage name.
+    #[arg(long)]
+    pub allow_replace_stateful: bool,
     /// With --dry-run: exit 2 when a change set has changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -410,7 +414,9 @@ async fn deploy_stack(
         discard(ctx, &change_set, &stack_id, create).await?;
         return Ok(StackOutcome::Reviewed { pending: true });
     }
-    match confirmed(ctx, stack).await {
+    let destroys_stateful =
+        rows.iter().any(|c| c.is_destructive() && stateful.contains(c.logical_id.as_str()));
+    match confirmed(ctx, stack, destroys_stateful).await {
         Ok(true) => {}
         Ok(false) => {
             discard(ctx, &change_set, &stack_id, create).await?;
@@ -456,9 +462,15 @@ async fn discard(
 }
 
 /// Asks (or not) according to [`confirm::confirmation`].
-async fn confirmed(ctx: &mut Context, stack: &StackDecl) -> Result<bool, DeployError> {
+async fn confirmed(
+    ctx: &mut Context,
+    stack: &StackDecl,
+    destroys_stateful: bool,
+) -> Result<bool, DeployError> {
     let interactive = ctx.ui.interactive();
-    match confirm::confirmation(ctx.args.yes, interactive, ctx.protected, &ctx.manifest.stage) {
+    let stage = &ctx.manifest.stage;
+    let decision = confirm::confirmation(ctx.args.yes, interactive, ctx.protected, stage);
+    match confirm::guard_stateful(decision, destroys_stateful, ctx.args.allow_replace_stateful, stage) {
         Confirmation::Proceed => Ok(true),
         Confirmation::Refuse(message) => Err(DeployError::NeedsConfirmation(message)),
         Confirmation::Ask { expected } => {

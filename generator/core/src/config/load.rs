@@ -3,8 +3,13 @@
 //! Layout: `defaults.yaml` (optional), `stages/<stage>.yaml`, `projects/<project>.yaml`.
 //! A file that does not parse yields one finding (serde stops at the first error in a file);
 //! every other file is still read, so one run reports the problems of all files.
+//!
+//! Declarations arrive as pull requests, so nothing here trusts them: only regular files (no
+//! symlinks, FIFOs or devices) of at most [`MAX_FILE_BYTES`] are read, through a bounded reader,
+//! and the YAML parser runs with tight budgets and refuses unknown tags.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::project::ProjectFile;
@@ -23,6 +28,22 @@ pub struct Declarations {
     pub stages: BTreeMap<StageName, Declared<StageSettings>>,
     /// Project files, sorted by path.
     pub projects: Vec<Declared<ProjectFile>>,
+    /// Files that could not be read or parsed (each has its finding); checks of the other files
+    /// use it to stay quiet about references into them.
+    pub unparsed: Vec<PathBuf>,
+}
+
+/// The largest declaration file read (1 MiB): far above any real one, small enough that a
+/// hostile file cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+impl Declarations {
+    /// Whether the project named `name` has a file that did not parse.
+    pub fn project_unparsed(&self, name: &str) -> bool {
+        self.unparsed
+            .iter()
+            .any(|p| p.parent().is_some_and(|d| d.ends_with("projects")) && file_stem(p) == name)
+    }
 }
 
 /// A parsed file with its path.
@@ -50,8 +71,11 @@ pub fn load(root: &Path) -> (Declarations, Findings) {
     }
 
     let defaults_path = root.join("defaults.yaml");
-    if defaults_path.exists() {
+    if defaults_path.symlink_metadata().is_ok() {
         declarations.defaults = parse_file(&defaults_path, &mut findings);
+        if declarations.defaults.is_none() {
+            declarations.unparsed.push(defaults_path);
+        }
     }
 
     for path in yaml_files(&root.join("stages"), &mut findings) {
@@ -75,14 +99,18 @@ pub fn load(root: &Path) -> (Declarations, Findings) {
             );
             continue;
         }
-        if let Some(settings) = parse_file::<StageSettings>(&path, &mut findings) {
-            declarations.stages.insert(stage, settings);
+        match parse_file::<StageSettings>(&path, &mut findings) {
+            Some(settings) => {
+                declarations.stages.insert(stage, settings);
+            }
+            None => declarations.unparsed.push(path),
         }
     }
 
     for path in yaml_files(&root.join("projects"), &mut findings) {
-        if let Some(project) = parse_file::<ProjectFile>(&path, &mut findings) {
-            declarations.projects.push(project);
+        match parse_file::<ProjectFile>(&path, &mut findings) {
+            Some(project) => declarations.projects.push(project),
+            None => declarations.unparsed.push(path),
         }
     }
     (declarations, findings)
@@ -92,8 +120,16 @@ fn file_stem(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// The `.yaml`/`.yml` files of a directory, sorted so that output is stable.
+/// The `.yaml`/`.yml` files of a directory, sorted so that output is stable. A symlinked
+/// directory is refused: it could list files from anywhere.
 fn yaml_files(dir: &Path, findings: &mut Findings) -> Vec<PathBuf> {
+    if dir.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        findings.push(
+            Finding::error("KP004", &Location::file_start(dir), "is a symbolic link; not read")
+                .hint("only regular files and folders inside the environments directory are read"),
+        );
+        return Vec::new();
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) => {
@@ -122,14 +158,10 @@ pub fn parse_file<T: serde::de::DeserializeOwned>(
     path: &Path,
     findings: &mut Findings,
 ) -> Option<Declared<T>> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_declaration(path) {
         Ok(text) => text,
-        Err(err) => {
-            findings.push(Finding::error(
-                "KP000",
-                &Location::file_start(path),
-                format!("cannot read file: {err}"),
-            ));
+        Err(finding) => {
+            findings.push(*finding);
             return None;
         }
     };
@@ -142,9 +174,104 @@ pub fn parse_file<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Reads a declaration file: a regular file (not a symlink, FIFO, device or folder) of at most
+/// [`MAX_FILE_BYTES`], as UTF-8. A refusal names the path and never a byte of the file.
+pub fn read_declaration(path: &Path) -> Result<String, Box<Finding>> {
+    let at_start = Location::file_start(path);
+    let refuse =
+        |message: String, hint: &str| Box::new(Finding::error("KP004", &at_start, message).hint(hint));
+    let cannot_read = |err: std::io::Error| {
+        Box::new(Finding::error("KP000", &at_start, format!("cannot read file: {}", err.kind())))
+    };
+    // symlink_metadata does not follow a link, so a link to /proc/self/environ is never opened.
+    let before = path.symlink_metadata().map_err(cannot_read)?;
+    let kind = before.file_type();
+    if kind.is_symlink() {
+        return Err(refuse(
+            "is a symbolic link; not read".into(),
+            "commit the file itself: only regular files inside the environments directory are read",
+        ));
+    }
+    if !kind.is_file() {
+        return Err(refuse(
+            format!("is not a regular file ({}); not read", file_kind(&kind)),
+            "declarations are regular YAML files",
+        ));
+    }
+    if before.len() > MAX_FILE_BYTES {
+        return Err(refuse(
+            format!("is {} bytes; declaration files are at most {MAX_FILE_BYTES} bytes", before.len()),
+            "split the project, or remove what does not belong in a declaration",
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    // The file may have been swapped between the check and the open: check what was opened.
+    let opened = file.metadata().map_err(cannot_read)?;
+    if !opened.is_file() || !same_file(&before, &opened) {
+        return Err(refuse("changed while being read; not read".into(), "run again"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(refuse(
+            format!("is larger than {MAX_FILE_BYTES} bytes; not read"),
+            "declaration files are small YAML files",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|err| {
+        let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        let column = valid.iter().rev().take_while(|b| **b != b'\n').count() as u64 + 1;
+        Box::new(
+            Finding::error("KP001", &Location::at(path, line, column), "the file is not valid UTF-8")
+                .hint("save the file as UTF-8"),
+        )
+    })
+}
+
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// The parser's limits: far above any real declaration, far below what exhausts a machine
+/// (alias bombs, deep nesting); unknown tags (`!!python/object:...`) are errors.
+fn parse_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.reject_unsupported_tags = true;
+    options.alias_limits.max_total_replayed_events = 10_000;
+    options.alias_limits.max_replay_stack_depth = 16;
+    if let Some(budget) = options.budget.as_mut() {
+        budget.max_depth = 32;
+        budget.max_aliases = 1_000;
+        budget.max_anchors = 1_000;
+        budget.max_nodes = 100_000;
+        budget.max_events = 200_000;
+        budget.max_documents = 1;
+        budget.max_total_scalar_bytes = MAX_FILE_BYTES as usize;
+        budget.max_recorded_anchor_events = 10_000;
+    }
+    options
+}
+
 /// Parses YAML text that came from `path`.
 pub fn parse_str<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Box<Finding>> {
-    with_current_file(path, || serde_saphyr::from_str::<T>(text))
+    with_current_file(path, || serde_saphyr::from_str_with_options::<T>(text, parse_options()))
         .map_err(|err| Box::new(parse_error(path, &err)))
 }
 

@@ -49,8 +49,10 @@ macro_rules! merge_fields {
 merge_fields! {
     StageSettings {
         stage, account_id, region, naming, network, cluster, schema_registry, dns, public_endpoint,
-        private_link, certificate_authority, certificates, passwords, logs, topic_policy, reconciler, tags,
+        private_link, certificate_authority, certificates, passwords, logs, cidr_policy, topic_policy,
+        reconciler, tags,
     }
+    CidrPolicySettings { client_ipv4_prefix, client_ipv6_prefix, public_ipv4_prefix, public_ipv6_prefix }
     NamingSettings { resource_prefix, topic_pattern, service_account_pattern, project_pattern }
     NetworkSettings { vpc_id, vpc_cidr, subnet_ids, availability_zones, client_cidrs, nat, vpc_endpoints }
     VpcEndpointSettings { enabled, route_table_ids }

@@ -89,6 +89,8 @@ pub struct StageSettings {
     pub passwords: Option<PasswordSettings>,
     /// Log groups.
     pub logs: Option<LogSettings>,
+    /// How much of the address space may reach the cluster.
+    pub cidr_policy: Option<CidrPolicySettings>,
     /// The topic policy of the stage.
     pub topic_policy: Option<TopicPolicySettings>,
     /// The topic/ACL reconciler that runs inside the VPC.
@@ -139,6 +141,22 @@ pub struct VpcEndpointSettings {
     pub enabled: Option<Spanned<bool>>,
     /// Route tables of the private subnets, for the S3 gateway endpoint (rtb-...).
     pub route_table_ids: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// Bounds of the address ranges that may reach the cluster, as prefix lengths: the CIDRs of a list
+/// together may cover at most as many addresses as one network of that length (so that
+/// `[0.0.0.0/1, 128.0.0.0/1]` is refused like `0.0.0.0/0`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CidrPolicySettings {
+    /// Bound of the IPv4 `network.client_cidrs` together, as a prefix length (8..=32).
+    pub client_ipv4_prefix: Option<Spanned<u8>>,
+    /// Bound of the IPv6 `network.client_cidrs` together, as a prefix length (32..=128).
+    pub client_ipv6_prefix: Option<Spanned<u8>>,
+    /// Bound of the IPv4 `public_endpoint.allowed_cidrs` together, as a prefix length (8..=32).
+    pub public_ipv4_prefix: Option<Spanned<u8>>,
+    /// Bound of the IPv6 `public_endpoint.allowed_cidrs` together, as a prefix length (32..=128).
+    pub public_ipv6_prefix: Option<Spanned<u8>>,
 }
 
 /// Brokers, controllers and their hosts.

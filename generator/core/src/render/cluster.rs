@@ -133,7 +133,9 @@ pub fn render(model: &StageModel) -> Template {
 }
 
 fn ingress(port: u32, to_port: u32, cidr: &str, description: &str) -> Value {
-    json!({ "IpProtocol": "tcp", "FromPort": port, "ToPort": to_port, "CidrIp": cidr, "Description": description })
+    // IPv6 sources need CidrIpv6: CloudFormation rejects an IPv6 CIDR in CidrIp at deploy time.
+    let key = if cidr.contains(':') { "CidrIpv6" } else { "CidrIp" };
+    json!({ "IpProtocol": "tcp", "FromPort": port, "ToPort": to_port, key: cidr, "Description": description })
 }
 
 fn security_groups(t: &mut Template, model: &StageModel) {

@@ -11,6 +11,23 @@ use crate::model::*;
 use crate::resolve::{Required, plain_tags};
 use crate::span::Spanned;
 
+/// Most brokers a stage may declare; nothing is built from a larger count.
+pub const MAX_BROKERS: u32 = 30;
+/// Largest JVM heap (MiB) of a broker or controller: above ~32 GiB the JVM loses compressed
+/// object pointers, and the bound keeps the memory arithmetic far from overflowing.
+pub const MAX_HEAP_MIB: u32 = 32_768;
+/// Largest broker container memory (MiB).
+pub const MAX_MEMORY_MIB: u32 = 262_144;
+/// Most Schema Registry instances a stage may run.
+pub const MAX_SCHEMA_REGISTRY_INSTANCES: u32 = 10;
+/// Fewest printable characters the password generator must have left after `exclude_characters`.
+pub const MIN_PASSWORD_ALPHABET: usize = 32;
+/// Default coverage bounds of `cidr_policy` (prefix lengths): client CIDRs, public CIDRs.
+const DEFAULT_CLIENT_PREFIX: (u8, u8) = (8, 32);
+const DEFAULT_PUBLIC_PREFIX: (u8, u8) = (16, 48);
+/// The loosest bound a `cidr_policy` may declare, per family (IPv4, IPv6).
+const LOOSEST_PREFIX: (u8, u8) = (8, 32);
+
 /// Log retention values CloudWatch accepts.
 const LOG_RETENTION_DAYS: &[u32] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -96,7 +113,7 @@ pub fn resolve_infrastructure(
                 .hint("vpc- followed by 8 or 17 hex digits"),
         );
     }
-    let vpc_net = vpc_cidr.as_ref().and_then(|c| check_cidr(c, r, false));
+    let vpc_net = vpc_cidr.as_ref().and_then(|c| check_cidr(c, r));
     if let Some(subnets) = &subnets {
         check_subnets(subnets, production_like, r);
         if let Some(zones) = &zones {
@@ -137,8 +154,19 @@ pub fn resolve_infrastructure(
         }
     }
     let client_cidrs = network.client_cidrs.clone().map(|c| c.value).unwrap_or_default();
-    for cidr in &client_cidrs {
-        check_cidr(cidr, r, false);
+    let client_nets: Vec<(IpNet, &Spanned<String>)> =
+        client_cidrs.iter().filter_map(|cidr| check_cidr(cidr, r).map(|net| (net, cidr))).collect();
+    let cidr_policy = s.cidr_policy.clone().unwrap_or_default();
+    let client_bounds = (
+        coverage_bound(cidr_policy.client_ipv4_prefix.as_ref(), DEFAULT_CLIENT_PREFIX.0, false, r),
+        coverage_bound(cidr_policy.client_ipv6_prefix.as_ref(), DEFAULT_CLIENT_PREFIX.1, true, r),
+    );
+    let public_bounds = (
+        coverage_bound(cidr_policy.public_ipv4_prefix.as_ref(), DEFAULT_PUBLIC_PREFIX.0, false, r),
+        coverage_bound(cidr_policy.public_ipv6_prefix.as_ref(), DEFAULT_PUBLIC_PREFIX.1, true, r),
+    );
+    if let Some(list) = &network.client_cidrs {
+        check_coverage(&client_nets, client_bounds, "network.client_cidrs", &list.location, r);
     }
     let nat = network.nat.as_ref().is_some_and(|n| n.value);
     let vpc_endpoints = resolve_vpc_endpoints(&network, r);
@@ -147,12 +175,12 @@ pub fn resolve_infrastructure(
     let subnet_count = subnets.as_ref().map_or(1, |s| s.len().max(1));
     if let Some(n) = &brokers {
         let min = if production_like { 3 } else { 1 };
-        if n.value < min || n.value > 30 {
+        if n.value < min || n.value > MAX_BROKERS {
             r.push(
                 Finding::error(
                     "KP103",
                     &n.location,
-                    format!("{} brokers; {stage} needs {min} to 30", n.value),
+                    format!("{} brokers; {stage} needs {min} to {MAX_BROKERS}", n.value),
                 )
                 .hint("acc and prod need at least 3 brokers, one per availability zone"),
             );
@@ -265,9 +293,59 @@ pub fn resolve_infrastructure(
             );
         }
     }
+    for repo in [
+        repository.as_ref(),
+        s.schema_registry.as_ref().and_then(|sr| sr.image.as_ref()).and_then(|i| i.repository.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !is_image_repository(repo) {
+            r.push(
+                Finding::error(
+                    "KP107",
+                    &repo.location,
+                    format!("`{}` is not an image repository", repo.value),
+                )
+                .hint("e.g. confluentinc/cp-kafka or 123456789012.dkr.ecr.eu-west-1.amazonaws.com/cp-kafka (no tag, no spaces)"),
+            );
+        }
+    }
     let heap = cluster.broker_heap_mib.clone().map(|h| h.value).unwrap_or(1024);
-    let memory = cluster.broker_memory_mib.clone().map(|m| m.value).unwrap_or(heap * 2);
-    if heap < 256 || heap >= memory {
+    let memory = cluster.broker_memory_mib.clone().map(|m| m.value).unwrap_or(heap.saturating_mul(2));
+    let heap_location =
+        cluster.broker_heap_mib.as_ref().map(|h| h.location.clone()).unwrap_or_else(|| r.file_location());
+    // Checked in this order so that one huge value gives one finding, and no sum overflows.
+    let heap_ok = if heap > MAX_HEAP_MIB {
+        r.push(
+            Finding::error("KP109", &heap_location, format!("broker heap {heap} MiB"))
+                .hint(format!("at most {MAX_HEAP_MIB} MiB: larger heaps lose compressed object pointers")),
+        );
+        false
+    } else if memory > MAX_MEMORY_MIB {
+        let loc =
+            cluster.broker_memory_mib.as_ref().map(|m| m.location.clone()).unwrap_or(heap_location.clone());
+        r.push(
+            Finding::error("KP109", &loc, format!("broker container memory {memory} MiB"))
+                .hint(format!("at most {MAX_MEMORY_MIB} MiB")),
+        );
+        false
+    } else {
+        true
+    };
+    if let Some(controller_heap) = &controllers.heap_mib
+        && !(256..=MAX_HEAP_MIB).contains(&controller_heap.value)
+    {
+        r.push(
+            Finding::error(
+                "KP109",
+                &controller_heap.location,
+                format!("controller heap {} MiB", controller_heap.value),
+            )
+            .hint(format!("256 to {MAX_HEAP_MIB} MiB")),
+        );
+    }
+    if heap_ok && (heap < 256 || heap >= memory) {
         let loc =
             cluster.broker_heap_mib.as_ref().map(|h| h.location.clone()).unwrap_or_else(|| r.file_location());
         r.push(
@@ -293,8 +371,10 @@ pub fn resolve_infrastructure(
                         .hint("list the source CIDRs that may connect"),
                 );
             }
-            for cidr in &cidrs {
-                check_cidr(cidr, r, true);
+            let nets: Vec<(IpNet, &Spanned<String>)> =
+                cidrs.iter().filter_map(|cidr| check_cidr(cidr, r).map(|net| (net, cidr))).collect();
+            if let Some(list) = &p.allowed_cidrs {
+                check_coverage(&nets, public_bounds, "public_endpoint.allowed_cidrs", &list.location, r);
             }
             let subnet_ids = p.subnet_ids.clone().map(|s| s.value).unwrap_or_default();
             if subnet_ids.is_empty() {
@@ -306,7 +386,8 @@ pub fn resolve_infrastructure(
             }
             let first_port = p.first_port.clone().unwrap_or_else(|| Spanned::generated(9100));
             let broker_count = brokers.as_ref().map_or(1, |b| b.value);
-            if first_port.value < 1024 || first_port.value + broker_count + 1 > 65535 {
+            // In u64: a declared port near u32::MAX plus the brokers must not overflow.
+            if first_port.value < 1024 || u64::from(first_port.value) + u64::from(broker_count) + 1 > 65535 {
                 r.push(
                     Finding::error(
                         "KP106",
@@ -314,6 +395,14 @@ pub fn resolve_infrastructure(
                         format!("first public port {}", first_port.value),
                     )
                     .hint("use a port from 1024 with room for one port per broker plus the bootstrap port"),
+                );
+            }
+            if let Some(name) = &p.dns_name
+                && !is_dns_name(name)
+            {
+                r.push(
+                    Finding::error("KP116", &name.location, format!("`{}` is not a DNS name", name.value))
+                        .hint("a lowercase host name such as kafka.example.com: no port, path or scheme"),
                 );
             }
             check_public_zone(&p, r);
@@ -351,8 +440,16 @@ pub fn resolve_infrastructure(
                     "list the consumers' VPC CIDRs; the NLB admits PrivateLink clients by their own address",
                 ));
             }
-            for cidr in &consumers {
-                check_cidr(cidr, r, true);
+            let consumer_nets: Vec<(IpNet, &Spanned<String>)> =
+                consumers.iter().filter_map(|cidr| check_cidr(cidr, r).map(|net| (net, cidr))).collect();
+            if let Some(list) = &p.consumer_cidrs {
+                check_coverage(
+                    &consumer_nets,
+                    client_bounds,
+                    "private_link.consumer_cidrs",
+                    &list.location,
+                    r,
+                );
             }
             PrivateLink {
                 allowed_principals: principals.into_iter().map(|p| p.value).collect(),
@@ -361,7 +458,7 @@ pub fn resolve_infrastructure(
             }
         });
     if let Some(zone) = &zone
-        && !Regex::new(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$").unwrap().is_match(zone)
+        && !is_dns_name(zone)
     {
         r.push(Finding::error("KP116", &zone.location, format!("`{}` is not a DNS zone name", zone.value)));
     }
@@ -431,6 +528,36 @@ pub fn resolve_infrastructure(
             Finding::error("KP111", &loc, format!("password length {length}")).hint("16 to 128 characters"),
         );
     }
+    if let Some(exclude) = &passwords.exclude_characters {
+        let alphabet = (b'!'..=b'~').filter(|c| !exclude.value.as_bytes().contains(c)).count();
+        if alphabet < MIN_PASSWORD_ALPHABET {
+            r.push(
+                Finding::error(
+                    "KP111",
+                    &exclude.location,
+                    format!("exclude_characters leaves {alphabet} characters to draw passwords from"),
+                )
+                .hint(format!(
+                    "at least {MIN_PASSWORD_ALPHABET} of the 94 printable ASCII characters must remain"
+                )),
+            );
+        }
+    }
+    if let Some(sr) = s.schema_registry.as_ref().filter(|sr| sr.enabled.as_ref().is_some_and(|e| e.value))
+        && let Some(instances) = &sr.instances
+    {
+        let min = if production_like { 2 } else { 1 };
+        if !(min..=MAX_SCHEMA_REGISTRY_INSTANCES).contains(&instances.value) {
+            r.push(
+                Finding::error(
+                    "KP117",
+                    &instances.location,
+                    format!("{} Schema Registry instances; {stage} needs {min} to {MAX_SCHEMA_REGISTRY_INSTANCES}", instances.value),
+                )
+                .hint("acc and prod run at least 2 so that one can fail; or set `enabled: false`"),
+            );
+        }
+    }
     let retention = s.logs.as_ref().and_then(|l| l.retention_days.clone());
     let retention_days = retention.as_ref().map(|d| d.value).unwrap_or(30);
     if !LOG_RETENTION_DAYS.contains(&retention_days) {
@@ -476,16 +603,20 @@ pub fn resolve_infrastructure(
     };
     // Node ids are stable: brokers 1.., dedicated controllers 1000.. so that adding brokers never
     // renumbers a controller (a renumbered node would lose its KRaft identity).
-    let broker_nodes: Vec<Node> = (0..brokers.value).map(|i| node("b", i + 1, i)).collect();
+    // Counts out of bounds were reported above; the nodes are built within the bounds so that the
+    // project rules still run, and nothing is allocated from a hostile count.
+    let broker_count = brokers.value.clamp(1, MAX_BROKERS);
+    let broker_nodes: Vec<Node> = (0..broker_count).map(|i| node("b", i + 1, i)).collect();
+    let dedicated = if [3, 5].contains(&controller_count.value) { controller_count.value } else { 3 };
     let controller_nodes: Vec<Node> = match mode.value {
         ControllerMode::Combined => Vec::new(),
-        ControllerMode::Dedicated => (0..controller_count.value).map(|i| node("c", 1000 + i, i)).collect(),
+        ControllerMode::Dedicated => (0..dedicated).map(|i| node("c", 1000 + i, i)).collect(),
     };
     let schema_registry =
         s.schema_registry.clone().filter(|sr| sr.enabled.as_ref().is_some_and(|e| e.value)).map(|sr| {
             let image = sr.image.unwrap_or_default();
             SchemaRegistry {
-                instances: sr.instances.map(|i| i.value).unwrap_or(2),
+                instances: sr.instances.map(|i| i.value).unwrap_or(2).min(MAX_SCHEMA_REGISTRY_INSTANCES),
                 image: Image {
                     repository: image
                         .repository
@@ -684,20 +815,93 @@ fn check_subnets(subnets: &Spanned<Vec<Spanned<String>>>, production_like: bool,
     }
 }
 
-/// Checks a CIDR; `public` forbids the whole internet.
-fn check_cidr(cidr: &Spanned<String>, r: &mut Required<'_>, public: bool) -> Option<IpNet> {
+/// A lowercase DNS name: labels of letters, digits and inner '-', at most 253 characters.
+fn is_dns_name(name: &str) -> bool {
+    name.len() <= 253
+        && Regex::new(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$").unwrap().is_match(name)
+}
+
+/// An image repository as Docker references spell it: an optional registry host (with port),
+/// then lowercase path components; no tag, digest, spaces or scheme.
+fn is_image_repository(repo: &str) -> bool {
+    let component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+    let host = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?";
+    let pattern = format!("^(?:{host}/)?{component}(?:/{component})*$");
+    repo.len() <= 255 && Regex::new(&pattern).unwrap().is_match(repo)
+}
+
+/// The declared coverage bound (a prefix length) of one family, checked against the loosest
+/// allowed, or the default.
+fn coverage_bound(declared: Option<&Spanned<u8>>, default: u8, ipv6: bool, r: &mut Required<'_>) -> u8 {
+    let Some(declared) = declared else { return default };
+    let (loosest, bits) = if ipv6 { (LOOSEST_PREFIX.1, 128) } else { (LOOSEST_PREFIX.0, 32) };
+    if !(loosest..=bits).contains(&declared.value) {
+        r.push(
+            Finding::error("KP105", &declared.location, format!("coverage bound /{}", declared.value))
+                .hint(format!("a prefix length from {loosest} to {bits}")),
+        );
+        return default;
+    }
+    declared.value
+}
+
+/// Number of addresses of a network (saturating: an IPv6 /0 has 2^128).
+fn addresses(net: &IpNet) -> u128 {
+    let host_bits = u32::from(net.max_prefix_len() - net.prefix_len());
+    1u128.checked_shl(host_bits).unwrap_or(u128::MAX)
+}
+
+/// KP105: the union of `nets` covers no more addresses per family than one network of the bound's
+/// prefix length; overlapping CIDRs count once. A CIDR that alone is too wide is reported at
+/// itself, a set that is too wide together at the list.
+fn check_coverage(
+    nets: &[(IpNet, &Spanned<String>)],
+    (ipv4_prefix, ipv6_prefix): (u8, u8),
+    key: &str,
+    location: &crate::span::Location,
+    r: &mut Required<'_>,
+) {
+    for (ipv6, prefix, bits) in [(false, ipv4_prefix, 32u32), (true, ipv6_prefix, 128u32)] {
+        let family: Vec<&(IpNet, &Spanned<String>)> =
+            nets.iter().filter(|(n, _)| matches!(n, IpNet::V6(_)) == ipv6).collect();
+        let bound = 1u128.checked_shl(bits - u32::from(prefix)).unwrap_or(u128::MAX);
+        let hint = format!("list narrower CIDRs; cidr_policy bounds {key} to the addresses of one /{prefix}");
+        let mut alone = false;
+        for (net, cidr) in &family {
+            if addresses(net) > bound {
+                alone = true;
+                let message = if net.prefix_len() == 0 {
+                    "the whole internet may not reach the brokers".to_string()
+                } else {
+                    format!("`{}` covers more addresses than one /{prefix}", cidr.value)
+                };
+                r.push(Finding::error("KP105", &cidr.location, message).hint(hint.clone()));
+            }
+        }
+        let union = IpNet::aggregate(&family.iter().map(|(n, _)| n.trunc()).collect());
+        let covered = union.iter().map(addresses).fold(0u128, u128::saturating_add);
+        if !alone && covered > bound {
+            let name = if ipv6 { "IPv6" } else { "IPv4" };
+            r.push(
+                Finding::error(
+                    "KP105",
+                    location,
+                    format!("{key} together cover {covered} {name} addresses, more than one /{prefix}"),
+                )
+                .hint(hint),
+            );
+        }
+    }
+}
+
+/// Checks that a CIDR parses and has no host bits (its coverage is checked with its list).
+fn check_cidr(cidr: &Spanned<String>, r: &mut Required<'_>) -> Option<IpNet> {
     match cidr.value.parse::<IpNet>() {
         Ok(net) => {
             if net.trunc() != net {
                 r.push(
                     Finding::error("KP105", &cidr.location, format!("`{}` has host bits set", cidr.value))
                         .hint(format!("did you mean {}?", net.trunc())),
-                );
-            }
-            if public && net.prefix_len() == 0 {
-                r.push(
-                    Finding::error("KP105", &cidr.location, "the whole internet may not reach the brokers")
-                        .hint("list the partners' egress CIDRs instead of 0.0.0.0/0"),
                 );
             }
             Some(net)

@@ -17,6 +17,14 @@ use crate::validate::kafka_configs;
 const MAX_TOPIC_NAME: usize = 249;
 /// X.509's limit on a common name, which is an mTLS account's name.
 const MAX_ACCOUNT_NAME: usize = 64;
+/// Principals and group names the platform itself uses (super user, Schema Registry, the
+/// reconciler's identity, Kafka's anonymous user): no service account may take them.
+const RESERVED_PRINCIPALS: &[&str] =
+    &["admin", "schema-registry", "reconciler", "anonymous", "kafka-cluster"];
+/// Consumer groups the platform's own components use.
+const RESERVED_GROUPS: &[&str] = &["schema-registry"];
+/// Separators after a project name that open its name space (`billing-...`, `billing.`, `billing_`).
+const SEPARATORS: [char; 3] = ['-', '.', '_'];
 
 /// Adds the stage's projects, topics, service accounts and ACLs to `model`, checking every rule.
 pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, findings: &mut Findings) {
@@ -41,7 +49,8 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
             check_overrides(decl, findings);
             check_topic_name(&decl.name, pattern.as_ref(), &mut collisions, findings);
             for other in decl.shared_with.iter().flat_map(|s| s.read.iter().chain(&s.write)) {
-                if !projects.contains_key(other.value.as_str()) {
+                // A project whose file did not parse has its own finding already.
+                if !projects.contains_key(other.value.as_str()) && !declarations.project_unparsed(other) {
                     findings.push(
                         Finding::error(
                             "KP214",
@@ -136,7 +145,25 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
                 continue;
             }
             logical_ids.insert(logical_id, decl.name.clone());
-            let account = resolve_account(project, decl, &topics, findings);
+            check_reserved_principal(&decl.name, model, findings);
+            let spaces = NameSpaces { project, projects: projects.keys().copied().collect() };
+            if let Some(other) = spaces.intruded(&decl.name.value, false) {
+                findings.push(
+                    Finding::error(
+                        "KP305",
+                        &decl.name.location,
+                        format!("service account `{}` of project {project} is named in project {other}'s name space", decl.name.value),
+                    )
+                    .hint(format!("names starting with `{other}-` belong to project {other}; pick a name outside it")),
+                );
+            }
+            let unparsed = |topic: &str| {
+                declarations.unparsed.iter().any(|p| {
+                    p.file_stem()
+                        .is_some_and(|stem| topic.starts_with(&format!("{}.", stem.to_string_lossy())))
+                })
+            };
+            let account = resolve_account(project, decl, &topics, &spaces, &unparsed, findings);
             acls.extend(generated_bindings(&account));
             accounts.insert(account.name.value.clone(), account);
         }
@@ -160,9 +187,11 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
                 );
                 continue;
             }
-            if let Some(binding) =
-                explicit_binding(&file.value.project.value, decl, &accounts, &topics, findings)
-            {
+            let spaces = NameSpaces {
+                project: &file.value.project.value,
+                projects: projects.keys().copied().collect(),
+            };
+            if let Some(binding) = explicit_binding(&spaces, decl, &accounts, &topics, findings) {
                 acls.insert(binding);
             }
         }
@@ -385,11 +414,12 @@ fn resolve_topic(
         .and_then(|o| o.replication_factor.clone())
         .or_else(|| decl.replication_factor.clone())
         .unwrap_or_else(|| policy.default_replication_factor.clone());
-    let rf_location = if replication.location.file.is_some() {
-        replication.location.clone()
-    } else {
-        decl.name.location.clone()
-    };
+    // A replication factor the topic does not declare comes from the stage's policy: a finding
+    // about it belongs to the topic that uses it, not to the policy line.
+    let rf_declared =
+        over.and_then(|o| o.replication_factor.as_ref()).or(decl.replication_factor.as_ref()).is_some();
+    let rf_location = if rf_declared { replication.location.clone() } else { decl.name.location.clone() };
+    let rf_source = if rf_declared { "" } else { " (the stage default)" };
     // A built-in default has no place in a file: point at the topic that uses it instead.
     let partitions_location = if partitions.location.file.is_some() {
         partitions.location.clone()
@@ -409,7 +439,10 @@ fn resolve_topic(
             Finding::error(
                 "KP206",
                 &rf_location,
-                format!("replication factor {} with {brokers} brokers in {}", replication.value, model.stage),
+                format!(
+                    "topic `{}`: replication factor {}{rf_source} with {brokers} brokers in {}",
+                    decl.name.value, replication.value, model.stage
+                ),
             )
             .hint("add a per-stage override (overrides: {stage: {replication_factor: N}}) or more brokers"),
         );
@@ -420,8 +453,8 @@ fn resolve_topic(
                 "KP207",
                 &rf_location,
                 format!(
-                    "replication factor {} is below the {} minimum of {}",
-                    replication.value, model.stage, policy.min_replication_factor.value
+                    "topic `{}`: replication factor {}{rf_source} is below the {} minimum of {}",
+                    decl.name.value, replication.value, model.stage, policy.min_replication_factor.value
                 ),
             )
             .hint("remove the replication_factor to use the stage default"),
@@ -493,7 +526,19 @@ fn resolve_topic(
     }
     if let Some(schema) = &decl.schema {
         let path = sibling(&file.path, schema);
-        if !path.is_file() {
+        let inside = std::path::Path::new(&schema.value)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        if !inside {
+            findings.push(
+                Finding::error(
+                    "KP213",
+                    &schema.location,
+                    format!("schema path `{}` leaves the projects folder", schema.value),
+                )
+                .hint("a relative path below the project file, e.g. schemas/orders.avsc"),
+            );
+        } else if !path.symlink_metadata().is_ok_and(|m| m.is_file()) {
             findings.push(Finding::error(
                 "KP213",
                 &schema.location,
@@ -514,16 +559,21 @@ fn resolve_topic(
     }
 }
 
-/// Builds a service account, checking that it only uses topics it may use (KP301-KP305).
+/// Builds a service account, checking that it only uses topics it may use (KP301-KP305, KP309).
 fn resolve_account(
     project: &str,
     decl: &ServiceAccountDecl,
     topics: &BTreeMap<String, Topic>,
+    spaces: &NameSpaces<'_>,
+    unparsed: &dyn Fn(&str) -> bool,
     findings: &mut Findings,
 ) -> ServiceAccount {
     for (list, write) in [(&decl.produces, true), (&decl.consumes, false)] {
         for topic in list {
             let Some(t) = topics.get(&topic.value) else {
+                if unparsed(&topic.value) {
+                    continue; // its project's file did not parse, which has its own finding
+                }
                 findings.push(
                     Finding::error(
                         "KP301",
@@ -561,11 +611,51 @@ fn resolve_account(
             format!("service account `{}` neither produces nor consumes", decl.name.value),
         ));
     }
+    if decl.consumes.is_empty()
+        && let Some(declared) = &decl.consumer_groups
+    {
+        let loc = declared.first().map(|g| g.location.clone()).unwrap_or_else(|| decl.name.location.clone());
+        findings.push(
+            Finding::warning(
+                "KP309",
+                &loc,
+                format!(
+                    "service account `{}` declares consumer_groups but consumes nothing",
+                    decl.name.value
+                ),
+            )
+            .hint(
+                "no group binding is generated without `consumes`; add the topics or remove consumer_groups",
+            ),
+        );
+    }
     let groups = decl.consumer_groups.clone().unwrap_or_else(|| vec![decl.name.clone()]);
-    for prefix in groups.iter().chain(&decl.transactional_ids) {
+    let checked_groups: &[Spanned<String>] = if decl.consumes.is_empty() { &[] } else { &groups };
+    for prefix in checked_groups.iter().chain(&decl.transactional_ids) {
         if !within_project(&prefix.value, project) {
             findings.push(Finding::error("KP304", &prefix.location, format!("prefix `{}` is outside project {project}", prefix.value))
                 .hint(format!("consumer group and transactional id prefixes start with `{project}-` so projects cannot take over each other's groups")));
+        } else if let Some(other) = spaces.intruded(&prefix.value, true) {
+            findings.push(
+                Finding::error(
+                    "KP305",
+                    &prefix.location,
+                    format!("prefix `{}` of project {project} reaches into project {other}'s name space", prefix.value),
+                )
+                .hint(format!(
+                    "a prefixed ACL on `{}` would match the groups and transactional ids of project {other}; use a longer prefix outside `{other}-`",
+                    prefix.value
+                )),
+            );
+        }
+    }
+    for prefix in checked_groups {
+        if let Some(reserved) = RESERVED_GROUPS.iter().find(|r| overlaps(&prefix.value, r)) {
+            findings.push(Finding::error(
+                "KP308",
+                &prefix.location,
+                format!("consumer group prefix `{}` covers the platform's group `{reserved}`", prefix.value),
+            ));
         }
     }
     ServiceAccount {
@@ -621,12 +711,13 @@ pub fn generated_bindings(account: &ServiceAccount) -> Vec<AclBinding> {
 
 /// KP306/KP307: explicit bindings name an own account, a reason, and stay within the project.
 fn explicit_binding(
-    project: &str,
+    spaces: &NameSpaces<'_>,
     decl: &AclDecl,
     accounts: &BTreeMap<String, ServiceAccount>,
     topics: &BTreeMap<String, Topic>,
     findings: &mut Findings,
 ) -> Option<AclBinding> {
+    let project = spaces.project;
     if decl.reason.as_ref().is_none_or(|r| r.value.trim().is_empty()) {
         findings.push(
             Finding::error("KP307", &decl.service_account.location, "explicit ACL without a reason")
@@ -705,6 +796,14 @@ fn explicit_binding(
                 ));
                 return None;
             }
+            if let Some(other) = spaces.intruded(&name.value, pattern_type == AclPatternType::Prefixed) {
+                findings.push(Finding::error(
+                    "KP305",
+                    &name.location,
+                    format!("`{}` reaches into project {other}'s name space", name.value),
+                ));
+                return None;
+            }
         }
     }
     Some(AclBinding {
@@ -729,6 +828,66 @@ fn explicit_binding(
 /// separator, so that project `alpha` cannot claim the groups of project `alphabet`.
 fn within_project(prefix: &str, project: &str) -> bool {
     prefix.strip_prefix(project).is_some_and(|rest| rest.starts_with(['-', '.', '_']))
+}
+
+/// KP308: a service account may not take a platform principal: the super user, Schema
+/// Registry, the reconciler, the nodes (by short name or certificate name).
+fn check_reserved_principal(name: &Spanned<String>, model: &StageModel, findings: &mut Findings) {
+    let lower = name.value.to_ascii_lowercase();
+    let node_name = Regex::new(r"^[bc][0-9]+$").unwrap();
+    let is_node = model
+        .cluster
+        .brokers
+        .iter()
+        .chain(&model.cluster.controllers)
+        .any(|n| n.dns_name.eq_ignore_ascii_case(&lower))
+        || node_name.is_match(&lower)
+        || lower.ends_with(&format!(".{}", model.dns_zone));
+    if RESERVED_PRINCIPALS.contains(&lower.as_str()) || is_node {
+        findings.push(
+            Finding::error(
+                "KP308",
+                &name.location,
+                format!("`{}` is a platform principal and cannot be a service account", name.value),
+            )
+            .hint(format!(
+                "reserved: {}, and the node names; pick a name of the project",
+                RESERVED_PRINCIPALS.join(", ")
+            )),
+        );
+    }
+}
+
+/// Whether prefix `a` and name or prefix `b` can match one common name.
+fn overlaps(a: &str, b: &str) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+/// The project name spaces as seen from one project: a name belongs to the project with the
+/// longest name it starts with (followed by a separator), so `billing-ops-x` is project
+/// `billing-ops`'s even though it also starts with `billing-`.
+struct NameSpaces<'a> {
+    project: &'a str,
+    projects: Vec<&'a str>,
+}
+
+impl NameSpaces<'_> {
+    /// The project (other than ours, with a longer name) whose name space `name` reaches into:
+    /// for a prefix (`prefixed`), when anything it matches could lie in that space; for a
+    /// literal name, when it lies in it (or equals the project name).
+    fn intruded(&self, name: &str, prefixed: bool) -> Option<String> {
+        self.projects
+            .iter()
+            .filter(|other| **other != self.project && other.len() > self.project.len())
+            .find(|other| {
+                name == **other
+                    || SEPARATORS.iter().any(|sep| {
+                        let space = format!("{other}{sep}");
+                        name.starts_with(&space) || (prefixed && space.starts_with(name))
+                    })
+            })
+            .map(|other| other.to_string())
+    }
 }
 
 /// What another project's explicit ACL may do on a topic shared with it.
