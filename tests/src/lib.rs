@@ -3,6 +3,7 @@
 pub mod lambda_harness;
 pub mod moto;
 pub mod private_ca;
+pub mod provisioning;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

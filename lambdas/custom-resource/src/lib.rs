@@ -19,6 +19,7 @@ pub mod properties;
 pub mod request;
 pub mod response;
 pub mod ssm;
+pub mod stacks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ pub use error::{Error, Result};
 /// The error type `main` returns (the Lambda runtime's).
 pub use lambda_runtime::Error as RuntimeError;
 pub use properties::Properties;
-pub use request::{Action, FAILED_CREATE_PREFIX, Request};
+pub use request::{Action, FAILED_CREATE_PREFIX, Owner, Request};
 pub use response::Success;
 
 use request::Envelope;

@@ -147,6 +147,11 @@ impl Request {
         )
     }
 
+    /// The name of the stack this request comes from (`kafka-dev-secrets`), from its StackId.
+    pub fn stack_name(&self) -> Option<&str> {
+        stack_name(&self.stack_id)
+    }
+
     /// The partition of the stack's ARN (`aws`, `aws-cn`, ...).
     pub fn partition(&self) -> &str {
         self.stack_arn_part(1).unwrap_or("aws")
@@ -165,6 +170,55 @@ impl Request {
     fn stack_arn_part(&self, index: usize) -> Option<&str> {
         self.stack_id.split(':').nth(index).filter(|s| !s.is_empty())
     }
+}
+
+/// The owner an ownership marker names (see [`Request::owner_marker`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// e.g. `Custom::SecurePassword`.
+    pub resource_type: String,
+    /// Logical id in the owner's template.
+    pub logical_resource_id: String,
+    /// The owner's unique stack id (an ARN).
+    pub stack_id: String,
+}
+
+impl Owner {
+    /// Reads the marker at the start of a description; `None` when there is none.
+    pub fn parse(description: &str) -> Option<Owner> {
+        let rest = description.strip_prefix("Managed by CloudFormation: ")?;
+        let mut words = rest.split(' ');
+        let (resource_type, logical_resource_id, in_word, stack_id) =
+            (words.next()?, words.next()?, words.next()?, words.next()?);
+        (in_word == "in" && stack_name(stack_id).is_some()).then(|| Owner {
+            resource_type: resource_type.to_string(),
+            logical_resource_id: logical_resource_id.to_string(),
+            stack_id: stack_id.to_string(),
+        })
+    }
+}
+
+/// `arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/GUID` -> `NAME`.
+pub fn stack_name(stack_id: &str) -> Option<&str> {
+    let (head, resource) = stack_id.rsplit_once(':')?;
+    let parts: Vec<&str> = head.split(':').collect();
+    if parts.len() != 5 || parts[0] != "arn" || parts[2] != "cloudformation" {
+        return None;
+    }
+    let mut segments = resource.split('/');
+    match (segments.next(), segments.next(), segments.next(), segments.next()) {
+        (Some("stack"), Some(name), Some(guid), None) if !name.is_empty() && !guid.is_empty() => Some(name),
+        _ => None,
+    }
+}
+
+/// The part of a stack ARN before the name (`arn:aws:cloudformation:eu-west-1:123456789012:stack/`):
+/// two stack ids with the same prefix and name are the same stack name in the same account and
+/// region.
+pub fn stack_arn_prefix(stack_id: &str) -> Option<&str> {
+    let name = stack_name(stack_id)?;
+    let end = stack_id.find(&format!(":stack/{name}/"))? + ":stack/".len();
+    Some(&stack_id[..end])
 }
 
 #[cfg(test)]
@@ -216,6 +270,27 @@ mod tests {
         assert_eq!(Envelope::read(&e).unwrap().failure_physical_id(), "/kafka/dev/admin");
         e.as_object_mut().unwrap().remove("ResponseURL");
         assert!(Envelope::read(&e).is_none());
+    }
+
+    #[test]
+    fn owner_markers_are_read_back() {
+        let r = Request::parse(event("Create")).unwrap();
+        let owner = Owner::parse(&format!("{} certificate arn:x", r.owner_marker())).unwrap();
+        assert_eq!(owner.resource_type, "Custom::SecurePassword");
+        assert_eq!(owner.logical_resource_id, "AdminPassword");
+        assert_eq!(owner.stack_id, r.stack_id);
+        assert_eq!(r.stack_name(), Some("kafka-dev"));
+        assert_eq!(
+            stack_arn_prefix(&r.stack_id),
+            Some("arn:aws:cloudformation:eu-west-1:123456789012:stack/")
+        );
+        for bad in
+            ["", "Managed by CloudFormation: T L at arn", "Managed by CloudFormation: T L in not-an-arn"]
+        {
+            assert_eq!(Owner::parse(bad), None, "{bad}");
+        }
+        assert_eq!(stack_name("arn:aws:cloudformation:r:1:stack/a/b/c"), None);
+        assert_eq!(stack_name("arn:aws:s3:r:1:stack/a/b"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! that still hold it (their description names the certificate ARN), never those that a newer
 //! certificate of the same resource has taken over.
 
+pub mod guard;
 pub mod key;
 pub mod pca;
 pub mod spec;
@@ -19,6 +20,7 @@ use cfn_custom_resource::ssm::{NewParameter, Parameters, PutOutcome};
 use cfn_custom_resource::{CustomResource, Error, Properties, Request, Result, Success};
 use rand_core::RngCore;
 
+use crate::guard::Guard;
 use crate::key::{CertificateInfo, PrivateKey, inspect};
 use crate::pca::{Issued, Pca};
 use crate::spec::Spec;
@@ -27,6 +29,7 @@ use crate::spec::Spec;
 pub struct PrivateCertificate {
     pca: Pca,
     parameters: Parameters,
+    guard: Guard,
 }
 
 /// The CA ARN a certificate ARN belongs to
@@ -41,9 +44,9 @@ fn description(request: &Request, cert_arn: &str) -> String {
 }
 
 impl PrivateCertificate {
-    /// A resource using these clients.
-    pub fn new(pca: aws_sdk_acmpca::Client, ssm: aws_sdk_ssm::Client) -> Self {
-        PrivateCertificate { pca: Pca::new(pca), parameters: Parameters::new(ssm) }
+    /// A resource using these clients, issuing reserved names only as `guard` allows.
+    pub fn new(pca: aws_sdk_acmpca::Client, ssm: aws_sdk_ssm::Client, guard: Guard) -> Self {
+        PrivateCertificate { pca: Pca::new(pca), parameters: Parameters::new(ssm), guard }
     }
 
     fn names(spec: &Spec) -> [String; 3] {
@@ -76,6 +79,7 @@ impl PrivateCertificate {
 
     /// Issues a certificate for a new key and stores key, certificate and chain.
     async fn issue(&self, request: &Request, spec: &Spec) -> Result<Success> {
+        self.guard.check(request, &spec.common_name).await?;
         let signing = self.pca.signing_algorithm(&spec.ca_arn).await?;
         self.check_parameters_are_ours(request, spec).await?;
         let template = spec.usage.template_arn(request.partition());

@@ -11,8 +11,10 @@
 
 use std::collections::BTreeMap;
 
+use cfn_custom_resource::request::stack_arn_prefix;
 use cfn_custom_resource::ssm::{self, NewParameter, Parameters, PutOutcome};
-use cfn_custom_resource::{CustomResource, Error, Properties, Request, Result, Success};
+use cfn_custom_resource::stacks::Stacks;
+use cfn_custom_resource::{CustomResource, Error, Owner, Properties, Request, Result, Success};
 
 /// Default password length.
 pub const DEFAULT_LENGTH: u32 = 32;
@@ -90,15 +92,16 @@ pub fn generate_password(length: u32, alphabet: &[u8]) -> Result<String> {
     Ok(out)
 }
 
-/// The resource, backed by SSM.
+/// The resource, backed by SSM (and CloudFormation, to tell a deleted owner stack from a live one).
 pub struct SecurePassword {
     parameters: Parameters,
+    stacks: Stacks,
 }
 
 impl SecurePassword {
-    /// A resource writing through `client`.
-    pub fn new(client: aws_sdk_ssm::Client) -> Self {
-        SecurePassword { parameters: Parameters::new(client) }
+    /// A resource writing through `ssm`, asking `cloudformation` about earlier owners.
+    pub fn new(ssm: aws_sdk_ssm::Client, cloudformation: aws_sdk_cloudformation::Client) -> Self {
+        SecurePassword { parameters: Parameters::new(ssm), stacks: Stacks::new(cloudformation) }
     }
 
     fn success(&self, request: &Request, name: &str, version: i64) -> Success {
@@ -131,8 +134,8 @@ impl SecurePassword {
             .await
     }
 
-    /// Creates the parameter, or adopts it when a retry of this resource's own request
-    /// already made it.
+    /// Creates the parameter, or adopts it when a retry of this resource's own request already
+    /// made it, or when the same resource of a deleted stack of the same name left it behind.
     async fn create_parameter(&self, request: &Request, spec: &Spec) -> Result<Success> {
         let password = generate_password(spec.length, &spec.alphabet)?;
         match self.write(request, spec, &password, false).await? {
@@ -140,21 +143,69 @@ impl SecurePassword {
             PutOutcome::AlreadyExists => {
                 let name = spec.parameter_name.as_str();
                 let existing = self.parameters.describe(&[name]).await?;
-                match existing.get(name) {
-                    Some(info) if info.description == request.owner_marker() => {
-                        tracing::info!(
-                            parameter = name,
-                            "parameter already made by this resource; adopting it"
-                        );
-                        Ok(self.success(request, name, info.version))
+                let Some(info) = existing.get(name) else {
+                    return Err(Error::Refused(format!(
+                        "SSM parameter {name} existed a moment ago and is gone now; retry the stack operation"
+                    )));
+                };
+                if info.description == request.owner_marker() {
+                    tracing::info!(parameter = name, "parameter already made by this resource; adopting it");
+                    return Ok(self.success(request, name, info.version));
+                }
+                match Owner::parse(&info.description) {
+                    Some(owner) if self.left_by_deleted_predecessor(request, &owner).await? => {
+                        self.take_over(request, spec, &owner).await
                     }
-                    _ => Err(Error::Refused(format!(
+                    Some(owner) => Err(Error::Refused(format!(
+                        "SSM parameter {name} already exists and belongs to {} {} of stack {}, which is \
+                         not a deleted earlier stack of this name; choose another ParameterName or \
+                         delete the parameter",
+                        owner.resource_type, owner.logical_resource_id, owner.stack_id
+                    ))),
+                    None => Err(Error::Refused(format!(
                         "SSM parameter {name} already exists and is not managed by this resource; \
                          choose another ParameterName or delete the parameter"
                     ))),
                 }
             }
         }
+    }
+
+    /// Whether `owner` is this very resource in an earlier stack of the same name, account and
+    /// region that CloudFormation has deleted: a retained parameter of a rolled-back or deleted
+    /// stack. Stack names are unique among live stacks, so a new stack of the same name implies
+    /// the old one is gone; CloudFormation is asked anyway, so a live owner is never dispossessed.
+    async fn left_by_deleted_predecessor(&self, request: &Request, owner: &Owner) -> Result<bool> {
+        let same_resource = owner.resource_type == request.resource_type
+            && owner.logical_resource_id == request.logical_resource_id
+            && owner.stack_id != request.stack_id
+            && request.stack_name().is_some()
+            && stack_arn_prefix(&owner.stack_id) == stack_arn_prefix(&request.stack_id)
+            && cfn_custom_resource::request::stack_name(&owner.stack_id) == request.stack_name();
+        if !same_resource {
+            return Ok(false);
+        }
+        let status = self.stacks.stack_status(&owner.stack_id).await?;
+        Ok(matches!(status.as_deref(), None | Some("DELETE_COMPLETE")))
+    }
+
+    /// Adopts a parameter its deleted predecessor retained: the value stays (a restored cluster
+    /// may still hold it as a SCRAM credential), the marker and tags become this resource's.
+    async fn take_over(&self, request: &Request, spec: &Spec, owner: &Owner) -> Result<Success> {
+        let name = spec.parameter_name.as_str();
+        let current = self.parameters.get_decrypted(name).await?;
+        let PutOutcome::Written(version) = self.write(request, spec, &current, true).await? else {
+            unreachable!("overwriting puts never report AlreadyExists")
+        };
+        // SSM refuses tags together with Overwrite; the earlier stack's tags are kept and
+        // this resource's are added on top.
+        self.parameters.sync_tags(name, &BTreeMap::new(), &spec.tags).await?;
+        tracing::info!(
+            parameter = name,
+            previous_stack = %owner.stack_id,
+            "parameter retained by a deleted stack of the same name; adopted with its value"
+        );
+        Ok(self.success(request, name, version))
     }
 }
 

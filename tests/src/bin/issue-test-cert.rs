@@ -3,6 +3,11 @@
 //! moto's ACM Private CA. The key, certificate and chain the Lambda stored in SSM become the PEM
 //! files that `tests/scripts/kafka.sh` hands to brokers and clients, so the suite proves that
 //! what the Lambda stores is what a broker loads.
+//!
+//! The admin and the nodes are reserved principals: the Lambda issues them only to the stack its
+//! PLATFORM_SECRETS_STACK names, while CloudFormation shows the resource in progress. Every leaf
+//! is therefore requested from such a stack in moto ([`platform_tests::provisioning`]), as the
+//! secrets stack does on AWS.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +16,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use platform_tests::lambda_harness::{Harness, sdk_config_for, unique};
 use platform_tests::private_ca::{active_ca_certificate, create_root_ca};
+use platform_tests::provisioning::{delete_stack, in_progress_stack};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -132,10 +138,16 @@ async fn leaf(
         "ParameterPrefix": prefix,
     });
 
+    let config = sdk_config_for(moto, "testing", "testing").await;
+    let stack_name = format!("{}-secrets", unique("kafka-test"));
+    let stack_id = in_progress_stack(&config, &stack_name, "Certificate", "Custom::PrivateCertificate").await;
     let harness = Harness::start().await;
-    let function = harness.spawn_path(&lambda, moto, &[]);
-    let event = harness.event("Create", "Custom::PrivateCertificate", "Certificate", None, properties, None);
+    let function = harness.spawn_path(&lambda, moto, &[("PLATFORM_SECRETS_STACK", &stack_name)]);
+    let mut event =
+        harness.event("Create", "Custom::PrivateCertificate", "Certificate", None, properties, None);
+    event["StackId"] = json!(stack_id);
     let answer = harness.invoke(event, Duration::from_secs(60)).await;
+    delete_stack(&config, &stack_id).await;
     if answer.status() != "SUCCESS" {
         return Err(format!(
             "the Lambda answered {}: {}\nits log:\n{}",
@@ -145,7 +157,7 @@ async fn leaf(
         ));
     }
 
-    let ssm = aws_sdk_ssm::Client::new(&sdk_config_for(moto, "testing", "testing").await);
+    let ssm = aws_sdk_ssm::Client::new(&config);
     let get = async |name: String| -> Result<String, String> {
         ssm.get_parameter()
             .name(&name)
