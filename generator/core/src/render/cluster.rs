@@ -219,7 +219,6 @@ fn security_groups(t: &mut Template, model: &StageModel) {
 }
 
 fn roles(t: &mut Template, model: &StageModel) {
-    let root = model.parameter_root();
     let ec2_trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ec2.amazonaws.com" }, "Action": "sts:AssumeRole" }] });
     let volumes: Vec<Value> = model
         .cluster
@@ -259,21 +258,36 @@ fn roles(t: &mut Template, model: &StageModel) {
         Resource::new("AWS::IAM::InstanceProfile", json!({ "Roles": [r("InstanceRole")] })),
     );
     let ecs_trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Action": "sts:AssumeRole" }] });
-    t.add("TaskExecutionRole", Resource::new("AWS::IAM::Role", json!({
-        "AssumeRolePolicyDocument": ecs_trust,
-        "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")],
-        "Policies": [{ "PolicyName": "node-secrets", "PolicyDocument": { "Version": "2012-10-17", "Statement": [
-            { "Sid": "NodeSecrets", "Effect": "Allow", "Action": ["ssm:GetParameters"],
-              "Resource": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/tls/*")) },
-            { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") }
-        ]}}],
-        "Tags": tags(&model.tags),
-    })));
     t.add("TaskRole", Resource::new("AWS::IAM::Role", json!({
         "AssumeRolePolicyDocument": ecs_trust,
         "Description": "Kafka containers need no AWS access; the role exists so that none is inherited from the host",
         "Tags": tags(&model.tags),
     })));
+}
+
+/// A task execution role that reads exactly `parameters` (a node's or the Schema Registry's own
+/// secrets, as listed in its container's `Secrets`), so that no task can start with another
+/// principal's private key.
+fn execution_role(model: &StageModel, parameters: &[String]) -> Resource {
+    let ecs_trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Action": "sts:AssumeRole" }] });
+    let arns: Vec<Value> = parameters
+        .iter()
+        .map(|p| {
+            sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{p}"))
+        })
+        .collect();
+    Resource::new(
+        "AWS::IAM::Role",
+        json!({
+            "AssumeRolePolicyDocument": ecs_trust,
+            "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")],
+            "Policies": [{ "PolicyName": "own-secrets", "PolicyDocument": { "Version": "2012-10-17", "Statement": [
+                { "Sid": "OwnSecrets", "Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": arns },
+                { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") }
+            ]}}],
+            "Tags": tags(&model.tags),
+        }),
+    )
 }
 
 /// Attempts to attach the node's volume (10 s apart): a replaced instance's volume is detached within
@@ -381,11 +395,13 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
     }
     let memory =
         if is_broker { model.cluster.broker_memory_mib } else { model.cluster.controller_heap_mib * 2 };
+    let own: Vec<String> = node_secrets(model, node).into_iter().map(|(_, parameter)| parameter).collect();
+    t.add(id("execution-role"), execution_role(model, &own));
     t.add(id("task-definition"), Resource::new("AWS::ECS::TaskDefinition", json!({
         "Family": format!("{}-{}", model.name(), node.name),
         "NetworkMode": "awsvpc",
         "RequiresCompatibilities": ["EC2"],
-        "ExecutionRoleArn": att("TaskExecutionRole", "Arn"),
+        "ExecutionRoleArn": att(&id("execution-role"), "Arn"),
         "TaskRoleArn": att("TaskRole", "Arn"),
         "Volumes": [{ "Name": "data", "Host": { "SourcePath": HOST_DATA_DIR } }],
         "PlacementConstraints": [{ "Type": "memberOf", "Expression": format!("attribute:kafka.node == {}", node.name) }],
@@ -709,13 +725,16 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
             "ValueFrom": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{prefix}/{part}")),
         }))
         .collect();
+    let own: Vec<String> =
+        ["certificate", "chain", "private-key"].iter().map(|part| format!("{prefix}/{part}")).collect();
+    t.add("SchemaRegistryExecutionRole", execution_role(model, &own));
     t.add("SchemaRegistryTaskDefinition", Resource::new("AWS::ECS::TaskDefinition", json!({
         "Family": format!("{}-schema-registry", model.name()),
         "NetworkMode": "awsvpc",
         "RequiresCompatibilities": ["FARGATE"],
         "Cpu": "512",
         "Memory": "1024",
-        "ExecutionRoleArn": att("TaskExecutionRole", "Arn"),
+        "ExecutionRoleArn": att("SchemaRegistryExecutionRole", "Arn"),
         "TaskRoleArn": att("TaskRole", "Arn"),
         "ContainerDefinitions": [{
             "Name": "schema-registry",

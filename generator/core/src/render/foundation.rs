@@ -124,28 +124,27 @@ pub fn render(model: &StageModel) -> Template {
             }
         };
 
-    let parameters_arn =
-        sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/*"));
-    let ssm_write = json!({
-        "Sid": "StageParameters",
-        "Effect": "Allow",
-        "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource", "ssm:ListTagsForResource"],
-        "Resource": parameters_arn,
-    });
-    let kms_use = json!({
-        "Sid": "StageKey",
-        "Effect": "Allow",
-        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
-        "Resource": att("Key", "Arn"),
-    });
-    let pca_use = json!({
-        "Sid": "StageCertificateAuthority",
-        "Effect": "Allow",
-        "Action": ["acm-pca:IssueCertificate", "acm-pca:GetCertificate", "acm-pca:RevokeCertificate", "acm-pca:GetCertificateAuthorityCertificate"],
-        "Resource": ca_arn.clone(),
-    });
-    lambda(&mut t, model, "secure-password", 60, vec![ssm_write.clone(), kms_use.clone()]);
-    lambda(&mut t, model, "private-certificate", 300, vec![ssm_write, kms_use, pca_use]);
+    let key_arn = att("Key", "Arn");
+    let secrets_stack = names::stack_name(model, "secrets");
+    lambda(
+        &mut t,
+        model,
+        "secure-password",
+        60,
+        password_statements(model, &key_arn, &secrets_stack),
+        json!({}),
+    );
+    lambda(
+        &mut t,
+        model,
+        "private-certificate",
+        300,
+        certificate_statements(model, &key_arn, &ca_arn, &secrets_stack),
+        json!({
+            "PLATFORM_SECRETS_STACK": secrets_stack,
+            "RESERVED_COMMON_NAMES": reserved_common_names(model).join(","),
+        }),
+    );
 
     for (key, value, logical) in [
         ("kms-key-arn", att("Key", "Arn"), "KeyArnParameter"),
@@ -183,8 +182,113 @@ pub fn export(model: &StageModel, key: &str, value: Value) -> Resource {
     )
 }
 
+/// `arn:...:parameter<path>` for the stage's account and region.
+fn parameter_arn(path: &str) -> Value {
+    sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{path}"))
+}
+
+/// `arn:...:stack/<name>/*`: every incarnation of the named stack.
+fn stack_arn(name: &str) -> Value {
+    sub(format!("arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{name}/*"))
+}
+
+/// SSM's DescribeParameters has no resource type: it is granted on `*` or not at all.
+fn describe_parameters() -> Value {
+    json!({ "Sid": "DescribeParameters", "Effect": "Allow", "Action": ["ssm:DescribeParameters"], "Resource": "*" })
+}
+
+/// Where the password Lambda writes: the admin's and the SCRAM service accounts' passwords.
+pub fn password_parameter_patterns(model: &StageModel) -> Vec<String> {
+    let root = model.parameter_root();
+    vec![format!("{root}/secrets/*"), format!("{root}/service-accounts/*/password")]
+}
+
+/// Where the certificate Lambda writes: key, certificate and chain of every certificate.
+pub fn certificate_parameter_patterns(model: &StageModel) -> Vec<String> {
+    vec![format!("{}/*", names::tls_prefix(model, "").trim_end_matches('/'))]
+}
+
+/// The ACM PCA templates the secrets stack issues with (Usage `client` and `server-and-client`).
+pub const END_ENTITY_TEMPLATES: &[&str] = &["EndEntityClientAuthCertificate/V1", "EndEntityCertificate/V1"];
+
+/// Common names that are super users or node identities: the certificate Lambda issues them to
+/// the stage's secrets stack only.
+pub fn reserved_common_names(model: &StageModel) -> Vec<String> {
+    let mut names = vec!["admin".to_string(), "schema-registry".into(), "reconciler".into()];
+    names.extend(model.cluster.brokers.iter().chain(&model.cluster.controllers).map(|n| n.dns_name.clone()));
+    names
+}
+
+/// Exactly what the password Lambda calls (lambdas/secure-password), on its own parameters.
+fn password_statements(model: &StageModel, key_arn: &Value, secrets_stack: &str) -> Vec<Value> {
+    let parameters: Vec<Value> =
+        password_parameter_patterns(model).iter().map(|p| parameter_arn(p)).collect();
+    vec![
+        json!({
+            "Sid": "PasswordParameters",
+            "Effect": "Allow",
+            "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],
+            "Resource": parameters,
+        }),
+        describe_parameters(),
+        // SecureString writes encrypt (Encrypt, or GenerateDataKey in the Advanced tier); a new
+        // KmsKeyId or an adoption re-writes the decrypted value.
+        json!({ "Sid": "StageKey", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], "Resource": key_arn }),
+        // Adopting a retained password asks whether the earlier secrets stack is deleted.
+        json!({ "Sid": "EarlierSecretsStacks", "Effect": "Allow", "Action": ["cloudformation:DescribeStacks"], "Resource": stack_arn(secrets_stack) }),
+    ]
+}
+
+/// Exactly what the certificate Lambda calls (lambdas/private-certificate), on its own
+/// parameters, with the stage's CA and end-entity templates only.
+fn certificate_statements(
+    model: &StageModel,
+    key_arn: &Value,
+    ca_arn: &Value,
+    secrets_stack: &str,
+) -> Vec<Value> {
+    let parameters: Vec<Value> =
+        certificate_parameter_patterns(model).iter().map(|p| parameter_arn(p)).collect();
+    let templates: Vec<Value> = END_ENTITY_TEMPLATES
+        .iter()
+        .map(|t| sub(format!("arn:${{AWS::Partition}}:acm-pca:::template/{t}")))
+        .collect();
+    vec![
+        json!({
+            "Sid": "CertificateParameters",
+            "Effect": "Allow",
+            "Action": ["ssm:PutParameter", "ssm:DeleteParameters"],
+            "Resource": parameters,
+        }),
+        describe_parameters(),
+        json!({ "Sid": "StageKey", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": key_arn }),
+        json!({
+            "Sid": "StageCertificateAuthority",
+            "Effect": "Allow",
+            "Action": ["acm-pca:DescribeCertificateAuthority", "acm-pca:GetCertificate", "acm-pca:RevokeCertificate", "acm-pca:GetCertificateAuthorityCertificate"],
+            "Resource": ca_arn,
+        }),
+        json!({
+            "Sid": "IssueEndEntityCertificates",
+            "Effect": "Allow",
+            "Action": ["acm-pca:IssueCertificate"],
+            "Resource": ca_arn,
+            "Condition": { "StringEquals": { "acm-pca:TemplateArn": templates } },
+        }),
+        // The reserved-principal guard: is this resource of the secrets stack being provisioned?
+        json!({ "Sid": "SecretsStackResources", "Effect": "Allow", "Action": ["cloudformation:DescribeStackResource"], "Resource": stack_arn(secrets_stack) }),
+    ]
+}
+
 /// A custom-resource Lambda with its role and log group.
-fn lambda(t: &mut Template, model: &StageModel, function: &str, timeout: u32, statements: Vec<Value>) {
+fn lambda(
+    t: &mut Template,
+    model: &StageModel,
+    function: &str,
+    timeout: u32,
+    statements: Vec<Value>,
+    environment: Value,
+) {
     let id = crate::render::cfn::logical_id(&[function]);
     let name = names::function_name(model, function);
     let log_group = format!("/{}/{}/lambda/{function}", model.resource_prefix, model.stage);
@@ -203,7 +307,7 @@ fn lambda(t: &mut Template, model: &StageModel, function: &str, timeout: u32, st
         "Policies": [{ "PolicyName": function, "PolicyDocument": { "Version": "2012-10-17", "Statement": statements } }],
         "Tags": tags(&model.tags),
     })));
-    t.add(format!("{id}Function"), Resource::new("AWS::Lambda::Function", json!({
+    let mut properties = json!({
         "FunctionName": name,
         "Description": format!("CloudFormation custom resource {function} of Kafka {}", model.stage),
         "Runtime": "provided.al2023",
@@ -218,7 +322,11 @@ fn lambda(t: &mut Template, model: &StageModel, function: &str, timeout: u32, st
         "LoggingConfig": { "LogGroup": r(&format!("{id}LogGroup")), "LogFormat": "JSON" },
         "TracingConfig": { "Mode": "Active" },
         "Tags": tags(&model.tags),
-    }))
+    });
+    if environment.as_object().is_some_and(|e| !e.is_empty()) {
+        properties["Environment"] = json!({ "Variables": environment });
+    }
+    t.add(format!("{id}Function"), Resource::new("AWS::Lambda::Function", properties)
     .skip_check("CKV_AWS_116", "CloudFormation invokes custom resources synchronously and retries itself; a DLQ would never receive anything")
     .skip_check("CKV_AWS_117", "this function talks only to SSM and ACM PCA public endpoints; it needs no VPC")
     .skip_check("CKV_AWS_272", "code signing needs a signing profile outside this platform; packages are addressed by content hash"));

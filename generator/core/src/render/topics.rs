@@ -37,11 +37,12 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
         }]},
         "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
         "Policies": [{ "PolicyName": "reconciler", "PolicyDocument": { "Version": "2012-10-17", "Statement": [
-            { "Sid": "AdminCertificateAndAccountPasswords", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+            // Exactly what lambdas/reconciler reads: the admin's mTLS material and the SCRAM
+            // accounts' passwords (one GetParameter each); nothing under /cfn/ or other keys.
+            { "Sid": "AdminCertificateAndAccountPasswords", "Effect": "Allow", "Action": ["ssm:GetParameter"],
               "Resource": [
-                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/tls/admin/*")),
-                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/secrets/admin/*")),
-                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*")),
+                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}/*", names::tls_prefix(model, "admin"))),
+                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*/password")),
               ] },
             { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") },
             { "Sid": "DesiredState", "Effect": "Allow", "Action": ["s3:GetObject"],
