@@ -1,11 +1,10 @@
 //! Fault cases of the custom-resource Lambdas: every one is answered FAILED with a reason a
 //! person can act on (naming the log stream), and nothing is left behind. Real binaries, a
-//! played Runtime API and ResponseURL, moto as AWS. Needs MOTO_ENDPOINT and MOTO_SERVER_BIN
-//! (tests/scripts/moto.sh).
+//! played Runtime API and ResponseURL, moto as AWS. Needs the variables of
+//! `tests/scripts/moto.sh env`.
 
 mod lambda_support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use lambda_support::*;
@@ -175,44 +174,11 @@ async fn a_handler_that_would_outlive_the_deadline_is_answered_in_time() {
     assert!(answer.physical_id().starts_with("create-failed:"));
 }
 
-/// A second moto, with IAM enforcement from the third request on, on an ephemeral port; the
-/// shared moto must stay open for the other tests.
-struct StrictMoto(Child);
-
-impl Drop for StrictMoto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn access_denied_is_reported_with_the_service_message() {
-    let bin = std::env::var("MOTO_SERVER_BIN")
-        .expect("MOTO_SERVER_BIN is not set: eval \"$(tests/scripts/moto.sh env)\" (tests/run.sh does)");
-    let port = closed_port();
-    let strict = StrictMoto(
-        Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "2")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a second moto"),
-    );
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the second moto did not start within 30 s");
-
-    // The two unauthenticated requests: a user without any policy, and its key.
-    let iam = aws_sdk_iam::Client::new(&sdk_config_for(&endpoint, "testing", "testing").await);
+    // The IAM-enforced moto (moto.sh): a user without any policy is refused everything.
+    let admin = platform_tests::moto::iam_admin_config().await;
+    let iam = aws_sdk_iam::Client::new(&admin);
     let user = unique("no-rights");
     iam.create_user().user_name(&user).send().await.unwrap();
     let key = iam.create_access_key().user_name(&user).send().await.unwrap().access_key.unwrap();
@@ -220,7 +186,7 @@ async fn access_denied_is_reported_with_the_service_message() {
     let h = Harness::start().await;
     let _lambda = h.spawn(
         PASSWORD_BIN,
-        &endpoint,
+        &platform_tests::moto::iam_endpoint(),
         &[("AWS_ACCESS_KEY_ID", &key.access_key_id), ("AWS_SECRET_ACCESS_KEY", &key.secret_access_key)],
     );
     let name = format!("/{}/p", unique("fault"));
@@ -229,5 +195,6 @@ async fn access_denied_is_reported_with_the_service_message() {
         .await
         .expect_failed(&format!("ssm:PutParameter {name} failed"));
     assert!(answer.reason().contains("AccessDenied"), "{}", answer.reason());
-    drop(strict);
+    let ssm = aws_sdk_ssm::Client::new(&admin);
+    assert!(ssm.get_parameter().name(&name).send().await.is_err(), "nothing written");
 }
