@@ -170,6 +170,7 @@ impl Connection {
                 });
             }
             Ok(Err(ReadError::Io(e))) => return Err(self.io_error(api, &e)),
+            Ok(Err(ReadError::Truncated(reason))) => return Err(self.network_error(api, reason)),
             Ok(Err(ReadError::Invalid(reason))) => return Err(self.protocol_error(R::KEY, reason)),
             Ok(Ok(frame)) => frame,
         };
@@ -183,9 +184,7 @@ impl Connection {
         if let Some(reason) = tls::explain(e, &self.address) {
             return Error::Tls { broker: self.address.clone(), reason };
         }
-        // A bare end of stream gets the usual explanations; one that says more (a frame cut
-        // short) keeps its own words.
-        let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof && e.get_ref().is_none() {
+        let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof {
             "the broker closed the connection (a SASL listener spoken to without SASL credentials, \
              or a broker shutting down, closes it this way; the broker log says which)"
                 .to_string()

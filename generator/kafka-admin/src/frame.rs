@@ -96,10 +96,12 @@ pub(crate) fn frame_length(prefix: [u8; 4]) -> Result<usize, String> {
     }
 }
 
-/// Why reading a frame failed: the transport, or a frame that cannot be Kafka.
+/// Why reading a frame failed: the transport, a frame cut short (the connection ended inside
+/// it), or a frame that cannot be Kafka.
 #[derive(Debug)]
 pub(crate) enum ReadError {
     Io(std::io::Error),
+    Truncated(String),
     Invalid(String),
 }
 
@@ -111,11 +113,10 @@ pub(crate) async fn read_frame<S: AsyncRead + Unpin + ?Sized>(stream: &mut S) ->
     let mut buf = Vec::with_capacity(len.min(INITIAL_FRAME_CAPACITY));
     (&mut *stream).take(len as u64).read_to_end(&mut buf).await.map_err(ReadError::Io)?;
     if buf.len() < len {
-        let e = std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("the connection ended after {} of {len} response bytes", buf.len()),
-        );
-        return Err(ReadError::Io(e));
+        let got = buf.len();
+        return Err(ReadError::Truncated(format!(
+            "the connection ended after {got} of {len} response bytes"
+        )));
     }
     Ok(Bytes::from(buf))
 }
@@ -217,9 +218,8 @@ mod tests {
     async fn a_frame_cut_short_is_an_error() {
         let mut wire: Vec<u8> = 10i32.to_be_bytes().to_vec();
         wire.extend_from_slice(b"abc");
-        let Err(ReadError::Io(e)) = read_frame(&mut &wire[..]).await else { panic!("read") };
-        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
-        assert!(e.to_string().contains("after 3 of 10 response bytes"), "{e}");
+        let Err(ReadError::Truncated(e)) = read_frame(&mut &wire[..]).await else { panic!("read") };
+        assert_eq!(e, "the connection ended after 3 of 10 response bytes");
     }
 
     #[test]
