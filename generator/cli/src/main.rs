@@ -3,6 +3,7 @@
 mod aws;
 mod deploy;
 mod diagnostics;
+mod new;
 mod package;
 mod plan;
 mod render;
@@ -47,6 +48,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Build every Lambda as a provided.al2023 `bootstrap` zip and record its content hash.
     Package(package::PackageArgs),
+    /// Start a project or add a topic: writes declarations that validate, never overwrites a file.
+    New(new::NewArgs),
     /// Print the JSON Schema of the declaration files (committed as environments/schema.json).
     Schema,
     /// Print a shell completion script (e.g. `gen completions bash > /etc/bash_completion.d/gen`).
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Roll(args) => block_on(roll::run(&cli.environments, &args)),
         Command::Deploy(args) => deploy::command(args),
         Command::Package(args) => package::run(&args),
+        Command::New(args) => new::run(&cli.environments, &args),
         Command::Schema => {
             let schema = kafka_platform_core::schema::declarations_schema();
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));

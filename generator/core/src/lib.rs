@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod model;
 pub mod render;
 pub mod resolve;
+pub mod scaffold;
 pub mod schema;
 pub mod span;
 pub mod validate;
