@@ -2,8 +2,11 @@
 # A 3-node Apache Kafka cluster (KRaft, combined broker+controller) for the integration tests.
 #
 #   kafka.sh install                 fetch the pinned Kafka jars from Maven Central into $TOOLS_DIR (idempotent)
-#   kafka.sh start                   install if needed, make certificates, write the broker settings, format
-#                                    fresh storage, start 3 nodes on 127.0.0.1 and wait until they serve
+#   kafka.sh start                   install if needed, make certificates, write the broker settings, draw a
+#                                    new admin password, format fresh storage with the rendered launcher's
+#                                    step (`gen format-storage-step`: the admin SCRAM credential goes into
+#                                    the bootstrap metadata), start 3 nodes on 127.0.0.1 and wait until
+#                                    they serve
 #   kafka.sh stop                    stop the nodes started by `start`
 #   kafka.sh env                     print the variables the tests read (eval "$(kafka.sh env)")
 #   kafka.sh stop-node N | start-node N
@@ -30,7 +33,8 @@
 # node-1.env..node-3.env from elsewhere (e.g. rendered by `gen`); otherwise the hand-written ones below
 # are used.
 #
-# State lives in $RUN_DIR/kafka: certs/, secrets/, node-N/ (env, properties, data, server.log).
+# State lives in $RUN_DIR/kafka: certs/, secrets/, bin/ (kafka-run-class), node-N/ (env, properties, data,
+# format.log, server.log). Needs GEN_BIN (default $CARGO_TARGET_DIR/debug/gen) to start.
 set -euo pipefail
 
 KAFKA_VERSION=4.2.1
@@ -164,7 +168,11 @@ make_test_ca() {
         printf '%s\n%s\n' "$KAFKA_CERT_ISSUER" "$MOTO_ENDPOINT" >"$CERTS/issuer"
     else
         if [[ -f "$CERTS/issuer" ]]; then
-            # The CA lives in moto and there is no issuer now: start over with openssl.
+            # The CA lives in moto and there is no issuer now. Only `start` may start over with
+            # openssl: a test asking for a certificate (server-cert) without KAFKA_CERT_ISSUER in its
+            # environment must not replace the running cluster's CA; it gets one from the recorded
+            # issuer (issue_cert).
+            [[ ${CA_MAY_CHANGE:-0} == 1 ]] || return 0
             rm -rf "$CERTS"/broker-* "$CERTS/servers" "$CERTS/clients" "$CERTS/ca.crt" "$CERTS/ca.arn" "$CERTS/issuer"
         fi
         make_openssl_ca ca "Kafka Platform Test CA"
@@ -364,13 +372,23 @@ write_node_env() {
     chmod 600 "$file"
 }
 
+# A fresh admin password at every start (the storage is formatted anew too), drawn from the
+# characters the platform's password policy leaves (printable ASCII minus passwords.exclude_characters
+# of environments/defaults.yaml), and holding every special one of them, so that the suite proves the
+# launcher's format step and every client take any password the secure-password Lambda can make.
+new_admin_password() {
+    local specials='!#%&()*+-.<=>?[]^_{|}~' random
+    random=$(openssl rand -base64 48 | LC_ALL=C tr -dc 'A-Za-z0-9')
+    random=${random:0:24}
+    ((${#random} == 24)) || die "could not draw a random admin password"
+    (umask 077 && printf '%s%s\n' "$random" "$specials" >"$SECRETS/admin.password")
+}
+
 configure() {
     mkdir -p "$STATE" "$SECRETS"
     chmod 700 "$STATE" "$SECRETS"
-    make_certs
-    if [[ ! -f "$SECRETS/admin.password" ]]; then
-        (umask 077 && openssl rand -hex 24 >"$SECRETS/admin.password")
-    fi
+    CA_MAY_CHANGE=1 make_certs
+    new_admin_password
     if [[ ! -f "$STATE/cluster.id" ]]; then
         run_tool kafka.tools.StorageTool random-uuid >"$STATE/cluster.id"
     fi
@@ -395,17 +413,44 @@ node_env_value() {
     env -i PATH="$PATH" bash -c 'set -a; . "$1"; set +a; printf "%s" "${!2:-}"' _ "$STATE/node-$1/node.env" "$2"
 }
 
+# The launcher's storage step, exactly as the rendered task definitions run it (`gen
+# format-storage-step`, kafka_config.rs format_storage_function): on an empty data directory it
+# formats the storage with the admin's SCRAM credential in the bootstrap metadata, from the
+# password in ADMIN_SCRAM_PASSWORD, through `kafka-run-class` with a Java argument file.
+format_step() {
+    local gen=${GEN_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/kafka-platform/target}/debug/gen}
+    [[ -x $gen ]] || die "$gen not found; build it with 'cargo build -p kafka-gen' (or set GEN_BIN)"
+    "$gen" format-storage-step || die "gen format-storage-step failed"
+}
+
+# The image's kafka-run-class, for these jars: JVM options, class path, then the arguments as given
+# (Java expands the launcher's @argument-file there, as in the image).
+write_run_class() {
+    mkdir -p "$STATE/bin"
+    cat >"$STATE/bin/kafka-run-class" <<EOF
+#!/usr/bin/env bash
+# Written by kafka.sh: the test cluster's stand-in for the Confluent image's kafka-run-class.
+# shellcheck disable=SC2086 # heap options are several words
+exec java \${KAFKA_HEAP_OPTS:--Xmx256m} -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2-tools.properties" -cp "$KAFKA_HOME/libs/*" "\$@"
+EOF
+    chmod 700 "$STATE/bin/kafka-run-class"
+}
+
 format_storage() {
-    local n cluster_id
+    local n step
+    step=$(format_step)
+    # What ran, for tests/tests/kafka_rendered.rs to compare with the rendered launcher.
+    printf '%s\n' "$step" >"$STATE/format-storage.sh"
+    write_run_class
     for n in "${NODES[@]}"; do
         rm -rf "$STATE/node-$n/data"
-        cluster_id=$(node_env_value "$n" CLUSTER_ID)
-        [[ -n $cluster_id ]] || die "CLUSTER_ID missing in node-$n env"
-        # The admin super user's SCRAM credentials go into the bootstrap metadata, so the cluster is
-        # secured from its first second.
-        run_tool kafka.tools.StorageTool format --ignore-formatted \
-            -t "$cluster_id" -c "$STATE/node-$n/server.properties" \
-            --add-scram "SCRAM-SHA-512=[name=$ADMIN_USER,password=$(cat "$SECRETS/admin.password")]" \
+        # The node's own environment (as the container has it), the password read inside the shell
+        # so that it is never an argument of any process, and the rendered step.
+        env -i PATH="$STATE/bin:$PATH" \
+            CLUSTER_ID="$(node_env_value "$n" CLUSTER_ID)" \
+            KAFKA_PROCESS_ROLES="$(node_env_value "$n" KAFKA_PROCESS_ROLES)" \
+            bash -c 'set -eu; eval "$1"; ADMIN_SCRAM_PASSWORD=$(cat "$2"); format_storage "$3"' \
+            _ "$step" "$SECRETS/admin.password" "$STATE/node-$n/server.properties" \
             >"$STATE/node-$n/format.log" 2>&1 ||
             { cat "$STATE/node-$n/format.log" >&2; die "formatting storage of node $n failed"; }
     done
@@ -639,6 +684,7 @@ export KAFKA_TEST_ADMIN_USER=$ADMIN_USER
 export KAFKA_TEST_ADMIN_PASSWORD_FILE=$SECRETS/admin.password
 export KAFKA_TEST_CLIENT_CERT_DIR=$CERTS/clients
 export KAFKA_TEST_SCRIPT=$SCRIPT_PATH
+export KAFKA_TEST_STATE_DIR=$STATE
 EOF
 }
 

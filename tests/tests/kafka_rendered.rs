@@ -172,3 +172,23 @@ async fn a_topic_without_acls_is_closed_to_everyone_but_super_users() {
     assert!(e.to_string().contains("TOPIC_AUTHORIZATION_FAILED"), "{e}");
     admin.delete_topics(&[name]).await.remove(0).unwrap();
 }
+
+/// The admin credential was created the way the rendered nodes create it: each node's storage was
+/// formatted by the launcher's own step (the text in every rendered task definition), and what it
+/// printed holds neither the password nor the credential's keys.
+#[test]
+fn the_admin_credential_comes_from_the_rendered_launcher_step() {
+    let state = std::path::PathBuf::from(env("KAFKA_TEST_STATE_DIR"));
+    let ran =
+        std::fs::read_to_string(state.join("format-storage.sh")).expect("kafka.sh records the step it ran");
+    let rendered = kafka_platform_core::render::kafka_config::format_storage_function();
+    assert_eq!(ran.trim_end(), rendered.trim_end(), "kafka.sh ran another format step than the launcher's");
+    let password = admin_password();
+    for node in 1..=3 {
+        let log = std::fs::read_to_string(state.join(format!("node-{node}/format.log"))).unwrap();
+        assert!(log.starts_with("Formatting metadata directory"), "node {node}: {log}");
+        for secret in [password.as_str(), "storedKey", "serverKey", "Bootstrap metadata", "SCRAM"] {
+            assert!(!log.contains(secret), "node {node}: the format output shows {secret:?}");
+        }
+    }
+}

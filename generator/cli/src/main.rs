@@ -66,6 +66,10 @@ enum Command {
         /// Node name (b0, b1, ..., c0, ...).
         node: String,
     },
+    /// Print the launcher's storage step (shell function `format_storage`) as the rendered task
+    /// definitions run it; the test cluster (tests/scripts/kafka.sh) formats with the same text.
+    #[command(hide = true)]
+    FormatStorageStep,
 }
 
 /// The exit code of a command line clap refuses. One contract for every command: 0 ok, 1 error,
@@ -108,6 +112,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::NodeEnv { stage, node } => node_env(&cli.environments, stage, &node),
+        Command::FormatStorageStep => {
+            print!("{}", kafka_platform_core::render::kafka_config::format_storage_function());
+            ExitCode::SUCCESS
+        }
     }
 }
 

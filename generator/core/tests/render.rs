@@ -190,3 +190,129 @@ fn key_material_reaches_containers_as_ecs_secrets_never_as_environment() {
         }
     }
 }
+
+/// The task definition of a node.
+fn task_definition<'a>(template: &'a Value, node: &str) -> &'a Value {
+    let family = format!("-{node}");
+    resources(template, "AWS::ECS::TaskDefinition")
+        .into_values()
+        .find(|t| t["Properties"]["Family"].as_str().is_some_and(|f| f.ends_with(&family)))
+        .unwrap_or_else(|| panic!("no task definition for {node}"))
+}
+
+/// The launcher (container command) of a node's task definition.
+fn launcher(template: &Value, node: &str) -> String {
+    let container = &task_definition(template, node)["Properties"]["ContainerDefinitions"][0];
+    assert_eq!(container["EntryPoint"], serde_json::json!(["bash", "-c"]));
+    container["Command"][0].as_str().expect("the launcher script").to_string()
+}
+
+/// Whether the execution role of a node's task may read the SSM parameter whose ARN ends in `suffix`.
+fn execution_role_reads(template: &Value, node: &str, suffix: &str) -> bool {
+    let role_id = task_definition(template, node)["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("ExecutionRoleArn is a GetAtt");
+    let role = &template["Resources"][role_id];
+    role["Properties"]["Policies"].as_array().expect("inline policies").iter().any(|policy| {
+        policy["PolicyDocument"]["Statement"].as_array().unwrap().iter().any(|s| {
+            let actions = s["Action"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let resources = match &s["Resource"] {
+                Value::Array(list) => list.clone(),
+                one => vec![one.clone()],
+            };
+            s["Effect"] == "Allow"
+                && actions.iter().any(|a| a == "ssm:GetParameters")
+                && resources.iter().any(|r| r["Fn::Sub"].as_str().is_some_and(|r| r.ends_with(suffix)))
+        })
+    })
+}
+
+#[test]
+fn controllers_format_their_storage_with_the_admin_credential_from_the_injected_secret() {
+    use kafka_platform_core::render::kafka_config::{ADMIN_PASSWORD_ENV, format_storage_function};
+    use kafka_platform_core::render::names;
+    let step = format_storage_function();
+    // The step formats an empty data directory only, with the admin's SCRAM-SHA-512 credential
+    // taken from the injected secret, through an argument file (never a process argument).
+    assert!(step.contains("kafka.tools.StorageTool format --ignore-formatted"), "{step}");
+    assert!(step.contains("--add-scram 'SCRAM-SHA-512=[name=admin,password=%s]'"), "{step}");
+    assert!(step.contains(&format!("\"${ADMIN_PASSWORD_ENV}\")")), "{step}");
+    assert!(step.contains("kafka-run-class @<(printf "), "{step}");
+    assert!(!step.contains("set -x") && !step.contains(&format!("echo \"${ADMIN_PASSWORD_ENV}")), "{step}");
+    for stage in StageName::ALL {
+        let model = committed(stage);
+        let template = cluster_template(&model);
+        let password = format!(":parameter{}", names::admin_password(&model));
+        let containers = node_containers(&model, &template);
+        for node in model.cluster.brokers.iter().chain(&model.cluster.controllers) {
+            let context = format!("{stage} {}", node.name);
+            let (env, secrets) = &containers[&node.name];
+            let controller =
+                env["KAFKA_PROCESS_ROLES"].as_str().unwrap().split(',').any(|r| r == "controller");
+            let secret = secrets.get(ADMIN_PASSWORD_ENV).and_then(|s| s["Fn::Sub"].as_str());
+            if controller {
+                let arn = secret.unwrap_or_else(|| panic!("{context}: no {ADMIN_PASSWORD_ENV} secret"));
+                assert!(arn.ends_with(&password), "{context}: {arn} is not the admin password parameter");
+                assert!(
+                    execution_role_reads(&template, &node.name, &password),
+                    "{context}: the task execution role cannot read the admin password"
+                );
+            } else {
+                assert!(secret.is_none(), "{context}: a broker-only node needs no admin password");
+            }
+            // Configure (the image writes kafka.properties), format, forget the password, run.
+            let script = launcher(&template, &node.name);
+            let order = [
+                step.as_str(),
+                "/etc/confluent/docker/configure\n",
+                "format_storage /etc/kafka/kafka.properties\n",
+                &format!("unset {ADMIN_PASSWORD_ENV}\n"),
+                "exec /etc/confluent/docker/run\n",
+            ];
+            let mut at = 0;
+            for part in order {
+                let found = script[at..].find(part).unwrap_or_else(|| {
+                    panic!("{context}: the launcher lacks, or misorders, {part:?}:\n{script}")
+                });
+                at += found + part.len();
+            }
+        }
+    }
+}
+
+#[test]
+fn rendered_settings_mean_to_the_confluent_8_image_what_they_say() {
+    // The image's configure step (confluentinc/kafka-images, kafka/include/etc/confluent/docker,
+    // 8.x) exits on an advertised listener of a controller-only node, demands JKS keystore files
+    // when an advertised listener's name ends in SSL (`*"SSL://"*`), and a JAAS file in KAFKA_OPTS
+    // when one contains `SASL_`; its name conversion (ub ConvertKey) turns only underscores between
+    // two other characters into dots, so a one-character segment would be mistranslated.
+    for stage in StageName::ALL {
+        let model = committed(stage);
+        for (node, (env, _)) in node_containers(&model, &cluster_template(&model)) {
+            let context = format!("{stage} {node}");
+            assert!(env.contains_key("CLUSTER_ID") && env.contains_key("KAFKA_PROCESS_ROLES"), "{context}");
+            let broker = env["KAFKA_PROCESS_ROLES"].as_str().unwrap().split(',').any(|r| r == "broker");
+            match env.get("KAFKA_ADVERTISED_LISTENERS").and_then(Value::as_str) {
+                Some(advertised) => {
+                    assert!(broker, "{context}: a controller-only node advertises listeners");
+                    for listener in advertised.split(',') {
+                        let name = listener.split("://").next().unwrap();
+                        assert!(
+                            !name.ends_with("SSL") && !name.contains("SASL_"),
+                            "{context}: listener {name}"
+                        );
+                    }
+                }
+                None => assert!(!broker, "{context}: a broker must advertise its listeners"),
+            }
+            for name in env.keys().filter(|k| k.starts_with("KAFKA_")) {
+                assert!(!name.starts_with("KAFKA_ZOOKEEPER"), "{context}: {name}: there is no ZooKeeper");
+                assert!(
+                    name.split('_').filter(|s| !s.is_empty()).all(|s| s.len() > 1),
+                    "{context}: {name} has a one-character segment"
+                );
+            }
+        }
+    }
+}

@@ -436,6 +436,16 @@ fn kp111_generated_passwords_are_long_enough() {
 }
 
 #[test]
+fn kp111_passwords_never_contain_a_comma() {
+    // kafka-storage format --add-scram splits the admin credential at commas.
+    let dev = dev_with("passwords:\n  exclude_characters: \"\\\"'\"\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP111", DEV_FILE, value_at(&dev, "exclude_characters: ")));
+    let with_comma = dev_with("passwords:\n  exclude_characters: \"\\\"',\"\n");
+    assert_clean(Env::baseline().with(DEV_FILE, &with_comma).findings(&[]));
+}
+
+#[test]
 fn kp112_log_retention_is_a_value_cloudwatch_accepts() {
     let dev = dev_with("logs:\n  retention_days: 8\n");
     let env = Env::baseline().with(DEV_FILE, &dev);

@@ -16,14 +16,28 @@ pub const TRUSTSTORE_PEM: &str = "/etc/kafka/secrets/ca.pem";
 /// Data directory inside the container (a bind mount of the node's EBS volume).
 pub const DATA_DIR: &str = "/var/lib/kafka/data";
 
-/// Secrets a node container receives: (environment name, SSM parameter name).
+/// The environment variable through which a controller receives the admin's SCRAM password. Not
+/// `KAFKA_*`, so that the image never writes it into the broker's properties.
+pub const ADMIN_PASSWORD_ENV: &str = "ADMIN_SCRAM_PASSWORD";
+
+/// Secrets a node container receives: (environment name, SSM parameter name). Controllers also get
+/// the admin password, which they put into the bootstrap metadata when their storage is formatted.
 pub fn node_secrets(model: &StageModel, node: &Node) -> Vec<(String, String)> {
     let prefix = names::node_tls_prefix(model, node);
-    vec![
+    let mut secrets = vec![
         ("TLS_CERTIFICATE".into(), format!("{prefix}/certificate")),
         ("TLS_CHAIN".into(), format!("{prefix}/chain")),
         ("TLS_PRIVATE_KEY".into(), format!("{prefix}/private-key")),
-    ]
+    ];
+    if is_controller(model, node) {
+        secrets.push((ADMIN_PASSWORD_ENV.into(), names::admin_password(model)));
+    }
+    secrets
+}
+
+/// Whether a node votes in the KRaft quorum (every node in combined mode).
+pub fn is_controller(model: &StageModel, node: &Node) -> bool {
+    model.cluster.combined() || model.cluster.controllers.contains(node)
 }
 
 /// The KRaft cluster id: stable per stage and account, 22 characters of URL-safe base64.
@@ -65,7 +79,7 @@ pub fn super_users(model: &StageModel) -> String {
 pub fn node_environment(model: &StageModel, node: &Node) -> BTreeMap<String, String> {
     let cluster = &model.cluster;
     let is_broker = cluster.brokers.contains(node);
-    let is_controller = cluster.combined() || cluster.controllers.contains(node);
+    let is_controller = is_controller(model, node);
     let mut env = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         env.insert(k.to_string(), v);
@@ -175,11 +189,53 @@ pub fn node_environment(model: &StageModel, node: &Node) -> BTreeMap<String, Str
     env
 }
 
-/// The container command: write the PEM secrets to files readable only by Kafka, drop them from
-/// the environment, then start the image's own entrypoint.
+/// Where the image's `configure` step writes the broker properties the storage is formatted from.
+pub const PROPERTIES_FILE: &str = "/etc/kafka/kafka.properties";
+
+/// The shell function `format_storage PROPERTIES` of the launcher: on first start only (an empty
+/// data directory), formats the storage with the admin's SCRAM credential in the bootstrap
+/// metadata, which the controllers apply when the quorum first forms. The test cluster
+/// (tests/scripts/kafka.sh) runs this same text, taken from `gen`.
+///
+/// The password reaches `kafka-storage` through a Java argument file on a pipe, so that no
+/// process's arguments hold it, and only the tool's safe lines are printed: it echoes the
+/// credential's salt and keys, and on a parse error parts of the password.
+pub fn format_storage_function() -> String {
+    let var = ADMIN_PASSWORD_ENV;
+    format!(
+        r#"format_storage() {{
+  if [ -z "${{{var}:-}}" ]; then
+    case ",$KAFKA_PROCESS_ROLES," in
+      *,controller,*) echo "launcher: {var} is not set; a controller formats its storage with the admin credential" >&2; return 1 ;;
+    esac
+    return 0
+  fi
+  case ${var} in
+    *,*) echo "launcher: the admin password contains ',', which kafka-storage cannot take; regenerate it without ','" >&2; return 1 ;;
+  esac
+  local out status=0
+  out=$(KAFKA_HEAP_OPTS=-Xmx256m kafka-run-class @<(printf "kafka.tools.StorageTool format --ignore-formatted --cluster-id '%s' --config '%s' --add-scram 'SCRAM-SHA-512=[name=admin,password=%s]'\n" "$CLUSTER_ID" "$1" "${var}") 2>&1) || status=$?
+  out=${{out//"${var}"/[redacted]}}
+  if [ "$status" -eq 0 ]; then
+    printf '%s\n' "$out" | grep -e '^Formatting' -e 'already formatted' >&2 || true
+  else
+    printf '%s\n' "$out" | grep -iv -e scram -e 'bootstrap metadata' >&2 || true
+    echo "launcher: formatting the storage of $1 failed" >&2
+    return 1
+  fi
+}}
+"#
+    )
+}
+
+/// The container command: write the PEM secrets to files readable only by Kafka and drop them from
+/// the environment; let the image write its properties, format the storage (with the admin
+/// credential on a controller's first start), drop the password, then start the image's own
+/// entrypoint, whose own format step then finds the storage formatted.
 pub fn launcher_script() -> String {
     format!(
-        "set -eu\numask 077\nmkdir -p /etc/kafka/secrets\nprintf '%s\\n%s\\n%s\\n' \"$TLS_PRIVATE_KEY\" \"$TLS_CERTIFICATE\" \"$TLS_CHAIN\" > {KEYSTORE_PEM}\nprintf '%s\\n' \"$TLS_CHAIN\" > {TRUSTSTORE_PEM}\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\nexec /etc/confluent/docker/run\n"
+        "set -eu\numask 077\nmkdir -p /etc/kafka/secrets\nprintf '%s\\n%s\\n%s\\n' \"$TLS_PRIVATE_KEY\" \"$TLS_CERTIFICATE\" \"$TLS_CHAIN\" > {KEYSTORE_PEM}\nprintf '%s\\n' \"$TLS_CHAIN\" > {TRUSTSTORE_PEM}\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\n{format}/etc/confluent/docker/configure\nformat_storage {PROPERTIES_FILE}\nunset {ADMIN_PASSWORD_ENV}\nexec /etc/confluent/docker/run\n",
+        format = format_storage_function()
     )
 }
 

@@ -558,6 +558,14 @@ pub fn resolve_infrastructure(
             );
         }
     }
+    // The nodes put the admin password into `kafka-storage format --add-scram`, which splits on ','.
+    if let Some(exclude) = &passwords.exclude_characters
+        && !exclude.value.contains(',')
+    {
+        r.push(Finding::error("KP111", &exclude.location, "passwords may contain ','").hint(
+            "add ',' to exclude_characters: kafka-storage format cannot take it in the admin password",
+        ));
+    }
     let retention = s.logs.as_ref().and_then(|l| l.retention_days.clone());
     let retention_days = retention.as_ref().map(|d| d.value).unwrap_or(30);
     if !LOG_RETENTION_DAYS.contains(&retention_days) {
@@ -673,7 +681,7 @@ pub fn resolve_infrastructure(
             exclude_characters: passwords
                 .exclude_characters
                 .map(|e| e.value)
-                .unwrap_or_else(|| "\"'`\\/@$ ;:".into()),
+                .unwrap_or_else(|| "\"'`\\/@$ ;:,".into()),
             rotation_token: passwords.rotation_token.map(|t| t.value).unwrap_or_else(|| "1".into()),
         },
         log_retention_days: retention_days,
