@@ -71,9 +71,21 @@ impl SourceCache {
     }
 }
 
-/// Text with control characters (terminal escapes from a declared value) made visible.
+/// Longest message or hint shown (a declared value quoted in it may be long).
+const MAX_MESSAGE: usize = 1000;
+
+/// Text with control characters (terminal escapes from a declared value) made visible, cut at
+/// [`MAX_MESSAGE`] characters.
 fn escaped(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\n' { char::REPLACEMENT_CHARACTER } else { c }).collect()
+    let mut out: String = text
+        .chars()
+        .take(MAX_MESSAGE)
+        .map(|c| if c.is_control() && c != '\n' { char::REPLACEMENT_CHARACTER } else { c })
+        .collect();
+    if text.chars().count() > MAX_MESSAGE {
+        out.push_str(" ...");
+    }
+    out
 }
 
 /// Longest source line shown with a finding.
