@@ -102,3 +102,51 @@ impl Guard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A guard whose CloudFormation client is never reached by these cases.
+    fn guard(reserved: &str, stack: Option<&str>) -> Guard {
+        let config = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudformation::config::Region::new("eu-west-1"))
+            .build();
+        Guard::new(
+            reserved,
+            stack.map(String::from),
+            Stacks::new(aws_sdk_cloudformation::Client::from_conf(config)),
+        )
+    }
+
+    fn request(stack_name: &str) -> Request {
+        Request::parse(json!({
+            "RequestType": "Create", "ResponseURL": "http://x", "RequestId": "r",
+            "StackId": format!("arn:aws:cloudformation:eu-west-1:123456789012:stack/{stack_name}/guid"),
+            "LogicalResourceId": "AdminCertificate", "ResourceType": "Custom::PrivateCertificate",
+            "ResourceProperties": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn admin_is_always_reserved_and_names_compare_case_insensitively() {
+        let g = guard(" b0.kafka-dev.internal ,schema-registry", None);
+        for name in ["admin", "ADMIN", "B0.kafka-dev.internal", "schema-registry"] {
+            assert!(g.is_reserved(name), "{name}");
+        }
+        assert!(!g.is_reserved("orders-app") && !g.is_reserved(""));
+    }
+
+    #[tokio::test]
+    async fn reserved_names_are_refused_without_the_secrets_stack_before_any_call() {
+        let unconfigured = guard("", None).check(&request("kafka-dev-secrets"), "admin").await.unwrap_err();
+        assert!(unconfigured.to_string().contains("has no PLATFORM_SECRETS_STACK"), "{unconfigured}");
+        let g = guard("", Some("kafka-dev-secrets"));
+        let forged = g.check(&request("attacker"), "Admin").await.unwrap_err().to_string();
+        assert!(forged.contains("only stack kafka-dev-secrets may request it, not attacker"), "{forged}");
+        g.check(&request("attacker"), "orders-app").await.expect("not reserved");
+    }
+}
