@@ -418,6 +418,8 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
             "MountPoints": [{ "SourceVolume": "data", "ContainerPath": DATA_DIR, "ReadOnly": false }],
             "Ulimits": [{ "Name": "nofile", "SoftLimit": 128000, "HardLimit": 128000 }],
             "StopTimeout": 120,
+            // Healthy once the node's own listener serves TLS: for a broker, caught up and unfenced.
+            "HealthCheck": crate::render::readiness::health_check(if is_broker { ports::INTERNAL } else { ports::CONTROLLER }),
             "LogConfiguration": { "LogDriver": "awslogs", "Options": {
                 "awslogs-group": log_group, "awslogs-region": r("AWS::Region"), "awslogs-stream-prefix": node.name
             }},

@@ -10,6 +10,7 @@ pub mod foundation;
 pub mod kafka_config;
 pub mod limits;
 pub mod names;
+pub mod readiness;
 pub mod secrets;
 pub mod topics;
 
