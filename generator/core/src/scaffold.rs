@@ -199,8 +199,9 @@ pub fn insert_topic(text: &str, topic: &NewTopic, limits: &[StageLimits]) -> Res
             let key = *key;
             let value = value_after_key(&lines[key], "topics").unwrap_or_default();
             if value == "[]" {
-                let comment = lines[key].find(" #").map(|c| lines[key][c..].to_string()).unwrap_or_default();
-                lines[key] = format!("topics:{comment}");
+                // Drop the `[]` only: a comment after it keeps its place.
+                let empty = if lines[key].contains(" []") { " []" } else { "[]" };
+                lines[key] = lines[key].replacen(empty, "", 1);
             } else if !value.is_empty() {
                 return Err(InsertError::FlowList(key + 1));
             }
