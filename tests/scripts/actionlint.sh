@@ -14,6 +14,7 @@ install() {
     if [[ -x "$BIN_DIR/actionlint" ]]; then
         return 0
     fi
+    command -v go >/dev/null || { echo "actionlint.sh: Go is needed to install actionlint (https://go.dev/dl/)" >&2; exit 1; }
     echo "actionlint.sh: installing actionlint $ACTIONLINT_VERSION into $BIN_DIR" >&2
     mkdir -p "$BIN_DIR"
     # GOFLAGS=-mod=mod: resolve from the module's own go.mod, whatever workspace we stand in.
