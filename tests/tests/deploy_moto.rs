@@ -149,7 +149,6 @@ impl Drop for Stage {
     }
 }
 
-
 /// What one `gen deploy` printed and how it exited.
 struct Run {
     code: Option<i32>,

@@ -34,10 +34,10 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use platform_tests::gen_binary;
-use platform_tests::moto::endpoint as moto_endpoint;
 use kafka_platform_core::digest::sha256_hex;
 use kafka_platform_core::manifest::{LAMBDAS, Lambda, LambdaPackage, PackageManifest};
+use platform_tests::gen_binary;
+use platform_tests::moto::endpoint as moto_endpoint;
 
 /// Account id `gen render` writes for dev, and moto's fixed account id.
 const RENDERED_ACCOUNT: &str = "111111111111";

@@ -140,4 +140,3 @@ impl DesiredState {
         text
     }
 }
-

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use kafka_platform_core::manifest::{Manifest, StackDecl};
 use kafka_platform_core::digest::sha256_hex;
+pub use kafka_platform_core::manifest::{Manifest, StackDecl};
 use kafka_platform_core::manifest::{PackageManifest, ParamSource, artifact_key};
 
 use super::error::DeployError;
