@@ -147,7 +147,7 @@ async fn drive<R: NodeRunner>(
             eprintln!("        {} runs again; waiting until it has caught up", node_label(nodes, node.id));
         }
         RollEvent::Waiting { blockers, waited, .. } => {
-            let line = blockers.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            let line = roll::summary(blockers);
             if line != last_wait {
                 eprintln!("        waiting ({}s): {line}", waited.as_secs());
                 last_wait = line;

@@ -49,7 +49,7 @@ pub enum RollError {
     /// The cluster did not become caught up within the wait.
     #[error(
         "the cluster was not caught up within {waited:?} (restarted so far: {restarted:?}); still blocking: {}",
-        blockers.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        super::summary(blockers)
     )]
     GateTimeout { waited: Duration, blockers: Vec<Blocker>, restarted: Vec<i32> },
     /// The runner failed to restart a node.

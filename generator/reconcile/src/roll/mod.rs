@@ -128,6 +128,18 @@ impl fmt::Display for Blocker {
     }
 }
 
+/// The blockers in one line: every one but under-replicated partitions, which are counted with
+/// one example (a broker's restart makes hundreds of them at once).
+pub fn summary(blockers: &[Blocker]) -> String {
+    let (partitions, others): (Vec<&Blocker>, Vec<&Blocker>) =
+        blockers.iter().partition(|b| matches!(b, Blocker::UnderReplicated { .. }));
+    let mut parts: Vec<String> = others.iter().map(ToString::to_string).collect();
+    if let Some(first) = partitions.first() {
+        parts.push(format!("{} partition(s) under-replicated, e.g. {first}", partitions.len()));
+    }
+    parts.join("; ")
+}
+
 /// What to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

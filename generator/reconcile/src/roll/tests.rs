@@ -301,3 +301,14 @@ fn nodes_are_discovered_from_voters_and_registrations() {
     let combined = nodes_from_health(&healthy(&combined(), 1));
     assert!(combined.iter().all(|n| n.broker && n.controller));
 }
+
+#[test]
+fn a_summary_counts_under_replicated_partitions() {
+    let partition = |p| Blocker::UnderReplicated { topic: "t".into(), partition: p, missing: vec![3] };
+    let blockers = vec![partition(0), Blocker::Fenced(3), partition(1), partition(2)];
+    assert_eq!(
+        summary(&blockers),
+        "broker 3 is fenced; 3 partition(s) under-replicated, e.g. t-0 is under-replicated (not in sync: [3])"
+    );
+    assert_eq!(summary(&[]), "");
+}
