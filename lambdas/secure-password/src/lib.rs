@@ -157,9 +157,9 @@ impl SecurePassword {
                         self.take_over(request, spec, &owner).await
                     }
                     Some(owner) => Err(Error::Refused(format!(
-                        "SSM parameter {name} already exists and belongs to {} {} of stack {}, which is \
-                         not a deleted earlier stack of this name; choose another ParameterName or \
-                         delete the parameter",
+                        "SSM parameter {name} already exists and is not managed by this resource: it \
+                         belongs to {} {} of stack {}, which is not a deleted earlier stack of this \
+                         name; choose another ParameterName or delete the parameter",
                         owner.resource_type, owner.logical_resource_id, owner.stack_id
                     ))),
                     None => Err(Error::Refused(format!(
