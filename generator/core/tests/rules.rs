@@ -195,6 +195,9 @@ fn kp101_account_region_prefix_and_patterns_must_be_well_formed() {
         at(&env, "KP101", "defaults.yaml", value_at(&defaults, "service_account_pattern: '")),
     );
     assert!(finding.message.contains("not a valid regular expression"));
+    // One line (the reason), not the regex crate's caret diagram: a finding's header is one line.
+    assert!(!finding.message.contains('\n'), "{}", finding.message);
+    assert!(finding.message.contains("unclosed character class"), "{}", finding.message);
 
     // Passing: another region with its zones.
     let env = Env::baseline().edit("defaults.yaml", "region: eu-west-1", "region: eu-central-1").edit(

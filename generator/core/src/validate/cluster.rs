@@ -96,10 +96,13 @@ pub fn resolve_infrastructure(
     }
     for pattern in [&topic_pattern, &account_pattern, &Some(project_pattern.clone())].into_iter().flatten() {
         if let Err(err) = Regex::new(&pattern.replace("{project}", "project")) {
+            // The regex crate draws a multi-line caret diagram; its last line is the reason.
+            let text = err.to_string();
+            let reason = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
             r.push(Finding::error(
                 "KP101",
                 &pattern.location,
-                format!("naming pattern is not a valid regular expression: {err}"),
+                format!("naming pattern is not a valid regular expression: {reason}"),
             ));
         }
     }
