@@ -139,7 +139,9 @@ EOF
 run_tool() {
     local class=$1
     shift
-    java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2-tools.properties" \
+    # TOOL_EXEC=exec (the console and tool commands) replaces the shell with java, so a test that
+    # kills the script's process stops the tool instead of leaving it orphaned.
+    ${TOOL_EXEC:-} java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2-tools.properties" \
         -cp "$KAFKA_HOME/libs/*" "$class" "$@"
 }
 
@@ -699,9 +701,9 @@ case "${1:-}" in
     client-cert) mkdir -p "$CERTS" && [[ -f "$CERTS/ca.crt" ]] || die "no CA yet; run start first"; client_cert "${2:?name}" ;;
     server-cert) mkdir -p "$STATE" && chmod 700 "$STATE" && server_cert "${2:?name}" ;;
     client-config) shift; client_config "$@" ;;
-    console-producer) shift; console_producer "$@" ;;
-    console-consumer) shift; console_consumer "$@" ;;
-    tool) shift; run_tool "$@" ;;
+    console-producer) shift; TOOL_EXEC=exec console_producer "$@" ;;
+    console-consumer) shift; TOOL_EXEC=exec console_consumer "$@" ;;
+    tool) shift; TOOL_EXEC=exec run_tool "$@" ;;
     env-to-properties) env_file_to_properties "${2:?env file}" ;;
     *)
         echo "usage: $0 {install|start|stop|env|stop-node N|start-node N|kill-node N|client-cert NAME|server-cert NAME|client-config ...|console-producer ...|console-consumer ...|tool CLASS ...|env-to-properties FILE}" >&2
