@@ -39,17 +39,6 @@ fn manifest(model: &StageModel) -> Value {
     serde_json::from_str(&render_stage(model).files["manifest.json"]).expect("manifest.json is JSON")
 }
 
-/// Resources of `kind`, by logical id.
-fn resources<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &'a Value> {
-    template["Resources"]
-        .as_object()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"] == kind)
-        .map(|(id, r)| (id.as_str(), r))
-        .collect()
-}
-
 /// A value or list of values as a list.
 fn list(value: &Value) -> Vec<Value> {
     match value {

@@ -36,16 +36,6 @@ fn rendered(model: &StageModel) -> BTreeMap<String, Value> {
         .collect()
 }
 
-fn resources<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &'a Value> {
-    template["Resources"]
-        .as_object()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"] == kind)
-        .map(|(id, r)| (id.as_str(), r))
-        .collect()
-}
-
 fn list(value: &Value) -> Vec<Value> {
     match value {
         Value::Array(items) => items.clone(),

@@ -24,17 +24,6 @@ fn cluster_template(model: &StageModel) -> Value {
     serde_saphyr::from_str(&rendered.files["cluster.yaml"]).expect("cluster.yaml is YAML")
 }
 
-/// Resources of `kind`, by logical id.
-fn resources<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &'a Value> {
-    template["Resources"]
-        .as_object()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"] == kind)
-        .map(|(id, r)| (id.as_str(), r))
-        .collect()
-}
-
 /// `Name`/`Value` (or `Name`/`ValueFrom`) pairs of a container definition list.
 fn pairs(list: &Value, value_key: &str) -> BTreeMap<String, Value> {
     list.as_array()

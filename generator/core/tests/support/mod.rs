@@ -2,6 +2,7 @@
 //! strings, a minimal valid baseline to vary, and assertions on findings.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -258,4 +259,18 @@ pub fn assert_clean(findings: Vec<Finding>) {
 /// The committed environments directory of the repository.
 pub fn committed_environments() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../environments"))
+}
+
+/// Resources of `kind` in a rendered template (as JSON), by logical id.
+pub fn resources<'a>(
+    template: &'a serde_json::Value,
+    kind: &str,
+) -> BTreeMap<&'a str, &'a serde_json::Value> {
+    template["Resources"]
+        .as_object()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, r)| (id.as_str(), r))
+        .collect()
 }
