@@ -8,6 +8,9 @@
 //! The corpus is deterministic (a fixed seed and a small xorshift generator); a failure names the
 //! case number and its mutation, and `GEN_CORPUS_CASE=N` reruns one case.
 
+mod common;
+use common::{TempDir, copy_dir};
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -42,40 +45,8 @@ impl Rng {
     }
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("kp-gen-corpus-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 fn committed_environments() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Every entry under `dir` (files with their bytes, folders and links by name), without
@@ -423,7 +394,7 @@ fn problems(output: &Output, root: &Path) -> Vec<String> {
 /// Runs one case; Ok(true) when `validate` found errors (the corpus must mostly hit them).
 fn one_case(case: u64) -> Result<bool, String> {
     let mut rng = Rng(SEED ^ case.wrapping_mul(0x100_0000_01B3));
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("kp-gen-corpus");
     let root = tmp.0.join("environments");
     copy_dir(&committed_environments(), &root);
     let mut what = vec![mutate(&mut rng, &root)];
