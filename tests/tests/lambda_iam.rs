@@ -471,6 +471,7 @@ async fn the_reconciler_works_under_its_rendered_role() {
         stage: stage.model.stage.as_str().into(),
         managed_topic_prefixes: vec![format!("{p}.")],
         allow_delete: true,
+        projects: Vec::new(),
         topics: vec![DesiredTopic {
             name: format!("{p}.events.v1"),
             project: p.clone(),

@@ -55,6 +55,7 @@ fn desired(p: &str) -> DesiredState {
         stage: "dev".into(),
         managed_topic_prefixes: vec![format!("{p}.")],
         allow_delete: true,
+        projects: Vec::new(),
         topics,
         service_accounts: vec![account("app"), account("reader")],
         acls,

@@ -58,6 +58,7 @@ fn desired(p: &str) -> DesiredState {
         stage: "dev".into(),
         managed_topic_prefixes: vec![format!("{p}.")],
         allow_delete: true,
+        projects: Vec::new(),
         topics: vec![
             topic("audit.v1", 1, 1, &[("cleanup.policy", "compact")]),
             topic("events.v1", 3, 3, &[("retention.ms", "604800000"), ("min.insync.replicas", "2")]),

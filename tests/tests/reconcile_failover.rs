@@ -69,6 +69,7 @@ fn desired(p: &str, rf2: usize, rf3: usize) -> DesiredState {
         stage: "dev".into(),
         managed_topic_prefixes: vec![format!("{p}.")],
         allow_delete: false,
+        projects: Vec::new(),
         topics,
         service_accounts: vec![DesiredAccount {
             name: format!("{p}-app"),

@@ -40,6 +40,7 @@ fn desired(p: &str, password_parameter: &str, with_audit: bool) -> DesiredState 
         stage: "dev".into(),
         managed_topic_prefixes: vec![format!("{p}.")],
         allow_delete: true,
+        projects: Vec::new(),
         topics,
         service_accounts: vec![DesiredAccount {
             name: format!("{p}-app"),

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::project::{AclOperation, AclPatternType, AclResourceType, Authentication};
+use crate::config::project::{
+    AclOperation, AclPatternType, AclResourceType, Authentication, DataClassification,
+};
 use crate::model::{AclBinding, StageModel};
 use crate::render::names;
 
@@ -21,9 +23,28 @@ pub struct DesiredState {
     pub managed_topic_prefixes: Vec<String>,
     /// Whether managed topics and ACLs that are no longer declared may be deleted.
     pub allow_delete: bool,
+    /// Owner, classification and tags of each project, so the reconciler knows whose resources it
+    /// owns (absent in files written before it existed).
+    #[serde(default)]
+    pub projects: Vec<DesiredProject>,
     pub topics: Vec<DesiredTopic>,
     pub service_accounts: Vec<DesiredAccount>,
     pub acls: Vec<DesiredAcl>,
+}
+
+/// A project's metadata, as declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredProject {
+    pub name: String,
+    pub description: String,
+    pub owner_team: String,
+    pub owner_email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_classification: Option<DataClassification>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A topic.
@@ -82,6 +103,19 @@ pub fn desired_state(model: &StageModel) -> DesiredState {
         stage: model.stage.to_string(),
         managed_topic_prefixes: model.projects.iter().map(|p| format!("{}.", p.name)).collect(),
         allow_delete: model.allow_delete,
+        projects: model
+            .projects
+            .iter()
+            .map(|p| DesiredProject {
+                name: p.name.clone(),
+                description: p.description.clone(),
+                owner_team: p.owner_team.clone(),
+                owner_email: p.owner_email.clone(),
+                owner_channel: p.owner_channel.clone(),
+                data_classification: p.data_classification,
+                tags: p.tags.clone(),
+            })
+            .collect(),
         topics: model
             .topics
             .iter()

@@ -201,6 +201,8 @@ pub struct Project {
     pub description: String,
     pub owner_team: String,
     pub owner_email: String,
+    /// Chat channel for incidents, when declared.
+    pub owner_channel: Option<String>,
     pub data_classification: Option<DataClassification>,
     pub tags: BTreeMap<String, String>,
 }
@@ -210,6 +212,8 @@ pub struct Project {
 pub struct Topic {
     pub name: Spanned<String>,
     pub project: String,
+    /// What the topic carries, when declared (for the catalog).
+    pub description: Option<String>,
     pub partitions: Spanned<u32>,
     pub replication_factor: Spanned<u32>,
     /// Effective configs (topic, then stage override, then policy's min.insync.replicas).
@@ -224,6 +228,8 @@ pub struct Topic {
 pub struct ServiceAccount {
     pub name: Spanned<String>,
     pub project: String,
+    /// What the account is used by, when declared (for the catalog).
+    pub description: Option<String>,
     pub authentication: Authentication,
     pub produces: Vec<Spanned<String>>,
     pub consumes: Vec<Spanned<String>>,

@@ -39,6 +39,7 @@ pub fn desired() -> DesiredState {
         stage: "dev".into(),
         managed_topic_prefixes: vec!["orders.".into()],
         allow_delete: true,
+        projects: Vec::new(),
         topics: vec![DesiredTopic {
             name: "orders.placed.v1".into(),
             project: "orders".into(),

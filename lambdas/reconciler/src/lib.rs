@@ -418,6 +418,7 @@ mod tests {
             stage: "dev".into(),
             managed_topic_prefixes: vec!["orders.".into()],
             allow_delete: true,
+            projects: Vec::new(),
             topics: vec![],
             service_accounts: vec![],
             acls: vec![],

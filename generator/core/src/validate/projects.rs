@@ -550,6 +550,7 @@ fn resolve_topic(
     Topic {
         name: decl.name.clone(),
         project: file.value.project.value.clone(),
+        description: decl.description.as_ref().map(|d| d.value.clone()),
         partitions,
         replication_factor: replication,
         configs,
@@ -661,6 +662,7 @@ fn resolve_account(
     ServiceAccount {
         name: decl.name.clone(),
         project: project.to_string(),
+        description: decl.description.as_ref().map(|d| d.value.clone()),
         authentication: decl.authentication.value,
         produces: decl.produces.clone(),
         consumes: decl.consumes.clone(),
@@ -910,7 +912,8 @@ fn project_meta(p: &ProjectFile) -> Project {
         name: p.project.value.clone(),
         description: p.description.clone().map(|d| d.value).unwrap_or_default(),
         owner_team: owner.as_ref().and_then(|o| o.team.clone()).map(|t| t.value).unwrap_or_default(),
-        owner_email: owner.and_then(|o| o.email).map(|e| e.value).unwrap_or_default(),
+        owner_email: owner.as_ref().and_then(|o| o.email.clone()).map(|e| e.value).unwrap_or_default(),
+        owner_channel: owner.and_then(|o| o.channel).map(|c| c.value),
         data_classification: p.data_classification.as_ref().map(|d| d.value),
         tags: p.tags.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
     }
