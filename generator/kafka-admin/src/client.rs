@@ -10,11 +10,12 @@ use kafka_protocol::protocol::Request;
 use tokio::sync::Mutex;
 
 use crate::connection::{Connection, ConnectionSettings, ScramCredentials};
-use crate::error::{Error, KafkaError, Result};
+use crate::error::{Error, Result};
 use crate::frame::api_name;
+use crate::metadata_codec;
 use crate::scram::ScramMechanism;
+use crate::secret::Secret;
 use crate::tls::TlsConfig;
-use crate::{Secret, ops};
 
 /// How often and how patiently retriable errors are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +248,8 @@ impl AdminClient {
     }
 
     async fn refresh_view(&self) -> Result<()> {
-        let metadata = ops::metadata::fetch(self, Some(&[])).await?;
+        let response = self.send(Target::Any, |v| metadata_codec::request(v, Some(&[]))).await?;
+        let (metadata, _) = metadata_codec::decode(response)?;
         let mut view = self.view.lock().expect("view lock");
         view.cluster_id = metadata.cluster_id;
         view.controller = (metadata.controller_id >= 0).then_some(metadata.controller_id);
@@ -447,17 +449,10 @@ impl AdminClient {
     }
 }
 
-/// Turns a per-item error code into a result (shorthand used by the operations).
-pub(crate) fn item(api: &'static str, resource: String, code: i16, detail: Option<&str>) -> Result<()> {
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(Error::Kafka(KafkaError::new(api, Some(resource), code, detail.map(String::from))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::error::ResponseError;
+
     use super::*;
 
     #[test]
@@ -513,7 +508,7 @@ mod tests {
                         })
                         .collect())
                 },
-                |e| (e.code() == Some(36)).then_some(()),
+                |e| (e.kind() == Some(ResponseError::TopicAlreadyExists)).then_some(()),
             )
             .await;
         assert!(results[0].is_ok() && results[1].is_ok() && results[2].is_ok() && results[4].is_ok());

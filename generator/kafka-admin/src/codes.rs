@@ -1,7 +1,10 @@
 //! Kafka protocol error codes: name, retriability and a message a person can act on.
 //!
-//! The names are the ones Kafka uses in its logs and documentation (so they can be searched for);
-//! the messages are ours and say what the code means for an admin client.
+//! The codes and their retriability are `kafka_protocol`'s [`ResponseError`]; the names are the
+//! ones Kafka uses in its logs and documentation (so they can be searched for); the messages are
+//! ours and say what the code means for an admin client.
+
+use kafka_protocol::error::ResponseError;
 
 /// What we know about one protocol error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,14 +19,11 @@ pub struct CodeInfo {
     pub message: &'static str,
 }
 
-/// Looks up a non-zero error code; codes newer than this table get a generic entry.
+/// Looks up a non-zero error code; codes newer than `kafka_protocol` get a generic entry.
 pub fn lookup(code: i16) -> CodeInfo {
-    match TABLE.binary_search_by_key(&code, |e| e.0) {
-        Ok(i) => {
-            let (code, name, retriable, message) = TABLE[i];
-            CodeInfo { code, name, retriable, message }
-        }
-        Err(_) => CodeInfo {
+    match ResponseError::try_from_code(code).and_then(|e| describe(e).map(|d| (e, d))) {
+        Some((error, (name, message))) => CodeInfo { code, name, retriable: error.is_retriable(), message },
+        None => CodeInfo {
             code,
             name: "UNKNOWN_CODE",
             retriable: false,
@@ -32,177 +32,187 @@ pub fn lookup(code: i16) -> CodeInfo {
     }
 }
 
-// Sorted by code (a unit test checks it), so lookup can binary-search.
+/// Kafka's name of the code and what it means. The match has no catch-all, so a `kafka_protocol`
+/// release with new codes does not compile until they are described here.
 #[rustfmt::skip]
-const TABLE: &[(i16, &str, bool, &str)] = &[
-    (-1, "UNKNOWN_SERVER_ERROR", false, "the broker hit an unexpected error; its log has the stack trace"),
-    (1, "OFFSET_OUT_OF_RANGE", false, "the requested offset is outside the range the partition holds"),
-    (2, "CORRUPT_MESSAGE", true, "a message failed its checksum or is otherwise malformed"),
-    (3, "UNKNOWN_TOPIC_OR_PARTITION", true, "the topic or partition does not exist (or is not yet known to this broker)"),
-    (4, "INVALID_FETCH_SIZE", false, "the fetch size is invalid"),
-    (5, "LEADER_NOT_AVAILABLE", true, "the partition has no leader right now, usually during an election"),
-    (6, "NOT_LEADER_OR_FOLLOWER", true, "this broker is not the leader or a replica of the partition"),
-    (7, "REQUEST_TIMED_OUT", true, "the broker timed out while processing the request"),
-    (8, "BROKER_NOT_AVAILABLE", false, "the broker is not available"),
-    (9, "REPLICA_NOT_AVAILABLE", true, "the replica is not available for this partition"),
-    (10, "MESSAGE_TOO_LARGE", false, "the request is larger than the broker accepts"),
-    (11, "STALE_CONTROLLER_EPOCH", false, "the controller has moved to another node"),
-    (12, "OFFSET_METADATA_TOO_LARGE", false, "the offset metadata is too large"),
-    (13, "NETWORK_EXCEPTION", true, "the connection was lost before a response arrived"),
-    (14, "COORDINATOR_LOAD_IN_PROGRESS", true, "the coordinator is still loading its state"),
-    (15, "COORDINATOR_NOT_AVAILABLE", true, "the coordinator is not available"),
-    (16, "NOT_COORDINATOR", true, "this broker is not the coordinator for the group or transaction"),
-    (17, "INVALID_TOPIC_EXCEPTION", false, "the topic name is invalid (legal: up to 249 characters of [a-zA-Z0-9._-], not '.' or '..')"),
-    (18, "RECORD_LIST_TOO_LARGE", false, "the record batch is larger than the segment size"),
-    (19, "NOT_ENOUGH_REPLICAS", true, "fewer in-sync replicas than min.insync.replicas"),
-    (20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", true, "written, but to fewer in-sync replicas than required"),
-    (21, "INVALID_REQUIRED_ACKS", false, "the acks setting is invalid"),
-    (22, "ILLEGAL_GENERATION", false, "the consumer group generation is not valid"),
-    (23, "INCONSISTENT_GROUP_PROTOCOL", false, "the group member's protocols do not match the group's"),
-    (24, "INVALID_GROUP_ID", false, "the group id is invalid"),
-    (25, "UNKNOWN_MEMBER_ID", false, "the coordinator does not know this group member"),
-    (26, "INVALID_SESSION_TIMEOUT", false, "the session timeout is outside the range the broker allows"),
-    (27, "REBALANCE_IN_PROGRESS", false, "the group is rebalancing"),
-    (28, "INVALID_COMMIT_OFFSET_SIZE", false, "the committed offset data is too large"),
-    (29, "TOPIC_AUTHORIZATION_FAILED", false, "the principal is not allowed to do this on the topic; an ACL is missing"),
-    (30, "GROUP_AUTHORIZATION_FAILED", false, "the principal is not allowed to do this on the consumer group; an ACL is missing"),
-    (31, "CLUSTER_AUTHORIZATION_FAILED", false, "the principal is not allowed to do this on the cluster; use a super user or grant a cluster ACL"),
-    (32, "INVALID_TIMESTAMP", false, "the message timestamp is out of the accepted range"),
-    (33, "UNSUPPORTED_SASL_MECHANISM", false, "the listener does not offer the requested SASL mechanism (check sasl.enabled.mechanisms)"),
-    (34, "ILLEGAL_SASL_STATE", false, "the request is not valid in the current SASL state"),
-    (35, "UNSUPPORTED_VERSION", false, "the broker does not support this version of the API"),
-    (36, "TOPIC_ALREADY_EXISTS", false, "a topic with this name already exists"),
-    (37, "INVALID_PARTITIONS", false, "the partition count is invalid (below 1, or not more than the current count)"),
-    (38, "INVALID_REPLICATION_FACTOR", false, "the replication factor is below 1 or larger than the number of available brokers"),
-    (39, "INVALID_REPLICA_ASSIGNMENT", false, "the replica assignment is invalid"),
-    (40, "INVALID_CONFIG", false, "a configuration value is invalid"),
-    (41, "NOT_CONTROLLER", true, "the request reached a node that is not the active controller"),
-    (42, "INVALID_REQUEST", false, "the broker rejected the request as malformed or incompatible; see the broker logs"),
-    (43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", false, "the message format does not support this request"),
-    (44, "POLICY_VIOLATION", false, "the request violates a policy configured on the broker"),
-    (45, "OUT_OF_ORDER_SEQUENCE_NUMBER", false, "the broker received an out-of-order sequence number"),
-    (46, "DUPLICATE_SEQUENCE_NUMBER", false, "the broker received a duplicate sequence number"),
-    (47, "INVALID_PRODUCER_EPOCH", false, "the producer epoch is outdated"),
-    (48, "INVALID_TXN_STATE", false, "the transactional operation is invalid in the current state"),
-    (49, "INVALID_PRODUCER_ID_MAPPING", false, "the producer id is not assigned to this transactional id"),
-    (50, "INVALID_TRANSACTION_TIMEOUT", false, "the transaction timeout exceeds transaction.max.timeout.ms"),
-    (51, "CONCURRENT_TRANSACTIONS", false, "another operation on the same transaction is in progress"),
-    (52, "TRANSACTION_COORDINATOR_FENCED", false, "the transaction coordinator is no longer current"),
-    (53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", false, "the principal is not allowed to use this transactional id; an ACL is missing"),
-    (54, "SECURITY_DISABLED", false, "security features (ACLs, SCRAM) are disabled on the cluster; configure an authorizer"),
-    (55, "OPERATION_NOT_ATTEMPTED", false, "the broker skipped this item because another item of the same request failed"),
-    (56, "KAFKA_STORAGE_ERROR", true, "a disk error occurred on the broker"),
-    (57, "LOG_DIR_NOT_FOUND", false, "the log directory is not configured on the broker"),
-    (58, "SASL_AUTHENTICATION_FAILED", false, "SASL authentication failed: wrong user name or password, or the user has no SCRAM credentials"),
-    (59, "UNKNOWN_PRODUCER_ID", false, "the broker has no state for this producer id"),
-    (60, "REASSIGNMENT_IN_PROGRESS", false, "a partition reassignment is in progress"),
-    (61, "DELEGATION_TOKEN_AUTH_DISABLED", false, "delegation tokens are disabled"),
-    (62, "DELEGATION_TOKEN_NOT_FOUND", false, "the delegation token does not exist"),
-    (63, "DELEGATION_TOKEN_OWNER_MISMATCH", false, "the principal is not the owner or renewer of the token"),
-    (64, "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED", false, "delegation token requests are not allowed on this channel"),
-    (65, "DELEGATION_TOKEN_AUTHORIZATION_FAILED", false, "delegation token authorization failed"),
-    (66, "DELEGATION_TOKEN_EXPIRED", false, "the delegation token has expired"),
-    (67, "INVALID_PRINCIPAL_TYPE", false, "the principal type is not supported (use User:<name>)"),
-    (68, "NON_EMPTY_GROUP", false, "the group still has members"),
-    (69, "GROUP_ID_NOT_FOUND", false, "the group does not exist"),
-    (70, "FETCH_SESSION_ID_NOT_FOUND", true, "the fetch session does not exist"),
-    (71, "INVALID_FETCH_SESSION_EPOCH", true, "the fetch session epoch is invalid"),
-    (72, "LISTENER_NOT_FOUND", true, "the leader has no listener matching the one this request arrived on"),
-    (73, "TOPIC_DELETION_DISABLED", false, "topic deletion is disabled on the cluster (delete.topic.enable=false)"),
-    (74, "FENCED_LEADER_EPOCH", true, "the leader epoch in the request is older than the broker's"),
-    (75, "UNKNOWN_LEADER_EPOCH", true, "the leader epoch in the request is newer than the broker's"),
-    (76, "UNSUPPORTED_COMPRESSION_TYPE", false, "the broker does not support this compression type for the request"),
-    (77, "STALE_BROKER_EPOCH", false, "the broker epoch is outdated"),
-    (78, "OFFSET_NOT_AVAILABLE", true, "the leader's high watermark has not caught up yet"),
-    (79, "MEMBER_ID_REQUIRED", false, "the group member needs a member id to join"),
-    (80, "PREFERRED_LEADER_NOT_AVAILABLE", true, "the preferred leader is not available"),
-    (81, "GROUP_MAX_SIZE_REACHED", false, "the consumer group has reached its maximum size"),
-    (82, "FENCED_INSTANCE_ID", false, "another member with the same group.instance.id fenced this one"),
-    (83, "ELIGIBLE_LEADERS_NOT_AVAILABLE", true, "no eligible leader is available for the partition"),
-    (84, "ELECTION_NOT_NEEDED", true, "the leader election is not needed"),
-    (85, "NO_REASSIGNMENT_IN_PROGRESS", false, "no partition reassignment is in progress"),
-    (86, "GROUP_SUBSCRIBED_TO_TOPIC", false, "the group is still subscribed to the topic"),
-    (87, "INVALID_RECORD", false, "the record failed the broker's validation"),
-    (88, "UNSTABLE_OFFSET_COMMIT", true, "there are unstable offsets that need to be cleared"),
-    (89, "THROTTLING_QUOTA_EXCEEDED", true, "the controller mutation quota was exceeded; slow down"),
-    (90, "PRODUCER_FENCED", false, "a newer producer with the same transactional id fenced this one"),
-    (91, "RESOURCE_NOT_FOUND", false, "the resource does not exist (for SCRAM: the user has no credential for that mechanism)"),
-    (92, "DUPLICATE_RESOURCE", false, "the same resource appears more than once in the request"),
-    (93, "UNACCEPTABLE_CREDENTIAL", false, "the credential was rejected (e.g. SCRAM iterations outside 4096..16384, or an empty user name)"),
-    (94, "INCONSISTENT_VOTER_SET", false, "the voter set of the quorum is inconsistent"),
-    (95, "INVALID_UPDATE_VERSION", false, "the feature update version is invalid"),
-    (96, "FEATURE_UPDATE_FAILED", false, "the feature update failed"),
-    (97, "PRINCIPAL_DESERIALIZATION_FAILURE", false, "the forwarded principal could not be deserialized"),
-    (98, "SNAPSHOT_NOT_FOUND", false, "the requested snapshot does not exist"),
-    (99, "POSITION_OUT_OF_RANGE", false, "the requested position is outside the snapshot"),
-    (100, "UNKNOWN_TOPIC_ID", true, "the topic id is not known to this broker"),
-    (101, "DUPLICATE_BROKER_REGISTRATION", false, "a broker with this id is already registered"),
-    (102, "BROKER_ID_NOT_REGISTERED", false, "the broker id is not registered"),
-    (103, "INCONSISTENT_TOPIC_ID", true, "the topic id does not match the topic id in the log"),
-    (104, "INCONSISTENT_CLUSTER_ID", false, "the cluster id does not match"),
-    (105, "TRANSACTIONAL_ID_NOT_FOUND", false, "the transactional id does not exist"),
-    (106, "FETCH_SESSION_TOPIC_ID_ERROR", true, "the fetch session's topic ids are inconsistent"),
-    (107, "INELIGIBLE_REPLICA", false, "the new ISR contains at least one ineligible replica"),
-    (108, "NEW_LEADER_ELECTED", false, "a new leader was elected while the ISR was being changed"),
-    (109, "OFFSET_MOVED_TO_TIERED_STORAGE", false, "the offset has moved to tiered storage"),
-    (110, "FENCED_MEMBER_EPOCH", false, "the member epoch is fenced"),
-    (111, "UNRELEASED_INSTANCE_ID", false, "the instance id is still in use by another member"),
-    (112, "UNSUPPORTED_ASSIGNOR", false, "the assignor is not supported by the group"),
-    (113, "STALE_MEMBER_EPOCH", false, "the member epoch is stale"),
-    (114, "MISMATCHED_ENDPOINT_TYPE", false, "the request was sent to the wrong kind of endpoint (broker vs controller)"),
-    (115, "UNSUPPORTED_ENDPOINT_TYPE", false, "this endpoint type does not support the request"),
-    (116, "UNKNOWN_CONTROLLER_ID", false, "the controller id is not known"),
-    (117, "UNKNOWN_SUBSCRIPTION_ID", false, "the client metrics subscription id is not known"),
-    (118, "TELEMETRY_TOO_LARGE", false, "the client telemetry is too large"),
-    (119, "INVALID_REGISTRATION", false, "the controller considers the broker registration invalid"),
-    (120, "TRANSACTION_ABORTABLE", false, "the transaction must be aborted"),
-    (121, "INVALID_RECORD_STATE", false, "the record state is invalid"),
-    (122, "SHARE_SESSION_NOT_FOUND", true, "the share session does not exist"),
-    (123, "INVALID_SHARE_SESSION_EPOCH", true, "the share session epoch is invalid"),
-    (124, "FENCED_STATE_EPOCH", false, "the share coordinator state epoch is fenced"),
-    (125, "INVALID_VOTER_KEY", false, "the voter key does not match the receiving replica"),
-    (126, "DUPLICATE_VOTER", false, "the voter is already in the voter set"),
-    (127, "VOTER_NOT_FOUND", false, "the voter is not in the voter set"),
-    (128, "INVALID_REGULAR_EXPRESSION", false, "the regular expression is invalid"),
-    (129, "REBOOTSTRAP_REQUIRED", false, "the client must bootstrap again from its configured servers"),
-    (130, "STREAMS_INVALID_TOPOLOGY", false, "the streams topology is invalid"),
-    (131, "STREAMS_INVALID_TOPOLOGY_EPOCH", false, "the streams topology epoch is invalid"),
-    (132, "STREAMS_TOPOLOGY_FENCED", false, "the streams topology is fenced"),
-    (133, "SHARE_SESSION_LIMIT_REACHED", true, "the broker has reached its limit of share sessions"),
-];
+fn describe(error: ResponseError) -> Option<(&'static str, &'static str)> {
+    use ResponseError::*;
+    Some(match error {
+        Unknown(_) => return None,
+        UnknownServerError => ("UNKNOWN_SERVER_ERROR", "the broker hit an unexpected error; its log has the stack trace"),
+        OffsetOutOfRange => ("OFFSET_OUT_OF_RANGE", "the requested offset is outside the range the partition holds"),
+        CorruptMessage => ("CORRUPT_MESSAGE", "a message failed its checksum or is otherwise malformed"),
+        UnknownTopicOrPartition => ("UNKNOWN_TOPIC_OR_PARTITION", "the topic or partition does not exist (or is not yet known to this broker)"),
+        InvalidFetchSize => ("INVALID_FETCH_SIZE", "the fetch size is invalid"),
+        LeaderNotAvailable => ("LEADER_NOT_AVAILABLE", "the partition has no leader right now, usually during an election"),
+        NotLeaderOrFollower => ("NOT_LEADER_OR_FOLLOWER", "this broker is not the leader or a replica of the partition"),
+        RequestTimedOut => ("REQUEST_TIMED_OUT", "the broker timed out while processing the request"),
+        BrokerNotAvailable => ("BROKER_NOT_AVAILABLE", "the broker is not available"),
+        ReplicaNotAvailable => ("REPLICA_NOT_AVAILABLE", "the replica is not available for this partition"),
+        MessageTooLarge => ("MESSAGE_TOO_LARGE", "the request is larger than the broker accepts"),
+        StaleControllerEpoch => ("STALE_CONTROLLER_EPOCH", "the controller has moved to another node"),
+        OffsetMetadataTooLarge => ("OFFSET_METADATA_TOO_LARGE", "the offset metadata is too large"),
+        NetworkException => ("NETWORK_EXCEPTION", "the connection was lost before a response arrived"),
+        CoordinatorLoadInProgress => ("COORDINATOR_LOAD_IN_PROGRESS", "the coordinator is still loading its state"),
+        CoordinatorNotAvailable => ("COORDINATOR_NOT_AVAILABLE", "the coordinator is not available"),
+        NotCoordinator => ("NOT_COORDINATOR", "this broker is not the coordinator for the group or transaction"),
+        InvalidTopicException => ("INVALID_TOPIC_EXCEPTION", "the topic name is invalid (legal: up to 249 characters of [a-zA-Z0-9._-], not '.' or '..')"),
+        RecordListTooLarge => ("RECORD_LIST_TOO_LARGE", "the record batch is larger than the segment size"),
+        NotEnoughReplicas => ("NOT_ENOUGH_REPLICAS", "fewer in-sync replicas than min.insync.replicas"),
+        NotEnoughReplicasAfterAppend => ("NOT_ENOUGH_REPLICAS_AFTER_APPEND", "written, but to fewer in-sync replicas than required"),
+        InvalidRequiredAcks => ("INVALID_REQUIRED_ACKS", "the acks setting is invalid"),
+        IllegalGeneration => ("ILLEGAL_GENERATION", "the consumer group generation is not valid"),
+        InconsistentGroupProtocol => ("INCONSISTENT_GROUP_PROTOCOL", "the group member's protocols do not match the group's"),
+        InvalidGroupId => ("INVALID_GROUP_ID", "the group id is invalid"),
+        UnknownMemberId => ("UNKNOWN_MEMBER_ID", "the coordinator does not know this group member"),
+        InvalidSessionTimeout => ("INVALID_SESSION_TIMEOUT", "the session timeout is outside the range the broker allows"),
+        RebalanceInProgress => ("REBALANCE_IN_PROGRESS", "the group is rebalancing"),
+        InvalidCommitOffsetSize => ("INVALID_COMMIT_OFFSET_SIZE", "the committed offset data is too large"),
+        TopicAuthorizationFailed => ("TOPIC_AUTHORIZATION_FAILED", "the principal is not allowed to do this on the topic; an ACL is missing"),
+        GroupAuthorizationFailed => ("GROUP_AUTHORIZATION_FAILED", "the principal is not allowed to do this on the consumer group; an ACL is missing"),
+        ClusterAuthorizationFailed => ("CLUSTER_AUTHORIZATION_FAILED", "the principal is not allowed to do this on the cluster; use a super user or grant a cluster ACL"),
+        InvalidTimestamp => ("INVALID_TIMESTAMP", "the message timestamp is out of the accepted range"),
+        UnsupportedSaslMechanism => ("UNSUPPORTED_SASL_MECHANISM", "the listener does not offer the requested SASL mechanism (check sasl.enabled.mechanisms)"),
+        IllegalSaslState => ("ILLEGAL_SASL_STATE", "the request is not valid in the current SASL state"),
+        UnsupportedVersion => ("UNSUPPORTED_VERSION", "the broker does not support this version of the API"),
+        TopicAlreadyExists => ("TOPIC_ALREADY_EXISTS", "a topic with this name already exists"),
+        InvalidPartitions => ("INVALID_PARTITIONS", "the partition count is invalid (below 1, or not more than the current count)"),
+        InvalidReplicationFactor => ("INVALID_REPLICATION_FACTOR", "the replication factor is below 1 or larger than the number of available brokers"),
+        InvalidReplicaAssignment => ("INVALID_REPLICA_ASSIGNMENT", "the replica assignment is invalid"),
+        InvalidConfig => ("INVALID_CONFIG", "a configuration value is invalid"),
+        NotController => ("NOT_CONTROLLER", "the request reached a node that is not the active controller"),
+        InvalidRequest => ("INVALID_REQUEST", "the broker rejected the request as malformed or incompatible; see the broker logs"),
+        UnsupportedForMessageFormat => ("UNSUPPORTED_FOR_MESSAGE_FORMAT", "the message format does not support this request"),
+        PolicyViolation => ("POLICY_VIOLATION", "the request violates a policy configured on the broker"),
+        OutOfOrderSequenceNumber => ("OUT_OF_ORDER_SEQUENCE_NUMBER", "the broker received an out-of-order sequence number"),
+        DuplicateSequenceNumber => ("DUPLICATE_SEQUENCE_NUMBER", "the broker received a duplicate sequence number"),
+        InvalidProducerEpoch => ("INVALID_PRODUCER_EPOCH", "the producer epoch is outdated"),
+        InvalidTxnState => ("INVALID_TXN_STATE", "the transactional operation is invalid in the current state"),
+        InvalidProducerIdMapping => ("INVALID_PRODUCER_ID_MAPPING", "the producer id is not assigned to this transactional id"),
+        InvalidTransactionTimeout => ("INVALID_TRANSACTION_TIMEOUT", "the transaction timeout exceeds transaction.max.timeout.ms"),
+        ConcurrentTransactions => ("CONCURRENT_TRANSACTIONS", "another operation on the same transaction is in progress"),
+        TransactionCoordinatorFenced => ("TRANSACTION_COORDINATOR_FENCED", "the transaction coordinator is no longer current"),
+        TransactionalIdAuthorizationFailed => ("TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "the principal is not allowed to use this transactional id; an ACL is missing"),
+        SecurityDisabled => ("SECURITY_DISABLED", "security features (ACLs, SCRAM) are disabled on the cluster; configure an authorizer"),
+        OperationNotAttempted => ("OPERATION_NOT_ATTEMPTED", "the broker skipped this item because another item of the same request failed"),
+        KafkaStorageError => ("KAFKA_STORAGE_ERROR", "a disk error occurred on the broker"),
+        LogDirNotFound => ("LOG_DIR_NOT_FOUND", "the log directory is not configured on the broker"),
+        SaslAuthenticationFailed => ("SASL_AUTHENTICATION_FAILED", "SASL authentication failed: wrong user name or password, or the user has no SCRAM credentials"),
+        UnknownProducerId => ("UNKNOWN_PRODUCER_ID", "the broker has no state for this producer id"),
+        ReassignmentInProgress => ("REASSIGNMENT_IN_PROGRESS", "a partition reassignment is in progress"),
+        DelegationTokenAuthDisabled => ("DELEGATION_TOKEN_AUTH_DISABLED", "delegation tokens are disabled"),
+        DelegationTokenNotFound => ("DELEGATION_TOKEN_NOT_FOUND", "the delegation token does not exist"),
+        DelegationTokenOwnerMismatch => ("DELEGATION_TOKEN_OWNER_MISMATCH", "the principal is not the owner or renewer of the token"),
+        DelegationTokenRequestNotAllowed => ("DELEGATION_TOKEN_REQUEST_NOT_ALLOWED", "delegation token requests are not allowed on this channel"),
+        DelegationTokenAuthorizationFailed => ("DELEGATION_TOKEN_AUTHORIZATION_FAILED", "delegation token authorization failed"),
+        DelegationTokenExpired => ("DELEGATION_TOKEN_EXPIRED", "the delegation token has expired"),
+        InvalidPrincipalType => ("INVALID_PRINCIPAL_TYPE", "the principal type is not supported (use User:<name>)"),
+        NonEmptyGroup => ("NON_EMPTY_GROUP", "the group still has members"),
+        GroupIdNotFound => ("GROUP_ID_NOT_FOUND", "the group does not exist"),
+        FetchSessionIdNotFound => ("FETCH_SESSION_ID_NOT_FOUND", "the fetch session does not exist"),
+        InvalidFetchSessionEpoch => ("INVALID_FETCH_SESSION_EPOCH", "the fetch session epoch is invalid"),
+        ListenerNotFound => ("LISTENER_NOT_FOUND", "the leader has no listener matching the one this request arrived on"),
+        TopicDeletionDisabled => ("TOPIC_DELETION_DISABLED", "topic deletion is disabled on the cluster (delete.topic.enable=false)"),
+        FencedLeaderEpoch => ("FENCED_LEADER_EPOCH", "the leader epoch in the request is older than the broker's"),
+        UnknownLeaderEpoch => ("UNKNOWN_LEADER_EPOCH", "the leader epoch in the request is newer than the broker's"),
+        UnsupportedCompressionType => ("UNSUPPORTED_COMPRESSION_TYPE", "the broker does not support this compression type for the request"),
+        StaleBrokerEpoch => ("STALE_BROKER_EPOCH", "the broker epoch is outdated"),
+        OffsetNotAvailable => ("OFFSET_NOT_AVAILABLE", "the leader's high watermark has not caught up yet"),
+        MemberIdRequired => ("MEMBER_ID_REQUIRED", "the group member needs a member id to join"),
+        PreferredLeaderNotAvailable => ("PREFERRED_LEADER_NOT_AVAILABLE", "the preferred leader is not available"),
+        GroupMaxSizeReached => ("GROUP_MAX_SIZE_REACHED", "the consumer group has reached its maximum size"),
+        FencedInstanceId => ("FENCED_INSTANCE_ID", "another member with the same group.instance.id fenced this one"),
+        EligibleLeadersNotAvailable => ("ELIGIBLE_LEADERS_NOT_AVAILABLE", "no eligible leader is available for the partition"),
+        ElectionNotNeeded => ("ELECTION_NOT_NEEDED", "the leader election is not needed"),
+        NoReassignmentInProgress => ("NO_REASSIGNMENT_IN_PROGRESS", "no partition reassignment is in progress"),
+        GroupSubscribedToTopic => ("GROUP_SUBSCRIBED_TO_TOPIC", "the group is still subscribed to the topic"),
+        InvalidRecord => ("INVALID_RECORD", "the record failed the broker's validation"),
+        UnstableOffsetCommit => ("UNSTABLE_OFFSET_COMMIT", "there are unstable offsets that need to be cleared"),
+        ThrottlingQuotaExceeded => ("THROTTLING_QUOTA_EXCEEDED", "the controller mutation quota was exceeded; slow down"),
+        ProducerFenced => ("PRODUCER_FENCED", "a newer producer with the same transactional id fenced this one"),
+        ResourceNotFound => ("RESOURCE_NOT_FOUND", "the resource does not exist (for SCRAM: the user has no credential for that mechanism)"),
+        DuplicateResource => ("DUPLICATE_RESOURCE", "the same resource appears more than once in the request"),
+        UnacceptableCredential => ("UNACCEPTABLE_CREDENTIAL", "the credential was rejected (e.g. SCRAM iterations outside 4096..16384, or an empty user name)"),
+        InconsistentVoterSet => ("INCONSISTENT_VOTER_SET", "the voter set of the quorum is inconsistent"),
+        InvalidUpdateVersion => ("INVALID_UPDATE_VERSION", "the feature update version is invalid"),
+        FeatureUpdateFailed => ("FEATURE_UPDATE_FAILED", "the feature update failed"),
+        PrincipalDeserializationFailure => ("PRINCIPAL_DESERIALIZATION_FAILURE", "the forwarded principal could not be deserialized"),
+        SnapshotNotFound => ("SNAPSHOT_NOT_FOUND", "the requested snapshot does not exist"),
+        PositionOutOfRange => ("POSITION_OUT_OF_RANGE", "the requested position is outside the snapshot"),
+        UnknownTopicId => ("UNKNOWN_TOPIC_ID", "the topic id is not known to this broker"),
+        DuplicateBrokerRegistration => ("DUPLICATE_BROKER_REGISTRATION", "a broker with this id is already registered"),
+        BrokerIdNotRegistered => ("BROKER_ID_NOT_REGISTERED", "the broker id is not registered"),
+        InconsistentTopicId => ("INCONSISTENT_TOPIC_ID", "the topic id does not match the topic id in the log"),
+        InconsistentClusterId => ("INCONSISTENT_CLUSTER_ID", "the cluster id does not match"),
+        TransactionalIdNotFound => ("TRANSACTIONAL_ID_NOT_FOUND", "the transactional id does not exist"),
+        FetchSessionTopicIdError => ("FETCH_SESSION_TOPIC_ID_ERROR", "the fetch session's topic ids are inconsistent"),
+        IneligibleReplica => ("INELIGIBLE_REPLICA", "the new ISR contains at least one ineligible replica"),
+        NewLeaderElected => ("NEW_LEADER_ELECTED", "a new leader was elected while the ISR was being changed"),
+        OffsetMovedToTieredStorage => ("OFFSET_MOVED_TO_TIERED_STORAGE", "the offset has moved to tiered storage"),
+        FencedMemberEpoch => ("FENCED_MEMBER_EPOCH", "the member epoch is fenced"),
+        UnreleasedInstanceId => ("UNRELEASED_INSTANCE_ID", "the instance id is still in use by another member"),
+        UnsupportedAssignor => ("UNSUPPORTED_ASSIGNOR", "the assignor is not supported by the group"),
+        StaleMemberEpoch => ("STALE_MEMBER_EPOCH", "the member epoch is stale"),
+        MismatchedEndpointType => ("MISMATCHED_ENDPOINT_TYPE", "the request was sent to the wrong kind of endpoint (broker vs controller)"),
+        UnsupportedEndpointType => ("UNSUPPORTED_ENDPOINT_TYPE", "this endpoint type does not support the request"),
+        UnknownControllerId => ("UNKNOWN_CONTROLLER_ID", "the controller id is not known"),
+        UnknownSubscriptionId => ("UNKNOWN_SUBSCRIPTION_ID", "the client metrics subscription id is not known"),
+        TelemetryTooLarge => ("TELEMETRY_TOO_LARGE", "the client telemetry is too large"),
+        InvalidRegistration => ("INVALID_REGISTRATION", "the controller considers the broker registration invalid"),
+        TransactionAbortable => ("TRANSACTION_ABORTABLE", "the transaction must be aborted"),
+        InvalidRecordState => ("INVALID_RECORD_STATE", "the record state is invalid"),
+        ShareSessionNotFound => ("SHARE_SESSION_NOT_FOUND", "the share session does not exist"),
+        InvalidShareSessionEpoch => ("INVALID_SHARE_SESSION_EPOCH", "the share session epoch is invalid"),
+        FencedStateEpoch => ("FENCED_STATE_EPOCH", "the share coordinator state epoch is fenced"),
+        InvalidVoterKey => ("INVALID_VOTER_KEY", "the voter key does not match the receiving replica"),
+        DuplicateVoter => ("DUPLICATE_VOTER", "the voter is already in the voter set"),
+        VoterNotFound => ("VOTER_NOT_FOUND", "the voter is not in the voter set"),
+        InvalidRegularExpression => ("INVALID_REGULAR_EXPRESSION", "the regular expression is invalid"),
+        RebootstrapRequired => ("REBOOTSTRAP_REQUIRED", "the client must bootstrap again from its configured servers"),
+        StreamsInvalidTopology => ("STREAMS_INVALID_TOPOLOGY", "the streams topology is invalid"),
+        StreamsInvalidTopologyEpoch => ("STREAMS_INVALID_TOPOLOGY_EPOCH", "the streams topology epoch is invalid"),
+        StreamsTopologyFenced => ("STREAMS_TOPOLOGY_FENCED", "the streams topology is fenced"),
+        ShareSessionLimitReached => ("SHARE_SESSION_LIMIT_REACHED", "the broker has reached its limit of share sessions"),
+    })
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn table_is_sorted_and_unique() {
-        assert!(TABLE.windows(2).all(|w| w[0].0 < w[1].0));
+    /// `NotController` -> `NOT_CONTROLLER`.
+    fn screaming_snake(camel: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in camel.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_uppercase());
+        }
+        out
     }
 
     #[test]
-    fn every_code_the_protocol_crate_knows_is_in_the_table_with_the_same_retriability() {
-        use kafka_protocol::error::ResponseError;
-        for code in -1..=200i16 {
-            if code == 0 {
-                continue;
-            }
+    fn every_known_code_has_kafkas_name_and_the_protocol_crates_retriability() {
+        for code in (-1..=200i16).filter(|&c| c != 0) {
             let known = ResponseError::try_from_code(code).expect("non-zero code");
             if matches!(known, ResponseError::Unknown(_)) {
                 continue;
             }
             let info = lookup(code);
-            assert_ne!(info.name, "UNKNOWN_CODE", "code {code} ({known}) is missing from the table");
+            assert_eq!(info.name, screaming_snake(&known.to_string()), "code {code}");
             assert_eq!(info.retriable, known.is_retriable(), "retriability of {}", info.name);
         }
     }
 
     #[test]
     fn unknown_codes_get_a_generic_entry() {
-        let info = lookup(9999);
-        assert_eq!(info.code, 9999);
-        assert_eq!(info.name, "UNKNOWN_CODE");
-        assert!(!info.retriable);
+        for code in [9999, 0] {
+            let info = lookup(code);
+            assert_eq!(info.code, code);
+            assert_eq!(info.name, "UNKNOWN_CODE");
+            assert!(!info.retriable);
+        }
     }
 
     #[test]

@@ -7,15 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, SaslAuthenticateRequest, SaslHandshakeRequest};
 use kafka_protocol::protocol::{Message, Request, StrBytes};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::Secret;
 use crate::error::{Error, KafkaError, Result};
 use crate::frame::{self, ReadError, api_name};
 use crate::scram::{ScramClient, ScramMechanism};
+use crate::secret::Secret;
 use crate::tls::{self, TlsConfig};
 
 /// Anything a connection can run over (TLS in production; in-memory pipes in unit tests).
@@ -250,11 +251,11 @@ impl Connection {
         let response = self.call_at(&handshake, handshake_version).await?;
         if response.error_code != 0 {
             let offered: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
-            let reason = if response.error_code == 34 {
+            let reason = if response.error_code == ResponseError::IllegalSaslState.code() {
                 "the listener does not use SASL (ILLEGAL_SASL_STATE): this looks like an SSL/mTLS \
                  listener; drop the SASL credentials or use the SASL_SSL port"
                     .to_string()
-            } else if response.error_code == 33 {
+            } else if response.error_code == ResponseError::UnsupportedSaslMechanism.code() {
                 format!("the listener does not offer {mechanism}; it offers [{}]", offered.join(", "))
             } else {
                 KafkaError::new("SaslHandshake", None, response.error_code, None).to_string()

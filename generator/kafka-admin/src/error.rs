@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafka_protocol::error::ResponseError;
+
 use crate::codes;
 
 /// Result with this crate's [`Error`].
@@ -139,13 +141,22 @@ impl KafkaError {
         // Kafka calls an unknown topic retriable because a broker's metadata may lag. An admin
         // client asks the controller-backed metadata, where "unknown" is the answer, and retrying
         // it would only delay reporting a missing topic.
-        let retriable = info.retriable && !matches!(code, 3 | 100);
+        let unknown = matches!(
+            ResponseError::try_from_code(code),
+            Some(ResponseError::UnknownTopicOrPartition | ResponseError::UnknownTopicId)
+        );
+        let retriable = info.retriable && !unknown;
         KafkaError { api, resource, code, name: info.name, message: info.message, detail, retriable }
     }
 
     /// Whether sending the same request again may succeed.
     pub fn is_retriable(&self) -> bool {
         self.retriable
+    }
+
+    /// The code as `kafka_protocol` names it (`ResponseError::Unknown` for a code it does not know).
+    pub fn kind(&self) -> ResponseError {
+        ResponseError::try_from_code(self.code).unwrap_or(ResponseError::Unknown(self.code))
     }
 }
 
@@ -182,11 +193,28 @@ impl Error {
         }
     }
 
+    /// The protocol error, as `kafka_protocol` names it, when the broker returned one.
+    pub fn kind(&self) -> Option<ResponseError> {
+        match self {
+            Error::Kafka(e) => Some(e.kind()),
+            Error::RetriesExhausted { last, .. } => last.kind(),
+            _ => None,
+        }
+    }
+
     /// Whether the cached cluster view (controller, broker addresses) should be refreshed before the
     /// next attempt.
     pub(crate) fn needs_metadata_refresh(&self) -> bool {
         matches!(self, Error::Connect { .. } | Error::Network { .. } | Error::Timeout { .. })
-            || matches!(self.code(), Some(5 | 6 | 41 | 72))
+            || matches!(
+                self.kind(),
+                Some(
+                    ResponseError::LeaderNotAvailable
+                        | ResponseError::NotLeaderOrFollower
+                        | ResponseError::NotController
+                        | ResponseError::ListenerNotFound
+                )
+            )
     }
 
     /// Turns a per-item or per-response error code into a result.
@@ -197,6 +225,16 @@ impl Error {
         detail: Option<String>,
     ) -> Result<()> {
         if code == 0 { Ok(()) } else { Err(Error::Kafka(KafkaError::new(api, resource, code, detail))) }
+    }
+
+    /// [`Error::check`] for one item of a batch, with the broker's message as it arrives.
+    pub(crate) fn check_item(
+        api: &'static str,
+        resource: String,
+        code: i16,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        Error::check(api, Some(resource), code, detail.map(String::from))
     }
 }
 

@@ -30,8 +30,10 @@ mod codes;
 mod connection;
 mod error;
 mod frame;
+mod metadata_codec;
 mod ops;
 mod scram;
+mod secret;
 mod tls;
 mod types;
 
@@ -39,6 +41,8 @@ pub use client::{AdminClient, AdminConfig, RequestStats, RetryPolicy};
 pub use codes::{CodeInfo, lookup as error_code_info};
 pub use connection::ScramCredentials;
 pub use error::{Error, KafkaError, Result};
+/// Kafka's protocol error codes by name, as [`Error::kind`] returns them.
+pub use kafka_protocol::error::ResponseError;
 pub use ops::cluster_health::{
     ClusterDescription, FeatureRange, Features, QuorumInfo, QuorumReplica, RegisteredBroker,
 };
@@ -46,42 +50,9 @@ pub use ops::credentials::DEFAULT_SCRAM_ITERATIONS;
 pub use scram::{
     MAX_ITERATIONS as SCRAM_MAX_ITERATIONS, MIN_ITERATIONS as SCRAM_MIN_ITERATIONS, ScramMechanism,
 };
+pub use secret::Secret;
 pub use tls::TlsConfig;
 pub use types::*;
-
-/// A secret string (password). `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the few places that must use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret(value.to_string())
-    }
-}
 
 #[cfg(test)]
 mod tests {

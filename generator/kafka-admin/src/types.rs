@@ -480,7 +480,7 @@ pub struct ClusterMetadata {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScramCredentialInfo {
     /// The mechanism.
-    pub mechanism: crate::ScramMechanism,
+    pub mechanism: crate::scram::ScramMechanism,
     /// The iteration count.
     pub iterations: i32,
 }
@@ -492,11 +492,11 @@ pub struct ScramUpsert {
     /// User name (principal `User:<user>`).
     pub user: String,
     /// The mechanism.
-    pub mechanism: crate::ScramMechanism,
+    pub mechanism: crate::scram::ScramMechanism,
     /// Iterations (Kafka accepts 4096..=16384).
     pub iterations: i32,
     /// The password.
-    pub password: crate::Secret,
+    pub password: crate::secret::Secret,
 }
 
 /// Remove a user's SCRAM credential for one mechanism.
@@ -505,7 +505,7 @@ pub struct ScramDeletion {
     /// User name.
     pub user: String,
     /// The mechanism.
-    pub mechanism: crate::ScramMechanism,
+    pub mechanism: crate::scram::ScramMechanism,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::client::{AdminClient, Target, item};
+use crate::client::{AdminClient, Target};
 use crate::error::{Error, Result};
 use crate::types::{AclBinding, AclFilter, AclOperation, AclPermission, PatternType, ResourceType};
 
@@ -113,9 +113,12 @@ impl AdminClient {
                     .iter()
                     .zip(response.results.iter().map(Some).chain(std::iter::repeat(None)))
                     .map(|(b, r)| match r {
-                        Some(r) => {
-                            item("CreateAcls", format!("ACL '{b}'"), r.error_code, r.error_message.as_deref())
-                        }
+                        Some(r) => Error::check_item(
+                            "CreateAcls",
+                            format!("ACL '{b}'"),
+                            r.error_code,
+                            r.error_message.as_deref(),
+                        ),
                         None => Err(super::configs::missing("CreateAcls", &format!("ACL '{b}'"))),
                     })
                     .collect())
@@ -159,7 +162,7 @@ impl AdminClient {
                         let Some(r) = results.next() else {
                             return Err(super::configs::missing("DeleteAcls", &what));
                         };
-                        item("DeleteAcls", what, r.error_code, r.error_message.as_deref())?;
+                        Error::check_item("DeleteAcls", what, r.error_code, r.error_message.as_deref())?;
                         let mut deleted = Vec::new();
                         for m in &r.matching_acls {
                             let b = binding(
@@ -171,7 +174,7 @@ impl AdminClient {
                                 m.operation,
                                 m.permission_type,
                             );
-                            item(
+                            Error::check_item(
                                 "DeleteAcls",
                                 format!("ACL '{b}'"),
                                 m.error_code,

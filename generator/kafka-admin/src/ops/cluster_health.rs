@@ -175,7 +175,7 @@ impl AdminClient {
                 .brokers
                 .into_iter()
                 .map(|b| {
-                    let info = crate::BrokerInfo {
+                    let info = crate::types::BrokerInfo {
                         node_id: b.broker_id.0,
                         host: b.host.to_string(),
                         port: b.port,

@@ -7,7 +7,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsRe
 use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::client::{AdminClient, Target, item};
+use crate::client::{AdminClient, Target};
 use crate::error::{Error, Result};
 use crate::types::{ConfigChanges, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource};
 
@@ -82,24 +82,27 @@ impl AdminClient {
                 kind: ConfigResourceType::from_code(r.resource_type),
                 name: r.resource_name.to_string(),
             };
-            let result =
-                item("DescribeConfigs", resource.to_string(), r.error_code, r.error_message.as_deref()).map(
-                    |()| {
-                        let mut entries: Vec<ConfigEntry> = r
-                            .configs
-                            .into_iter()
-                            .map(|c| ConfigEntry {
-                                name: c.name.to_string(),
-                                value: c.value.map(|v| v.to_string()),
-                                source: ConfigSource::from_code(c.config_source),
-                                read_only: c.read_only,
-                                sensitive: c.is_sensitive,
-                            })
-                            .collect();
-                        entries.sort_by(|a, b| a.name.cmp(&b.name));
-                        entries
-                    },
-                );
+            let result = Error::check_item(
+                "DescribeConfigs",
+                resource.to_string(),
+                r.error_code,
+                r.error_message.as_deref(),
+            )
+            .map(|()| {
+                let mut entries: Vec<ConfigEntry> = r
+                    .configs
+                    .into_iter()
+                    .map(|c| ConfigEntry {
+                        name: c.name.to_string(),
+                        value: c.value.map(|v| v.to_string()),
+                        source: ConfigSource::from_code(c.config_source),
+                        read_only: c.read_only,
+                        sensitive: c.is_sensitive,
+                    })
+                    .collect();
+                entries.sort_by(|a, b| a.name.cmp(&b.name));
+                entries
+            });
             by_resource.insert((resource.kind.code(), resource.name), result);
         }
         Ok(batch
@@ -174,7 +177,7 @@ impl AdminClient {
                 kind: ConfigResourceType::from_code(r.resource_type),
                 name: r.resource_name.to_string(),
             };
-            let result = item(
+            let result = Error::check_item(
                 "IncrementalAlterConfigs",
                 resource.to_string(),
                 r.error_code,

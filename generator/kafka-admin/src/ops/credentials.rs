@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_user_scram_credentials_request::{
     ScramCredentialDeletion, ScramCredentialUpsertion,
 };
@@ -10,7 +11,7 @@ use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
 use kafka_protocol::messages::{AlterUserScramCredentialsRequest, DescribeUserScramCredentialsRequest};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::client::{AdminClient, Target, item};
+use crate::client::{AdminClient, Target};
 use crate::error::{Error, Result};
 use crate::scram::{self, MAX_ITERATIONS, MIN_ITERATIONS, ScramMechanism};
 use crate::types::{ScramCredentialInfo, ScramDeletion, ScramUpsert};
@@ -64,10 +65,10 @@ impl AdminClient {
             let mut out = BTreeMap::new();
             for r in response.results {
                 // RESOURCE_NOT_FOUND: the user has no SCRAM credential, which is an answer.
-                if r.error_code == 91 {
+                if r.error_code == ResponseError::ResourceNotFound.code() {
                     continue;
                 }
-                item(
+                Error::check_item(
                     "DescribeUserScramCredentials",
                     format!("user {}", r.user),
                     r.error_code,
@@ -172,9 +173,12 @@ impl AdminClient {
         Ok(batch
             .iter()
             .map(|c| match by_user.get(c.user()) {
-                Some((code, message)) => {
-                    item("AlterUserScramCredentials", format!("user {}", c.user()), *code, message.as_deref())
-                }
+                Some((code, message)) => Error::check_item(
+                    "AlterUserScramCredentials",
+                    format!("user {}", c.user()),
+                    *code,
+                    message.as_deref(),
+                ),
                 None => {
                     Err(super::configs::missing("AlterUserScramCredentials", &format!("user {}", c.user())))
                 }

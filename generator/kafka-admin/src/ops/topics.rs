@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
@@ -10,8 +11,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::client::{AdminClient, Target, item};
-use crate::error::Result;
+use crate::client::{AdminClient, Target};
+use crate::error::{Error, Result};
 use crate::ops::configs::missing;
 use crate::types::{NewPartitions, NewTopic};
 
@@ -80,7 +81,7 @@ impl AdminClient {
                     .into_iter()
                     .map(|t| {
                         let name = t.name.0.to_string();
-                        let r = item(
+                        let r = Error::check_item(
                             "CreateTopics",
                             format!("topic {name}"),
                             t.error_code,
@@ -91,7 +92,7 @@ impl AdminClient {
                     .collect();
                 Ok(in_order("CreateTopics", batch.iter().map(|t| t.name.clone()), by_name))
             },
-            |e| (e.code() == Some(36)).then_some(()),
+            |e| (e.kind() == Some(ResponseError::TopicAlreadyExists)).then_some(()),
         )
         .await
     }
@@ -129,7 +130,7 @@ impl AdminClient {
                     .into_iter()
                     .map(|t| {
                         let name = t.name.0.to_string();
-                        let r = item(
+                        let r = Error::check_item(
                             "CreatePartitions",
                             format!("topic {name}"),
                             t.error_code,
@@ -173,7 +174,7 @@ impl AdminClient {
                     .into_iter()
                     .map(|t| {
                         let name = t.name.map(|n| n.0.to_string()).unwrap_or_default();
-                        let r = item(
+                        let r = Error::check_item(
                             "DeleteTopics",
                             format!("topic {name}"),
                             t.error_code,
@@ -184,7 +185,7 @@ impl AdminClient {
                     .collect();
                 Ok(in_order("DeleteTopics", batch.iter().cloned(), by_name))
             },
-            |e| (e.code() == Some(3)).then_some(()),
+            |e| (e.kind() == Some(ResponseError::UnknownTopicOrPartition)).then_some(()),
         )
         .await
     }
