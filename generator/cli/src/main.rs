@@ -1,6 +1,7 @@
 //! `gen`: validate, render, plan, apply, deploy and package the Kafka platform.
 
 mod aws;
+mod catalog;
 mod deploy;
 mod diagnostics;
 mod new;
@@ -50,6 +51,9 @@ enum Command {
     Package(package::PackageArgs),
     /// Start a project or add a topic: writes declarations that validate, never overwrites a file.
     New(new::NewArgs),
+    /// Write the AsyncAPI 3.0 documents and a static HTML catalog (search, a page per project and
+    /// topic, producers and consumers, schemas, a picture) of the declared stages into DIR.
+    Catalog(catalog::CatalogArgs),
     /// Print the JSON Schema of the declaration files (committed as environments/schema.json).
     Schema,
     /// Print a shell completion script (e.g. `gen completions bash > /etc/bash_completion.d/gen`).
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::command(args),
         Command::Package(args) => package::run(&args),
         Command::New(args) => new::run(&cli.environments, &args),
+        Command::Catalog(args) => catalog::run(&cli.environments, &args),
         Command::Schema => {
             let schema = kafka_platform_core::schema::declarations_schema();
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));

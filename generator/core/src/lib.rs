@@ -1,6 +1,7 @@
 //! The pure core of the Kafka platform: declarations -> validated model -> CloudFormation templates,
 //! and desired state for the reconciler. No network, no async.
 
+pub mod catalog;
 pub mod config;
 pub mod desired;
 pub mod diagnostics;
