@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, servers included: the README's test command, and what CI runs.
 #
-# Installs the pinned tools it needs (cfn-lint, checkov, moto, Kafka jars) under $TOOLS_DIR, checks
-# formatting and clippy lints, checks that templates/ is current, lints every template, starts moto
-# and a 3-node Kafka cluster on 127.0.0.1 once, runs every test of the workspace, and stops the
-# servers again.
+# Installs the pinned tools it needs (cfn-lint, checkov, moto, Kafka jars, Apicurio Registry) under
+# $TOOLS_DIR, checks formatting and clippy lints, checks that templates/ is current, lints every
+# template, starts moto, a schema registry and a 3-node Kafka cluster on 127.0.0.1 once, runs every
+# test of the workspace, and stops the servers again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,7 @@ step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 step "install pinned tools"
 tests/scripts/lint-templates.sh install
 tests/scripts/moto.sh install
+tests/scripts/schema-registry.sh install
 tests/scripts/kafka.sh install
 
 step "style: cargo fmt --check, cargo clippy -D warnings"
@@ -48,10 +49,15 @@ step "start servers"
 cleanup() {
   tests/scripts/kafka.sh stop || true
   tests/scripts/moto.sh stop || true
+  tests/scripts/schema-registry.sh stop || true
 }
 trap cleanup EXIT
 tests/scripts/moto.sh start
 eval "$(tests/scripts/moto.sh env)"
+# Apicurio Registry (Confluent API at /apis/ccompat/v7, global compatibility BACKWARD) for the
+# schema tests (tests/tests/schema_registry.rs).
+tests/scripts/schema-registry.sh start
+eval "$(tests/scripts/schema-registry.sh env)"
 # Every broker and client certificate comes from the private-certificate Lambda against moto's ACM
 # Private CA (kafka.sh calls issue-test-cert); tests/tests/kafka_rendered.rs checks that the brokers
 # serve what the Lambda stored.
