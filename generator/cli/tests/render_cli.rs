@@ -92,14 +92,33 @@ fn validate_reports_located_findings_and_exits_1() {
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &stderr(&output);
     let line =
         fs::read_to_string(&project).unwrap().lines().position(|l| l.contains("partitons")).unwrap() + 1;
-    assert!(
-        text.contains(&format!(
-            "error[KP002]: unknown key `partitons`\n  --> {}:{line}:5",
-            project.display()
-        )),
-        "{text}"
+    // The arrow is indented to the width of the line number (annotate-snippets' layout).
+    let header = format!("error[KP002]: unknown key `partitons`\n --> {}:{line}:5", project.display());
+    assert!(text.replace("\n  --> ", "\n --> ").contains(&header), "{text}");
+    assert!(text.contains("= hint: did you mean `partitions`?"), "{text}");
+}
+
+#[test]
+fn a_finding_underlines_the_whole_value_and_is_plain_text_off_a_terminal() {
+    let (_tmp, environments) = environments_copy();
+    let project = environments.join("projects/contracts.yaml");
+    edit(
+        &project,
+        "keyed by contract id.\n    partitions: 12\n",
+        "keyed by contract id.\n    partitions: 70000\n",
     );
-    assert!(text.contains("did you mean `partitions`?"), "{text}");
+    let output = run_gen(&environments, &["validate"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    let line = fs::read_to_string(&project).unwrap().lines().position(|l| l.contains("70000")).unwrap() + 1;
+    let expected = format!(
+        "error[KP212]: 70000 partitions\n  --> {}:{line}:17\n   |\n{line} |     partitions: 70000\n   | \
+         {:16}^^^^^\n",
+        project.display(),
+        ""
+    );
+    assert!(text.contains(&expected), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {text}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub mod span;
 pub mod validate;
 
 pub use config::stage::StageName;
-pub use diagnostics::{Finding, Findings, Severity};
+pub use diagnostics::{Finding, Findings, ReportStyle, Severity};
 pub use model::StageModel;
 
 use std::collections::BTreeMap;

@@ -22,23 +22,25 @@ pub(crate) fn with_current_file<R>(file: &Path, parse: impl FnOnce() -> R) -> R 
     result
 }
 
-/// A place in a declaration file (1-based line and column; 0 when unknown).
+/// A place in a declaration file (1-based line and column; 0 when unknown), and how many
+/// characters the value written there spans (0 when unknown: a report then marks one character).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Location {
     pub file: Option<Arc<Path>>,
     pub line: u64,
     pub column: u64,
+    pub len: u64,
 }
 
 impl Location {
     /// A location at the start of a file (used for findings about a whole file).
     pub fn file_start(file: &Path) -> Self {
-        Location { file: Some(Arc::from(file)), line: 1, column: 1 }
+        Location { file: Some(Arc::from(file)), line: 1, column: 1, len: 0 }
     }
 
     /// A location with a line and column in `file`.
     pub fn at(file: &Path, line: u64, column: u64) -> Self {
-        Location { file: Some(Arc::from(file)), line, column }
+        Location { file: Some(Arc::from(file)), line, column, len: 0 }
     }
 
     /// The file path, if known.
@@ -121,7 +123,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
         let file = CURRENT_FILE.with(|f| f.borrow().clone());
         Ok(Spanned {
             value: inner.value,
-            location: Location { file, line: inner.referenced.line(), column: inner.referenced.column() },
+            location: Location {
+                file,
+                line: inner.referenced.line(),
+                column: inner.referenced.column(),
+                // u32::MAX is serde-saphyr's "unknown".
+                len: Some(inner.referenced.span().len()).filter(|&n| n < u64::from(u32::MAX)).unwrap_or(0),
+            },
         })
     }
 }
