@@ -21,6 +21,9 @@ tests/scripts/lint-templates.sh install
 tests/scripts/moto.sh install
 tests/scripts/schema-registry.sh install
 tests/scripts/kafka.sh install
+# gen catalog's proof (tests/tests/catalog_tools.rs): the AsyncAPI parser and headless Chromium.
+tests/scripts/asyncapi.sh install
+tests/scripts/browser.sh install
 
 step "style: cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --all --check
