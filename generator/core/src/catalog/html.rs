@@ -151,9 +151,10 @@ fn search_entries(model: &StageModel, projects: &BTreeMap<&str, &Project>) -> Va
     Value::Array(entries)
 }
 
-/// JSON inside a `<script type="application/json">` block: `</` may not appear in it.
+/// JSON inside a `<script type="application/json">` block: no `<` at all (JSON's `\u003c`), so
+/// declared text can neither end the block nor start markup.
 fn data_block(value: &Value) -> String {
-    serde_json::to_string(value).expect("JSON values serialise").replace("</", "<\\/")
+    serde_json::to_string(value).expect("JSON values serialise").replace('<', "\\u003c")
 }
 
 fn index(
