@@ -89,11 +89,10 @@ for i in "${BROKERS[@]}"; do
         die "gen node-env $STAGE $node failed"
     grep -qx "KAFKA_NODE_ID=$n" <<<"$rendered" || die "$node is not node id $n; kafka.sh node-$n would not be $node"
 
-    # The node's certificate from the test CA of kafka.sh, in the shape the container's launcher
-    # writes (kafka_config.rs launcher_script): key + certificate chain in one file, the CA in another.
+    # The node's certificate from the test CA of kafka.sh; the inline PEM settings are appended
+    # below as the container's launcher sets them (kafka_config.rs launcher_script).
     certs=$("$SCRIPTS/kafka.sh" server-cert "$dns")
     ca=$(dirname "$(dirname "$certs")")/ca.crt
-    (umask 077 && cat "$certs/key.pem" "$certs/chain.pem" >"$tmp/$node.pem")
 
     {
         echo "# Rendered by 'gen node-env $STAGE $node' from tests/fixtures/local-environment/, localised"
@@ -106,10 +105,6 @@ for i in "${BROKERS[@]}"; do
                 KAFKA_LISTENERS) value=$(localise_addresses "$value" "$i") ;;
                 # b<i>.<zone> does not resolve here: every node is 127.0.0.1 on its own ports.
                 KAFKA_ADVERTISED_LISTENERS | KAFKA_CONTROLLER_QUORUM_VOTERS) value=$(localise_addresses "$value" "$i") ;;
-                # The launcher writes these files from ECS secrets in /etc/kafka/secrets; here they
-                # come from the test CA, in the run directory.
-                KAFKA_SSL_KEYSTORE_LOCATION) value="$OUTDIR/$node.pem" ;;
-                KAFKA_SSL_TRUSTSTORE_LOCATION) value="$OUTDIR/ca.pem" ;;
                 # The EBS volume mount becomes kafka.sh's per-node data directory.
                 KAFKA_LOG_DIRS) value="$STATE/node-$n/data" ;;
                 # Three nodes and the test build share one small machine.
@@ -117,6 +112,11 @@ for i in "${BROKERS[@]}"; do
             esac
             printf '%s=%s\n' "$key" "$(quote "$value")"
         done <<<"$rendered"
+        # What the launcher exports from the ECS secrets: key, certificate + chain, trusted CAs
+        # (raw PEM here; kafka.sh writes the line breaks as \n, as the launcher's pem_setting does).
+        echo "KAFKA_SSL_KEYSTORE_KEY=$(quote "$(cat "$certs/key.pem")")"
+        echo "KAFKA_SSL_KEYSTORE_CERTIFICATE_CHAIN=$(quote "$(cat "$certs/chain.pem")")"
+        echo "KAFKA_SSL_TRUSTSTORE_CERTIFICATES=$(quote "$(cat "$ca")")"
         echo "# Added for the test cluster only: a metadata snapshot every second (Kafka's default is an"
         echo "# hour). Kafka 3.9-4.2 lose every SCRAM credential of a node that replays, without a snapshot,"
         echo "# a log in which a credential was deleted (ScramDelta.apply; see docs/kafka-admin.md), and the"

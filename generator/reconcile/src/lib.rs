@@ -20,6 +20,7 @@
 //! ```
 
 mod apply;
+pub mod certificates;
 mod error;
 mod observe;
 pub mod ownership;

@@ -9,10 +9,16 @@ use sha2::{Digest, Sha256};
 use crate::model::{Node, StageModel, ports};
 use crate::render::names;
 
-/// Where the container's launcher writes the PEM material it receives as ECS secrets.
-pub const KEYSTORE_PEM: &str = "/etc/kafka/secrets/node.pem";
-/// The CA chain the node trusts.
-pub const TRUSTSTORE_PEM: &str = "/etc/kafka/secrets/ca.pem";
+/// The inline PEM settings the container's launcher sets from the ECS secrets (see
+/// [`launcher_script`]): key, certificate chain and trusted CAs. Inline rather than a file, because
+/// the reconciler renews a certificate without a restart by setting the same keys per listener as
+/// dynamic broker configs, and Kafka refuses a listener that has both a key store file and an
+/// inline key (docs/operators-guide.md, "Certificate renewal").
+pub const KEYSTORE_KEY_ENV: &str = "KAFKA_SSL_KEYSTORE_KEY";
+/// See [`KEYSTORE_KEY_ENV`].
+pub const KEYSTORE_CHAIN_ENV: &str = "KAFKA_SSL_KEYSTORE_CERTIFICATE_CHAIN";
+/// See [`KEYSTORE_KEY_ENV`].
+pub const TRUSTSTORE_CERTIFICATES_ENV: &str = "KAFKA_SSL_TRUSTSTORE_CERTIFICATES";
 /// Data directory inside the container (a bind mount of the node's EBS volume).
 pub const DATA_DIR: &str = "/var/lib/kafka/data";
 
@@ -182,9 +188,7 @@ pub fn node_environment(model: &StageModel, node: &Node) -> BTreeMap<String, Str
     set("KAFKA_SSL_PRINCIPAL_MAPPING_RULES", "RULE:^CN=([^,]+).*$/$1/,DEFAULT".into());
     set("KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", "https".into());
     set("KAFKA_SSL_KEYSTORE_TYPE", "PEM".into());
-    set("KAFKA_SSL_KEYSTORE_LOCATION", KEYSTORE_PEM.into());
     set("KAFKA_SSL_TRUSTSTORE_TYPE", "PEM".into());
-    set("KAFKA_SSL_TRUSTSTORE_LOCATION", TRUSTSTORE_PEM.into());
     set("KAFKA_SSL_ENABLED_PROTOCOLS", "TLSv1.3,TLSv1.2".into());
     env
 }
@@ -228,13 +232,22 @@ pub fn format_storage_function() -> String {
     )
 }
 
-/// The container command: write the PEM secrets to files readable only by Kafka and drop them from
-/// the environment; let the image write its properties, format the storage (with the admin
-/// credential on a controller's first start), drop the password, then start the image's own
-/// entrypoint, whose own format step then finds the storage formatted.
+/// The shell function `pem_setting PEM`: the PEM on one line, each line break as the two
+/// characters `\n` (the replacement goes through variables, which every bash version leaves as is).
+pub const PEM_SETTING_FUNCTION: &str =
+    "pem_setting() {\n  local nl=$'\\n' esc='\\n'\n  printf '%s' \"${1//$nl/$esc}\"\n}\n";
+
+/// The container command: turn the PEM secrets into the inline key store settings (newlines as
+/// `\n`, which the image writes verbatim and Java's properties loader turns back into newlines) and
+/// drop the raw secrets from the environment; let the image write its properties, format the
+/// storage (with the admin credential on a controller's first start), drop the password, then start
+/// the image's own entrypoint, which writes the same properties again and finds the storage
+/// formatted. The image's run step re-runs its configure step, so the settings must stay in the
+/// environment: the key is readable only by the container's own user, as the properties file is.
 pub fn launcher_script() -> String {
     format!(
-        "set -eu\numask 077\nmkdir -p /etc/kafka/secrets\nprintf '%s\\n%s\\n%s\\n' \"$TLS_PRIVATE_KEY\" \"$TLS_CERTIFICATE\" \"$TLS_CHAIN\" > {KEYSTORE_PEM}\nprintf '%s\\n' \"$TLS_CHAIN\" > {TRUSTSTORE_PEM}\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\n{format}/etc/confluent/docker/configure\nformat_storage {PROPERTIES_FILE}\nunset {ADMIN_PASSWORD_ENV}\nexec /etc/confluent/docker/run\n",
+        "set -eu\numask 077\n{pem}export {KEYSTORE_KEY_ENV}=\"$(pem_setting \"$TLS_PRIVATE_KEY\")\"\nexport {KEYSTORE_CHAIN_ENV}=\"$(pem_setting \"$TLS_CERTIFICATE\n$TLS_CHAIN\")\"\nexport {TRUSTSTORE_CERTIFICATES_ENV}=\"$(pem_setting \"$TLS_CHAIN\")\"\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\n{format}/etc/confluent/docker/configure\nformat_storage {PROPERTIES_FILE}\nunset {ADMIN_PASSWORD_ENV}\nexec /etc/confluent/docker/run\n",
+        pem = PEM_SETTING_FUNCTION,
         format = format_storage_function()
     )
 }
@@ -248,5 +261,22 @@ mod tests {
         let id = base64_url(&[0xfb; 16]);
         assert_eq!(id.len(), 22);
         assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn the_launcher_puts_each_pem_on_one_line_with_escaped_breaks() {
+        // Runs the launcher's own function in bash: the image writes the value verbatim into its
+        // properties file, where Java reads `\n` as a line break.
+        let script = format!("{PEM_SETTING_FUNCTION}pem_setting \"$1\"");
+        let out = std::process::Command::new("bash")
+            .args(["-c", &script, "_", "-----BEGIN X-----\nAB/+\n-----END X-----\n"])
+            .output()
+            .expect("bash runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "-----BEGIN X-----\\nAB/+\\n-----END X-----\\n");
+        let launcher = launcher_script();
+        assert!(!launcher.contains("/etc/kafka/secrets"), "no key file any more");
+        for var in [KEYSTORE_KEY_ENV, KEYSTORE_CHAIN_ENV, TRUSTSTORE_CERTIFICATES_ENV] {
+            assert!(launcher.contains(&format!("export {var}=\"$(pem_setting ")), "{var}");
+        }
     }
 }
