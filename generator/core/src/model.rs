@@ -163,6 +163,8 @@ pub struct CertificatePolicy {
     pub key_algorithm: LeafKeyAlgorithm,
     pub validity_days: u32,
     pub renewal_token: String,
+    /// The renewal window in days (reconcile::certificates::schedule staggers inside it).
+    pub renew_before_days: u32,
 }
 
 /// Generated passwords.

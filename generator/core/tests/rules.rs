@@ -421,6 +421,15 @@ fn kp110_an_existing_ca_is_named_by_its_acm_pca_arn() {
 
     let ok = ca.replace("/nope", "/12345678-1234-1234-1234-123456789012");
     assert_clean(Env::baseline().with(DEV_FILE, &dev_with(&ok)).findings(&[]));
+
+    // The renewal window: 2 days to half the validity.
+    for window in ["renew_before_days: 1", "renew_before_days: 200"] {
+        let dev = dev_with(&format!("certificates:\n  validity_days: 365\n  {window}\n"));
+        let env = Env::baseline().with(DEV_FILE, &dev);
+        assert_one(env.findings(&[]), at(&env, "KP110", DEV_FILE, value_at(&dev, window)));
+    }
+    let dev = dev_with("certificates:\n  validity_days: 365\n  renew_before_days: 182\n");
+    assert_clean(Env::baseline().with(DEV_FILE, &dev).findings(&[]));
 }
 
 #[test]

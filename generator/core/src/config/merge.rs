@@ -69,7 +69,7 @@ merge_fields! {
     PublicEndpointSettings { enabled, subnet_ids, allowed_cidrs, dns_name, first_port, hosted_zone_id }
     PrivateLinkSettings { enabled, allowed_principals, acceptance_required, consumer_cidrs }
     CaSettings { mode, arn, key_algorithm, validity_years, common_name, organization }
-    CertificateSettings { key_algorithm, validity_days, renewal_token }
+    CertificateSettings { key_algorithm, validity_days, renewal_token, renew_before_days }
     PasswordSettings { length, exclude_characters, rotation_token }
     LogSettings { retention_days }
     TopicPolicySettings {

@@ -377,6 +377,9 @@ pub struct CertificateSettings {
     pub validity_days: Option<Spanned<u32>>,
     /// Change to re-issue every certificate of the stage.
     pub renewal_token: Option<Spanned<String>>,
+    /// Renewal window: each certificate renews this many days before it expires, staggered
+    /// (2 to half the validity; default 30, or half the validity when that is shorter).
+    pub renew_before_days: Option<Spanned<u32>>,
 }
 
 /// Key algorithms the certificate Lambda supports.

@@ -523,6 +523,17 @@ pub fn resolve_infrastructure(
                 .hint("1 to 825 days"),
         );
     }
+    let renew_before_days = match &certs.renew_before_days {
+        Some(d) if d.value < 2 || u64::from(d.value) * 2 > u64::from(validity_days) => {
+            r.push(
+                Finding::error("KP110", &d.location, format!("renewal window {} days", d.value))
+                    .hint(format!("2 to half the validity ({} days)", validity_days / 2)),
+            );
+            2
+        }
+        Some(d) => d.value,
+        None => 30.min(validity_days / 2).max(1),
+    };
     let passwords = s.passwords.clone().unwrap_or_default();
     let length = passwords.length.clone().map(|l| l.value).unwrap_or(32);
     if !(16..=128).contains(&length) {
@@ -678,6 +689,7 @@ pub fn resolve_infrastructure(
             key_algorithm: certs.key_algorithm.map(|k| k.value).unwrap_or(LeafKeyAlgorithm::EcPrime256v1),
             validity_days,
             renewal_token: certs.renewal_token.map(|t| t.value).unwrap_or_else(|| "1".into()),
+            renew_before_days,
         },
         passwords: PasswordPolicy {
             length,
