@@ -26,6 +26,8 @@
 # Listeners (fixed ports of the team brief, 127.0.0.1 only):
 #   SASL_SSL (SCRAM-SHA-512) 19092-19094, SSL with client certificates (mTLS) 19192-19194,
 #   CONTROLLER (SSL, mTLS) 19292-19294. Brokers talk to each other over the SSL listener.
+#   Metrics: each node runs the Prometheus JMX exporter javaagent the rendered nodes run, with the
+#   rules `gen metrics-exporter-config` prints (render::metrics), on 127.0.0.1:19491-19493.
 #
 # The broker settings are written as KAFKA_* environment files (the convention of the Confluent image,
 # which the rendered ECS task definitions use) and translated into server.properties by
@@ -41,6 +43,10 @@ KAFKA_VERSION=4.2.1
 SCALA_VERSION=2.13
 # The log4j binding matches the log4j-core that the Kafka release depends on.
 LOG4J_VERSION=2.24.3
+# The JMX exporter of the rendered nodes (render::metrics::EXPORTER_VERSION and EXPORTER_SHA256).
+EXPORTER_VERSION=1.0.1
+EXPORTER_SHA256=7d61f737fd661610ccc14aea79764faa1ea94a340cbc8f0029b3d2edea3d80c1
+METRICS_BASE_PORT=19490
 NODES=(1 2 3)
 HOST=127.0.0.1
 SASL_BASE_PORT=19091
@@ -65,15 +71,34 @@ die() { log "$*"; exit 1; }
 sasl_port() { echo $((SASL_BASE_PORT + $1)); }
 ssl_port() { echo $((SSL_BASE_PORT + $1)); }
 controller_port() { echo $((CONTROLLER_BASE_PORT + $1)); }
+metrics_port() { echo $((METRICS_BASE_PORT + $1)); }
+exporter_jar() { echo "$TOOLS_DIR/jmx-exporter-$EXPORTER_VERSION/jmx_prometheus_javaagent.jar"; }
 
 join_by() { local IFS=$1; shift; echo "$*"; }
 bootstrap_sasl() { local a=(); for n in "${NODES[@]}"; do a+=("$HOST:$(sasl_port "$n")"); done; join_by , "${a[@]}"; }
+metrics_urls() { local a=(); for n in "${NODES[@]}"; do a+=("http://$HOST:$(metrics_port "$n")/metrics"); done; join_by , "${a[@]}"; }
 bootstrap_mtls() { local a=(); for n in "${NODES[@]}"; do a+=("$HOST:$(ssl_port "$n")"); done; join_by , "${a[@]}"; }
 
 # ---------------------------------------------------------------------------------------------------
 # install
 
+# The exporter javaagent, pinned by version and SHA-256 (the hash the rendered nodes check).
+install_exporter() {
+    local dir
+    dir=$(dirname "$(exporter_jar)")
+    [[ -f "$dir/.complete" ]] && return 0
+    command -v mvn >/dev/null || die "mvn not found; Maven is needed to fetch the JMX exporter"
+    log "fetching the Prometheus JMX exporter $EXPORTER_VERSION from Maven Central into $dir"
+    rm -rf "$dir" && mkdir -p "$dir"
+    mvn -B -q dependency:copy -Dartifact="io.prometheus.jmx:jmx_prometheus_javaagent:$EXPORTER_VERSION" \
+        -DoutputDirectory="$dir" >"$dir/mvn.log" 2>&1 || { tail -n 20 "$dir/mvn.log" >&2; die "mvn could not fetch the JMX exporter"; }
+    mv "$dir/jmx_prometheus_javaagent-$EXPORTER_VERSION.jar" "$(exporter_jar)"
+    echo "$EXPORTER_SHA256  $(exporter_jar)" | sha256sum -c --quiet - || die "JMX exporter jar has an unexpected SHA-256"
+    touch "$dir/.complete"
+}
+
 install() {
+    install_exporter
     if [[ -f "$KAFKA_HOME/.complete" ]]; then
         return 0
     fi
@@ -425,6 +450,13 @@ format_step() {
     "$gen" format-storage-step || die "gen format-storage-step failed"
 }
 
+# The exporter rules of the rendered nodes, from the same gen.
+write_exporter_config() {
+    local gen=${GEN_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/kafka-platform/target}/debug/gen}
+    [[ -x $gen ]] || die "$gen not found; build it with 'cargo build -p kafka-gen' (or set GEN_BIN)"
+    "$gen" metrics-exporter-config >"$STATE/metrics-exporter.yaml" || die "gen metrics-exporter-config failed"
+}
+
 # The image's kafka-run-class, for these jars: JVM options, class path, then the arguments as given
 # (Java expands the launcher's @argument-file there, as in the image).
 write_run_class() {
@@ -474,6 +506,7 @@ launch_node() {
     heap=$(node_env_value "$n" KAFKA_HEAP_OPTS)
     # shellcheck disable=SC2086 # heap options are several words
     nohup java ${heap:-$HEAP_OPTS} -XX:+UseG1GC -Djava.awt.headless=true \
+        -javaagent:"$(exporter_jar)=$HOST:$(metrics_port "$n"):$STATE/metrics-exporter.yaml" \
         -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2-server.properties" \
         -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$STATE/node-$n/server.properties" \
         >>"$STATE/node-$n/server.log" 2>&1 &
@@ -532,6 +565,7 @@ start() {
     done
     configure
     format_storage
+    write_exporter_config
     for n in "${NODES[@]}"; do
         : >"$STATE/node-$n/server.log"
         launch_node "$n"
@@ -687,6 +721,7 @@ export KAFKA_TEST_ADMIN_PASSWORD_FILE=$SECRETS/admin.password
 export KAFKA_TEST_CLIENT_CERT_DIR=$CERTS/clients
 export KAFKA_TEST_SCRIPT=$SCRIPT_PATH
 export KAFKA_TEST_STATE_DIR=$STATE
+export KAFKA_TEST_METRICS_URLS=$(metrics_urls)
 EOF
 }
 

@@ -74,6 +74,10 @@ enum Command {
     /// definitions run it; the test cluster (tests/scripts/kafka.sh) formats with the same text.
     #[command(hide = true)]
     FormatStorageStep,
+    /// Print the JMX exporter configuration the rendered nodes run; the test cluster
+    /// (tests/scripts/kafka.sh) runs the same file.
+    #[command(hide = true)]
+    MetricsExporterConfig,
 }
 
 /// The exit code of a command line clap refuses. One contract for every command: 0 ok, 1 error,
@@ -119,6 +123,10 @@ fn main() -> ExitCode {
         Command::NodeEnv { stage, node } => node_env(&cli.environments, stage, &node),
         Command::FormatStorageStep => {
             print!("{}", kafka_platform_core::render::kafka_config::format_storage_function());
+            ExitCode::SUCCESS
+        }
+        Command::MetricsExporterConfig => {
+            print!("{}", kafka_platform_core::render::metrics::exporter_config());
             ExitCode::SUCCESS
         }
     }

@@ -33,6 +33,8 @@ pub struct StageModel {
     pub naming: Naming,
     /// Whether the reconciler may delete managed topics and ACLs.
     pub allow_delete: bool,
+    /// Alarm subscriptions and thresholds, the scheduled drift check.
+    pub monitoring: crate::validate::monitoring::Monitoring,
     pub tags: BTreeMap<String, String>,
     pub projects: Vec<Project>,
     pub topics: Vec<Topic>,

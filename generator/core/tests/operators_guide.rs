@@ -38,7 +38,7 @@ fn documented_order() -> Vec<String> {
 #[test]
 fn the_documented_stack_order_is_the_order_of_render_and_deploy() {
     let documented = documented_order();
-    assert_eq!(documented.len(), 5, "{documented:?}");
+    assert_eq!(documented.len(), 6, "{documented:?}");
     let (models, findings) = load_and_resolve(committed_environments(), &[]);
     assert_eq!(models.len(), 4, "{}", show(&findings));
     for (stage, model) in &models {

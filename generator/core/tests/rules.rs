@@ -1681,3 +1681,30 @@ fn kp121_the_public_hosted_zone_is_a_zone_id_with_a_dns_name() {
     ));
     assert_clean(Env::baseline().with(DEV_FILE, &dev).findings(&[]));
 }
+
+#[test]
+fn kp125_monitoring_is_within_bounds() {
+    let dev = dev_with("monitoring:\n  thresholds:\n    disk_used_percent: 99\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP125", DEV_FILE, value_at(&dev, "disk_used_percent: 99")));
+    assert!(finding.hint.as_deref().unwrap_or_default().contains("50 to 95"));
+    let dev = dev_with("monitoring:\n  drift_check:\n    interval_minutes: 1\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_one(env.findings(&[]), at(&env, "KP125", DEV_FILE, value_at(&dev, "interval_minutes: 1")));
+    let dev = dev_with(
+        "monitoring:\n  alarm_subscriptions:\n    - { protocol: email, endpoint: not-an-address }\n",
+    );
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_eq!(env.findings(&[]).iter().filter(|f| f.rule == "KP125").count(), 1);
+    assert_clean(
+        Env::baseline()
+            .with(
+                DEV_FILE,
+                &dev_with(
+                    "monitoring:\n  alarm_subscriptions:\n    - { protocol: email, endpoint: ops@example.com }\n  thresholds:\n    disk_used_percent: 95\n  drift_check:\n    interval_minutes: 5\n    mode: correct\n",
+                ),
+            )
+            .findings(&[]),
+    );
+}

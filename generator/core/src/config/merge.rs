@@ -50,7 +50,7 @@ merge_fields! {
     StageSettings {
         stage, account_id, region, naming, network, cluster, schema_registry, dns, public_endpoint,
         private_link, certificate_authority, certificates, passwords, logs, cidr_policy, topic_policy,
-        reconciler, tags,
+        reconciler, monitoring, tags,
     }
     CidrPolicySettings { client_ipv4_prefix, client_ipv6_prefix, public_ipv4_prefix, public_ipv6_prefix }
     NamingSettings { resource_prefix, topic_pattern, service_account_pattern, project_pattern }

@@ -2,6 +2,7 @@
 
 pub mod load;
 pub mod merge;
+pub mod monitoring;
 pub mod project;
 pub mod stage;
 

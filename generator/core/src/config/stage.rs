@@ -95,6 +95,8 @@ pub struct StageSettings {
     pub topic_policy: Option<TopicPolicySettings>,
     /// The topic/ACL reconciler that runs inside the VPC.
     pub reconciler: Option<ReconcilerSettings>,
+    /// Alarms, their subscriptions and thresholds, and the scheduled drift check.
+    pub monitoring: Option<crate::config::monitoring::MonitoringSettings>,
     /// Tags on every AWS resource (merged over the defaults' tags).
     pub tags: Option<BTreeMap<String, Spanned<String>>>,
 }

@@ -9,6 +9,7 @@ use crate::render::cfn::{Resource, Template, att, logical_id, r, sub, tags};
 use crate::render::foundation::{export, log_group_resource};
 use crate::render::kafka_config::{DATA_DIR, launcher_script, node_environment, node_secrets};
 use crate::render::names;
+use crate::render::node_metrics;
 use crate::render::secrets::{import, schema_registry_dns_name};
 
 const HOST_DATA_DIR: &str = "/data/kafka";
@@ -55,6 +56,10 @@ pub fn render(model: &StageModel) -> Template {
     );
     let log_group = format!("/{}/{}/kafka", model.resource_prefix, model.stage);
     t.add("KafkaLogGroup", log_group_resource(model, &log_group, r("KmsKeyArn")));
+    t.add(
+        "MetricsLogGroup",
+        log_group_resource(model, &node_metrics::metrics_log_group(model), r("KmsKeyArn")),
+    );
     roles(&mut t, model);
 
     let endpoints = crate::render::endpoints::render(&mut t, model);
@@ -249,7 +254,8 @@ fn roles(t: &mut Template, model: &StageModel) {
             { "Sid": "NodeVolumeKeyGrant", "Effect": "Allow", "Action": ["kms:CreateGrant"], "Resource": r("KmsKeyArn"),
               "Condition": { "Bool": { "kms:GrantIsForAWSResource": true }, "StringEquals": { "kms:ViaService": ec2_service.clone() } } },
             { "Sid": "NodeVolumeKeyUse", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": r("KmsKeyArn"),
-              "Condition": { "StringEquals": { "kms:ViaService": ec2_service } } }
+              "Condition": { "StringEquals": { "kms:ViaService": ec2_service } } },
+            node_metrics::instance_role_statement(model)
         ]}}],
         "Tags": tags(&model.tags),
     })));
@@ -260,7 +266,8 @@ fn roles(t: &mut Template, model: &StageModel) {
     let ecs_trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Action": "sts:AssumeRole" }] });
     t.add("TaskRole", Resource::new("AWS::IAM::Role", json!({
         "AssumeRolePolicyDocument": ecs_trust,
-        "Description": "Kafka containers need no AWS access; the role exists so that none is inherited from the host",
+        "Description": "Kafka itself needs no AWS access; the metrics sidecar writes its own log group and namespace",
+        "Policies": [{ "PolicyName": "metrics-agent", "PolicyDocument": { "Version": "2012-10-17", "Statement": node_metrics::task_role_statements(model) } }],
         "Tags": tags(&model.tags),
     })));
 }
@@ -304,12 +311,13 @@ fn attach_volume(volume: &str) -> String {
     )
 }
 
-fn user_data(node: &Node) -> Value {
+fn user_data(model: &StageModel, node: &Node) -> Value {
     let volume = logical_id(&[&node.name, "volume"]);
     let attach = attach_volume(&volume);
     let script = format!(
-        "#!/bin/bash\nset -euo pipefail\n# Attach this node's own EBS volume, so that its data survives instance and task replacement.\ntoken=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')\ninstance=$(curl -s -H \"X-aws-ec2-metadata-token: $token\" http://169.254.169.254/latest/meta-data/instance-id)\n{attach}device=$( [ -e /dev/nvme1n1 ] && echo /dev/nvme1n1 || echo /dev/xvdf )\nblkid \"$device\" || mkfs.xfs \"$device\"\nmkdir -p {HOST_DATA_DIR}\nmount \"$device\" {HOST_DATA_DIR}\nchown 1000:1000 {HOST_DATA_DIR}\ncat >> /etc/ecs/ecs.config <<EOF\nECS_CLUSTER=${{Cluster}}\nECS_INSTANCE_ATTRIBUTES={{\"kafka.node\":\"{node}\"}}\nEOF\n",
-        node = node.name
+        "#!/bin/bash\nset -euo pipefail\n# Attach this node's own EBS volume, so that its data survives instance and task replacement.\ntoken=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')\ninstance=$(curl -s -H \"X-aws-ec2-metadata-token: $token\" http://169.254.169.254/latest/meta-data/instance-id)\n{attach}device=$( [ -e /dev/nvme1n1 ] && echo /dev/nvme1n1 || echo /dev/xvdf )\nblkid \"$device\" || mkfs.xfs \"$device\"\nmkdir -p {HOST_DATA_DIR}\nmount \"$device\" {HOST_DATA_DIR}\nchown 1000:1000 {HOST_DATA_DIR}\n{metrics}cat >> /etc/ecs/ecs.config <<EOF\nECS_CLUSTER=${{Cluster}}\nECS_INSTANCE_ATTRIBUTES={{\"kafka.node\":\"{node}\"}}\nEOF\n",
+        node = node.name,
+        metrics = node_metrics::boot_step(model)
     );
     json!({ "Fn::Base64": sub(script) })
 }
@@ -356,7 +364,7 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
             "MetadataOptions": { "HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled" },
             "BlockDeviceMappings": [{ "DeviceName": "/dev/xvda", "Ebs": { "VolumeSize": 30, "VolumeType": "gp3", "Encrypted": true, "KmsKeyId": r("KmsKeyArn"), "DeleteOnTermination": true } }],
             "Monitoring": { "Enabled": true },
-            "UserData": user_data(node),
+            "UserData": user_data(model, node),
             "TagSpecifications": [{ "ResourceType": "instance", "Tags": tags(&node_tags) }],
         },
     })));
@@ -403,7 +411,7 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         "RequiresCompatibilities": ["EC2"],
         "ExecutionRoleArn": att(&id("execution-role"), "Arn"),
         "TaskRoleArn": att("TaskRole", "Arn"),
-        "Volumes": [{ "Name": "data", "Host": { "SourcePath": HOST_DATA_DIR } }],
+        "Volumes": [{ "Name": "data", "Host": { "SourcePath": HOST_DATA_DIR } }, { "Name": "metrics", "Host": { "SourcePath": node_metrics::METRICS_DIR } }],
         "PlacementConstraints": [{ "Type": "memberOf", "Expression": format!("attribute:kafka.node == {}", node.name) }],
         "ContainerDefinitions": [{
             "Name": "kafka",
@@ -415,7 +423,7 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
             "Environment": env.iter().map(|(k, v)| json!({ "Name": k, "Value": v })).collect::<Vec<_>>(),
             "Secrets": secrets,
             "PortMappings": port_mappings.iter().map(|p| json!({ "ContainerPort": p, "Protocol": "tcp" })).collect::<Vec<_>>(),
-            "MountPoints": [{ "SourceVolume": "data", "ContainerPath": DATA_DIR, "ReadOnly": false }],
+            "MountPoints": [{ "SourceVolume": "data", "ContainerPath": DATA_DIR, "ReadOnly": false }, { "SourceVolume": "metrics", "ContainerPath": node_metrics::METRICS_DIR, "ReadOnly": true }],
             "Ulimits": [{ "Name": "nofile", "SoftLimit": 128000, "HardLimit": 128000 }],
             "StopTimeout": 120,
             // Healthy once the node's own listener serves TLS: for a broker, caught up and unfenced.
@@ -423,7 +431,7 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
             "LogConfiguration": { "LogDriver": "awslogs", "Options": {
                 "awslogs-group": log_group, "awslogs-region": r("AWS::Region"), "awslogs-stream-prefix": node.name
             }},
-        }],
+        }, node_metrics::agent_container(model, node, log_group)],
         "Tags": tags(&node_tags),
     }))
     .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration below /etc/kafka at start; a read-only root file system stops it"));

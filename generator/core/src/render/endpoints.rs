@@ -40,6 +40,8 @@ fn interface_services(model: &StageModel) -> Vec<(&'static str, Option<Value>)> 
         // The user data attaches the node's volume.
         ("ec2", Some(own_account(json!(["ec2:AttachVolume"]), json!([volumes, instances])))),
         ("sts", Some(own_account(json!("sts:*"), json!("*")))),
+        // The metrics sidecar's disk metrics and the reconciler's drift metrics (render::metrics).
+        ("monitoring", Some(own_account(json!(["cloudwatch:PutMetricData"]), json!("*")))),
     ]
 }
 
@@ -75,6 +77,14 @@ fn s3_policy(model: &StageModel) -> Value {
             "Principal": "*",
             "Action": "s3:GetObject",
             "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{bucket}/desired-state/{}/*", model.stage)),
+            "Condition": { "StringEquals": { "aws:PrincipalAccount": r("AWS::AccountId") } },
+        },
+        {
+            "Sid": "MetricsAgentJar",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{bucket}/{}", crate::render::node_metrics::exporter_key())),
             "Condition": { "StringEquals": { "aws:PrincipalAccount": r("AWS::AccountId") } },
         },
         {

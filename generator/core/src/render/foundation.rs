@@ -53,6 +53,17 @@ pub fn render(model: &StageModel) -> Template {
                 "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn": sub(format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/{}/{}/*", model.resource_prefix, model.stage)) } }
             },
             {
+                // CloudWatch alarms publish to the stage's encrypted alarm topic (SNS developer
+                // guide, "Enable compatibility between event sources from AWS services and
+                // encrypted topics"); only on behalf of this account's alarms.
+                "Sid": "CloudWatchAlarmsPublishToAlarmTopic",
+                "Effect": "Allow",
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": { "StringEquals": { "aws:SourceAccount": r("AWS::AccountId") } }
+            },
+            {
                 "Sid": "AutoScalingEncryptsNodeVolumes",
                 "Effect": "Allow",
                 "Principal": { "AWS": auto_scaling.clone() },

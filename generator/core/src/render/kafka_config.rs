@@ -246,7 +246,8 @@ pub const PEM_SETTING_FUNCTION: &str =
 /// environment: the key is readable only by the container's own user, as the properties file is.
 pub fn launcher_script() -> String {
     format!(
-        "set -eu\numask 077\n{pem}export {KEYSTORE_KEY_ENV}=\"$(pem_setting \"$TLS_PRIVATE_KEY\")\"\nexport {KEYSTORE_CHAIN_ENV}=\"$(pem_setting \"$TLS_CERTIFICATE\n$TLS_CHAIN\")\"\nexport {TRUSTSTORE_CERTIFICATES_ENV}=\"$(pem_setting \"$TLS_CHAIN\")\"\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\n{format}/etc/confluent/docker/configure\nformat_storage {PROPERTIES_FILE}\nunset {ADMIN_PASSWORD_ENV}\nexec /etc/confluent/docker/run\n",
+        "set -eu\numask 077\n{pem}export {KEYSTORE_KEY_ENV}=\"$(pem_setting \"$TLS_PRIVATE_KEY\")\"\nexport {KEYSTORE_CHAIN_ENV}=\"$(pem_setting \"$TLS_CERTIFICATE\n$TLS_CHAIN\")\"\nexport {TRUSTSTORE_CERTIFICATES_ENV}=\"$(pem_setting \"$TLS_CHAIN\")\"\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\n{format}/etc/confluent/docker/configure\nformat_storage {PROPERTIES_FILE}\nunset {ADMIN_PASSWORD_ENV}\n{metrics}exec /etc/confluent/docker/run\n",
+        metrics = crate::render::node_metrics::launcher_step(),
         pem = PEM_SETTING_FUNCTION,
         format = format_storage_function()
     )

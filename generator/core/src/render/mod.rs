@@ -9,7 +9,10 @@ pub mod endpoints;
 pub mod foundation;
 pub mod kafka_config;
 pub mod limits;
+pub mod metrics;
+pub mod monitoring;
 pub mod names;
+pub mod node_metrics;
 pub mod readiness;
 pub mod secrets;
 pub mod topics;
@@ -44,6 +47,7 @@ pub fn templates(model: &StageModel) -> Vec<(&'static str, Template)> {
         ("secrets", secrets::render(model)),
         ("cluster", cluster::render(model)),
         ("topics", topics::render(model, &key, &sha)),
+        ("monitoring", monitoring::render(model)),
     ]
 }
 

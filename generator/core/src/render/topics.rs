@@ -45,6 +45,11 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
                   sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*/password")),
               ] },
             { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") },
+            // Publishing a rotated credential: overwrite the account's parameter under its own key.
+            { "Sid": "PublishRotatedCredentials", "Effect": "Allow", "Action": ["ssm:PutParameter"],
+              "Resource": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*/password")) },
+            { "Sid": "EncryptRotatedCredentials", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": r("KmsKeyArn") },
+            { "Sid": "FindTheParameterKey", "Effect": "Allow", "Action": ["ssm:DescribeParameters"], "Resource": "*" },
             { "Sid": "DesiredState", "Effect": "Allow", "Action": ["s3:GetObject"],
               "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{bucket}/desired-state/{}/*", model.stage)) },
             { "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": att("ReconcilerLogGroup", "Arn") },
@@ -87,6 +92,17 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
             }),
         ),
     );
+    let connection = json!({
+        "Stage": model.stage.as_str(),
+        "BootstrapServers": format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
+        "AdminTlsParameterPrefix": names::tls_prefix(model, "admin"),
+        "AdminPasswordParameter": names::admin_password(model),
+        "DesiredStateBucket": bucket,
+        "DesiredStateKey": desired_state_key,
+        "DesiredStateSha256": desired_state_sha256,
+        "AllowDelete": model.allow_delete,
+    });
+    crate::render::monitoring::drift_schedule(&mut t, model, &connection);
     t.output(
         "DesiredStateKey",
         "S3 key of the desired state this stack reconciled",

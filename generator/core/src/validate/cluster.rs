@@ -594,6 +594,8 @@ pub fn resolve_infrastructure(
 
     check_egress(stage, nat, vpc_endpoints.is_some(), [repository.as_ref(), sr_repository(s).as_ref()], r);
 
+    let monitoring = crate::validate::monitoring::resolve(s.monitoring.as_ref(), r);
+
     // Topic policy.
     let policy_model = resolve_topic_policy(&policy, brokers.as_ref().map(|b| b.value), r);
 
@@ -703,6 +705,7 @@ pub fn resolve_infrastructure(
         topic_policy: policy_model,
         naming: Naming { topic_pattern, service_account_pattern: account_pattern, project_pattern },
         allow_delete: s.reconciler.as_ref().and_then(|rc| rc.allow_delete.clone()).is_some_and(|a| a.value),
+        monitoring,
         tags: plain_tags(&s.tags),
         projects: Vec::new(),
         topics: Vec::new(),

@@ -5,4 +5,5 @@
 
 pub mod cluster;
 pub mod kafka_configs;
+pub mod monitoring;
 pub mod projects;

@@ -1,0 +1,138 @@
+//! `monitoring` of a stage: who is notified of alarms, the alarm thresholds, and the scheduled drift
+//! check. Bounds and defaults are in `validate::monitoring`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::merge::Merge;
+use crate::span::Spanned;
+
+/// Alarms, dashboard and the scheduled drift check of a stage.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringSettings {
+    /// Subscriptions of the stage's alarm topic (the list replaces the defaults' list).
+    pub alarm_subscriptions: Option<Spanned<Vec<Spanned<AlarmSubscription>>>>,
+    /// Alarm thresholds; each unset one takes its default.
+    pub thresholds: Option<ThresholdSettings>,
+    /// The scheduled plan-only run of the reconciler.
+    pub drift_check: Option<DriftCheckSettings>,
+}
+
+/// One subscription of the alarm topic.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSubscription {
+    /// `email` (confirmed by the recipient), `https` (an incident tool's webhook) or `sqs` (a queue ARN).
+    pub protocol: SubscriptionProtocol,
+    /// The address, URL or queue ARN.
+    pub endpoint: String,
+}
+
+/// SNS protocols an alarm subscription may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionProtocol {
+    Email,
+    Https,
+    Sqs,
+}
+
+impl SubscriptionProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionProtocol::Email => "email",
+            SubscriptionProtocol::Https => "https",
+            SubscriptionProtocol::Sqs => "sqs",
+        }
+    }
+}
+
+/// Alarm thresholds. An alarm fires when its metric is beyond the threshold for
+/// `evaluation_minutes` one-minute periods in a row.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSettings {
+    /// Alarm above this many under-replicated partitions on any broker.
+    pub under_replicated_partitions: Option<Spanned<u32>>,
+    /// Alarm above this many partitions under min.insync.replicas on any broker.
+    pub under_min_isr_partitions: Option<Spanned<u32>>,
+    /// Alarm above this many offline partitions.
+    pub offline_partitions: Option<Spanned<u32>>,
+    /// Alarm above this share of a node's data volume in use (percent).
+    pub disk_used_percent: Option<Spanned<u32>>,
+    /// Alarm above this CPU load of a node (percent).
+    pub cpu_percent: Option<Spanned<u32>>,
+    /// Alarm above this share of a node's container memory in use (percent).
+    pub memory_percent: Option<Spanned<u32>>,
+    /// Alarm when a certificate has fewer days left than this.
+    pub certificate_days_left: Option<Spanned<u32>>,
+    /// Alarm when the scheduled drift check finds more pending changes than this.
+    pub drift_pending_changes: Option<Spanned<u32>>,
+    /// Consecutive one-minute periods beyond a threshold before an alarm fires.
+    pub evaluation_minutes: Option<Spanned<u32>>,
+}
+
+/// The scheduled drift check.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DriftCheckSettings {
+    /// Minutes between two runs.
+    pub interval_minutes: Option<Spanned<u32>>,
+    /// `report` (plan only: publish the pending changes) or `correct` (then apply them).
+    pub mode: Option<Spanned<DriftMode>>,
+}
+
+/// What the scheduled drift check does with what it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftMode {
+    Report,
+    Correct,
+}
+
+impl DriftMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftMode::Report => "report",
+            DriftMode::Correct => "correct",
+        }
+    }
+}
+
+impl Merge for MonitoringSettings {
+    fn merge(self, base: Self) -> Self {
+        MonitoringSettings {
+            alarm_subscriptions: self.alarm_subscriptions.merge(base.alarm_subscriptions),
+            thresholds: self.thresholds.merge(base.thresholds),
+            drift_check: self.drift_check.merge(base.drift_check),
+        }
+    }
+}
+
+impl Merge for ThresholdSettings {
+    fn merge(self, b: Self) -> Self {
+        ThresholdSettings {
+            under_replicated_partitions: self
+                .under_replicated_partitions
+                .merge(b.under_replicated_partitions),
+            under_min_isr_partitions: self.under_min_isr_partitions.merge(b.under_min_isr_partitions),
+            offline_partitions: self.offline_partitions.merge(b.offline_partitions),
+            disk_used_percent: self.disk_used_percent.merge(b.disk_used_percent),
+            cpu_percent: self.cpu_percent.merge(b.cpu_percent),
+            memory_percent: self.memory_percent.merge(b.memory_percent),
+            certificate_days_left: self.certificate_days_left.merge(b.certificate_days_left),
+            drift_pending_changes: self.drift_pending_changes.merge(b.drift_pending_changes),
+            evaluation_minutes: self.evaluation_minutes.merge(b.evaluation_minutes),
+        }
+    }
+}
+
+impl Merge for DriftCheckSettings {
+    fn merge(self, b: Self) -> Self {
+        DriftCheckSettings {
+            interval_minutes: self.interval_minutes.merge(b.interval_minutes),
+            mode: self.mode.merge(b.mode),
+        }
+    }
+}
