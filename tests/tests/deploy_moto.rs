@@ -451,3 +451,64 @@ fn prod_asks_for_its_name_then_protects_the_stateful_resources() {
         confirmed.all()
     );
 }
+
+/// The one JSON document `--format json` prints on stdout.
+fn json_report(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document: {e}\n{}", run.all()))
+}
+
+/// `(stack, action, outcome)` of each stack in a deploy report, in deployment order.
+fn stack_outcomes(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    report["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (text(&s["stack"]), text(&s["action"]), text(&s["outcome"])))
+        .collect()
+}
+
+#[test]
+fn deploy_json_reports_stacks_with_change_sets_and_outcomes_and_the_artifacts() {
+    let aws = Aws::new();
+    let stage = Stage::new("dev", "json");
+    let lambda_key = stage.write_lambda_package();
+    let (artifacts, app) = (stage.stack("artifacts"), stage.stack("app"));
+    let bucket = format!("kafka-{}-artifacts", stage.id);
+
+    let first = stage.deploy(&["--yes", "--format", "json"]);
+    first.expect_code(0);
+    let report = json_report(&first);
+    assert_eq!(report["command"], "deploy");
+    assert_eq!((report["stage"].as_str(), report["outcome"].as_str()), (Some("dev"), Some("deployed")));
+    let created = |name: &str| (name.to_string(), "create".to_string(), "executed".to_string());
+    assert_eq!(stack_outcomes(&report), vec![created(&artifacts), created(&app)]);
+    for stack in report["stacks"].as_array().unwrap() {
+        let id = stack["change_set_id"].as_str().unwrap_or_default();
+        assert!(id.starts_with("arn:aws:cloudformation:") && id.contains(":changeSet/gen-"), "{stack}");
+        assert!(stack["changes"].as_u64().unwrap() > 0, "{stack}");
+    }
+    assert_eq!(report["artifacts"]["bucket"], bucket.as_str());
+    let uploaded = report["artifacts"]["uploaded"].as_array().unwrap();
+    assert!(uploaded.iter().any(|k| k == lambda_key.as_str()), "{report}");
+    assert!(aws.has_object(&bucket, &lambda_key));
+    // The lines for people went to stderr; stdout held the document only.
+    assert!(first.stderr.contains("2 of 2 stack(s) changed"), "{}", first.all());
+
+    let second = json_report(stage.deploy(&["--yes", "--format", "json"]).expect_code(0));
+    let unchanged = |name: &str| (name.to_string(), "update".to_string(), "no_changes".to_string());
+    assert_eq!(stack_outcomes(&second), vec![unchanged(&artifacts), unchanged(&app)]);
+    assert!(second["stacks"].as_array().unwrap().iter().all(|s| s["change_set_id"].is_null()));
+    assert_eq!(second["artifacts"]["uploaded"].as_array().map(Vec::len), Some(0));
+    assert!(second["artifacts"]["present"].as_array().unwrap().iter().any(|k| k == lambda_key.as_str()));
+
+    stage.replace_with_fixture("app.yaml", "update/app.yaml");
+    let dry = stage.deploy(&["--dry-run", "--format", "json"]);
+    let review = json_report(dry.expect_code(0));
+    assert_eq!((review["outcome"].as_str(), review["pending"].as_bool()), (Some("reviewed"), Some(true)));
+    assert_eq!(review["dry_run"].as_bool(), Some(true));
+    let app_entry = review["stacks"].as_array().unwrap().iter().find(|s| s["stack"] == app.as_str()).unwrap();
+    assert_eq!((app_entry["outcome"].as_str(), app_entry["changes"].as_u64()), (Some("reviewed"), Some(2)));
+    assert!(!aws.resources(&app).contains(&"AuditLogs".to_string()), "a dry run executes nothing");
+}

@@ -77,3 +77,31 @@ async fn packages_a_deterministic_bootstrap_zip_that_runs() {
     .expect_success();
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn package_json_names_each_artifact_with_its_key_and_digest() {
+    let gen_binary = profile_dir().join("gen");
+    let out = std::env::temp_dir().join(unique("package-json"));
+    let output = Command::new(gen_binary)
+        .args(["package", "--profile", "dev", "--no-build", "--format", "json"])
+        .args(["--function", "secure-password", "--out"])
+        .arg(&out)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .output()
+        .expect("run gen package");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+    assert_eq!((report["command"].as_str(), report["ok"].as_bool()), (Some("package"), Some(true)));
+    assert_eq!(report["manifest"], out.join("manifest.json").display().to_string());
+    let artifacts = report["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 1, "only the function asked for: {report}");
+    let artifact = &artifacts[0];
+    let zip_bytes = std::fs::read(out.join("secure-password.zip")).unwrap();
+    let digest = kafka_platform_core::digest::sha256_hex(&zip_bytes);
+    assert_eq!(artifact["function"], "secure-password");
+    assert_eq!(artifact["file"], out.join("secure-password.zip").display().to_string());
+    assert_eq!(artifact["sha256"], digest);
+    assert_eq!(artifact["s3_key"], format!("lambdas/secure-password-{digest}.zip"));
+    assert_eq!(artifact["size"], json!(zip_bytes.len()));
+    std::fs::remove_dir_all(&out).ok();
+}

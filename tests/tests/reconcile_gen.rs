@@ -237,3 +237,41 @@ fn wait(mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+#[test]
+fn apply_json_reports_the_plan_each_outcome_and_the_counts() {
+    let e = Env::new();
+    let n = &e.name;
+    let passwords = e.passwords.to_str().unwrap();
+    let out = e.run("apply", &["--yes", "--format", "json", "--scram-passwords-file", passwords]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|err| panic!("stdout is one JSON document ({err}): {}", text(&out)));
+    assert_eq!((report["command"].as_str(), report["stage"].as_str()), (Some("apply"), Some("dev")));
+    assert_eq!((report["ok"].as_bool(), report["failed"].as_u64()), (Some(true), Some(0)));
+    let planned = report["plan"]["changes"].as_array().unwrap().len();
+    let outcomes = report["outcomes"].as_array().unwrap();
+    assert!(planned > 0 && outcomes.len() == planned, "{report}");
+    assert_eq!(report["applied"].as_u64(), Some(planned as u64));
+    assert!(report["requests"].as_u64().unwrap() > 0, "{report}");
+    let created: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o["action"] == "create_topic" && o["error"].is_null())
+        .filter_map(|o| o["topic"].as_str())
+        .collect();
+    assert_eq!(created, vec![format!("{n}.audit.v1"), format!("{n}.events.v1")], "{report}");
+    // The plan for people went to stderr.
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("+ create topic {n}.events.v1")));
+
+    // Refused (a delete without --allow-delete): nothing applied, still one document.
+    let converged = wait(|| e.run("plan", &["--detailed-exitcode"]).status.code() == Some(0));
+    assert!(converged, "the apply did not converge");
+    write_tree(&e.root, n, false);
+    let out = e.run("apply", &["--yes", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["ok"].as_bool(), report["applied"].as_u64()), (Some(false), Some(0)));
+    assert!(!report["plan"]["refusals"].as_array().unwrap().is_empty(), "{report}");
+    let out = e.run("apply", &["--yes", "--allow-delete"]);
+    assert!(out.status.success(), "{}", text(&out));
+}

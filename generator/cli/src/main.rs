@@ -5,6 +5,7 @@ mod catalog;
 mod deploy;
 mod diagnostics;
 mod new;
+mod output;
 mod package;
 mod plan;
 mod render;

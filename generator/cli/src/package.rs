@@ -19,6 +19,9 @@ use std::process::{Command, ExitCode};
 
 use kafka_platform_core::digest::sha256_hex;
 use kafka_platform_core::manifest::{LAMBDAS, Lambda, LambdaPackage, PackageManifest};
+use serde::Serialize;
+
+use crate::output::{OutputFormat, print_json};
 
 /// The highest glibc that provided.al2023 has.
 const MAX_GLIBC: (u32, u32) = (2, 34);
@@ -58,6 +61,28 @@ pub struct PackageArgs {
     /// `cargo build --release`) instead of running cargo.
     #[arg(long)]
     pub no_build: bool,
+    /// `json`: one document on stdout with each artifact's file, S3 key, digest and size.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+/// What `gen package --format json` prints.
+#[derive(Debug, Serialize)]
+struct PackageReport<'a> {
+    command: &'static str,
+    ok: bool,
+    manifest: String,
+    /// The functions packaged by this run (the manifest keeps the others' entries).
+    artifacts: Vec<Artifact<'a>>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Artifact<'a> {
+    function: &'a str,
+    file: String,
+    #[serde(flatten)]
+    entry: &'a LambdaPackage,
 }
 
 /// Everything that can go wrong while packaging.
@@ -102,17 +127,44 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PackageError + '_ {
     move |source| PackageError::Io { path: path.display().to_string(), source }
 }
 
-/// Runs `gen package`; prints one line per function.
+/// Runs `gen package`; prints one line per function, or the JSON report.
 pub fn run(args: &PackageArgs) -> ExitCode {
-    match package(args) {
-        Ok(manifest) => {
-            for (name, e) in &manifest {
-                println!(
-                    "{name:<20} {:>10} bytes  sha256 {}  s3://<artifact-bucket>/{}",
-                    e.size, e.sha256, e.s3_key
-                );
+    let result = package(args);
+    let manifest = args.out.join(MANIFEST).display().to_string();
+    if args.format == OutputFormat::Json {
+        let (artifacts, error) = match &result {
+            Ok(written) => (
+                written
+                    .iter()
+                    .map(|(name, entry)| Artifact {
+                        function: name,
+                        file: args.out.join(&entry.zip).display().to_string(),
+                        entry,
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        print_json(&PackageReport {
+            command: "package",
+            ok: result.is_ok(),
+            manifest: manifest.clone(),
+            artifacts,
+            error,
+        });
+    }
+    match result {
+        Ok(written) => {
+            if args.format == OutputFormat::Text {
+                for (name, e) in &written {
+                    println!(
+                        "{name:<20} {:>10} bytes  sha256 {}  s3://<artifact-bucket>/{}",
+                        e.size, e.sha256, e.s3_key
+                    );
+                }
+                println!("manifest: {manifest}");
             }
-            println!("manifest: {}", args.out.join(MANIFEST).display());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -203,6 +255,8 @@ fn build(
     for f in functions {
         cmd.args(["-p", f.package]);
     }
+    // Anything cargo prints goes to stderr: stdout holds only this command's report.
+    cmd.stdout(std::io::stderr());
     let status = cmd.status().map_err(|e| PackageError::Build(format!("cannot run {cargo}: {e}")))?;
     if !status.success() {
         let hint = if toolchain == Toolchain::Zig {

@@ -13,6 +13,7 @@ use kafka_reconcile::{Action, DeletePolicy, PasswordSource, Plan, PlanOptions, S
 
 use crate::deploy::confirm::{self, Confirmation};
 use crate::diagnostics::{FindingFormat, print_findings};
+use crate::output::{OutputFormat, print_json};
 
 /// How a plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,8 +91,37 @@ pub struct ApplyArgs {
     /// nothing is applied.
     #[arg(long)]
     pub yes: bool,
+    /// `json`: one document on stdout (the plan, each change's outcome, the counts); the plan
+    /// for people then goes to stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+/// What `gen apply --format json` prints.
+#[derive(Debug, serde::Serialize)]
+struct ApplyJson {
+    command: &'static str,
+    stage: StageName,
+    /// Everything planned was applied (or nothing needed to be).
+    ok: bool,
+    /// The plan as `gen plan --format json` prints it; none when the cluster could not be read.
+    plan: Option<serde_json::Value>,
+    applied: usize,
+    failed: usize,
+    /// Kafka requests the apply sent.
+    requests: u64,
+    /// Each change with its outcome (an error for the failed ones).
+    outcomes: Vec<serde_json::Value>,
+}
+
+/// Lines for people: stdout, or stderr when stdout carries the JSON document.
+fn say(format: OutputFormat, text: &str) {
+    match format {
+        OutputFormat::Text => print!("{text}"),
+        OutputFormat::Json => eprint!("{text}"),
+    }
 }
 
 /// `gen plan`: prints the plan; exit 0 (no changes or, without --detailed-exitcode, changes),
@@ -123,31 +153,52 @@ pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
 /// `gen apply`: plans, shows the plan, asks (unless --yes), applies, and reports every change
 /// that failed. Exit 0 when everything was applied, 1 otherwise.
 pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
+    let mut json = ApplyJson {
+        command: "apply",
+        stage: args.stage,
+        ok: false,
+        plan: None,
+        applied: 0,
+        failed: 0,
+        requests: 0,
+        outcomes: Vec::new(),
+    };
+    let (code, ok) = apply_stage(environments, args, &mut json).await;
+    if args.format == OutputFormat::Json {
+        json.ok = ok;
+        print_json(&json);
+    }
+    code
+}
+
+/// `gen apply`; the flag says whether everything planned was applied.
+async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson) -> (ExitCode, bool) {
     let Some((client, plan)) =
         plan_stage(environments, args.stage, args.allow_delete, &args.connection).await
     else {
-        return ExitCode::FAILURE;
+        return (ExitCode::FAILURE, false);
     };
-    print!("{}", render::text(&plan));
+    say(args.format, &render::text(&plan));
+    json.plan = serde_json::to_value(&plan).ok();
     if plan.is_refused() {
         eprintln!("error: nothing applied: {} change(s) refused (see above)", plan.refusals.len());
         client.close().await;
-        return ExitCode::FAILURE;
+        return (ExitCode::FAILURE, false);
     }
     if plan.changes.is_empty() {
         client.close().await;
-        return ExitCode::SUCCESS;
+        return (ExitCode::SUCCESS, true);
     }
     if !confirmed(args.stage, args.yes) {
         client.close().await;
-        return ExitCode::FAILURE;
+        return (ExitCode::FAILURE, false);
     }
     let passwords = match password_source(&plan, &args.connection).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             client.close().await;
-            return ExitCode::FAILURE;
+            return (ExitCode::FAILURE, false);
         }
     };
     let before = client.request_stats().total;
@@ -158,7 +209,7 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            return (ExitCode::FAILURE, false);
         }
     };
     let failed: Vec<_> = report.failed().collect();
@@ -169,14 +220,19 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
             outcome.error.as_deref().unwrap_or_default()
         );
     }
-    println!("Apply: {} applied, {} failed, in {requests} request(s).", report.applied(), failed.len());
+    say(
+        args.format,
+        &format!("Apply: {} applied, {} failed, in {requests} request(s).\n", report.applied(), failed.len()),
+    );
+    (json.applied, json.failed, json.requests) = (report.applied(), failed.len(), requests);
+    json.outcomes = report.outcomes.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
     if failed.is_empty() {
-        ExitCode::SUCCESS
+        (ExitCode::SUCCESS, true)
     } else {
         eprintln!(
             "hint: fix the causes above and run `gen apply` again; it plans only what is still missing"
         );
-        ExitCode::FAILURE
+        (ExitCode::FAILURE, false)
     }
 }
 

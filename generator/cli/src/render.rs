@@ -6,10 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kafka_platform_core::StageName;
 use kafka_platform_core::render::{RenderedStage, render_stage};
+use kafka_platform_core::{Finding, StageName};
+use serde::Serialize;
 
 use crate::diagnostics::{FindingFormat, print_findings};
+use crate::output::{OutputFormat, print_json};
 use crate::validate::parse_stage;
 
 /// Arguments of `gen render`.
@@ -27,6 +29,48 @@ pub struct RenderArgs {
     /// Write nothing; exit 1 when the files in --out differ from what would be rendered.
     #[arg(long)]
     pub check: bool,
+    /// `json`: one document on stdout with each stage's files and what happened to them.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+/// What `gen render --format json` prints.
+#[derive(Debug, Serialize)]
+struct RenderReport<'a> {
+    command: &'static str,
+    /// `--check`: nothing is written; `files` say what a render would do.
+    check: bool,
+    /// Rendered and written, or (with `--check`) everything current.
+    ok: bool,
+    out: String,
+    stages: Vec<StageReport>,
+    findings: &'a [Finding],
+    /// Why nothing was written, when something failed.
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StageReport {
+    stage: StageName,
+    directory: String,
+    files: Vec<FileReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct FileReport {
+    file: String,
+    status: FileStatus,
+}
+
+/// What rendering does to one file of a stage's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum FileStatus {
+    Created,
+    Updated,
+    Unchanged,
+    /// In the directory but no longer rendered (rendering removes it).
+    Removed,
 }
 
 /// Validates, renders and writes (or checks) the requested stages.
@@ -36,22 +80,47 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
     for model in models.values() {
         findings.extend(kafka_platform_core::render::limits::check(model));
     }
+    let mut report = RenderReport {
+        command: "render",
+        check: args.check,
+        ok: false,
+        out: args.out.display().to_string(),
+        stages: Vec::new(),
+        findings: &findings,
+        error: None,
+    };
+    let finish = |report: RenderReport<'_>, code: ExitCode| {
+        if args.format == OutputFormat::Json {
+            print_json(&report);
+        }
+        code
+    };
     if findings.iter().any(|f| f.is_error()) {
         print_findings(&findings, FindingFormat::Text);
         eprintln!("nothing written: fix the errors above first");
-        return ExitCode::FAILURE;
+        report.error = Some("the declarations have errors; nothing written".into());
+        return finish(report, ExitCode::FAILURE);
     }
     if !findings.is_empty() {
         print_findings(&findings, FindingFormat::Text);
     }
     let rendered: BTreeMap<StageName, RenderedStage> =
         models.iter().map(|(s, m)| (*s, render_stage(m))).collect();
+    report.stages = rendered
+        .iter()
+        .map(|(stage, r)| {
+            let dir = args.out.join(stage.as_str());
+            let files =
+                statuses(&dir, r).into_iter().map(|(file, status)| FileReport { file, status }).collect();
+            StageReport { stage: *stage, directory: dir.display().to_string(), files }
+        })
+        .collect();
     if args.check {
-        let stale: Vec<String> =
-            rendered.iter().flat_map(|(stage, r)| differences(&args.out.join(stage.as_str()), r)).collect();
+        let stale: Vec<String> = report.stages.iter().flat_map(stale_lines).collect();
         if stale.is_empty() {
             eprintln!("templates are current: {}", stage_list(&rendered));
-            return ExitCode::SUCCESS;
+            report.ok = true;
+            return finish(report, ExitCode::SUCCESS);
         }
         for line in &stale {
             eprintln!("stale: {line}");
@@ -60,44 +129,65 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
             "{} file(s) differ from the declarations; run `gen render --all` and commit the result",
             stale.len()
         );
-        return ExitCode::FAILURE;
+        return finish(report, ExitCode::FAILURE);
     }
     if let Err(err) = write_stages(&args.out, &rendered) {
         eprintln!(
             "error: writing {}: {err}\nnothing written: every stage keeps its previous files",
             args.out.display()
         );
-        return ExitCode::FAILURE;
+        report.error = Some(format!("writing {}: {err}; nothing written", args.out.display()));
+        return finish(report, ExitCode::FAILURE);
     }
     eprintln!("rendered {} into {}", stage_list(&rendered), args.out.display());
-    ExitCode::SUCCESS
+    report.ok = true;
+    finish(report, ExitCode::SUCCESS)
 }
 
 fn stage_list(rendered: &BTreeMap<StageName, RenderedStage>) -> String {
     rendered.keys().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-/// Files that are missing, different or extra in `dir`.
-fn differences(dir: &Path, rendered: &RenderedStage) -> Vec<String> {
+/// Each file of the stage with what rendering does to it, and the files in `dir` that are no
+/// longer rendered; sorted by name.
+fn statuses(dir: &Path, rendered: &RenderedStage) -> Vec<(String, FileStatus)> {
     let mut out = Vec::new();
     for (name, content) in &rendered.files {
-        let path = dir.join(name);
-        match fs::read_to_string(&path) {
-            Ok(existing) if existing == *content => {}
-            Ok(_) => out.push(format!("{} differs", path.display())),
-            Err(_) => out.push(format!("{} is missing", path.display())),
-        }
+        let status = match fs::read_to_string(dir.join(name)) {
+            Ok(existing) if existing == *content => FileStatus::Unchanged,
+            Ok(_) => FileStatus::Updated,
+            Err(_) => FileStatus::Created,
+        };
+        out.push((name.clone(), status));
     }
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !rendered.files.contains_key(&name) {
-                out.push(format!("{} is not rendered any more", entry.path().display()));
+                out.push((name, FileStatus::Removed));
             }
         }
     }
     out.sort();
     out
+}
+
+/// `--check`'s lines for the files of a stage that are missing, different or extra.
+fn stale_lines(stage: &StageReport) -> Vec<String> {
+    let dir = Path::new(&stage.directory);
+    stage
+        .files
+        .iter()
+        .filter_map(|f| {
+            let path = dir.join(&f.file);
+            match f.status {
+                FileStatus::Unchanged => None,
+                FileStatus::Updated => Some(format!("{} differs", path.display())),
+                FileStatus::Created => Some(format!("{} is missing", path.display())),
+                FileStatus::Removed => Some(format!("{} is not rendered any more", path.display())),
+            }
+        })
+        .collect()
 }
 
 /// Writes every stage or none: each stage's files go into a fresh sibling directory first; only

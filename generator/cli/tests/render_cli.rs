@@ -186,3 +186,66 @@ fn render_replaces_a_stage_whole() {
     let output = run_gen(&environments, &["render", "dev", "--out", out_arg, "--check"]);
     assert_eq!(output.status.code(), Some(0));
 }
+
+fn json_stdout(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("stdout is one JSON document ({e}): {}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+/// `(file, status)` of one stage in a `render --format json` report.
+fn file_statuses(report: &serde_json::Value, stage: &str) -> Vec<(String, String)> {
+    let stage = report["stages"].as_array().unwrap().iter().find(|s| s["stage"] == stage).unwrap();
+    stage["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap().to_string(), f["status"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn render_json_reports_each_file_written_unchanged_or_stale() {
+    let (tmp, environments) = environments_copy();
+    let out = tmp.0.join("templates");
+    let render = |extra: &[&str]| {
+        let mut args = vec!["render", "dev", "--format", "json", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run_gen(&environments, &args)
+    };
+
+    let first = render(&[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let report = json_stdout(&first);
+    assert_eq!((report["command"].as_str(), report["ok"].as_bool()), (Some("render"), Some(true)));
+    let files = file_statuses(&report, "dev");
+    assert!(files.len() >= 5 && files.iter().all(|(_, s)| s == "created"), "{files:?}");
+    assert!(files.iter().any(|(f, _)| f == "cluster.yaml"), "{files:?}");
+    assert!(stderr(&first).contains("rendered dev into"), "progress stays on stderr");
+
+    let again = json_stdout(&render(&[]));
+    assert!(file_statuses(&again, "dev").iter().all(|(_, s)| s == "unchanged"));
+
+    fs::write(out.join("dev/cluster.yaml"), "edited by hand").unwrap();
+    fs::write(out.join("dev/leftover.yaml"), "old").unwrap();
+    let check = render(&["--check"]);
+    assert_eq!(check.status.code(), Some(1));
+    let report = json_stdout(&check);
+    assert_eq!((report["check"].as_bool(), report["ok"].as_bool()), (Some(true), Some(false)));
+    let files = file_statuses(&report, "dev");
+    assert!(files.contains(&("cluster.yaml".into(), "updated".into())), "{files:?}");
+    assert!(files.contains(&("leftover.yaml".into(), "removed".into())), "{files:?}");
+    assert_eq!(
+        fs::read_to_string(out.join("dev/cluster.yaml")).unwrap(),
+        "edited by hand",
+        "check writes nothing"
+    );
+
+    edit(&environments.join("stages/dev.yaml"), "brokers: ", "brokers: 0 #");
+    let failed = render(&[]);
+    assert_eq!(failed.status.code(), Some(1));
+    let report = json_stdout(&failed);
+    assert_eq!(report["ok"].as_bool(), Some(false));
+    assert!(report["stages"].as_array().unwrap().is_empty());
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "KP103"), "{report}");
+}

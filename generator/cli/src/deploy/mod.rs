@@ -14,6 +14,7 @@ pub mod events;
 pub mod manifest;
 pub mod policy;
 pub mod redact;
+pub mod report;
 pub mod ui;
 pub mod upload;
 
@@ -69,6 +70,10 @@ pub struct DeployArgs {
     /// Seconds between status polls while CloudFormation works.
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
     pub poll_interval: u64,
+    /// `json`: one document on stdout (stacks with change set ids and outcomes, artifacts put into
+    /// the bucket); the progress lines go to stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::output::OutputFormat,
 }
 
 /// How a deploy ended.
@@ -126,6 +131,8 @@ struct Context {
     uploads: Uploads,
     ui: Ui,
     attempt: String,
+    /// What `--format json` reports.
+    record: report::Shared,
 }
 
 /// Runs `gen deploy` to completion on its own runtime and turns the result into the process
@@ -138,7 +145,13 @@ pub fn command(args: DeployArgs) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let json = args.format == crate::output::OutputFormat::Json;
+    let record = report::Shared::default();
+    let result = runtime.block_on(run(args, record.clone()));
+    if json {
+        println!("{}", record.finish(&result));
+    }
+    match result {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
             eprintln!("error: {err}");
@@ -147,11 +160,13 @@ pub fn command(args: DeployArgs) -> std::process::ExitCode {
     }
 }
 
-/// Runs `gen deploy`.
-pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
+/// Runs `gen deploy`, recording what it does in `record`.
+pub async fn run(args: DeployArgs, record: report::Shared) -> Result<Outcome, DeployError> {
     let stage_dir = args.templates.join(&args.stage);
-    let ui = Ui::new();
+    let json = args.format == crate::output::OutputFormat::Json;
+    let ui = if json { Ui::on_stderr() } else { Ui::new() };
     let manifest = manifest::load(&stage_dir)?;
+    record.start(&manifest.stage, args.dry_run, &manifest.artifact_bucket);
     if manifest.stage != args.stage {
         return Err(DeployError::Manifest {
             path: stage_dir.join("manifest.json"),
@@ -200,6 +215,7 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
         cfn: Cfn::new(aws_sdk_cloudformation::Client::new(&config), poll),
         bucket: Bucket::new(aws_sdk_s3::Client::from_conf(s3.build()), manifest.artifact_bucket.clone()),
         attempt: format!("gen-{}-{millis}", std::process::id()),
+        record,
         ui,
         args,
         manifest,
@@ -224,6 +240,7 @@ pub async fn run(args: DeployArgs) -> Result<Outcome, DeployError> {
             uploaded = true;
         }
         let outcome = deploy_stack(&mut ctx, stack, index).await;
+        ctx.record.stack_outcome(&stack.name, &outcome);
         ctx.ui.clear_progress();
         match outcome.map_err(|e| e.redacted(&ctx.ui.redactor))? {
             StackOutcome::NoChanges => {}
@@ -283,6 +300,7 @@ async fn upload_files(ctx: &mut Context) -> Result<(), DeployError> {
         return Ok(());
     }
     if ctx.args.dry_run && !ctx.bucket.exists().await? {
+        ctx.record.uploads(&files.iter().map(|f| f.key.clone()).collect::<Vec<_>>(), &[]);
         ctx.ui.say(&format!(
             "Would upload {} file(s) to s3://{} once the bucket exists.",
             files.len(),
@@ -291,6 +309,7 @@ async fn upload_files(ctx: &mut Context) -> Result<(), DeployError> {
         return Ok(());
     }
     let report = ctx.bucket.sync(files, ctx.args.dry_run).await?;
+    ctx.record.uploads(&report.uploaded, &report.present);
     let verb = if ctx.args.dry_run { "would upload" } else { "uploaded" };
     ctx.ui.say(&format!(
         "Artifacts in s3://{}: {verb} {}, already present {}",
@@ -360,6 +379,7 @@ async fn deploy_stack(
         }
     }
     let create = existing.is_none() || review_leftover;
+    ctx.record.begin_stack(&stack.name, create);
     ctx.ui.say(&format!(
         "\n==> {} ({}, {})",
         stack.name,
@@ -403,6 +423,7 @@ async fn deploy_stack(
             return Err(DeployError::ChangeSetFailed { stack: stack.name.clone(), reason });
         }
     };
+    ctx.record.change_set(&stack.name, &change_set, rows.len());
     let stateful: BTreeSet<&str> = stack.stateful_resources.iter().map(String::as_str).collect();
     if rows.is_empty() {
         ctx.ui.say("No resource changes (only parameters, tags or outputs change).");

@@ -1,5 +1,6 @@
-//! Terminal output of a deploy: plain lines on stdout, a live progress line and prompts on
-//! stderr, and every line passed through the redactor first.
+//! Terminal output of a deploy: plain lines on stdout (on stderr when stdout carries the JSON
+//! report), a live progress line and prompts on stderr, and every line passed through the
+//! redactor first.
 
 use std::io::{IsTerminal, Write};
 
@@ -11,12 +12,24 @@ pub struct Ui {
     pub redactor: Redactor,
     progress: bool,
     shown: bool,
+    /// Lines go to stderr: stdout is kept for the `--format json` report.
+    lines_to_stderr: bool,
 }
 
 impl Ui {
     /// Output with a live progress line when stderr is a terminal.
     pub fn new() -> Self {
-        Ui { redactor: Redactor::default(), progress: std::io::stderr().is_terminal(), shown: false }
+        Ui {
+            redactor: Redactor::default(),
+            progress: std::io::stderr().is_terminal(),
+            shown: false,
+            lines_to_stderr: false,
+        }
+    }
+
+    /// Like [`Ui::new`], with the lines on stderr.
+    pub fn on_stderr() -> Self {
+        Ui { lines_to_stderr: true, ..Ui::new() }
     }
 
     /// True when a person can answer a prompt.
@@ -24,13 +37,20 @@ impl Ui {
         std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
     }
 
-    /// Prints text (one or more lines) on stdout.
+    /// Prints text (one or more lines) on stdout (or stderr, see [`Ui::on_stderr`]).
     pub fn say(&mut self, text: &str) {
         self.clear_progress();
-        let mut out = std::io::stdout().lock();
+        let text = self.redactor.redact(text.trim_end_matches('\n'));
         // A closed stdout (a pipe to `head`) must not abort a deploy half-way.
-        let _ = writeln!(out, "{}", self.redactor.redact(text.trim_end_matches('\n')));
-        let _ = out.flush();
+        if self.lines_to_stderr {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{text}");
+            let _ = err.flush();
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
     }
 
     /// Replaces the live progress line (only on a terminal).
