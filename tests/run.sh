@@ -47,6 +47,8 @@ step "cfn-lint and checkov on every rendered template"
 tests/scripts/lint-templates.sh lint templates
 tests/scripts/actionlint.sh install   # the example pipelines in .github/workflows/
 tests/scripts/actionlint.sh lint
+tests/scripts/shellcheck.sh install   # every shell script (tests/scripts/*.sh, node scripts)
+tests/scripts/shellcheck.sh lint
 
 step "start servers"
 cleanup() {

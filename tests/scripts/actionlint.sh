@@ -26,7 +26,7 @@ lint() {
     files=$(find .github/workflows -name '*.yml' -o -name '*.yaml' | sort)
     [[ -n "$files" ]] || { echo "no workflow files under .github/workflows" >&2; exit 1; }
     echo "actionlint $ACTIONLINT_VERSION on $(echo "$files" | wc -l) workflow files"
-    # shellcheck/pyflakes are not installed here: actionlint skips those checks when absent.
+    # ShellCheck and pyflakes are not on its PATH here: actionlint skips those checks when absent.
     # shellcheck disable=SC2086
     "$BIN_DIR/actionlint" -no-color $files
     echo "actionlint: 0 findings"

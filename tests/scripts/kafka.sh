@@ -62,7 +62,7 @@ STATE="$RUN_DIR/kafka"
 CERTS="$STATE/certs"
 SECRETS="$STATE/secrets"
 CLIENTS="$STATE/clients"
-ADMIN_USER=admin
+ADMIN_USER='admin'
 CERT_ORG="kafka-platform-test"
 
 log() { echo "kafka.sh: $*" >&2; }
@@ -343,6 +343,7 @@ env_to_properties() {
 # that the caller's own variables (e.g. the KAFKA_TEST_* ones) never leak into broker settings.
 env_file_to_properties() {
     local env_file=$1
+    # shellcheck disable=SC2016 # the inner bash expands $1, not this one
     env -i PATH="$PATH" bash -c 'set -euo pipefail; set -a; . "$1"; set +a; shift; '"$(declare -f properties_escape env_to_properties)"'; env_to_properties' \
         _ "$env_file"
 }
@@ -437,6 +438,7 @@ configure() {
 
 # The value of one variable of a node's env file (CLUSTER_ID, KAFKA_HEAP_OPTS).
 node_env_value() {
+    # shellcheck disable=SC2016 # the inner bash expands $1 and $2, not this one
     env -i PATH="$PATH" bash -c 'set -a; . "$1"; set +a; printf "%s" "${!2:-}"' _ "$STATE/node-$1/node.env" "$2"
 }
 
@@ -480,6 +482,7 @@ format_storage() {
         rm -rf "$STATE/node-$n/data"
         # The node's own environment (as the container has it), the password read inside the shell
         # so that it is never an argument of any process, and the rendered step.
+        # shellcheck disable=SC2016 # the inner bash expands $1..$3, not this one
         env -i PATH="$STATE/bin:$PATH" \
             CLUSTER_ID="$(node_env_value "$n" CLUSTER_ID)" \
             KAFKA_PROCESS_ROLES="$(node_env_value "$n" KAFKA_PROCESS_ROLES)" \
@@ -537,8 +540,8 @@ wait_started() {
 check_admin() {
     local props
     props=$(client_config sasl "$ADMIN_USER" "$SECRETS/admin.password")
-    local i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
+    local _attempt
+    for _attempt in 1 2 3 4 5 6 7 8 9 10; do
         if run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(bootstrap_sasl)" \
             --command-config "$props" --list >/dev/null 2>"$STATE/check.log"; then
             return 0
@@ -725,6 +728,7 @@ export KAFKA_TEST_METRICS_URLS=$(metrics_urls)
 EOF
 }
 
+# shellcheck disable=SC2209 # TOOL_EXEC=exec is an assignment for that one call: the tool functions read it
 case "${1:-}" in
     install) install ;;
     start) start ;;
