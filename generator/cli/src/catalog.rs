@@ -60,10 +60,7 @@ pub fn run(environments: &Path, args: &CatalogArgs) -> ExitCode {
         models.iter().map(|(stage, model)| StageCatalog { model, schemas: &schemas[stage] }).collect();
     let files = catalog::render(&stages);
     if let Err(err) = replace_dir(&args.out, &files) {
-        eprintln!(
-            "error: writing {}: {err}\nnothing written: the previous catalog is kept",
-            args.out.display()
-        );
+        eprintln!("error: writing {0}: {err}\nnothing written: {0} is as it was", args.out.display());
         return ExitCode::FAILURE;
     }
     let names: Vec<&str> = models.keys().map(|s| s.as_str()).collect();
