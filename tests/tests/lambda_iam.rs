@@ -494,6 +494,7 @@ async fn the_reconciler_works_under_its_rendered_role() {
             operation: AclOperation::Write,
             host: "*".into(),
         }],
+        subjects: Vec::new(),
     };
     let text = desired.to_json();
     let sha = sha256_hex(&text);

@@ -59,6 +59,7 @@ fn desired(p: &str) -> DesiredState {
         topics,
         service_accounts: vec![account("app"), account("reader")],
         acls,
+        subjects: Vec::new(),
     }
 }
 

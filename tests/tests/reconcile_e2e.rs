@@ -68,6 +68,7 @@ fn desired(p: &str) -> DesiredState {
             account("reader", Authentication::Mtls),
         ],
         acls,
+        subjects: Vec::new(),
     }
 }
 

@@ -79,6 +79,7 @@ fn desired(p: &str, rf2: usize, rf3: usize) -> DesiredState {
             password_parameter: None,
         }],
         acls,
+        subjects: Vec::new(),
     }
 }
 

@@ -57,6 +57,7 @@ fn desired(p: &str, password_parameter: &str, with_audit: bool) -> DesiredState 
             operation: Op::Write,
             host: "*".into(),
         }],
+        subjects: Vec::new(),
     }
 }
 

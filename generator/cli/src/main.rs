@@ -10,6 +10,7 @@ mod package;
 mod plan;
 mod render;
 mod roll;
+mod schemas;
 mod status;
 mod validate;
 

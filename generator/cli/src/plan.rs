@@ -14,6 +14,7 @@ use kafka_reconcile::{Action, DeletePolicy, PasswordSource, Plan, PlanOptions, S
 use crate::deploy::confirm::{self, Confirmation};
 use crate::diagnostics::{FindingFormat, print_findings};
 use crate::output::{OutputFormat, print_json};
+use crate::schemas;
 
 /// How a plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +56,8 @@ pub struct ConnectionArgs {
     /// password rotation; Kafka cannot tell whether a stored password is current).
     #[arg(long)]
     pub sync_scram_passwords: bool,
+    #[command(flatten)]
+    pub registry: crate::schemas::RegistryArgs,
 }
 
 /// Arguments of `gen plan`.
@@ -133,17 +136,23 @@ pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     client.close().await;
+    let Ok(subjects) = schemas::plan(environments, args.stage, args.allow_delete, &args.connection).await
+    else {
+        return ExitCode::FAILURE;
+    };
+    let subjects = subjects.as_ref();
     match args.format {
-        PlanFormat::Text => print!("{}", render::text(&plan)),
-        PlanFormat::Markdown => print!("{}", render::markdown(&plan)),
-        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialise")),
+        PlanFormat::Text => print!("{}{}", render::text(&plan), schemas::text(subjects)),
+        PlanFormat::Markdown => print!("{}{}", render::markdown(&plan), schemas::markdown(subjects)),
+        PlanFormat::Json => println!("{}", schemas::json(&plan, subjects)),
     }
-    if plan.is_refused() {
-        if args.format != PlanFormat::Text {
-            eprintln!("error: {} change(s) refused; see the plan", plan.refusals.len());
+    let refused = plan.refusals.len() + schemas::refused(subjects);
+    if refused > 0 {
+        if args.format != PlanFormat::Text || !plan.is_refused() {
+            eprintln!("error: {refused} change(s) refused; see the plan");
         }
         ExitCode::FAILURE
-    } else if args.detailed_exitcode && !plan.changes.is_empty() {
+    } else if args.detailed_exitcode && (!plan.changes.is_empty() || schemas::pending(subjects)) {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
@@ -180,12 +189,20 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     };
     say(args.format, &render::text(&plan));
     json.plan = serde_json::to_value(&plan).ok();
-    if plan.is_refused() {
-        eprintln!("error: nothing applied: {} change(s) refused (see above)", plan.refusals.len());
+    let Ok(subjects) = schemas::plan(environments, args.stage, args.allow_delete, &args.connection).await
+    else {
+        client.close().await;
+        return (ExitCode::FAILURE, false);
+    };
+    let subjects = subjects.as_ref();
+    say(args.format, &schemas::text(subjects));
+    let refused = plan.refusals.len() + schemas::refused(subjects);
+    if refused > 0 {
+        eprintln!("error: nothing applied: {refused} change(s) refused (see above)");
         client.close().await;
         return (ExitCode::FAILURE, false);
     }
-    if plan.changes.is_empty() {
+    if plan.changes.is_empty() && !schemas::pending(subjects) {
         client.close().await;
         return (ExitCode::SUCCESS, true);
     }
@@ -226,7 +243,9 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     );
     (json.applied, json.failed, json.requests) = (report.applied(), failed.len(), requests);
     json.outcomes = report.outcomes.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
-    if failed.is_empty() {
+    // Subjects after topics: a schema is registered once its topic exists.
+    let subjects_applied = schemas::apply(subjects).await;
+    if failed.is_empty() && subjects_applied {
         (ExitCode::SUCCESS, true)
     } else {
         eprintln!(

@@ -30,6 +30,10 @@ pub struct DesiredState {
     pub topics: Vec<DesiredTopic>,
     pub service_accounts: Vec<DesiredAccount>,
     pub acls: Vec<DesiredAcl>,
+    /// Schema Registry subjects, references before the subjects that use them (absent when the
+    /// stage runs no registry, and in files written before schemas were registered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subjects: Vec<DesiredSubject>,
 }
 
 /// A project's metadata, as declared.
@@ -140,6 +144,19 @@ pub fn desired_state(model: &StageModel) -> DesiredState {
             })
             .collect(),
         acls,
+        subjects: model
+            .schema_registry
+            .iter()
+            .flat_map(|sr| &sr.subjects)
+            .map(|s| DesiredSubject {
+                subject: s.name.clone(),
+                project: s.project.clone(),
+                schema_type: s.schema_type,
+                schema: s.schema.clone(),
+                references: s.references.clone(),
+                compatibility: s.compatibility,
+            })
+            .collect(),
     }
 }
 
@@ -164,6 +181,19 @@ fn platform_acls(model: &StageModel) -> Vec<DesiredAcl> {
         bind(AclResourceType::Topic, "_schemas", AclOperation::Create),
         bind(AclResourceType::Group, "schema-registry", AclOperation::Read),
     ]
+}
+
+/// A Schema Registry subject: the schema (the file's text), the subjects of the named schemas it
+/// uses, and its compatibility level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredSubject {
+    pub subject: String,
+    pub project: String,
+    pub schema_type: crate::model::SchemaType,
+    pub schema: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<crate::model::SubjectReference>,
+    pub compatibility: crate::config::project::Compatibility,
 }
 
 impl DesiredState {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::project::{
-    AclOperation, AclPatternType, AclResourceType, Authentication, DataClassification,
+    AclOperation, AclPatternType, AclResourceType, Authentication, Compatibility, DataClassification,
 };
 use crate::config::stage::{CaKeyAlgorithm, LeafKeyAlgorithm, StageName, VolumeType};
 use crate::span::{Location, Spanned};
@@ -130,6 +130,53 @@ impl Image {
 pub struct SchemaRegistry {
     pub instances: u32,
     pub image: Image,
+    /// The stage's default (the registry's global level).
+    pub compatibility: Compatibility,
+    /// Subjects to register, references before the subjects that use them.
+    pub subjects: Vec<Subject>,
+}
+
+/// A subject of the Schema Registry: one schema, its references and compatibility.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub name: String,
+    pub project: String,
+    pub schema_type: SchemaType,
+    /// The schema file's text, as registered.
+    pub schema: String,
+    pub references: Vec<SubjectReference>,
+    pub compatibility: Compatibility,
+    /// Where it is declared.
+    pub location: Location,
+}
+
+/// A reference from one subject's schema to a named schema registered under another subject.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct SubjectReference {
+    /// The name the schema uses.
+    pub name: String,
+    /// The subject that holds it.
+    pub subject: String,
+}
+
+/// Schema formats of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SchemaType {
+    Avro,
+    Json,
+    Protobuf,
+}
+
+impl SchemaType {
+    /// The REST API's name.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            SchemaType::Avro => "AVRO",
+            SchemaType::Json => "JSON",
+            SchemaType::Protobuf => "PROTOBUF",
+        }
+    }
 }
 
 /// Public NLB.

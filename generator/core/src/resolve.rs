@@ -48,6 +48,7 @@ pub fn resolve_stage(declarations: &Declarations, stage: StageName) -> (Option<S
         return (None, findings);
     };
     project_rules::resolve_projects(declarations, &mut model, &mut findings);
+    crate::validate::subjects::resolve_subjects(declarations, &mut model, &mut findings);
     if findings.has_errors() { (None, findings) } else { (Some(model), findings) }
 }
 

@@ -819,6 +819,70 @@ fn kp213_a_declared_schema_file_exists() {
 }
 
 #[test]
+fn kp216_a_schema_parses_and_the_finding_names_its_file() {
+    let alpha =
+        ALPHA.replace("    partitions: 3\n", "    partitions: 3\n    key_schema: schemas/orders-key.avsc\n");
+    let broken = r#"{"type": "record", "name": "Key", "fields": [{"name": "id"}]}"#;
+    let env = Env::baseline().with(ALPHA_FILE, &alpha).with("projects/schemas/orders-key.avsc", broken);
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP216", ALPHA_FILE, value_at(&alpha, "key_schema: schemas")));
+    assert!(finding.message.contains("schemas/orders-key.avsc"), "{}", finding.message);
+    let fixed = r#"{"type": "record", "name": "Key", "fields": [{"name": "id", "type": "string"}]}"#;
+    assert_clean(env.with("projects/schemas/orders-key.avsc", fixed).findings(&[]));
+    // An unknown file type is refused the same way.
+    let alpha = ALPHA.replace("    partitions: 3\n", "    partitions: 3\n    schema: schemas/orders.xml\n");
+    let env = Env::baseline().with(ALPHA_FILE, &alpha).with("projects/schemas/orders.xml", "<x/>");
+    assert_one(env.findings(&[]), at(&env, "KP216", ALPHA_FILE, value_at(&alpha, "schema: schemas")));
+}
+
+#[test]
+fn kp217_schema_references_resolve() {
+    let order = r#"{"type": "record", "name": "Order", "namespace": "alpha", "fields": [{"name": "total", "type": "alpha.Money"}]}"#;
+    let money = r#"{"type": "record", "name": "Money", "namespace": "alpha", "fields": [{"name": "cents", "type": "long"}]}"#;
+    let alpha = ALPHA.replace("    partitions: 3\n", "    partitions: 3\n    schema: schemas/order.avsc\n");
+    let env = Env::baseline().with(ALPHA_FILE, &alpha).with("projects/schemas/order.avsc", order);
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP217", ALPHA_FILE, value_at(&alpha, "schema: schemas")));
+    assert!(finding.message.contains("alpha.Money"), "{}", finding.message);
+    // Declared as a reference: resolves.
+    let with_ref = alpha.replace(
+        "    schema: schemas/order.avsc\n",
+        "    schema: schemas/order.avsc\n    schema_references:\n      - name: alpha.Money\n        schema: schemas/money.avsc\n",
+    );
+    let env = env.with(ALPHA_FILE, &with_ref).with("projects/schemas/money.avsc", money);
+    assert_clean(env.findings(&[]));
+    // A reference whose file defines another name, and a subject outside the project.
+    let misnamed = with_ref.replace("- name: alpha.Money", "- name: alpha.Cash");
+    let env = env.with(ALPHA_FILE, &misnamed);
+    let findings = env.findings(&[]);
+    assert!(
+        findings.iter().any(|f| f.rule == "KP217" && f.message.contains("defines `alpha.Money`")),
+        "{findings:?}"
+    );
+    let outside = with_ref.replace(
+        "        schema: schemas/money.avsc\n",
+        "        schema: schemas/money.avsc\n        subject: beta.Money\n",
+    );
+    let env = env.with(ALPHA_FILE, &outside);
+    assert_one(env.findings(&[]), at(&env, "KP217", ALPHA_FILE, value_at(&outside, "subject: beta")));
+}
+
+#[test]
+fn kp218_schemas_are_checked_by_a_registry_in_every_lower_stage() {
+    let alpha = ALPHA.replace("    partitions: 3\n", "    partitions: 3\n    schema: schemas/orders.avsc\n");
+    let acc = format!("{ACC}schema_registry:\n  enabled: true\n  instances: 2\n");
+    let env = Env::baseline()
+        .with(ALPHA_FILE, &alpha)
+        .with("projects/schemas/orders.avsc", r#"{"type": "string"}"#)
+        .with(ACC_FILE, &acc);
+    let finding =
+        assert_one(env.findings(&[]), at(&env, "KP218", ALPHA_FILE, value_at(&alpha, "schema: schemas")));
+    assert!(finding.message.contains("registered in acc but dev"), "{}", finding.message);
+    let env = env.with(DEV_FILE, &dev_with("schema_registry:\n  enabled: true\n  instances: 1\n"));
+    assert_clean(env.findings(&[]));
+}
+
+#[test]
 fn kp214_topics_are_shared_with_existing_projects() {
     let alpha = ALPHA.replace("read: [beta]", "read: [beta, betta]");
     let env = Env::baseline().with(ALPHA_FILE, &alpha);

@@ -26,8 +26,10 @@ mod observe;
 pub mod ownership;
 mod passwords;
 mod plan;
+pub mod registry;
 pub mod render;
 pub mod roll;
+pub mod subjects;
 #[cfg(test)]
 mod testkit;
 

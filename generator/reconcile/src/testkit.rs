@@ -68,6 +68,7 @@ pub fn desired() -> DesiredState {
             declared_acl("User:orders-app", "orders.placed.v1", Op::Describe),
             declared_acl("User:orders-audit", "orders.placed.v1", Op::Read),
         ],
+        subjects: Vec::new(),
     }
 }
 

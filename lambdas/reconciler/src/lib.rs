@@ -422,6 +422,7 @@ mod tests {
             topics: vec![],
             service_accounts: vec![],
             acls: vec![],
+            subjects: Vec::new(),
         };
         let e = emptied(&d);
         assert_eq!(e.managed_topic_prefixes, d.managed_topic_prefixes);

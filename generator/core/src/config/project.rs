@@ -108,8 +108,18 @@ pub struct TopicDecl {
     /// Topic configs (only keys the stage policy allows).
     #[serde(default)]
     pub configs: TopicConfigs,
-    /// Schema file (Avro, JSON Schema or Protobuf), relative to the project file.
+    /// Value schema file (Avro `.avsc`, JSON Schema `.json` or Protobuf `.proto`), relative to the
+    /// project file; registered under the subject `<topic>-value`.
     pub schema: Option<Spanned<String>>,
+    /// Key schema file, as `schema`; registered under the subject `<topic>-key`.
+    pub key_schema: Option<Spanned<String>>,
+    /// Named types the key and value schemas use, each registered first under its own subject.
+    #[serde(default)]
+    pub schema_references: Vec<SchemaReferenceDecl>,
+    /// Compatibility of the topic's subjects (default: the stage's `schema_registry.compatibility`).
+    pub compatibility: Option<Spanned<Compatibility>>,
+    /// How the topic's subjects are named (default `topic_name`: `<topic>-key`, `<topic>-value`).
+    pub subject_naming: Option<Spanned<SubjectNaming>>,
     /// Other projects that may read or write this topic.
     pub shared_with: Option<SharedWith>,
     /// Stages the topic exists in (default: all). A topic in a stage must exist in every stage below it.
@@ -117,6 +127,77 @@ pub struct TopicDecl {
     /// Per-stage overrides.
     #[serde(default)]
     pub overrides: BTreeMap<StageName, TopicOverride>,
+}
+
+/// A named schema another schema refers to (Avro: a record, enum or fixed by its full name).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaReferenceDecl {
+    /// The name the referring schema uses (Avro: the full name, e.g. `com.example.Money`).
+    pub name: Spanned<String>,
+    /// Schema file defining it, relative to the project file.
+    pub schema: Spanned<String>,
+    /// Subject it is registered under (default `<project>.<name>`); must start with `<project>.`.
+    pub subject: Option<Spanned<String>>,
+}
+
+/// Schema Registry compatibility levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Compatibility {
+    None,
+    Backward,
+    BackwardTransitive,
+    Forward,
+    ForwardTransitive,
+    Full,
+    FullTransitive,
+}
+
+impl Compatibility {
+    /// Every level.
+    pub const ALL: [Compatibility; 7] = [
+        Compatibility::None,
+        Compatibility::Backward,
+        Compatibility::BackwardTransitive,
+        Compatibility::Forward,
+        Compatibility::ForwardTransitive,
+        Compatibility::Full,
+        Compatibility::FullTransitive,
+    ];
+
+    /// The lowercase name, as declared (and as Confluent's registry takes it in its settings).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compatibility::None => "none",
+            Compatibility::Backward => "backward",
+            Compatibility::BackwardTransitive => "backward_transitive",
+            Compatibility::Forward => "forward",
+            Compatibility::ForwardTransitive => "forward_transitive",
+            Compatibility::Full => "full",
+            Compatibility::FullTransitive => "full_transitive",
+        }
+    }
+
+    /// The name of the registry's REST API, e.g. `BACKWARD_TRANSITIVE`.
+    pub fn api_name(self) -> String {
+        self.as_str().to_ascii_uppercase()
+    }
+
+    /// Parses the REST API's name (any case).
+    pub fn from_api_name(name: &str) -> Option<Compatibility> {
+        Compatibility::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+/// Subject naming strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectNaming {
+    /// `<topic>-key` and `<topic>-value` (Confluent's TopicNameStrategy).
+    TopicName,
+    /// `<topic>-<record full name>` (TopicRecordNameStrategy); Avro only.
+    TopicRecordName,
 }
 
 /// Projects a topic is shared with.

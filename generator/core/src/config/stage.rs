@@ -267,6 +267,8 @@ pub struct SchemaRegistrySettings {
     pub instances: Option<Spanned<u32>>,
     /// Confluent Schema Registry image.
     pub image: Option<ImageSettings>,
+    /// Default compatibility of the stage's subjects (the registry's global level).
+    pub compatibility: Option<Spanned<crate::config::project::Compatibility>>,
 }
 
 /// Private DNS.

@@ -725,7 +725,14 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
         ("SCHEMA_REGISTRY_SSL_KEYSTORE_TYPE", "PEM".into()),
         ("SCHEMA_REGISTRY_SSL_KEYSTORE_LOCATION", "/etc/schema-registry/secrets/node.pem".into()),
         ("SCHEMA_REGISTRY_KAFKASTORE_TOPIC", "_schemas".into()),
-        ("SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL", "backward_transitive".into()),
+        (
+            "SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL",
+            model
+                .schema_registry
+                .as_ref()
+                .map_or("backward_transitive", |sr| sr.compatibility.as_str())
+                .into(),
+        ),
         ("SCHEMA_REGISTRY_HEAP_OPTS", "-Xms512m -Xmx512m".into()),
     ];
     let secrets: Vec<Value> = ["certificate", "chain", "private-key"]

@@ -648,6 +648,12 @@ pub fn resolve_infrastructure(
                         .unwrap_or_else(|| "confluentinc/cp-schema-registry".into()),
                     tag: image.tag.map(|t| t.value).unwrap_or_else(|| tag.value.clone()),
                 },
+                compatibility: sr
+                    .compatibility
+                    .map(|c| c.value)
+                    .unwrap_or(crate::config::project::Compatibility::BackwardTransitive),
+                // Filled from the projects (validate::subjects).
+                subjects: Vec::new(),
             }
         });
 

@@ -7,3 +7,4 @@ pub mod cluster;
 pub mod kafka_configs;
 pub mod monitoring;
 pub mod projects;
+pub mod subjects;

@@ -524,7 +524,8 @@ fn resolve_topic(
         findings.push(Finding::error("KP208", &min_isr.location, format!("min.insync.replicas {isr} with replication factor {} in {}", replication.value, model.stage))
             .hint("min.insync.replicas must be below the replication factor, or losing one broker stops producers"));
     }
-    if let Some(schema) = &decl.schema {
+    let references = decl.schema_references.iter().map(|r| &r.schema);
+    for schema in decl.schema.iter().chain(&decl.key_schema).chain(references) {
         let path = sibling(&file.path, schema);
         let inside = std::path::Path::new(&schema.value)
             .components()
