@@ -485,6 +485,8 @@ async fn the_reconciler_works_under_its_rendered_role() {
             principal: format!("User:{account}"),
             authentication: Authentication::Scram,
             password_parameter: Some(password_parameter.clone()),
+            scram_users: Vec::new(),
+            rotation_token: None,
         }],
         acls: vec![DesiredAcl {
             principal: format!("User:{account}"),
@@ -495,6 +497,7 @@ async fn the_reconciler_works_under_its_rendered_role() {
             host: "*".into(),
         }],
         subjects: Vec::new(),
+        rotation_overlap_hours: 24,
     };
     let text = desired.to_json();
     let sha = sha256_hex(&text);

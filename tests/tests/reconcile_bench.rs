@@ -49,6 +49,8 @@ fn desired(p: &str) -> DesiredState {
         principal: format!("User:{p}-{suffix}"),
         authentication: Authentication::Mtls,
         password_parameter: None,
+        scram_users: Vec::new(),
+        rotation_token: None,
     };
     DesiredState {
         format_version: 1,
@@ -60,6 +62,7 @@ fn desired(p: &str) -> DesiredState {
         service_accounts: vec![account("app"), account("reader")],
         acls,
         subjects: Vec::new(),
+        rotation_overlap_hours: 24,
     }
 }
 

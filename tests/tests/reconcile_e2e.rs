@@ -37,6 +37,8 @@ fn desired(p: &str) -> DesiredState {
         principal: format!("User:{p}-{suffix}"),
         authentication,
         password_parameter: None,
+        scram_users: Vec::new(),
+        rotation_token: None,
     };
     let mut acls = vec![
         topic_acl(&format!("User:{p}-app"), &format!("{p}.events.v1"), Op::Write),
@@ -69,6 +71,7 @@ fn desired(p: &str) -> DesiredState {
         ],
         acls,
         subjects: Vec::new(),
+        rotation_overlap_hours: 24,
     }
 }
 

@@ -77,9 +77,12 @@ fn desired(p: &str, rf2: usize, rf3: usize) -> DesiredState {
             principal: format!("User:{p}-app"),
             authentication: Authentication::Scram,
             password_parameter: None,
+            scram_users: Vec::new(),
+            rotation_token: None,
         }],
         acls,
         subjects: Vec::new(),
+        rotation_overlap_hours: 24,
     }
 }
 

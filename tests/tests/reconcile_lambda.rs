@@ -48,6 +48,8 @@ fn desired(p: &str, password_parameter: &str, with_audit: bool) -> DesiredState 
             principal: format!("User:{p}-app"),
             authentication: Authentication::Scram,
             password_parameter: Some(password_parameter.into()),
+            scram_users: Vec::new(),
+            rotation_token: None,
         }],
         acls: vec![DesiredAcl {
             principal: format!("User:{p}-app"),
@@ -58,6 +60,7 @@ fn desired(p: &str, password_parameter: &str, with_audit: bool) -> DesiredState 
             host: "*".into(),
         }],
         subjects: Vec::new(),
+        rotation_overlap_hours: 24,
     }
 }
 

@@ -52,8 +52,8 @@ pub struct ConnectionArgs {
     /// passwords are read from the SSM parameters the platform wrote (AWS credentials needed).
     #[arg(long, env = "GEN_SCRAM_PASSWORDS_FILE")]
     pub scram_passwords_file: Option<PathBuf>,
-    /// Write the SCRAM credential of every SCRAM account, not only missing ones (after a
-    /// password rotation; Kafka cannot tell whether a stored password is current).
+    /// Write the SCRAM credential of every SCRAM account again, not only missing or outdated
+    /// ones (rotations need no flag: see docs/operators-guide.md, "Credential rotation").
     #[arg(long)]
     pub sync_scram_passwords: bool,
     #[command(flatten)]
@@ -276,6 +276,7 @@ fn options(allow_delete: bool, connection: &ConnectionArgs) -> PlanOptions {
     PlanOptions {
         deletes: if allow_delete { DeletePolicy::Allow } else { DeletePolicy::Refuse },
         scram: if connection.sync_scram_passwords { ScramSync::All } else { ScramSync::Missing },
+        now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     }
 }
 
@@ -310,13 +311,24 @@ async fn connect_and_plan(
     let desired = &stage.desired;
     let config = admin_config(stage, connection)?;
     let client = AdminClient::connect(config).await.map_err(|e| e.to_string())?;
-    let observed = match kafka_reconcile::observe(&client, desired).await {
+    let mut observed = match kafka_reconcile::observe(&client, desired).await {
         Ok(o) => o,
         Err(e) => {
             client.close().await;
             return Err(format!("cannot read the cluster's state: {e}"));
         }
     };
+    // Rotation state lives in SSM: read it unless a passwords file stands in for SSM or no AWS
+    // region is configured (then each SCRAM account is planned as one user, as before rotations).
+    let aws = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());
+    if connection.scram_passwords_file.is_none() && has_scram_accounts(desired) && !aws {
+        eprintln!("note: no AWS region configured: credential rotations are not read from SSM");
+    }
+    if connection.scram_passwords_file.is_none() && has_scram_accounts(desired) && aws {
+        let config = crate::aws::sdk_config(None).await;
+        observed.credentials =
+            PasswordSource::Ssm(aws_sdk_ssm::Client::new(&config)).credentials(desired).await;
+    }
     Ok((client, kafka_reconcile::plan(desired, &observed, options)))
 }
 
@@ -343,12 +355,19 @@ pub(crate) fn admin_config(stage: &Stage, c: &ConnectionArgs) -> Result<AdminCon
     Ok(config)
 }
 
-/// Passwords are needed only when SCRAM credentials are written; only then is SSM contacted.
+fn has_scram_accounts(desired: &DesiredState) -> bool {
+    desired.service_accounts.iter().any(|a| a.password_parameter.is_some())
+}
+
+/// Passwords are needed only when SCRAM credentials are written or rotations published; only
+/// then is SSM contacted.
 async fn password_source(plan: &Plan, c: &ConnectionArgs) -> Result<PasswordSource, String> {
     if let Some(file) = &c.scram_passwords_file {
         return PasswordSource::from_file(file).map_err(|e| e.to_string());
     }
-    if !plan.changes.iter().any(|ch| matches!(ch.action, Action::UpsertScramCredential { .. })) {
+    if !plan.changes.iter().any(|ch| {
+        matches!(ch.action, Action::UpsertScramCredential { .. } | Action::PromoteCredential { .. })
+    }) {
         return Ok(PasswordSource::Unavailable("no SCRAM credentials to write".into()));
     }
     let config = crate::aws::sdk_config(None).await;

@@ -11,8 +11,20 @@ use crate::config::project::{
 use crate::model::{AclBinding, StageModel};
 use crate::render::names;
 
-/// Version of the desired-state format; the reconciler refuses newer ones.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the desired-state format; the reconciler refuses newer ones. Version 2: SCRAM
+/// accounts have two Kafka users (rotation slots) with the same ACLs.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Appended to a SCRAM account's name for its second Kafka user (the alternate rotation slot).
+/// Account names cannot end with it (KP308).
+pub const ALTERNATE_USER_SUFFIX: &str = ".alt";
+
+/// Hours a rotated account's previous credential keeps working when a desired state says nothing.
+pub const DEFAULT_ROTATION_OVERLAP_HOURS: u32 = 24;
+
+fn default_overlap() -> u32 {
+    DEFAULT_ROTATION_OVERLAP_HOURS
+}
 
 /// Everything the reconciler needs, and nothing secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +46,10 @@ pub struct DesiredState {
     /// stage runs no registry, and in files written before schemas were registered).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subjects: Vec<DesiredSubject>,
+    /// Hours a rotated SCRAM account's previous Kafka user keeps its credential after the new one
+    /// was published (`passwords.rotation_overlap_hours`).
+    #[serde(default = "default_overlap")]
+    pub rotation_overlap_hours: u32,
 }
 
 /// A project's metadata, as declared.
@@ -70,6 +86,22 @@ pub struct DesiredAccount {
     pub authentication: Authentication,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_parameter: Option<String>,
+    /// SCRAM accounts: the two Kafka users a rotation alternates between (`<name>`,
+    /// `<name>.alt`); both carry the account's ACLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scram_users: Vec<String>,
+    /// SCRAM accounts: the password's rotation token, so that a rotation changes the desired
+    /// state and the reconciler runs after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_token: Option<String>,
+}
+
+impl DesiredAccount {
+    /// The SCRAM users of the account: the declared slots, or the account name alone (a desired
+    /// state written before slots existed).
+    pub fn scram_user_slots(&self) -> Vec<String> {
+        if self.scram_users.is_empty() { vec![self.name.clone()] } else { self.scram_users.clone() }
+    }
 }
 
 /// An ACL binding (always ALLOW; everything else is denied by the authorizer).
@@ -99,6 +131,7 @@ impl From<&AclBinding> for DesiredAcl {
 /// The desired state of a resolved stage.
 pub fn desired_state(model: &StageModel) -> DesiredState {
     let mut acls: Vec<DesiredAcl> = model.acls.iter().map(DesiredAcl::from).collect();
+    acls.extend(alternate_user_acls(model, &acls));
     acls.extend(platform_acls(model));
     acls.sort();
     acls.dedup();
@@ -141,6 +174,13 @@ pub fn desired_state(model: &StageModel) -> DesiredState {
                 authentication: a.authentication,
                 password_parameter: (a.authentication == Authentication::Scram)
                     .then(|| names::account_password(model, &a.name)),
+                scram_users: if a.authentication == Authentication::Scram {
+                    vec![a.name.value.clone(), alternate_user(&a.name.value)]
+                } else {
+                    Vec::new()
+                },
+                rotation_token: (a.authentication == Authentication::Scram)
+                    .then(|| model.passwords.account_token(&a.name.value)),
             })
             .collect(),
         acls,
@@ -157,7 +197,30 @@ pub fn desired_state(model: &StageModel) -> DesiredState {
                 compatibility: s.compatibility,
             })
             .collect(),
+        rotation_overlap_hours: model.passwords.rotation_overlap_hours,
     }
+}
+
+/// The Kafka user of a SCRAM account's alternate rotation slot.
+pub fn alternate_user(account: &str) -> String {
+    format!("{account}{ALTERNATE_USER_SUFFIX}")
+}
+
+/// A SCRAM account's alternate user gets every binding of the account, so that either slot can
+/// be the current one.
+fn alternate_user_acls(model: &StageModel, acls: &[DesiredAcl]) -> Vec<DesiredAcl> {
+    let alternates: BTreeMap<String, String> = model
+        .service_accounts
+        .iter()
+        .filter(|a| a.authentication == Authentication::Scram)
+        .map(|a| (a.principal(), format!("User:{}", alternate_user(&a.name.value))))
+        .collect();
+    acls.iter()
+        .filter_map(|acl| {
+            let principal = alternates.get(&acl.principal)?;
+            Some(DesiredAcl { principal: principal.clone(), ..acl.clone() })
+        })
+        .collect()
 }
 
 /// Bindings the platform's own components need (Schema Registry on its internal topic).

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod credential;
 pub mod desired;
 pub mod diagnostics;
 pub mod digest;

@@ -222,6 +222,21 @@ pub struct PasswordPolicy {
     pub length: u32,
     pub exclude_characters: String,
     pub rotation_token: String,
+    /// Per SCRAM account: a token whose change rotates that account's password alone.
+    pub account_rotation_tokens: BTreeMap<String, Spanned<String>>,
+    /// How long the previous password of a rotated account still logs in.
+    pub rotation_overlap_hours: u32,
+}
+
+impl PasswordPolicy {
+    /// The rotation token of an account's password: the stage's, plus the account's own when set
+    /// (so that an account without one keeps the token it always had).
+    pub fn account_token(&self, account: &str) -> String {
+        match self.account_rotation_tokens.get(account) {
+            Some(own) => format!("{}/{}", self.rotation_token, own.value),
+            None => self.rotation_token.clone(),
+        }
+    }
 }
 
 /// Topic policy of the stage.

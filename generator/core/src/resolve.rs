@@ -49,6 +49,7 @@ pub fn resolve_stage(declarations: &Declarations, stage: StageName) -> (Option<S
     };
     project_rules::resolve_projects(declarations, &mut model, &mut findings);
     crate::validate::subjects::resolve_subjects(declarations, &mut model, &mut findings);
+    crate::validate::cluster::check_account_rotations(&model, &mut findings);
     if findings.has_errors() { (None, findings) } else { (Some(model), findings) }
 }
 

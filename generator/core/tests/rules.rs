@@ -1198,11 +1198,12 @@ fn alpha_with_many_accounts(n: usize) -> String {
 
 #[test]
 fn kp401_a_stack_stays_within_500_resources() {
-    // The secrets stack holds one custom resource per account, besides the admin's and the nodes'.
-    let env = Env::baseline().with(ALPHA_FILE, &alpha_with_many_accounts(500));
+    // The secrets stack holds two resources per SCRAM account (its password and its read
+    // policy), besides the admin's and the nodes'.
+    let env = Env::baseline().with(ALPHA_FILE, &alpha_with_many_accounts(250));
     let finding = assert_one(env.findings(&[]), rule("KP401"));
     assert!(finding.message.starts_with("stack kafka-dev-secrets has 50"), "{finding}");
-    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_many_accounts(450)).findings(&[]));
+    assert_clean(Env::baseline().with(ALPHA_FILE, &alpha_with_many_accounts(240)).findings(&[]));
 }
 
 // KP402 (template over 1 MB) and KP403 (over 200 parameters or outputs) guard the renderer: with

@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 
 use kafka_admin::{
-    AclFilter, AdminClient, ConfigChanges, ConfigOp, ConfigResource, NewPartitions, NewTopic, ScramMechanism,
-    ScramUpsert,
+    AclFilter, AdminClient, ConfigChanges, ConfigOp, ConfigResource, NewPartitions, NewTopic, ScramDeletion,
+    ScramMechanism, ScramUpsert,
 };
+use kafka_platform_core::credential::scram_iterations;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -129,13 +130,16 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
     let mut upserts = Vec::new();
     let mut upsert_owner = Vec::new();
     for &i in &upserts_idx {
-        if let Action::UpsertScramCredential { user, password_parameter } = &plan.changes[i].action {
-            match passwords.password(user, password_parameter.as_deref()).await {
-                Ok(password) => {
+        if let Action::UpsertScramCredential { user, account, password_parameter, generation } =
+            &plan.changes[i].action
+        {
+            let credential = passwords.credential(account, password_parameter.as_deref()).await;
+            match credential.and_then(|c| password_of(&c, account, user, *generation)) {
+                Ok((password, generation)) => {
                     upserts.push(ScramUpsert {
                         user: user.clone(),
                         mechanism: ScramMechanism::Sha512,
-                        iterations: SCRAM_ITERATIONS,
+                        iterations: scram_iterations(generation),
                         password,
                     });
                     upsert_owner.push(i);
@@ -160,6 +164,46 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
         })
         .collect();
     record(&mut errors, &acl_creates, call(&bindings, client.create_acls(&bindings)).await);
+
+    // Rotations: published only once the account's new user has its credential and its ACLs.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    for i in indexed(|a| matches!(a, Action::PromoteCredential { .. })) {
+        let Action::PromoteCredential { account, password_parameter, generation, user } =
+            &plan.changes[i].action
+        else {
+            unreachable!("picked promotions")
+        };
+        let principal = format!("User:{user}");
+        let blocked = plan.changes.iter().zip(&errors).any(|(c, e)| {
+            e.is_some()
+                && match &c.action {
+                    Action::UpsertScramCredential { account: a, .. } => a == account,
+                    Action::CreateAcl { acl } => acl.principal == principal,
+                    _ => false,
+                }
+        });
+        errors[i] = if blocked {
+            Some(format!("not published: writing user {user}'s credential or ACLs failed (see above)"))
+        } else {
+            passwords.promote(account, password_parameter, *generation, now).await.err()
+        };
+    }
+
+    let scram_deletes = indexed(|a| matches!(a, Action::DeleteScramCredential { .. }));
+    let deletions: Vec<ScramDeletion> = scram_deletes
+        .iter()
+        .map(|&i| match &plan.changes[i].action {
+            Action::DeleteScramCredential { user, .. } => {
+                ScramDeletion { user: user.clone(), mechanism: ScramMechanism::Sha512 }
+            }
+            _ => unreachable!("picked credential deletes"),
+        })
+        .collect();
+    record(
+        &mut errors,
+        &scram_deletes,
+        call(&deletions, client.alter_user_scram_credentials(&[], &deletions)).await,
+    );
 
     let acl_deletes = indexed(|a| matches!(a, Action::DeleteAcl { .. }));
     let filters: Vec<AclFilter> = acl_deletes
@@ -187,6 +231,29 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
     let outcomes =
         plan.changes.iter().cloned().zip(errors).map(|(change, error)| Outcome { change, error }).collect();
     Ok(ApplyReport { outcomes })
+}
+
+/// The password `user` logs in with in the stored credential, and its generation: the planned
+/// generation (current or pending), or with none planned the current one if it is `user`'s.
+fn password_of(
+    c: &kafka_platform_core::credential::StoredCredential,
+    account: &str,
+    user: &str,
+    generation: Option<u64>,
+) -> std::result::Result<(kafka_admin::Secret, u64), String> {
+    let pending = c.pending.as_ref().map(|p| (p.username.as_str(), p.generation, &p.password));
+    let current = (c.username.as_str(), c.generation, &c.password);
+    let found = [Some(current), pending]
+        .into_iter()
+        .flatten()
+        .find(|(u, g, _)| *u == user && generation.is_none_or(|want| want == *g));
+    match found {
+        Some((_, g, password)) => Ok((kafka_admin::Secret::new(password.clone()), g)),
+        None => Err(format!(
+            "the credential of account {account} changed since the plan (no {} for user {user}); run again",
+            generation.map_or("current generation".to_string(), |g| format!("generation {g}"))
+        )),
+    }
 }
 
 /// Skips the request when there is nothing to send.

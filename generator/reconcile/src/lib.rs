@@ -38,8 +38,8 @@ pub use error::{Error, Result};
 pub use observe::observe;
 pub use passwords::PasswordSource;
 pub use plan::{
-    Action, Change, ConfigDelta, DeletePolicy, ObservedState, ObservedTopic, Plan, PlanOptions, PlanSummary,
-    Refusal, ScramSync, plan,
+    Action, Change, ConfigDelta, DeletePolicy, ObservedCredential, ObservedState, ObservedTopic, Plan,
+    PlanOptions, PlanSummary, Refusal, ScramSync, plan,
 };
 
 use kafka_platform_core::desired::{DesiredState, FORMAT_VERSION};
@@ -79,7 +79,7 @@ mod tests {
         assert_eq!(parse_desired_state(&text, None).unwrap().stage, "dev");
         let e = parse_desired_state(&text, Some(&"0".repeat(64))).unwrap_err().to_string();
         assert!(e.contains("not the one the template was rendered with"), "{e}");
-        let newer = text.replace("\"format_version\": 1", "\"format_version\": 99");
+        let newer = text.replace("\"format_version\": 2", "\"format_version\": 99");
         let e = parse_desired_state(&newer, None).unwrap_err().to_string();
         assert!(e.contains("newer than this reconciler understands"), "{e}");
         assert!(parse_desired_state("{", None).is_err());

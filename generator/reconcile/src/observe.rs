@@ -35,9 +35,15 @@ pub async fn observe(client: &AdminClient, desired: &DesiredState) -> Result<Obs
         );
     }
     observed.acls = client.describe_acls(&AclFilter::any()).await?.into_iter().collect();
-    observed.scram_users = client
-        .describe_user_scram_credentials(None)
-        .await?
+    let credentials = client.describe_user_scram_credentials(None).await?;
+    observed.scram_iterations = credentials
+        .iter()
+        .filter_map(|(user, infos)| {
+            let sha512 = infos.iter().find(|i| i.mechanism == kafka_admin::ScramMechanism::Sha512)?;
+            Some((user.clone(), sha512.iterations))
+        })
+        .collect();
+    observed.scram_users = credentials
         .into_iter()
         .map(|(user, infos)| (user, infos.into_iter().map(|i| i.mechanism).collect()))
         .collect();

@@ -34,6 +34,13 @@ impl Ownership {
                 .service_accounts
                 .iter()
                 .map(|a| a.principal.clone())
+                // Both rotation users of a SCRAM account are the account's.
+                .chain(
+                    desired
+                        .service_accounts
+                        .iter()
+                        .flat_map(|a| a.scram_users.iter().map(|u| format!("User:{u}"))),
+                )
                 .chain(desired.acls.iter().map(|a| a.principal.clone()))
                 .collect(),
             declared_topics: desired.topics.iter().map(|t| t.name.clone()).collect(),

@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use kafka_admin::Secret;
+use kafka_platform_core::config::project::Authentication;
+use kafka_platform_core::credential::StoredCredential;
+use kafka_platform_core::desired::DesiredState;
 
 use crate::error::{Error, Result};
+use crate::plan::ObservedCredential;
 
 /// A source of SCRAM passwords.
 pub enum PasswordSource {
@@ -72,6 +76,103 @@ impl PasswordSource {
             }
             PasswordSource::Unavailable(why) => Err(format!("no password for account {account}: {why}")),
         }
+    }
+}
+
+impl PasswordSource {
+    /// The stored credential of `account` (a passwords file holds generation 1 of its first user).
+    pub async fn credential(
+        &self,
+        account: &str,
+        parameter: Option<&str>,
+    ) -> std::result::Result<StoredCredential, String> {
+        let value = self.password(account, parameter).await?;
+        StoredCredential::parse(value.expose(), account)
+    }
+
+    /// The non-secret state of every SCRAM account's parameter, for the plan. Only SSM knows
+    /// generations; an account whose parameter cannot be read is left out (and planned as if its
+    /// generation were unknown), with a warning.
+    pub async fn credentials(&self, desired: &DesiredState) -> BTreeMap<String, ObservedCredential> {
+        let mut out = BTreeMap::new();
+        if !matches!(self, PasswordSource::Ssm(_)) {
+            return out;
+        }
+        for a in desired.service_accounts.iter().filter(|a| a.authentication == Authentication::Scram) {
+            match self.credential(&a.name, a.password_parameter.as_deref()).await {
+                Ok(c) => {
+                    let pending = c.pending.as_ref().map(|p| (p.username.clone(), p.generation));
+                    let observed = ObservedCredential {
+                        username: c.username,
+                        generation: c.generation,
+                        rotated_at: c.rotated_at,
+                        pending,
+                    };
+                    out.insert(a.name.clone(), observed);
+                }
+                Err(reason) => tracing::warn!(account = %a.name, %reason, "credential unreadable"),
+            }
+        }
+        out
+    }
+
+    /// Makes the pending generation `generation` of `account` the one clients read, stamped with
+    /// `now`. Refused when the parameter no longer has that generation pending (rotated again or
+    /// promoted meanwhile). The value keeps the parameter's KMS key.
+    pub async fn promote(
+        &self,
+        account: &str,
+        parameter: &str,
+        generation: u64,
+        now: u64,
+    ) -> std::result::Result<(), String> {
+        let PasswordSource::Ssm(client) = self else {
+            return Err(format!("account {account}: a rotation is published in SSM only"));
+        };
+        let stored = self.credential(account, Some(parameter)).await?;
+        let promoted = match stored.pending.as_ref().map(|p| p.generation) {
+            Some(g) if g == generation => stored.promote(now).expect("pending"),
+            _ => {
+                return Err(format!(
+                    "SSM parameter {parameter} of account {account} no longer has generation {generation}                      pending; run the reconciler again"
+                ));
+            }
+        };
+        let described = client
+            .describe_parameters()
+            .parameter_filters(
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key("Name")
+                    .option("Equals")
+                    .values(parameter)
+                    .build()
+                    .map_err(|e| format!("describing {parameter}: {e}"))?,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot describe SSM parameter {parameter}: {}",
+                    aws_sdk_ssm::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let key_id = described.parameters.unwrap_or_default().into_iter().find_map(|p| p.key_id);
+        client
+            .put_parameter()
+            .name(parameter)
+            .value(promoted.to_json())
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .set_key_id(key_id)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot write SSM parameter {parameter}: {}",
+                    aws_sdk_ssm::error::DisplayErrorContext(&e)
+                )
+            })?;
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_admin::{AclBinding, ScramMechanism};
 use kafka_platform_core::config::project::Authentication;
+use kafka_platform_core::credential::scram_iterations;
 use kafka_platform_core::desired::DesiredState;
 use serde::Serialize;
 
@@ -19,6 +20,25 @@ pub struct ObservedState {
     pub acls: BTreeSet<AclBinding>,
     /// SCRAM mechanisms per user that has credentials.
     pub scram_users: BTreeMap<String, Vec<ScramMechanism>>,
+    /// Iteration count of each user's SCRAM-SHA-512 credential: it tells which generation of a
+    /// rotating account the user holds ([`kafka_platform_core::credential::scram_iterations`]).
+    pub scram_iterations: BTreeMap<String, i32>,
+    /// What the SCRAM accounts' parameters say, by account (see [`crate::PasswordSource::credentials`]);
+    /// an account without an entry is treated as one user with an unknown generation.
+    pub credentials: BTreeMap<String, ObservedCredential>,
+}
+
+/// The non-secret part of a SCRAM account's stored credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedCredential {
+    /// The Kafka user clients log in as.
+    pub username: String,
+    /// Its generation.
+    pub generation: u64,
+    /// When it was promoted (Unix seconds).
+    pub rotated_at: Option<u64>,
+    /// The pending next generation's user and generation.
+    pub pending: Option<(String, u64)>,
 }
 
 /// A topic as it is on the cluster.
@@ -64,6 +84,9 @@ pub struct PlanOptions {
     pub deletes: DeletePolicy,
     /// SCRAM credentials.
     pub scram: ScramSync,
+    /// The time the plan is made at (Unix seconds): a rotated account's previous user keeps its
+    /// credential until `rotated_at` plus the stage's overlap.
+    pub now: u64,
 }
 
 /// One configuration key of a topic: `old` on the cluster (`None`: not set on the topic), `new`
@@ -113,8 +136,30 @@ pub enum Action {
     UpsertScramCredential {
         /// User name (principal `User:<user>`).
         user: String,
+        /// The service account.
+        account: String,
         /// SSM parameter holding the password, when declared.
         password_parameter: Option<String>,
+        /// The credential generation written (`None`: whatever the parameter holds at apply).
+        generation: Option<u64>,
+    },
+    /// Make a rotated account's pending generation the one clients read (after it is in Kafka).
+    PromoteCredential {
+        /// The service account.
+        account: String,
+        /// Its SSM parameter.
+        password_parameter: String,
+        /// The pending generation.
+        generation: u64,
+        /// The user it logs in as.
+        user: String,
+    },
+    /// Delete the SCRAM-SHA-512 credential of a rotated account's previous user.
+    DeleteScramCredential {
+        /// User name.
+        user: String,
+        /// The service account.
+        account: String,
     },
     /// Create an ACL binding.
     CreateAcl {
@@ -153,8 +198,11 @@ impl Action {
             Action::UpdateTopicConfigs { .. } => 2,
             Action::UpsertScramCredential { .. } => 3,
             Action::CreateAcl { .. } => 4,
-            Action::DeleteAcl { .. } => 5,
-            Action::DeleteTopic { .. } => 6,
+            // After its credential and the ACLs of its user exist.
+            Action::PromoteCredential { .. } => 5,
+            Action::DeleteScramCredential { .. } => 6,
+            Action::DeleteAcl { .. } => 7,
+            Action::DeleteTopic { .. } => 8,
         }
     }
 }
@@ -208,6 +256,10 @@ pub struct PlanSummary {
     pub acls_to_delete: usize,
     /// SCRAM credentials to write.
     pub scram_credentials_to_upsert: usize,
+    /// Rotated credentials to publish to clients.
+    pub credentials_to_promote: usize,
+    /// Previous users' SCRAM credentials to delete (their overlap ended).
+    pub scram_credentials_to_delete: usize,
     /// Refusals.
     pub refused: usize,
     /// Skipped destructive changes.
@@ -241,6 +293,8 @@ impl Plan {
                 Action::CreateAcl { .. } => s.acls_to_create += 1,
                 Action::DeleteAcl { .. } => s.acls_to_delete += 1,
                 Action::UpsertScramCredential { .. } => s.scram_credentials_to_upsert += 1,
+                Action::PromoteCredential { .. } => s.credentials_to_promote += 1,
+                Action::DeleteScramCredential { .. } => s.scram_credentials_to_delete += 1,
             }
         }
         s
@@ -252,7 +306,7 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, options: PlanOptio
     let mut builder = Builder::new(desired, options);
     let owner = Ownership::of(desired);
     plan_topics(desired, observed, &owner, &mut builder);
-    plan_scram(desired, observed, options.scram, &mut builder);
+    plan_scram(desired, observed, options, &mut builder);
     plan_acls(desired, observed, &owner, &mut builder);
     builder.finish()
 }
@@ -424,22 +478,75 @@ fn plan_configs(
     }
 }
 
-fn plan_scram(desired: &DesiredState, observed: &ObservedState, sync: ScramSync, b: &mut Builder) {
+/// Per SCRAM account: the generation clients read (or the pending one) has its credential in
+/// Kafka; a pending one is then promoted; the previous user's credential is deleted once the
+/// overlap after the last promotion ends.
+fn plan_scram(desired: &DesiredState, observed: &ObservedState, options: PlanOptions, b: &mut Builder) {
+    let overlap = u64::from(desired.rotation_overlap_hours) * 3600;
     for account in desired.service_accounts.iter().filter(|a| a.authentication == Authentication::Scram) {
-        let present =
-            observed.scram_users.get(&account.name).is_some_and(|m| m.contains(&ScramMechanism::Sha512));
-        let reason = match (present, sync) {
-            (false, _) => "SCRAM account without a SCRAM-SHA-512 credential on the cluster",
-            (true, ScramSync::All) => "password sync of every SCRAM account requested",
-            (true, ScramSync::Missing) => continue,
+        let has =
+            |user: &str| observed.scram_users.get(user).is_some_and(|m| m.contains(&ScramMechanism::Sha512));
+        let holds = |user: &str, generation: u64| {
+            observed.scram_iterations.get(user) == Some(&scram_iterations(generation))
         };
-        b.add(
-            Action::UpsertScramCredential {
-                user: account.name.clone(),
-                password_parameter: account.password_parameter.clone(),
-            },
-            reason,
-        );
+        let upsert = |user: &str, generation: Option<u64>| Action::UpsertScramCredential {
+            user: user.to_string(),
+            account: account.name.clone(),
+            password_parameter: account.password_parameter.clone(),
+            generation,
+        };
+        let Some(stored) = observed.credentials.get(&account.name) else {
+            // Generation unknown (no SSM here): the first user, written when missing.
+            let user = &account.scram_user_slots()[0];
+            let reason = match (has(user), options.scram) {
+                (false, _) => "SCRAM account without a SCRAM-SHA-512 credential on the cluster",
+                (true, ScramSync::All) => "password sync of every SCRAM account requested",
+                (true, ScramSync::Missing) => continue,
+            };
+            b.add(upsert(user, None), reason);
+            continue;
+        };
+        let (user, generation) =
+            stored.pending.clone().unwrap_or((stored.username.clone(), stored.generation));
+        let reason = if !has(&user) {
+            Some(format!("generation {generation} is not on the cluster yet"))
+        } else if !holds(&user, generation) {
+            Some(format!("user {user} holds another generation than {generation}"))
+        } else if options.scram == ScramSync::All {
+            Some("password sync of every SCRAM account requested".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            b.add(upsert(&user, Some(generation)), reason);
+        }
+        if stored.pending.is_some() {
+            b.add(
+                Action::PromoteCredential {
+                    account: account.name.clone(),
+                    password_parameter: account.password_parameter.clone().unwrap_or_default(),
+                    generation,
+                    user: user.clone(),
+                },
+                format!("rotated: clients get generation {generation} once it is on the cluster"),
+            );
+            continue;
+        }
+        // The previous user: kept for the overlap only if it holds the previous generation.
+        for previous in account.scram_user_slots().into_iter().filter(|u| *u != user && has(u)) {
+            let within = stored.rotated_at.is_some_and(|at| options.now < at.saturating_add(overlap));
+            if within && generation > 1 && holds(&previous, generation - 1) {
+                continue;
+            }
+            let reason = match stored.rotated_at {
+                Some(_) if generation > 1 && holds(&previous, generation - 1) => format!(
+                    "previous generation; its overlap of {} hours after the rotation ended",
+                    desired.rotation_overlap_hours
+                ),
+                _ => format!("not the user of generation {generation} and not its previous generation"),
+            };
+            b.add(Action::DeleteScramCredential { user: previous, account: account.name.clone() }, reason);
+        }
     }
 }
 

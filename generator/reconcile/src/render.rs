@@ -32,13 +32,13 @@ pub(crate) fn serialize_acl<S: serde::Serializer>(acl: &AclBinding, s: S) -> Res
     .serialize(s)
 }
 
-/// `(to create, to update, to delete)`; SCRAM credentials count as creates.
+/// `(to create, to update, to delete)`; SCRAM credentials count as creates, promotions as updates.
 fn counts(plan: &Plan) -> (usize, usize, usize) {
     let s = plan.summary();
     (
         s.topics_to_create + s.acls_to_create + s.scram_credentials_to_upsert,
-        s.partitions_to_increase + s.topics_to_reconfigure,
-        s.topics_to_delete + s.acls_to_delete,
+        s.partitions_to_increase + s.topics_to_reconfigure + s.credentials_to_promote,
+        s.topics_to_delete + s.acls_to_delete + s.scram_credentials_to_delete,
     )
 }
 
@@ -81,13 +81,20 @@ fn change_lines(change: &Change) -> Vec<String> {
                 lines.push(format!("    {}: {old} -> {new}", d.key));
             }
         }
-        Action::UpsertScramCredential { user, password_parameter } => {
+        Action::UpsertScramCredential { user, password_parameter, generation, .. } => {
             let from = match password_parameter {
                 Some(p) => format!(" (password from {p})"),
                 None => String::new(),
             };
-            lines.push(format!("+ create SCRAM-SHA-512 credential for user {user}{from}"));
+            let generation = generation.map(|g| format!(", generation {g}")).unwrap_or_default();
+            lines.push(format!("+ create SCRAM-SHA-512 credential for user {user}{from}{generation}"));
         }
+        Action::PromoteCredential { account, password_parameter, generation, user } => lines.push(format!(
+            "~ publish generation {generation} (user {user}) of account {account} in {password_parameter}"
+        )),
+        Action::DeleteScramCredential { user, account } => lines.push(format!(
+            "- delete SCRAM-SHA-512 credential of user {user} (previous user of account {account})"
+        )),
         Action::CreateAcl { acl } => lines.push(format!("+ create ACL {acl}")),
         Action::DeleteAcl { acl } => lines.push(format!("- delete ACL {acl}")),
         Action::DeleteTopic { topic } => lines.push(format!("- delete topic {topic} (destroys its data)")),

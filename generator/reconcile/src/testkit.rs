@@ -54,6 +54,8 @@ pub fn desired() -> DesiredState {
                 principal: "User:orders-app".into(),
                 authentication: Authentication::Scram,
                 password_parameter: Some("/kafka/dev/service-accounts/orders-app/password".into()),
+                scram_users: Vec::new(),
+                rotation_token: None,
             },
             DesiredAccount {
                 name: "orders-audit".into(),
@@ -61,6 +63,8 @@ pub fn desired() -> DesiredState {
                 principal: "User:orders-audit".into(),
                 authentication: Authentication::Mtls,
                 password_parameter: None,
+                scram_users: Vec::new(),
+                rotation_token: None,
             },
         ],
         acls: vec![
@@ -69,6 +73,7 @@ pub fn desired() -> DesiredState {
             declared_acl("User:orders-audit", "orders.placed.v1", Op::Read),
         ],
         subjects: Vec::new(),
+        rotation_overlap_hours: 24,
     }
 }
 
@@ -92,5 +97,7 @@ pub fn in_sync() -> ObservedState {
             .collect(),
         acls: d.acls.iter().map(crate::ownership::binding_of).collect(),
         scram_users: [("orders-app".to_string(), vec![kafka_admin::ScramMechanism::Sha512])].into(),
+        scram_iterations: [("orders-app".to_string(), kafka_admin::DEFAULT_SCRAM_ITERATIONS)].into(),
+        credentials: Default::default(),
     }
 }

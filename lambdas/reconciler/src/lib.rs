@@ -203,9 +203,12 @@ async fn reconcile(
     options: PlanOptions,
     ssm: aws_sdk_ssm::Client,
 ) -> Result<(Plan, ApplyReport)> {
-    let observed = kafka_reconcile::observe(client, desired)
+    let passwords = PasswordSource::Ssm(ssm);
+    let mut observed = kafka_reconcile::observe(client, desired)
         .await
         .map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
+    // Which generation each SCRAM account's parameter holds, and whether one is pending.
+    observed.credentials = passwords.credentials(desired).await;
     let plan = kafka_reconcile::plan(desired, &observed, options);
     tracing::info!(summary = %kafka_reconcile::render::summary_line(&plan), "plan");
     for line in kafka_reconcile::render::text(&plan).lines() {
@@ -221,9 +224,8 @@ async fn reconcile(
             more(plan.refusals.len())
         )));
     }
-    let report = kafka_reconcile::apply(client, &plan, &PasswordSource::Ssm(ssm))
-        .await
-        .map_err(|e| Error::Refused(e.to_string()))?;
+    let report =
+        kafka_reconcile::apply(client, &plan, &passwords).await.map_err(|e| Error::Refused(e.to_string()))?;
     let failed: Vec<_> = report.failed().collect();
     for f in &failed {
         tracing::error!(change = %kafka_reconcile::render::headline(&f.change), error = ?f.error, "change failed");
@@ -259,6 +261,7 @@ impl KafkaReconciler {
         let options = PlanOptions {
             deletes: if spec.allow_delete { DeletePolicy::Allow } else { DeletePolicy::Skip },
             scram: ScramSync::Missing,
+            now: unix_now(),
         };
         let (declared_topics, declared_acls) = (desired.topics.len(), desired.acls.len());
         let (plan, report) = self.session(&spec, desired, options).await?;
@@ -275,9 +278,16 @@ impl KafkaReconciler {
             .with("AclsCreated", s.acls_to_create.to_string())
             .with("AclsDeleted", s.acls_to_delete.to_string())
             .with("ScramCredentialsWritten", s.scram_credentials_to_upsert.to_string())
+            .with("CredentialsPromoted", s.credentials_to_promote.to_string())
+            .with("ScramCredentialsDeleted", s.scram_credentials_to_delete.to_string())
             .with("Skipped", s.skipped.to_string())
             .with("Applied", report.applied().to_string()))
     }
+}
+
+/// Seconds since the Unix epoch (a rotated account's overlap is measured in them).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn more(n: usize) -> String {
@@ -313,7 +323,8 @@ impl CustomResource for KafkaReconciler {
             }
         };
         let desired = self.desired(&spec).await?;
-        let options = PlanOptions { deletes: DeletePolicy::Allow, scram: ScramSync::Missing };
+        let options =
+            PlanOptions { deletes: DeletePolicy::Allow, scram: ScramSync::Missing, now: unix_now() };
         match self.session(&spec, emptied(&desired), options).await {
             Err(Error::Refused(reason)) if reason.starts_with("cannot connect to Kafka") => {
                 // The cluster usually goes away with the same stack; nothing is left to remove then.
@@ -423,6 +434,7 @@ mod tests {
             service_accounts: vec![],
             acls: vec![],
             subjects: Vec::new(),
+            rotation_overlap_hours: 24,
         };
         let e = emptied(&d);
         assert_eq!(e.managed_topic_prefixes, d.managed_topic_prefixes);

@@ -7,7 +7,12 @@
 //!
 //! Properties: `ParameterName` (required), `Length` (16..=128, default 32),
 //! `ExcludeCharacters` (default `"'\` and backtick), `KmsKeyId`, `RotationToken`, `Tags`,
-//! `RetainOnDelete`. The physical id is the parameter name.
+//! `RetainOnDelete`, `Usernames`. The physical id is the parameter name.
+//!
+//! Without `Usernames` the value is the bare password (the admin's). With `Usernames` (a SCRAM
+//! account's two Kafka users) it is a [`StoredCredential`]: a rotation adds the new password as
+//! the pending next generation for the other user and leaves the current one alone, since clients
+//! read it; the reconciler writes the pending one into Kafka and then promotes it.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +20,7 @@ use cfn_custom_resource::request::stack_arn_prefix;
 use cfn_custom_resource::ssm::{self, NewParameter, Parameters, PutOutcome};
 use cfn_custom_resource::stacks::Stacks;
 use cfn_custom_resource::{CustomResource, Error, Owner, Properties, Request, Result, Success};
+use kafka_platform_core::credential::StoredCredential;
 
 /// Default password length.
 pub const DEFAULT_LENGTH: u32 = 32;
@@ -24,8 +30,16 @@ pub const DEFAULT_EXCLUDE: &str = "\"'\\`";
 /// Fewer distinct characters than this would make a weak password.
 const MIN_ALPHABET: usize = 16;
 
-const PROPERTIES: &[&str] =
-    &["ParameterName", "Length", "ExcludeCharacters", "KmsKeyId", "RotationToken", "Tags", "RetainOnDelete"];
+const PROPERTIES: &[&str] = &[
+    "ParameterName",
+    "Length",
+    "ExcludeCharacters",
+    "KmsKeyId",
+    "RotationToken",
+    "Tags",
+    "RetainOnDelete",
+    "Usernames",
+];
 
 /// The validated properties.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +58,8 @@ pub struct Spec {
     pub tags: BTreeMap<String, String>,
     /// Keep the parameter when the resource is deleted.
     pub retain_on_delete: bool,
+    /// A SCRAM account's two Kafka users: the value is a rotating credential (see the module).
+    pub usernames: Option<[String; 2]>,
 }
 
 impl Spec {
@@ -68,7 +84,48 @@ impl Spec {
             rotation_token: p.optional_str("RotationToken")?,
             tags: p.tags("Tags")?,
             retain_on_delete: p.optional_bool("RetainOnDelete")?.unwrap_or(false),
+            usernames: usernames(p)?,
         })
+    }
+
+    /// The value a new parameter starts with.
+    fn first_value(&self, password: String) -> String {
+        match &self.usernames {
+            Some(users) => StoredCredential::first(&users[0], password).to_json(),
+            None => password,
+        }
+    }
+
+    /// The value after an update, from the `current` one: rotated when `rotate`, else the same
+    /// secret in this spec's format. Errors name the parameter, never a value.
+    fn next_value(&self, current: Option<&str>, rotate: bool) -> Result<String> {
+        let name = &self.parameter_name;
+        let password = || generate_password(self.length, &self.alphabet);
+        let Some(users) = &self.usernames else {
+            return match (rotate, current) {
+                (true, _) => password(),
+                (false, Some(v)) => Ok(StoredCredential::parse(v, name).map_err(Error::Refused)?.password),
+                (false, None) => unreachable!("the current value is read unless rotating"),
+            };
+        };
+        let current = current.expect("a credential's current value is always read");
+        let stored = StoredCredential::parse(current, &users[0])
+            .map_err(|e| Error::Refused(format!("SSM parameter {name}: {e}")))?;
+        Ok(if rotate { stored.rotate(users, password()?) } else { stored }.to_json())
+    }
+}
+
+/// `Usernames`: absent, or exactly two different Kafka user names.
+fn usernames(p: &Properties) -> Result<Option<[String; 2]>> {
+    let list = p.string_list("Usernames")?;
+    match <[String; 2]>::try_from(list) {
+        Ok(pair) if pair[0] != pair[1] => Ok(Some(pair)),
+        Ok(_) => Err(Error::property("Usernames", "the two user names must differ")),
+        Err(list) if list.is_empty() => Ok(None),
+        Err(list) => Err(Error::property(
+            "Usernames",
+            format!("expected the account's two Kafka users, got {} names", list.len()),
+        )),
     }
 }
 
@@ -137,8 +194,8 @@ impl SecurePassword {
     /// Creates the parameter, or adopts it when a retry of this resource's own request already
     /// made it, or when the same resource of a deleted stack of the same name left it behind.
     async fn create_parameter(&self, request: &Request, spec: &Spec) -> Result<Success> {
-        let password = generate_password(spec.length, &spec.alphabet)?;
-        match self.write(request, spec, &password, false).await? {
+        let value = spec.first_value(generate_password(spec.length, &spec.alphabet)?);
+        match self.write(request, spec, &value, false).await? {
             PutOutcome::Written(version) => Ok(self.success(request, &spec.parameter_name, version)),
             PutOutcome::AlreadyExists => {
                 let name = spec.parameter_name.as_str();
@@ -225,15 +282,19 @@ impl CustomResource for SecurePassword {
         let old_spec = Spec::from_properties(old).ok();
         let rotate = old_spec.as_ref().is_none_or(|o| o.rotation_token != spec.rotation_token);
         let rekey = old_spec.as_ref().is_none_or(|o| o.kms_key_id != spec.kms_key_id);
+        let reformat = old_spec.as_ref().is_none_or(|o| o.usernames != spec.usernames);
         let name = spec.parameter_name.as_str();
 
-        let version = if rotate {
-            let password = generate_password(spec.length, &spec.alphabet)?;
-            self.write(request, &spec, &password, true).await?
-        } else if rekey {
-            // Same value, encrypted under the new key.
-            let current = self.parameters.get_decrypted(name).await?;
-            self.write(request, &spec, &current, true).await?
+        let version = if rotate || rekey || reformat {
+            // A bare password is rotated without reading it; everything else starts from the
+            // current value (a credential keeps its current generation; a new key re-encrypts).
+            let current = if rotate && spec.usernames.is_none() {
+                None
+            } else {
+                Some(self.parameters.get_decrypted(name).await?)
+            };
+            let value = spec.next_value(current.as_deref(), rotate)?;
+            self.write(request, &spec, &value, true).await?
         } else {
             // Length or ExcludeCharacters changes take effect with the next rotation.
             let info = self.parameters.describe(&[name]).await?;
@@ -328,6 +389,42 @@ mod tests {
             assert_eq!(p.len(), 128);
             assert!(p.bytes().all(|c| s.alphabet.contains(&c)));
             assert!(!p.contains(['a', 'b', 'c']));
+        }
+    }
+
+    #[test]
+    fn a_credential_rotates_into_the_other_user_and_keeps_the_current_one() {
+        let s = spec(json!({"ParameterName": "/k/a", "Usernames": ["a", "a.alt"]})).unwrap();
+        let first = s.first_value("one".into());
+        let c = StoredCredential::parse(&first, "a").unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str(), c.generation), ("a", "one", 1));
+        let rotated = StoredCredential::parse(&s.next_value(Some(&first), true).unwrap(), "a").unwrap();
+        assert_eq!((rotated.username.as_str(), rotated.password.as_str()), ("a", "one"), "clients keep it");
+        let pending = rotated.pending.clone().unwrap();
+        assert_eq!((pending.username.as_str(), pending.generation, pending.password.len()), ("a.alt", 2, 32));
+        // Adding Usernames to a bare password keeps it, as generation 1 of the first user.
+        let adopted = StoredCredential::parse(&s.next_value(Some("legacy"), false).unwrap(), "a").unwrap();
+        assert_eq!(
+            (adopted.username.as_str(), adopted.password.as_str(), adopted.generation),
+            ("a", "legacy", 1)
+        );
+        // Removing them leaves the current password bare.
+        let bare = spec(json!({"ParameterName": "/k/a"})).unwrap();
+        assert_eq!(bare.next_value(Some(&rotated.to_json()), false).unwrap(), "one");
+        // A broken credential is refused without showing it.
+        let e = s.next_value(Some(r#"{"username": "a", "password": "hunter2""#), true).unwrap_err();
+        assert!(e.to_string().contains("/k/a") && !e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn usernames_are_two_different_names() {
+        for (names, expected) in [
+            (json!(["a"]), "got 1 names"),
+            (json!(["a", "b", "c"]), "got 3 names"),
+            (json!(["a", "a"]), "must differ"),
+        ] {
+            let e = spec(json!({"ParameterName": "/k/a", "Usernames": names})).unwrap_err().to_string();
+            assert!(e.starts_with("property Usernames:") && e.contains(expected), "{e}");
         }
     }
 

@@ -70,7 +70,7 @@ merge_fields! {
     PrivateLinkSettings { enabled, allowed_principals, acceptance_required, consumer_cidrs }
     CaSettings { mode, arn, key_algorithm, validity_years, common_name, organization }
     CertificateSettings { key_algorithm, validity_days, renewal_token, renew_before_days }
-    PasswordSettings { length, exclude_characters, rotation_token }
+    PasswordSettings { length, exclude_characters, rotation_token, account_rotation_tokens, rotation_overlap_hours }
     LogSettings { retention_days }
     TopicPolicySettings {
         default_partitions, max_partitions, default_replication_factor, min_replication_factor,

@@ -415,6 +415,10 @@ pub struct PasswordSettings {
     pub exclude_characters: Option<Spanned<String>>,
     /// Change to rotate every generated password of the stage.
     pub rotation_token: Option<Spanned<String>>,
+    /// Change an account's token to rotate that SCRAM account's password alone (account -> token).
+    pub account_rotation_tokens: Option<BTreeMap<String, Spanned<String>>>,
+    /// Hours the previous password of a rotated SCRAM account still logs in (1..=720, default 24).
+    pub rotation_overlap_hours: Option<Spanned<u32>>,
 }
 
 /// CloudWatch logs.

@@ -4,8 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::config::project::Authentication;
+use crate::desired::alternate_user;
 use crate::model::{Node, StageModel};
-use crate::render::cfn::{Resource, Template, logical_id, r};
+use crate::render::cfn::{Resource, Template, logical_id, r, sub};
 use crate::render::names;
 
 /// SSM-typed parameters through which a stack reads what the foundation stack published.
@@ -29,7 +30,10 @@ pub fn render(model: &StageModel) -> Template {
     import(&mut t, model, "PrivateCertificateFunctionArn", "private-certificate-function-arn");
     import(&mut t, model, "CertificateAuthorityArn", "ca-arn");
 
-    t.add("AdminPassword", password(model, &names::admin_password(model)));
+    t.add(
+        "AdminPassword",
+        password(model, &names::admin_password(model), &model.passwords.rotation_token, None),
+    );
     t.add("AdminCertificate", certificate(model, "admin", &names::tls_prefix(model, "admin"), &[], "client"));
     for node in model.cluster.brokers.iter().chain(&model.cluster.controllers) {
         t.add(
@@ -59,10 +63,15 @@ pub fn render(model: &StageModel) -> Template {
     for account in &model.service_accounts {
         let id = logical_id(&["account", &account.name]);
         match account.authentication {
-            Authentication::Scram => t.add(
-                format!("{id}Password"),
-                password(model, &names::account_password(model, &account.name)),
-            ),
+            Authentication::Scram => {
+                let name = &account.name.value;
+                let parameter = names::account_password(model, name);
+                let users = [name.clone(), alternate_user(name)];
+                let token = model.passwords.account_token(name);
+                t.add(format!("{id}Password"), password(model, &parameter, &token, Some(&users)));
+                // A fixed name instead of an output per account (a template has at most 200).
+                t.add(format!("{id}ReadPolicy"), read_policy(model, name, &parameter));
+            }
             Authentication::Mtls => t.add(
                 format!("{id}Certificate"),
                 certificate(
@@ -104,25 +113,61 @@ fn common_tags(model: &StageModel) -> Value {
     crate::render::cfn::tags(&model.tags)
 }
 
-/// A Custom::SecurePassword.
-fn password(model: &StageModel, parameter: &str) -> Resource {
-    let mut resource = Resource::new(
-        "Custom::SecurePassword",
-        json!({
-            "ServiceToken": r("SecurePasswordFunctionArn"),
-            "ParameterName": parameter,
-            "Length": model.passwords.length,
-            "ExcludeCharacters": model.passwords.exclude_characters,
-            "KmsKeyId": r("KmsKeyArn"),
-            "RotationToken": model.passwords.rotation_token,
-            "RetainOnDelete": model.production_like(),
-            "Tags": common_tags(model),
-        }),
-    );
+/// A Custom::SecurePassword; a SCRAM account's names its two Kafka users, so that its value is a
+/// rotating credential (`kafka_platform_core::credential`).
+fn password(
+    model: &StageModel,
+    parameter: &str,
+    rotation_token: &str,
+    users: Option<&[String; 2]>,
+) -> Resource {
+    let mut properties = json!({
+        "ServiceToken": r("SecurePasswordFunctionArn"),
+        "ParameterName": parameter,
+        "Length": model.passwords.length,
+        "ExcludeCharacters": model.passwords.exclude_characters,
+        "KmsKeyId": r("KmsKeyArn"),
+        "RotationToken": rotation_token,
+        "RetainOnDelete": model.production_like(),
+        "Tags": common_tags(model),
+    });
+    if let Some(users) = users {
+        properties["Usernames"] = json!(users);
+    }
+    let mut resource = Resource::new("Custom::SecurePassword", properties);
     if model.production_like() {
         resource = resource.retain();
     }
     resource
+}
+
+/// The name of an account's read policy: `arn:aws:iam::<account id>:policy/<name>` is what an
+/// application's role attaches.
+pub fn read_policy_name(model: &StageModel, account: &str) -> String {
+    format!("{}-{}-{account}-read-credential", model.resource_prefix, model.stage)
+}
+
+/// The managed policy an application's role attaches to read one service account's credential:
+/// GetParameter on exactly its parameter, and Decrypt with the stage key only through SSM and only
+/// for that parameter (SSM names the parameter in the encryption context).
+fn read_policy(model: &StageModel, account: &str, parameter: &str) -> Resource {
+    let arn =
+        sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"));
+    Resource::new(
+        "AWS::IAM::ManagedPolicy",
+        json!({
+            "ManagedPolicyName": read_policy_name(model, account),
+            "Description": format!("Read the Kafka credential of service account {account} ({} {})", model.resource_prefix, model.stage),
+            "PolicyDocument": { "Version": "2012-10-17", "Statement": [
+                { "Sid": "ReadOwnCredential", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": arn.clone() },
+                { "Sid": "DecryptOwnCredential", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn"),
+                  "Condition": { "StringEquals": {
+                      "kms:ViaService": sub("ssm.${AWS::Region}.amazonaws.com"),
+                      "kms:EncryptionContext:PARAMETER_ARN": arn,
+                  } } },
+            ]},
+        }),
+    )
 }
 
 /// A Custom::PrivateCertificate.

@@ -22,6 +22,28 @@ pub const MAX_MEMORY_MIB: u32 = 262_144;
 pub const MAX_SCHEMA_REGISTRY_INSTANCES: u32 = 10;
 /// Fewest printable characters the password generator must have left after `exclude_characters`.
 pub const MIN_PASSWORD_ALPHABET: usize = 32;
+/// Hours a rotated SCRAM account's previous password keeps working, by default and at most.
+const DEFAULT_ROTATION_OVERLAP_HOURS: u32 = 24;
+const ROTATION_OVERLAP_HOURS: std::ops::RangeInclusive<u32> = 1..=720;
+
+/// KP111: every per-account rotation token names a SCRAM service account of the stage.
+pub fn check_account_rotations(model: &StageModel, findings: &mut crate::diagnostics::Findings) {
+    for (account, token) in &model.passwords.account_rotation_tokens {
+        let scram = model.service_accounts.iter().any(|a| {
+            &a.name.value == account && a.authentication == crate::config::project::Authentication::Scram
+        });
+        if !scram {
+            findings.push(
+                Finding::error(
+                    "KP111",
+                    &token.location,
+                    format!("account_rotation_tokens names `{account}`, which is no SCRAM service account of stage {}", model.stage),
+                )
+                .hint("name a service account with `authentication: scram` that exists in this stage; mTLS accounts renew certificates instead"),
+            );
+        }
+    }
+}
 /// Default coverage bounds of `cidr_policy` (prefix lengths): client CIDRs, public CIDRs.
 const DEFAULT_CLIENT_PREFIX: (u8, u8) = (8, 32);
 const DEFAULT_PUBLIC_PREFIX: (u8, u8) = (16, 48);
@@ -557,6 +579,15 @@ pub fn resolve_infrastructure(
             );
         }
     }
+    let overlap = passwords.rotation_overlap_hours.clone();
+    let overlap_hours = overlap.as_ref().map(|o| o.value).unwrap_or(DEFAULT_ROTATION_OVERLAP_HOURS);
+    if !ROTATION_OVERLAP_HOURS.contains(&overlap_hours) {
+        let loc = overlap.as_ref().map(|o| o.location.clone()).unwrap_or_default();
+        r.push(
+            Finding::error("KP111", &loc, format!("rotation overlap of {overlap_hours} hours"))
+                .hint("1 to 720 hours (30 days): long enough for every client to re-read its credential"),
+        );
+    }
     if let Some(sr) = s.schema_registry.as_ref().filter(|sr| sr.enabled.as_ref().is_some_and(|e| e.value))
         && let Some(instances) = &sr.instances
     {
@@ -706,6 +737,8 @@ pub fn resolve_infrastructure(
                 .map(|e| e.value)
                 .unwrap_or_else(|| "\"'`\\/@$ ;:,".into()),
             rotation_token: passwords.rotation_token.map(|t| t.value).unwrap_or_else(|| "1".into()),
+            account_rotation_tokens: passwords.account_rotation_tokens.unwrap_or_default(),
+            rotation_overlap_hours: overlap_hours,
         },
         log_retention_days: retention_days,
         topic_policy: policy_model,

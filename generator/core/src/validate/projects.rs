@@ -846,7 +846,9 @@ fn check_reserved_principal(name: &Spanned<String>, model: &StageModel, findings
         .any(|n| n.dns_name.eq_ignore_ascii_case(&lower))
         || node_name.is_match(&lower)
         || lower.ends_with(&format!(".{}", model.dns_zone));
-    if RESERVED_PRINCIPALS.contains(&lower.as_str()) || is_node {
+    // `<account>.alt` is the second Kafka user of a SCRAM account (credential rotation).
+    let is_alternate = lower.ends_with(crate::desired::ALTERNATE_USER_SUFFIX);
+    if RESERVED_PRINCIPALS.contains(&lower.as_str()) || is_node || is_alternate {
         findings.push(
             Finding::error(
                 "KP308",
@@ -854,7 +856,7 @@ fn check_reserved_principal(name: &Spanned<String>, model: &StageModel, findings
                 format!("`{}` is a platform principal and cannot be a service account", name.value),
             )
             .hint(format!(
-                "reserved: {}, and the node names; pick a name of the project",
+                "reserved: {}, the node names, and names ending in `.alt` (a SCRAM account's second user); pick a name of the project",
                 RESERVED_PRINCIPALS.join(", ")
             )),
         );

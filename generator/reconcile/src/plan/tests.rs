@@ -47,7 +47,9 @@ fn an_empty_cluster_gets_topics_then_credentials_then_acls() {
         a[1],
         &Action::UpsertScramCredential {
             user: "orders-app".into(),
+            account: "orders-app".into(),
             password_parameter: Some("/kafka/dev/service-accounts/orders-app/password".into()),
+            generation: None,
         }
     );
     assert!(a[2..].iter().all(|a| matches!(a, Action::CreateAcl { .. })));
@@ -278,7 +280,7 @@ fn deletes_come_last_in_apply_order() {
     d.acls.push(declared_acl("User:orders-app", "orders.new.v1", Op::Write));
     let p = plan(&d, &o, allow());
     let kinds: Vec<u8> = p.changes.iter().map(|c| c.action.rank()).collect();
-    assert_eq!(kinds, vec![0, 1, 4, 5, 6], "{:#?}", p.changes);
+    assert_eq!(kinds, vec![0, 1, 4, 7, 8], "{:#?}", p.changes);
 }
 
 #[test]
@@ -291,4 +293,101 @@ fn plans_serialise_with_typed_actions() {
     assert_eq!(acl["action"], "create_acl");
     assert_eq!(acl["acl"]["principal"], "User:orders-app");
     assert_eq!(acl["acl"]["operation"], "WRITE");
+}
+
+/// A SCRAM account with both rotation users, as rendered desired states have it.
+fn rotating() -> (DesiredState, ObservedState) {
+    let mut d = desired();
+    d.acls.clear();
+    d.topics.clear();
+    d.service_accounts.retain(|a| a.name == "orders-app");
+    d.service_accounts[0].scram_users = vec!["orders-app".into(), "orders-app.alt".into()];
+    d.rotation_overlap_hours = 2;
+    (d, ObservedState::default())
+}
+
+fn stored(
+    o: &mut ObservedState,
+    user: &str,
+    generation: u64,
+    rotated_at: Option<u64>,
+    pending: Option<(&str, u64)>,
+) {
+    o.credentials.insert(
+        "orders-app".into(),
+        ObservedCredential {
+            username: user.into(),
+            generation,
+            rotated_at,
+            pending: pending.map(|(u, g)| (u.to_string(), g)),
+        },
+    );
+}
+
+fn in_kafka(o: &mut ObservedState, user: &str, generation: u64) {
+    o.scram_users.insert(user.into(), vec![ScramMechanism::Sha512]);
+    o.scram_iterations.insert(user.into(), kafka_platform_core::credential::scram_iterations(generation));
+}
+
+fn at(now: u64) -> PlanOptions {
+    PlanOptions { now, ..PlanOptions::default() }
+}
+
+#[test]
+fn a_rotation_writes_the_pending_user_then_publishes_it_then_drops_the_previous_after_the_overlap() {
+    let (d, mut o) = rotating();
+    in_kafka(&mut o, "orders-app", 1);
+    stored(&mut o, "orders-app", 1, None, None);
+    assert!(plan(&d, &o, at(0)).is_empty(), "generation 1 in Kafka: nothing to do");
+
+    // Rotated: generation 2 pending for the alternate user.
+    stored(&mut o, "orders-app", 1, None, Some(("orders-app.alt", 2)));
+    let p = plan(&d, &o, at(100));
+    assert!(
+        matches!(&actions(&p)[..], [
+        Action::UpsertScramCredential { user, generation: Some(2), .. },
+        Action::PromoteCredential { user: promoted, generation: 2, .. },
+    ] if user == "orders-app.alt" && promoted == "orders-app.alt"),
+        "{p:#?}"
+    );
+
+    // Written and published at 100: the previous user stays for 2 hours, then goes.
+    in_kafka(&mut o, "orders-app.alt", 2);
+    stored(&mut o, "orders-app.alt", 2, Some(100), None);
+    assert!(plan(&d, &o, at(100 + 7199)).is_empty(), "within the overlap");
+    let p = plan(&d, &o, at(100 + 7200));
+    assert!(
+        matches!(&actions(&p)[..], [Action::DeleteScramCredential { user, .. }] if user == "orders-app"),
+        "{p:#?}"
+    );
+    let s = p.summary();
+    assert_eq!((s.scram_credentials_to_delete, s.credentials_to_promote), (1, 0));
+}
+
+#[test]
+fn a_user_holding_an_older_generation_is_rewritten_and_a_stale_previous_user_goes_at_once() {
+    let (d, mut o) = rotating();
+    // Generation 3 pending for `orders-app`, which still holds generation 1 (never deleted).
+    in_kafka(&mut o, "orders-app", 1);
+    in_kafka(&mut o, "orders-app.alt", 2);
+    stored(&mut o, "orders-app.alt", 2, Some(50), Some(("orders-app", 3)));
+    let p = plan(&d, &o, at(60));
+    assert!(
+        matches!(&actions(&p)[..], [
+        Action::UpsertScramCredential { user, generation: Some(3), .. }, Action::PromoteCredential { .. },
+    ] if user == "orders-app"),
+        "{p:#?}"
+    );
+    assert!(p.changes[0].reason.contains("holds another generation"), "{}", p.changes[0].reason);
+
+    // Current generation 3 on `orders-app`; `.alt` holds generation 1, not the previous one.
+    let mut o = rotating().1;
+    in_kafka(&mut o, "orders-app", 3);
+    in_kafka(&mut o, "orders-app.alt", 1);
+    stored(&mut o, "orders-app", 3, Some(50), None);
+    let p = plan(&d, &o, at(60));
+    assert!(
+        matches!(&actions(&p)[..], [Action::DeleteScramCredential { user, .. }] if user == "orders-app.alt"),
+        "{p:#?}"
+    );
 }
