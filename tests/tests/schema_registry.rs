@@ -275,3 +275,59 @@ fn apicurio_differences_the_client_relies_on() {
         client.delete_subject(&subject, true).await.unwrap();
     });
 }
+
+/// `cargo test -p platform-tests --test schema_registry -- --ignored --nocapture`: 500 subjects
+/// observed, planned and applied from scratch, planned again (nothing to do), then deleted (soft,
+/// then hard). Figures are printed, not asserted.
+#[test]
+#[ignore]
+fn bench_500_subjects_from_scratch() {
+    use kafka_platform_core::desired::DesiredState;
+    use kafka_reconcile::DeletePolicy;
+    use kafka_reconcile::registry::observe_registry;
+    use kafka_reconcile::subjects::{apply_subjects, plan_subjects};
+
+    let p = unique("srbench");
+    let subjects: Vec<serde_json::Value> = (0..500)
+        .map(|i| {
+            let schema = format!(
+                r#"{{"type": "record", "name": "E{i}", "namespace": "bench", "fields": [{{"name": "id", "type": "string"}}]}}"#
+            );
+            json!({"subject": format!("{p}.t{i}.v1-value"), "project": p, "schema_type": "AVRO",
+                   "schema": schema, "compatibility": "backward"})
+        })
+        .collect();
+    let desired = |subjects: &[serde_json::Value]| -> DesiredState {
+        serde_json::from_value(json!({
+            "format_version": 1, "stage": "dev", "managed_topic_prefixes": [format!("{p}.")],
+            "allow_delete": true, "topics": [], "service_accounts": [], "acls": [], "subjects": subjects,
+        }))
+        .unwrap()
+    };
+    let client = RegistryClient::new(&registry_url(), None, None).unwrap();
+    runtime().block_on(async {
+        let d = desired(&subjects);
+        let t = Instant::now();
+        let observed = observe_registry(&client, &d).await.unwrap();
+        let plan = plan_subjects(&d, &observed, DeletePolicy::Refuse);
+        println!("observe + plan from scratch: {} changes in {:?}", plan.changes.len(), t.elapsed());
+        assert_eq!(plan.changes.len(), 500);
+        let t = Instant::now();
+        let outcomes = apply_subjects(&client, &plan).await.unwrap();
+        assert!(outcomes.iter().all(|o| o.error.is_none()));
+        println!("apply 500 registrations: {:?}", t.elapsed());
+        let t = Instant::now();
+        let again = plan_subjects(&d, &observe_registry(&client, &d).await.unwrap(), DeletePolicy::Refuse);
+        println!("observe + plan again: {} changes in {:?}", again.changes.len(), t.elapsed());
+        assert!(again.is_empty());
+        let none = desired(&[]);
+        for round in ["soft", "hard"] {
+            let t = Instant::now();
+            let plan =
+                plan_subjects(&none, &observe_registry(&client, &none).await.unwrap(), DeletePolicy::Allow);
+            let outcomes = apply_subjects(&client, &plan).await.unwrap();
+            assert!(outcomes.iter().all(|o| o.error.is_none()));
+            println!("{round} delete of {}: {:?}", plan.changes.len(), t.elapsed());
+        }
+    });
+}
