@@ -179,3 +179,61 @@ async fn a_certificate_for_another_subject_is_refused_and_changes_nothing() {
     let served = served_serials(&tls).await;
     assert!(served.values().all(|s| s.is_some() && s.as_deref() != Some(wrong.as_str())), "{served:?}");
 }
+
+/// `gen status` reads each broker's served certificate from a handshake and counts one inside the
+/// stage's renewal window as a problem (exit 3). The served certificates have about 365 days left:
+/// a window of 400 days (validity 825) puts them inside it; the fixture's default (30) does not.
+#[test]
+fn gen_status_counts_a_served_certificate_inside_the_renewal_window() {
+    let status = |environments: &Path| {
+        Command::new(platform_tests::gen_binary())
+            .arg("--environments")
+            .arg(environments)
+            .args(["status", "dev", "--format", "json", "--bootstrap", &env("KAFKA_TEST_BOOTSTRAP_SASL")])
+            .arg("--ca-file")
+            .arg(ca_file())
+            .args([
+                "--scram-user",
+                &admin_user(),
+                "--scram-password-file",
+                &env("KAFKA_TEST_ADMIN_PASSWORD_FILE"),
+            ])
+            .output()
+            .expect("gen runs")
+    };
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/local-environment");
+    let out = status(&fixture);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let certificates = report["certificates"].as_array().expect("certificates listed");
+    assert_eq!(certificates.len(), 3, "{report}");
+    assert!(
+        certificates.iter().all(|c| c["serial"].is_string() && c["in_renewal_window"] == false),
+        "{report}"
+    );
+
+    let dir = std::env::temp_dir().join(unique("status-window"));
+    copy_tree(&fixture, &dir);
+    let defaults = dir.join("defaults.yaml");
+    let text = std::fs::read_to_string(&defaults).unwrap();
+    let wide = text.replace("  validity_days: 365\n", "  validity_days: 825\n  renew_before_days: 400\n");
+    assert_ne!(wide, text);
+    std::fs::write(&defaults, wide).unwrap();
+    let out = status(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = report["problems"].to_string();
+    assert!(problems.contains("inside the 400-day renewal window"), "{problems}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 mod aws;
 mod catalog;
+mod certs;
 mod deploy;
 mod diagnostics;
 mod new;
@@ -45,6 +46,9 @@ enum Command {
     /// Report the cluster's health: quorum, nodes, partitions, versions, pending changes; exit 0
     /// healthy, 3 degraded, 1 error or unreachable.
     Status(status::StatusArgs),
+    /// List every certificate of a stage from SSM (serial, not-after, days left, renewal day); exit 0
+    /// fine, 3 when one is inside its renewal window, expired or missing, 1 on an error.
+    Certs(certs::CertsArgs),
     /// Restart the stage's Kafka nodes one at a time, each when the cluster has caught up.
     Roll(roll::RollArgs),
     /// Roll a rendered stage out through CloudFormation change sets (review, confirm, progress).
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => block_on(plan::run_apply(&cli.environments, &args)),
         Command::Status(args) => block_on(status::run(&cli.environments, &args)),
         Command::Roll(args) => block_on(roll::run(&cli.environments, &args)),
+        Command::Certs(args) => block_on(certs::run(&cli.environments, &args)),
         Command::Deploy(args) => deploy::command(args),
         Command::Package(args) => package::run(&args),
         Command::New(args) => new::run(&cli.environments, &args),

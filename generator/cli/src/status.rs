@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use kafka_admin::{AdminClient, Features};
 use kafka_platform_core::StageName;
+use kafka_reconcile::certificates;
 use kafka_reconcile::roll::{self, Health, RollPolicy};
 use serde::Serialize;
 
@@ -61,6 +62,19 @@ pub struct StatusReport {
     pub refused_changes: usize,
     /// Why the cluster is degraded, one sentence each (what `gen roll` would wait for).
     pub problems: Vec<String>,
+    /// The certificate each broker serves (from a TLS handshake on the listener `gen` uses).
+    pub certificates: Vec<ServedCertificate>,
+}
+
+/// The certificate a broker serves, with the days left until it expires.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServedCertificate {
+    pub node: i32,
+    /// None when the handshake failed (the node is reported down elsewhere).
+    pub serial: Option<String>,
+    pub days_left: Option<i64>,
+    /// Inside the stage's renewal window (`certificates.renew_before_days`).
+    pub in_renewal_window: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,6 +112,7 @@ pub async fn run(environments: &Path, args: &StatusArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let health = roll::observe(&client).await;
+    let brokers = client.brokers();
     let report = match health {
         Ok(health) => {
             let features = node_features(&client, &health).await;
@@ -107,13 +122,14 @@ pub async fn run(environments: &Path, args: &StatusArgs) -> ExitCode {
         Err(e) => Err(e),
     };
     client.close().await;
-    let report = match report {
+    let mut report = match report {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot read the cluster's health: {e}");
             return ExitCode::FAILURE;
         }
     };
+    served_certificates(environments, args, &brokers, &mut report).await;
     match args.format {
         StatusFormat::Text => print!("{}", text(&report)),
         StatusFormat::Json => {
@@ -121,6 +137,46 @@ pub async fn run(environments: &Path, args: &StatusArgs) -> ExitCode {
         }
     }
     if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(DEGRADED) }
+}
+
+/// Adds the certificate each broker serves, and a problem for each one inside the stage's renewal
+/// window (or expired). A failed handshake adds nothing: the node's state says why.
+async fn served_certificates(
+    environments: &Path,
+    args: &StatusArgs,
+    brokers: &BTreeMap<i32, String>,
+    report: &mut StatusReport,
+) {
+    let (models, _) = kafka_platform_core::load_and_resolve(environments, &[args.stage]);
+    let window = models.get(&args.stage).map_or(30, |m| m.certificates.renew_before_days);
+    let Ok(tls) = kafka_admin::TlsConfig::from_ca_file(&args.connection.ca_file) else { return };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    for (&node, address) in brokers {
+        let timeout = std::time::Duration::from_secs(10);
+        let facts = kafka_admin::served_certificate(address, &tls, timeout)
+            .await
+            .ok()
+            .and_then(|der| certificates::inspect_der(&der).ok());
+        let in_window = facts.as_ref().is_some_and(|f| certificates::in_window(f.not_after, window, now));
+        let days_left = facts.as_ref().map(|f| (f.not_after - now).div_euclid(certificates::DAY));
+        if let (true, Some(days)) = (in_window, days_left) {
+            report.problems.push(format!(
+                "node {node} serves a certificate with {days} day(s) left, inside the {window}-day renewal window"
+            ));
+        }
+        report.certificates.push(ServedCertificate {
+            node,
+            serial: facts.map(|f| f.serial),
+            days_left,
+            in_renewal_window: in_window,
+        });
+    }
+    if !report.problems.is_empty() {
+        report.state = "degraded";
+    }
 }
 
 /// Each registered broker's features (a stopped node has none), and the cluster's finalised
@@ -228,6 +284,7 @@ pub fn report(
         pending_changes: changes.pending,
         refused_changes: changes.refused,
         problems,
+        certificates: Vec::new(),
     }
 }
 
@@ -293,6 +350,14 @@ pub fn text(r: &StatusReport) -> String {
         "Reconcile: {} change(s) pending, {} refused (details: gen plan {})",
         r.pending_changes, r.refused_changes, r.stage
     );
+    for c in &r.certificates {
+        let _ = match (&c.serial, c.days_left) {
+            (Some(serial), Some(days)) => {
+                writeln!(out, "Certificate of node {}: {serial}, {days} day(s) left", c.node)
+            }
+            _ => writeln!(out, "Certificate of node {}: no TLS handshake", c.node),
+        };
+    }
     if !r.problems.is_empty() {
         out.push_str("Problems:\n");
         for p in &r.problems {

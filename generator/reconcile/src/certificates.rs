@@ -129,6 +129,21 @@ pub fn schedule(
         .collect()
 }
 
+/// `YYYY-MM-DD` (UTC) of Unix seconds.
+pub fn date(unix: i64) -> String {
+    // Days to a civil date (proleptic Gregorian), after Howard Hinnant's days_from_civil inverse.
+    let z = unix.div_euclid(DAY) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Whether `now` is inside the renewal window of a certificate expiring at `not_after`.
 pub fn in_window(not_after: i64, renew_before_days: u32, now: i64) -> bool {
     now >= not_after - i64::from(renew_before_days) * DAY
@@ -287,6 +302,14 @@ mod tests {
             ConfigOp::Set("CHAIN".into())
         );
         assert!(format!("{:?}", Secret::new("KEY")).contains("***"));
+    }
+
+    #[test]
+    fn dates_are_civil_utc_days() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(1_798_675_200), "2026-12-31");
+        assert_eq!(date(-DAY), "1969-12-31");
     }
 
     #[test]

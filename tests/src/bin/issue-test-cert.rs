@@ -56,6 +56,9 @@ enum Command {
         /// The Lambda binary (default: private-certificate-lambda next to this program).
         #[arg(long)]
         lambda: Option<PathBuf>,
+        /// SSM prefix the Lambda stores under (default: a fresh one under /kafka-test/certificates).
+        #[arg(long)]
+        parameter_prefix: Option<String>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -72,8 +75,19 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ca { arn_file, out } => ca(&cli.moto, &arn_file, &out).await,
-        Command::Leaf { arn_file, common_name, dns_names, ip_addresses, usage, lambda, out } => {
-            let spec = LeafSpec { common_name, dns_names, ip_addresses, usage };
+        Command::Leaf {
+            arn_file,
+            common_name,
+            dns_names,
+            ip_addresses,
+            usage,
+            lambda,
+            parameter_prefix,
+            out,
+        } => {
+            let prefix = parameter_prefix
+                .unwrap_or_else(|| format!("/kafka-test/certificates/{}", unique(&common_name)));
+            let spec = LeafSpec { common_name, dns_names, ip_addresses, usage, prefix };
             leaf(&cli.moto, &arn_file, &spec, lambda, &out).await
         }
     };
@@ -108,6 +122,7 @@ struct LeafSpec {
     dns_names: Vec<String>,
     ip_addresses: Vec<String>,
     usage: Usage,
+    prefix: String,
 }
 
 async fn leaf(
@@ -124,7 +139,7 @@ async fn leaf(
             std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("private-certificate-lambda")
         }
     };
-    let prefix = format!("/kafka-test/certificates/{}", unique(&spec.common_name));
+    let prefix = &spec.prefix;
     let properties = json!({
         "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:private-certificate",
         "CertificateAuthorityArn": ca_arn.trim(),
