@@ -203,6 +203,7 @@ const SDK_OPERATIONS: &[(&str, &str)] = &[
     ("get_certificate_authority_certificate", "acm-pca:GetCertificateAuthorityCertificate"),
     ("revoke_certificate", "acm-pca:RevokeCertificate"),
     ("get_object", "s3:GetObject"),
+    ("put_metric_data", "cloudwatch:PutMetricData"),
 ];
 
 /// The shared wrappers (lambdas/custom-resource) and the SDK operations behind each.
@@ -240,7 +241,7 @@ fn source(dirs: &[&str]) -> String {
 
 /// SDK operations called directly on a client (`client.op()`, `self.s3.op()`, ...).
 fn direct_operations(text: &str) -> BTreeSet<String> {
-    let re = Regex::new(r"\b(?:client|s3|ssm|pca|cloudformation)\.([a-z_]+)\(\)").unwrap();
+    let re = Regex::new(r"\b(?:client|s3|ssm|pca|cloudformation|cloudwatch)\.([a-z_]+)\(\)").unwrap();
     // Not operations: cloning a client, building a config, closing the Kafka admin client.
     let not_operations = ["clone", "build", "close"];
     re.captures_iter(text)
@@ -500,5 +501,21 @@ fn each_lambda_may_do_its_calls_on_exactly_what_its_resources_name() {
             !reconciler.iter().any(|s| s.grants("ssm:GetParameter", &admin_password)),
             "{stage}: unused admin password"
         );
+        // Drift and failure metrics: PutMetricData takes no resource, so the namespace condition is
+        // the whole scope; every statement that grants it carries the platform namespace.
+        let namespace = kafka_platform_core::render::metrics::PLATFORM_NAMESPACE;
+        let metric_grants: Vec<_> =
+            reconciler.iter().filter(|s| s.actions.iter().any(|a| a == "cloudwatch:PutMetricData")).collect();
+        assert!(!metric_grants.is_empty(), "{stage}: the reconciler cannot publish drift");
+        for s in metric_grants {
+            assert_eq!(
+                list(&s.condition["StringEquals"]["cloudwatch:namespace"])
+                    .iter()
+                    .map(|v| resolve(&model, v))
+                    .collect::<Vec<_>>(),
+                vec![namespace.to_string()],
+                "{stage}: PutMetricData without the namespace condition"
+            );
+        }
     }
 }

@@ -76,6 +76,36 @@ pub async fn run<R: CustomResource>(resource: R) -> std::result::Result<(), lamb
     .await
 }
 
+/// Like [`run`], but an event that is no custom-resource request (it has no `ResponseURL`, e.g. an
+/// EventBridge schedule's constant input) goes to `other`, whose value or error is the
+/// invocation's result: nobody waits for a CloudFormation answer then.
+pub async fn run_with<R, O, F>(resource: R, other: O) -> std::result::Result<(), lambda_runtime::Error>
+where
+    R: CustomResource,
+    O: Fn(Value) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<Value>> + Send,
+{
+    lambda_runtime::tracing::init_default_subscriber();
+    let resource = Arc::new(resource);
+    let other = Arc::new(other);
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| Error::Response(format!("cannot build the HTTP client: {e}")))?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let resource = Arc::clone(&resource);
+        let other = Arc::clone(&other);
+        let http = http.clone();
+        async move {
+            if Envelope::read(&event.payload).is_none() {
+                return other(event.payload).await.map_err(lambda_runtime::Error::from);
+            }
+            serve(resource, &http, event).await.map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+}
+
 /// Handles one invocation: dispatch with guards, then answer.
 async fn serve<R: CustomResource>(
     resource: Arc<R>,

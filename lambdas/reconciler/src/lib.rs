@@ -13,6 +13,8 @@
 //! reconciler uses mTLS), `DesiredStateBucket`, `DesiredStateKey`, `DesiredStateSha256`,
 //! `AllowDelete`.
 
+pub mod drift;
+
 use cfn_custom_resource::ssm::Parameters;
 use cfn_custom_resource::{CustomResource, Error, Properties, Request, Result, Success};
 use kafka_admin::{AdminClient, AdminConfig, TlsConfig};

@@ -1,4 +1,6 @@
-//! Lambda entry point for `Custom::KafkaReconciler`.
+//! Lambda entry point for `Custom::KafkaReconciler` and the scheduled drift check.
+
+use std::sync::Arc;
 
 use reconciler_lambda::KafkaReconciler;
 
@@ -10,9 +12,13 @@ async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
         // Emulators answer on one host name; bucket sub-domains would not resolve.
         s3 = s3.force_path_style(true);
     }
-    cfn_custom_resource::run(KafkaReconciler::new(
-        aws_sdk_ssm::Client::new(&config),
-        aws_sdk_s3::Client::from_conf(s3.build()),
-    ))
+    let (ssm, s3) = (aws_sdk_ssm::Client::new(&config), aws_sdk_s3::Client::from_conf(s3.build()));
+    // Scheduled drift checks (an EventBridge input, no ResponseURL) go to the same reconciler.
+    let scheduled = Arc::new(KafkaReconciler::new(ssm.clone(), s3.clone()));
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    cfn_custom_resource::run_with(KafkaReconciler::new(ssm, s3), move |event| {
+        let (scheduled, cloudwatch) = (Arc::clone(&scheduled), cloudwatch.clone());
+        async move { scheduled.drift_check_event(event, &cloudwatch).await }
+    })
     .await
 }

@@ -53,6 +53,10 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
             { "Sid": "DesiredState", "Effect": "Allow", "Action": ["s3:GetObject"],
               "Resource": sub(format!("arn:${{AWS::Partition}}:s3:::{bucket}/desired-state/{}/*", model.stage)) },
             { "Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": att("ReconcilerLogGroup", "Arn") },
+            // Drift and failure metrics (render::metrics); PutMetricData has no resource, the
+            // namespace condition is its only scope.
+            { "Sid": "PlatformMetrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
+              "Condition": { "StringEquals": { "cloudwatch:namespace": crate::render::metrics::PLATFORM_NAMESPACE } } },
         ]}}],
         "Tags": tags(&model.tags),
     })));

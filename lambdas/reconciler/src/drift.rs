@@ -1,0 +1,173 @@
+//! The scheduled drift check: an EventBridge rule invokes the reconciler with the custom resource's
+//! properties and `"DriftCheck": {"Mode": "report" | "correct"}` (render::monitoring::drift_schedule).
+//! It plans without applying, publishes the number of pending changes, and in `correct` mode then
+//! applies them. Every run publishes `ReconcilerFailures` (1 failed, 0 succeeded), so a check that
+//! cannot reach the cluster raises the failures alarm rather than looking like "no drift".
+//!
+//! The event has no `ResponseURL` (the custom-resource shape); that is how main tells them apart.
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use cfn_custom_resource::{Error, Properties, Result};
+use kafka_admin::{AdminClient, AdminConfig};
+use kafka_platform_core::desired::DesiredState;
+use kafka_platform_core::render::metrics;
+use kafka_reconcile::{DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync};
+use serde_json::{Value, json};
+
+use crate::{KafkaReconciler, Spec, off_thread, unix_now};
+
+/// The key that marks a drift-check event.
+pub const EVENT_KEY: &str = "DriftCheck";
+
+/// What the check does with drift it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Publish the count only.
+    Report,
+    /// Publish the count, then apply the plan.
+    Correct,
+}
+
+/// A parsed drift-check event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftCheck {
+    pub spec: Spec,
+    pub mode: Mode,
+}
+
+impl DriftCheck {
+    /// `Ok(None)` for an event that is no drift check; errors name the bad field.
+    pub fn from_event(event: &Value) -> Result<Option<DriftCheck>> {
+        let Some(object) = event.as_object() else { return Ok(None) };
+        let Some(check) = object.get(EVENT_KEY) else { return Ok(None) };
+        let mode = match check.get("Mode").and_then(Value::as_str) {
+            Some("report") => Mode::Report,
+            Some("correct") => Mode::Correct,
+            _ => return Err(Error::property("DriftCheck.Mode", "must be \"report\" or \"correct\"")),
+        };
+        let mut properties = object.clone();
+        properties.remove(EVENT_KEY);
+        let spec = Spec::from_properties(&Properties::from_value(Value::Object(properties))?)?;
+        Ok(Some(DriftCheck { spec, mode }))
+    }
+}
+
+/// What one check found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftReport {
+    pub stage: String,
+    /// Changes, skipped deletes and refusals the plan holds: every difference counts as drift.
+    pub pending: usize,
+    /// Changes applied (`correct` mode).
+    pub applied: usize,
+    pub summary: String,
+}
+
+/// The number a drift check publishes for a plan.
+pub fn pending_changes(plan: &Plan) -> usize {
+    plan.changes.len() + plan.skipped.len() + plan.refusals.len()
+}
+
+impl KafkaReconciler {
+    /// Plans (and in `correct` mode applies) without publishing anything.
+    pub async fn drift_check(&self, check: &DriftCheck) -> Result<DriftReport> {
+        let spec = &check.spec;
+        let desired = self.desired(spec).await?;
+        let plan = self.plan_only(spec, desired.clone(), options(spec)).await?;
+        let pending = pending_changes(&plan);
+        let summary = kafka_reconcile::render::summary_line(&plan);
+        tracing::info!(stage = %spec.stage, pending, %summary, "drift check");
+        let mut applied = 0;
+        if check.mode == Mode::Correct && !plan.changes.is_empty() {
+            let (_, report) = self.session(spec, desired, options(spec)).await?;
+            applied = report.applied();
+            tracing::info!(stage = %spec.stage, applied, "drift corrected");
+        }
+        Ok(DriftReport { stage: spec.stage.clone(), pending, applied, summary })
+    }
+
+    /// The scheduled entry: runs the check and publishes its metrics. The returned value is the
+    /// invocation's result (counts only, never a secret).
+    pub async fn drift_check_event(
+        &self,
+        event: Value,
+        cloudwatch: &aws_sdk_cloudwatch::Client,
+    ) -> Result<Value> {
+        let check = DriftCheck::from_event(&event)?.ok_or_else(|| {
+            Error::MalformedEvent("neither a custom-resource request nor a drift check".into())
+        })?;
+        let stage = check.spec.stage.clone();
+        match self.drift_check(&check).await {
+            Ok(report) => {
+                publish(cloudwatch, &stage, Some(report.pending), false).await?;
+                Ok(
+                    json!({ "Stage": report.stage, "PendingChanges": report.pending, "Applied": report.applied, "Summary": report.summary }),
+                )
+            }
+            Err(e) => {
+                tracing::error!(%stage, error = %e, "drift check failed");
+                if let Err(p) = publish(cloudwatch, &stage, None, true).await {
+                    tracing::error!(error = %p, "could not publish the failure metric");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Observe and plan, apply nothing.
+    async fn plan_only(&self, spec: &Spec, desired: DesiredState, options: PlanOptions) -> Result<Plan> {
+        let config = AdminConfig::new(spec.bootstrap.clone(), self.admin_tls(spec).await?);
+        let ssm = self.ssm.clone();
+        off_thread(move || async move {
+            let client = AdminClient::connect(config)
+                .await
+                .map_err(|e| Error::Refused(format!("cannot connect to Kafka: {e}")))?;
+            let observed = kafka_reconcile::observe(&client, &desired).await;
+            client.close().await;
+            let mut observed =
+                observed.map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
+            observed.credentials = PasswordSource::Ssm(ssm).credentials(&desired).await;
+            Ok(kafka_reconcile::plan(&desired, &observed, options))
+        })
+        .await
+    }
+}
+
+/// The plan options of a deploy, so that the check counts exactly what a deploy would do.
+fn options(spec: &Spec) -> PlanOptions {
+    PlanOptions {
+        deletes: if spec.allow_delete { DeletePolicy::Allow } else { DeletePolicy::Skip },
+        scram: ScramSync::Missing,
+        now: unix_now(),
+    }
+}
+
+/// Puts `DriftPendingChanges` (when known) and `ReconcilerFailures` under the platform namespace,
+/// dimension `Stage` (the contract of kafka_platform_core::render::metrics).
+pub async fn publish(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    stage: &str,
+    pending: Option<usize>,
+    failed: bool,
+) -> Result<()> {
+    let datum = |name: &str, value: f64| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(Dimension::builder().name(metrics::STAGE_DIMENSION).value(stage).build())
+            .value(value)
+            .unit(StandardUnit::Count)
+            .build()
+    };
+    let mut data = vec![datum(metrics::RECONCILER_FAILURES, if failed { 1.0 } else { 0.0 })];
+    if let Some(pending) = pending {
+        data.push(datum(metrics::DRIFT_PENDING_CHANGES, pending as f64));
+    }
+    cloudwatch
+        .put_metric_data()
+        .namespace(metrics::PLATFORM_NAMESPACE)
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("cloudwatch:PutMetricData {}", metrics::PLATFORM_NAMESPACE), e))?;
+    Ok(())
+}
