@@ -196,61 +196,44 @@ pub fn node_environment(model: &StageModel, node: &Node) -> BTreeMap<String, Str
 /// Where the image's `configure` step writes the broker properties the storage is formatted from.
 pub const PROPERTIES_FILE: &str = "/etc/kafka/kafka.properties";
 
-/// The shell function `format_storage PROPERTIES` of the launcher: on first start only (an empty
-/// data directory), formats the storage with the admin's SCRAM credential in the bootstrap
-/// metadata, which the controllers apply when the quorum first forms. The test cluster
-/// (tests/scripts/kafka.sh) runs this same text, taken from `gen`.
+/// The shell function `format_storage PROPERTIES` of the launcher (`scripts/format-storage.sh`): on
+/// first start only (an empty data directory), formats the storage with the admin's SCRAM
+/// credential in the bootstrap metadata, which the controllers apply when the quorum first forms.
+/// The test cluster (tests/scripts/kafka.sh) runs this same text, taken from `gen`.
 ///
 /// The password reaches `kafka-storage` through a Java argument file on a pipe, so that no
 /// process's arguments hold it, and only the tool's safe lines are printed: it echoes the
 /// credential's salt and keys, and on a parse error parts of the password.
 pub fn format_storage_function() -> String {
-    let var = ADMIN_PASSWORD_ENV;
-    format!(
-        r#"format_storage() {{
-  if [ -z "${{{var}:-}}" ]; then
-    case ",$KAFKA_PROCESS_ROLES," in
-      *,controller,*) echo "launcher: {var} is not set; a controller formats its storage with the admin credential" >&2; return 1 ;;
-    esac
-    return 0
-  fi
-  case ${var} in
-    *,*) echo "launcher: the admin password contains ',', which kafka-storage cannot take; regenerate it without ','" >&2; return 1 ;;
-  esac
-  local out status=0
-  out=$(KAFKA_HEAP_OPTS=-Xmx256m kafka-run-class @<(printf "kafka.tools.StorageTool format --ignore-formatted --cluster-id '%s' --config '%s' --add-scram 'SCRAM-SHA-512=[name=admin,password=%s]'\n" "$CLUSTER_ID" "$1" "${var}") 2>&1) || status=$?
-  out=${{out//"${var}"/[redacted]}}
-  if [ "$status" -eq 0 ]; then
-    printf '%s\n' "$out" | grep -e '^Formatting' -e 'already formatted' >&2 || true
-  else
-    printf '%s\n' "$out" | grep -iv -e scram -e 'bootstrap metadata' >&2 || true
-    echo "launcher: formatting the storage of $1 failed" >&2
-    return 1
-  fi
-}}
-"#
-    )
+    script(include_str!("scripts/format-storage.sh"))
 }
 
-/// The shell function `pem_setting PEM`: the PEM on one line, each line break as the two
-/// characters `\n` (the replacement goes through variables, which every bash version leaves as is).
-pub const PEM_SETTING_FUNCTION: &str =
-    "pem_setting() {\n  local nl=$'\\n' esc='\\n'\n  printf '%s' \"${1//$nl/$esc}\"\n}\n";
+/// The shell function `pem_setting PEM` (`scripts/pem-setting.sh`): the PEM on one line, each line
+/// break as the two characters `\n` (the replacement goes through variables, which every bash
+/// version leaves as is).
+pub fn pem_setting_function() -> String {
+    script(include_str!("scripts/pem-setting.sh"))
+}
 
-/// The container command: turn the PEM secrets into the inline key store settings (newlines as
-/// `\n`, which the image writes verbatim and Java's properties loader turns back into newlines) and
-/// drop the raw secrets from the environment; let the image write its properties, format the
-/// storage (with the admin credential on a controller's first start), drop the password, then start
-/// the image's own entrypoint, which writes the same properties again and finds the storage
-/// formatted. The image's run step re-runs its configure step, so the settings must stay in the
-/// environment: the key is readable only by the container's own user, as the properties file is.
+/// The container command (`scripts/launcher.sh`): turn the PEM secrets into the inline key store
+/// settings (newlines as `\n`, which the image writes verbatim and Java's properties loader turns
+/// back into newlines) and drop the raw secrets from the environment; let the image write its
+/// properties, format the storage (with the admin credential on a controller's first start), drop
+/// the password, then start the image's own entrypoint, which writes the same properties again and
+/// finds the storage formatted. The image's run step re-runs its configure step, so the settings
+/// must stay in the environment: the key is readable only by the container's own user, as the
+/// properties file is.
 pub fn launcher_script() -> String {
-    format!(
-        "set -eu\numask 077\n{pem}export {KEYSTORE_KEY_ENV}=\"$(pem_setting \"$TLS_PRIVATE_KEY\")\"\nexport {KEYSTORE_CHAIN_ENV}=\"$(pem_setting \"$TLS_CERTIFICATE\n$TLS_CHAIN\")\"\nexport {TRUSTSTORE_CERTIFICATES_ENV}=\"$(pem_setting \"$TLS_CHAIN\")\"\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\n{format}/etc/confluent/docker/configure\nformat_storage {PROPERTIES_FILE}\nunset {ADMIN_PASSWORD_ENV}\n{metrics}exec /etc/confluent/docker/run\n",
-        metrics = crate::render::node_metrics::launcher_step(),
-        pem = PEM_SETTING_FUNCTION,
-        format = format_storage_function()
-    )
+    script(include_str!("scripts/launcher.sh"))
+        .replace("@PEM_SETTING_FUNCTION@\n", &pem_setting_function())
+        .replace("@FORMAT_STORAGE_FUNCTION@\n", &format_storage_function())
+        .replace("@METRICS_STEP@\n", &crate::render::node_metrics::launcher_step())
+}
+
+/// A script file as rendered: without the lines that only speak to ShellCheck (tests/scripts/
+/// shellcheck.sh checks the files as they are).
+fn script(text: &str) -> String {
+    text.lines().filter(|l| !l.starts_with("# shellcheck ")).flat_map(|l| [l, "\n"]).collect()
 }
 
 #[cfg(test)]
@@ -268,7 +251,7 @@ mod tests {
     fn the_launcher_puts_each_pem_on_one_line_with_escaped_breaks() {
         // Runs the launcher's own function in bash: the image writes the value verbatim into its
         // properties file, where Java reads `\n` as a line break.
-        let script = format!("{PEM_SETTING_FUNCTION}pem_setting \"$1\"");
+        let script = format!("{}pem_setting \"$1\"", pem_setting_function());
         let out = std::process::Command::new("bash")
             .args(["-c", &script, "_", "-----BEGIN X-----\nAB/+\n-----END X-----\n"])
             .output()
@@ -276,6 +259,12 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "-----BEGIN X-----\\nAB/+\\n-----END X-----\\n");
         let launcher = launcher_script();
         assert!(!launcher.contains("/etc/kafka/secrets"), "no key file any more");
+        let unfilled = launcher.lines().any(|l| l.starts_with('@') && l.ends_with('@'));
+        assert!(!unfilled && !launcher.contains("shellcheck"), "placeholders filled: {launcher}");
+        assert!(
+            launcher.contains(&format!("format_storage {PROPERTIES_FILE}\nunset {ADMIN_PASSWORD_ENV}\n"))
+        );
+        assert!(format_storage_function().contains(&format!("${{{ADMIN_PASSWORD_ENV}:-}}")));
         for var in [KEYSTORE_KEY_ENV, KEYSTORE_CHAIN_ENV, TRUSTSTORE_CERTIFICATES_ENV] {
             assert!(launcher.contains(&format!("export {var}=\"$(pem_setting ")), "{var}");
         }
