@@ -85,6 +85,33 @@ pub struct StackDecl {
     /// Logical ids that must never be replaced or deleted in production.
     #[serde(default)]
     pub stateful_resources: Vec<String>,
+    /// The node services `gen deploy` updates one at a time (the cluster stack only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling: Option<RollingDecl>,
+}
+
+/// The node services of a stack that an update must restart one at a time, and how: each node
+/// service runs the task definition named by its pin parameter when that is not empty, and its
+/// own rendered task definition otherwise (docs/deploy.md, "Rolling node updates").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollingDecl {
+    /// Logical id of the ECS cluster the node services run in.
+    pub cluster: String,
+    /// The nodes in the order Kafka wants them restarted: dedicated controllers, then brokers.
+    pub nodes: Vec<RollingNode>,
+}
+
+/// One node of a [`RollingDecl`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollingNode {
+    /// Node name (b0, c1, ...).
+    pub name: String,
+    /// Logical id of the node's ECS service.
+    pub service: String,
+    /// Logical id of the node's task definition.
+    pub task_definition: String,
+    /// The String parameter that pins the service to a task definition ARN ("" = its own).
+    pub pin_parameter: String,
 }
 
 /// Where a parameter value comes from.
@@ -158,6 +185,18 @@ impl Manifest {
                         ));
                     }
                     _ => {}
+                }
+            }
+            if let Some(rolling) = &stack.rolling {
+                let mut pins = BTreeSet::new();
+                for node in &rolling.nodes {
+                    if stack.parameters.contains_key(&node.pin_parameter) || !pins.insert(&node.pin_parameter)
+                    {
+                        return Err(format!(
+                            "stack {}: the pin parameter {} of node {} is used twice (pins are set by the deploy alone)",
+                            stack.name, node.pin_parameter, node.name
+                        ));
+                    }
                 }
             }
             if !seen.insert(stack.name.as_str()) {
@@ -284,6 +323,21 @@ mod tests {
         let mut json = sample();
         json["stacks"][2]["name"] = serde_json::json!("kafka_dev");
         assert!(manifest(json).check().unwrap_err().contains("not valid"));
+    }
+
+    #[test]
+    fn a_pin_parameter_used_twice_or_set_by_the_manifest_is_rejected() {
+        let node = |name: &str, pin: &str| serde_json::json!({"name": name, "service": "S", "task_definition": "T", "pin_parameter": pin});
+        let mut json = sample();
+        json["stacks"][2]["rolling"] =
+            serde_json::json!({"cluster": "Cluster", "nodes": [node("b0", "B0Pin"), node("b1", "B1Pin")]});
+        assert_eq!(manifest(json.clone()).check(), Ok(()));
+        json["stacks"][2]["rolling"]["nodes"][1]["pin_parameter"] = "B0Pin".into();
+        let err = manifest(json.clone()).check().unwrap_err();
+        assert!(err.contains("B0Pin of node b1 is used twice"), "{err}");
+        json["stacks"][2]["rolling"]["nodes"][1]["pin_parameter"] = "State".into();
+        let err = manifest(json).check().unwrap_err();
+        assert!(err.contains("State of node b1"), "{err}");
     }
 
     #[test]

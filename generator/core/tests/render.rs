@@ -48,7 +48,10 @@ fn node_containers(model: &StageModel, template: &Value) -> BTreeMap<String, Con
             continue; // the Schema Registry
         }
         assert_eq!(service["Properties"]["DesiredCount"], 1, "a node never runs twice");
-        let task = service["Properties"]["TaskDefinition"]["Ref"].as_str().expect("TaskDefinition is a Ref");
+        // Fn::If [pinned, the pin, the node's own task definition] (rolling updates).
+        let task = service["Properties"]["TaskDefinition"]["Fn::If"][2]["Ref"]
+            .as_str()
+            .expect("TaskDefinition is the node's own when not pinned");
         let container = &task_definitions[task]["Properties"]["ContainerDefinitions"][0];
         let previous = out.insert(
             name.to_string(),

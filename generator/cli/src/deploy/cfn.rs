@@ -31,6 +31,8 @@ pub struct StackInfo {
     pub status: String,
     /// Whether termination protection is on.
     pub termination_protection: bool,
+    /// The stack's parameter values by key (NoEcho ones come back masked).
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// A change set once CloudFormation has finished computing it.
@@ -97,6 +99,11 @@ impl Cfn {
                 id: s.stack_id().unwrap_or(name).to_string(),
                 status: s.stack_status().map(|st| st.as_str().to_string()).unwrap_or_default(),
                 termination_protection: s.enable_termination_protection().unwrap_or(false),
+                parameters: s
+                    .parameters()
+                    .iter()
+                    .filter_map(|p| Some((p.parameter_key()?.to_string(), p.parameter_value()?.to_string())))
+                    .collect(),
             })),
             Err(err) if err.as_service_error().is_some_and(is_missing_stack) => Ok(None),
             Err(err) => Err(DeployError::aws(format!("DescribeStacks {name}"), err)),
@@ -294,6 +301,33 @@ impl Cfn {
             // replaying a long history.
             if reached || token.is_none() || baseline.is_none() {
                 return Ok(collected);
+            }
+        }
+    }
+
+    /// Physical ids of the stack's resources by logical id (all pages).
+    pub async fn physical_ids(&self, stack: &str) -> Result<BTreeMap<String, String>, DeployError> {
+        let mut ids = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_stack_resources()
+                .stack_name(stack)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| DeployError::aws(format!("ListStackResources {stack}"), e))?;
+            for resource in out.stack_resource_summaries() {
+                if let (Some(logical), Some(physical)) =
+                    (resource.logical_resource_id(), resource.physical_resource_id())
+                {
+                    ids.insert(logical.to_string(), physical.to_string());
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(ids);
             }
         }
     }

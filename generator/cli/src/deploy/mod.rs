@@ -12,13 +12,15 @@ pub mod confirm;
 pub mod error;
 pub mod events;
 pub mod manifest;
+pub mod nodes;
 pub mod policy;
 pub mod redact;
 pub mod report;
+pub mod rolling;
 pub mod ui;
 pub mod upload;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +28,7 @@ use cfn::{Cfn, ChangeSetRequest, ChangeSetResult, TemplateSource};
 use confirm::Confirmation;
 pub use error::DeployError;
 use kafka_platform_core::digest::sha256_hex;
+use kafka_platform_core::manifest::RollingDecl;
 use manifest::{Manifest, StackDecl, Upload, Uploads};
 use ui::Ui;
 use upload::Bucket;
@@ -74,6 +77,10 @@ pub struct DeployArgs {
     /// the bucket); the progress lines go to stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::output::OutputFormat,
+    /// Update every node of the cluster stack in one change set (all nodes restart together: an
+    /// outage). Without it, a change to node task definitions rolls one node at a time.
+    #[arg(long)]
+    pub all_nodes_at_once: bool,
 }
 
 /// How a deploy ended.
@@ -127,12 +134,15 @@ struct Context {
     stage_dir: PathBuf,
     protected: bool,
     cfn: Cfn,
+    ecs: aws_sdk_ecs::Client,
     bucket: Bucket,
     uploads: Uploads,
     ui: Ui,
     attempt: String,
     /// What `--format json` reports.
     record: report::Shared,
+    /// Change sets executed so far: each execution gets its own request token.
+    executions: u32,
 }
 
 /// Runs `gen deploy` to completion on its own runtime and turns the result into the process
@@ -213,9 +223,11 @@ pub async fn run(args: DeployArgs, record: report::Shared) -> Result<Outcome, De
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     let mut ctx = Context {
         cfn: Cfn::new(aws_sdk_cloudformation::Client::new(&config), poll),
+        ecs: aws_sdk_ecs::Client::new(&config),
         bucket: Bucket::new(aws_sdk_s3::Client::from_conf(s3.build()), manifest.artifact_bucket.clone()),
         attempt: format!("gen-{}-{millis}", std::process::id()),
         record,
+        executions: 0,
         ui,
         args,
         manifest,
@@ -388,10 +400,19 @@ async fn deploy_stack(
     ));
 
     let template = template_source(ctx, stack).await?;
-    let parameters = ctx
+    let mut parameters = ctx
         .uploads
         .parameters(stack)
         .map_err(|message| DeployError::Manifest { path: ctx.stage_dir.join("manifest.json"), message })?;
+    // The change set shown is the template as committed: every pin empty. Pins are passed only
+    // when one is set (an interrupted rollout); otherwise they keep their empty value, and a create
+    // takes the empty default, starting every node on its own, all together.
+    if let (Some(decl), Some(info)) = (&stack.rolling, &existing) {
+        if rolling::any_pinned(decl, &info.parameters) {
+            parameters.extend(rolling::released(decl));
+        }
+    }
+    let rolling = stack.rolling.as_ref().filter(|_| !create);
     let secret_keys = ctx.cfn.no_echo_parameters(&stack.name, &template).await?;
     ctx.ui.redactor.add(parameters.iter().filter(|(k, _)| secret_keys.contains(k)).map(|(_, v)| v.clone()));
 
@@ -430,6 +451,29 @@ async fn deploy_stack(
     } else {
         ctx.ui.say(&changes::format_table(&rows, &stateful));
     }
+    let touched = rolling.map(|decl| rolling::nodes_touched(&rows, decl)).unwrap_or_default();
+    // A stack still pinned is in the middle of a rollout: it goes on one node at a time too.
+    let unfinished = match (rolling, &existing) {
+        (Some(decl), Some(info)) => rolling::any_pinned(decl, &info.parameters),
+        _ => false,
+    };
+    let roll = rolling.filter(|_| (unfinished || !touched.is_empty()) && !ctx.args.all_nodes_at_once);
+    if roll.is_some() {
+        if unfinished {
+            ctx.ui.say(
+                "Nodes are still pinned by an unfinished rolling update: it goes on from where it stopped.",
+            );
+        }
+        ctx.ui.say(&format!(
+            "Node services change ({}): applied in steps, one node at a time: first everything but the node restarts, then one change set per node whose task definition changes, each waiting until ECS reports the node healthy.",
+            if touched.is_empty() { "see the steps".to_string() } else { touched.join(", ") }
+        ));
+    } else if !touched.is_empty() || unfinished {
+        ctx.ui.say(&format!(
+            "WARNING: --all-nodes-at-once: nodes {} restart together (an outage).",
+            if touched.is_empty() { "still pinned".to_string() } else { touched.join(", ") }
+        ));
+    }
 
     if ctx.args.dry_run {
         discard(ctx, &change_set, &stack_id, create).await?;
@@ -453,8 +497,16 @@ async fn deploy_stack(
         // The policy must guard this very update, so it is set before executing.
         ctx.cfn.set_policy(&stack.name, &policy).await?;
     }
-    let succeeded = execute_and_watch(ctx, stack, &change_set, &stack_id).await?;
-    if !succeeded {
+    if let Some(decl) = roll {
+        // Confirmed as a whole; the steps are change sets of their own.
+        ctx.cfn.delete_change_set(&change_set).await?;
+        let steps =
+            StepRequest { stack, index, template: &template, parameters: &parameters, stack_id: &stack_id };
+        let outcome = roll_nodes(ctx, &steps, decl).await?;
+        if !matches!(outcome, StackOutcome::Executed) {
+            return Ok(outcome);
+        }
+    } else if !execute_and_watch(ctx, stack, &change_set, &stack_id).await? {
         return Ok(StackOutcome::Failed);
     }
     if ctx.protected {
@@ -462,6 +514,188 @@ async fn deploy_stack(
         ctx.ui.say("Termination protection on; stack policy protects the stateful resources.");
     }
     Ok(StackOutcome::Executed)
+}
+
+/// What every change set of a rolling update shares.
+struct StepRequest<'a> {
+    stack: &'a StackDecl,
+    index: usize,
+    template: &'a TemplateSource,
+    /// The manifest's parameters (no pins).
+    parameters: &'a [(String, String)],
+    stack_id: &'a str,
+}
+
+/// Applies a confirmed update of the cluster stack one node at a time ([`rolling`]): a change set
+/// that holds every node on the task definition it runs, then one per node to restart, each
+/// executed and watched until CloudFormation reports the node's service stable (its new task
+/// passed the readiness health check). Returns false when a step failed (summary printed).
+async fn roll_nodes(
+    ctx: &mut Context,
+    req: &StepRequest<'_>,
+    decl: &RollingDecl,
+) -> Result<StackOutcome, DeployError> {
+    let running = running(ctx, req, decl).await?;
+    ctx.ui
+        .say("\n--> step 1: everything but the node restarts (each node holds the task definition it runs)");
+    if !run_step(ctx, req, rolling::hold_all(decl, &running), "hold").await? {
+        ctx.ui.say(
+            "Stopped at step 1, before any node's turn: CloudFormation reports the stack's rollback above.",
+        );
+        return Ok(StackOutcome::Failed);
+    }
+    let mut before = running.clone();
+    if !check_moved(ctx, req, decl, &mut before, None).await? {
+        return Ok(StackOutcome::Failed);
+    }
+    let physical = ctx.cfn.physical_ids(&req.stack.name).await?;
+    let rendered: BTreeMap<String, String> = decl
+        .nodes
+        .iter()
+        .filter_map(|n| physical.get(&n.task_definition).map(|arn| (n.name.clone(), arn.clone())))
+        .collect();
+    let steps = rolling::roll_steps(decl, &running, &rendered);
+    let order: Vec<&str> = steps.iter().filter_map(|s| s.node.as_deref()).collect();
+    ctx.ui.say(&format!(
+        "Nodes to restart, one at a time: {}",
+        if order.is_empty() { "none".to_string() } else { order.join(", ") }
+    ));
+    let mut done: Vec<String> = Vec::new();
+    for (turn, step) in steps.iter().enumerate() {
+        ctx.ui.say(&match &step.node {
+            Some(node) => format!("\n--> step {}: node {node}", turn + 2),
+            None => format!("\n--> step {}: clear the pins (no node restarts)", turn + 2),
+        });
+        if let Some(node) = &step.node {
+            // On a terminal the person may check the cluster (`gen status`) before each node.
+            if !ctx.args.yes && ctx.ui.interactive() && !node_confirmed(ctx, req.stack, node).await? {
+                ctx.ui.say(&format!(
+                    "Stopped before node {node}. Restarted: {}. The nodes not restarted stay pinned to their previous task definition; run `gen deploy` again to go on.",
+                    if done.is_empty() { "none".to_string() } else { done.join(", ") }
+                ));
+                return Ok(StackOutcome::Cancelled);
+            }
+        }
+        let succeeded = run_step(ctx, req, step.pins.clone(), &format!("n{turn}")).await?
+            && check_moved(ctx, req, decl, &mut before, step.node.as_deref()).await?;
+        if !succeeded {
+            let rest: Vec<&str> = order.iter().copied().filter(|n| !done.iter().any(|d| d == n)).collect();
+            ctx.ui.say(&format!(
+                "Rolling update stopped{}. Restarted: {}. Still on their previous task definition (pinned in the stack): {}.\n  Next: find the cause (the node's ECS events and logs; `gen status {}`), then run `gen deploy` again: it goes on with the nodes not yet restarted.",
+                step.node.as_deref().map(|n| format!(" at node {n}")).unwrap_or_default(),
+                if done.is_empty() { "none".to_string() } else { done.join(", ") },
+                if rest.is_empty() { "none".to_string() } else { rest.join(", ") },
+                ctx.manifest.stage
+            ));
+            return Ok(StackOutcome::Failed);
+        }
+        done.extend(step.node.clone());
+    }
+    Ok(StackOutcome::Executed)
+}
+
+/// Asks on the terminal before restarting a node (the stage name for a protected stage).
+async fn node_confirmed(ctx: &mut Context, stack: &StackDecl, node: &str) -> Result<bool, DeployError> {
+    let stage = ctx.manifest.stage.clone();
+    let expected = if ctx.protected { stage.clone() } else { "yes".to_string() };
+    let question = format!(
+        "Restart node {node} of {} now (check `gen status {stage}` first)? Type '{expected}' to continue: ",
+        stack.name
+    );
+    let answer = ctx.ui.ask(&question).await?;
+    Ok(confirm::confirms(&answer, &expected))
+}
+
+/// The task definition each existing node service runs now.
+async fn running(
+    ctx: &Context,
+    req: &StepRequest<'_>,
+    decl: &RollingDecl,
+) -> Result<BTreeMap<String, String>, DeployError> {
+    let physical = ctx.cfn.physical_ids(&req.stack.name).await?;
+    nodes::running_task_definitions(&ctx.ecs, decl, &physical).await
+}
+
+/// Reads back which node services changed task definition in the step just executed and checks
+/// that it was `expected` alone (no node at all for the first step): says so, or stops.
+async fn check_moved(
+    ctx: &mut Context,
+    req: &StepRequest<'_>,
+    decl: &RollingDecl,
+    before: &mut BTreeMap<String, String>,
+    expected: Option<&str>,
+) -> Result<bool, DeployError> {
+    let now = running(ctx, req, decl).await?;
+    let moved = rolling::moved(decl, before, &now);
+    let wanted: Vec<&str> = expected.into_iter().collect();
+    let report = moved
+        .iter()
+        .map(|n| format!("{n} now runs {}", rolling::short_arn(&now[n.as_str()])))
+        .collect::<Vec<_>>()
+        .join("; ");
+    *before = now;
+    if moved.iter().map(String::as_str).eq(wanted.iter().copied()) {
+        ctx.ui.say(&if moved.is_empty() {
+            "No node changed task definition.".to_string()
+        } else {
+            format!("{report}.")
+        });
+        return Ok(true);
+    }
+    ctx.ui.say(&format!(
+        "\nFAILED: this step should have changed the task definition of {} only, but changed: {}",
+        expected.unwrap_or("no node"),
+        if moved.is_empty() { "none".to_string() } else { report }
+    ));
+    Ok(false)
+}
+
+/// Creates, shows, executes and watches one change set of a rolling update; an empty one is
+/// skipped. Returns false when it failed.
+async fn run_step(
+    ctx: &mut Context,
+    req: &StepRequest<'_>,
+    pins: rolling::Pins,
+    suffix: &str,
+) -> Result<bool, DeployError> {
+    // Every pin explicitly, the empty ones too: a step is told the whole state it leaves.
+    let mut parameters = req.parameters.to_vec();
+    parameters.extend(pins);
+    let name = format!("{}-{}-{suffix}", ctx.attempt, req.index);
+    let request = ChangeSetRequest {
+        stack: &req.stack.name,
+        name: &name,
+        create: false,
+        template: req.template,
+        parameters: &parameters,
+        tags: &ctx.manifest.tags,
+        description: format!("gen deploy {} {} (rolling, {suffix})", ctx.manifest.stage, req.stack.name),
+    };
+    let change_set = match ctx.cfn.create_change_set(&request).await? {
+        cfn::Created::ChangeSet { id, .. } => id,
+        cfn::Created::NoChanges => {
+            ctx.ui.say("No changes.");
+            return Ok(true);
+        }
+    };
+    let rows = match ctx.cfn.wait_change_set(&change_set).await? {
+        ChangeSetResult::Ready(rows) => rows,
+        ChangeSetResult::Failed(reason) => {
+            ctx.cfn.delete_change_set(&change_set).await?;
+            if changes::is_no_change_reason(&reason) {
+                ctx.ui.say("No changes.");
+                return Ok(true);
+            }
+            return Err(DeployError::ChangeSetFailed { stack: req.stack.name.clone(), reason });
+        }
+    };
+    let stateful: BTreeSet<&str> = req.stack.stateful_resources.iter().map(String::as_str).collect();
+    if rows.is_empty() {
+        ctx.ui.say("No resource changes (only parameters change).");
+    } else {
+        ctx.ui.say(&changes::format_table(&rows, &stateful));
+    }
+    execute_and_watch(ctx, req.stack, &change_set, req.stack_id).await
 }
 
 /// Deletes a change set that will not run, and the empty stack a CREATE change set made.
@@ -514,7 +748,8 @@ async fn execute_and_watch(
     stack_id: &str,
 ) -> Result<bool, DeployError> {
     let baseline = ctx.cfn.newest_event_id(stack_id).await?;
-    let token = format!("{}-exec", ctx.attempt);
+    ctx.executions += 1;
+    let token = format!("{}-exec{}", ctx.attempt, ctx.executions);
     let started = Instant::now();
     let execute_error = ctx.cfn.execute(change_set, &token).await.err();
     let mut seen: HashSet<String> = HashSet::new();

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::manifest::{RollingDecl, RollingNode};
 use crate::model::{Node, StageModel, ports};
 use crate::render::cfn::{Resource, Template, att, logical_id, r, sub, tags};
 use crate::render::foundation::{export, log_group_resource};
@@ -405,7 +406,7 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         if is_broker { model.cluster.broker_memory_mib } else { model.cluster.controller_heap_mib * 2 };
     let own: Vec<String> = node_secrets(model, node).into_iter().map(|(_, parameter)| parameter).collect();
     t.add(id("execution-role"), execution_role(model, &own));
-    t.add(id("task-definition"), Resource::new("AWS::ECS::TaskDefinition", json!({
+    let mut task_definition = Resource::new("AWS::ECS::TaskDefinition", json!({
         "Family": format!("{}-{}", model.name(), node.name),
         "NetworkMode": "awsvpc",
         "RequiresCompatibilities": ["EC2"],
@@ -434,7 +435,21 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         }, node_metrics::agent_container(model, node, log_group)],
         "Tags": tags(&node_tags),
     }))
-    .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration below /etc/kafka at start; a read-only root file system stops it"));
+    .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration below /etc/kafka at start; a read-only root file system stops it")
+    .skip_check("W3011", "only a replaced revision is kept (pinned services run it during a rolling update); deleting the stack deregisters the node's revision as usual");
+    // A replaced revision stays registered: the pinned services of a rolling update still run it,
+    // and the rollback of a node's step must be able to return to it (ECS refuses to point a
+    // service at a deregistered revision).
+    task_definition.update_replace_policy = Some("Retain");
+    t.add(id("task-definition"), task_definition);
+    let pin = pin_parameter(node);
+    t.parameter(
+        &pin,
+        "String",
+        &format!("Set by gen deploy during a rolling update: the task definition ARN node {} keeps running until its turn; empty for its own", node.name),
+        Some(""),
+    );
+    t.conditions.insert(pin_condition(node), json!({ "Fn::Not": [{ "Fn::Equals": [r(&pin), ""] }] }));
 
     t.add(
         id("discovery"),
@@ -468,7 +483,8 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
     let mut service = Resource::new("AWS::ECS::Service", json!({
         "ServiceName": node.name,
         "Cluster": r("Cluster"),
-        "TaskDefinition": r(&id("task-definition")),
+        // Pinned by gen deploy while other nodes take their turn (rolling updates, one node at a time).
+        "TaskDefinition": { "Fn::If": [pin_condition(node), r(&pin), r(&id("task-definition"))] },
         "DesiredCount": 1,
         // A node must never run twice: its volume and node id are its identity.
         "DeploymentConfiguration": { "MinimumHealthyPercent": 0, "MaximumPercent": 100, "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true } },
@@ -499,6 +515,32 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         }
     }
     t.add(id("service"), service);
+}
+
+/// The parameter that pins a node's service to a task definition ARN during a rolling update.
+pub fn pin_parameter(node: &Node) -> String {
+    logical_id(&[&node.name, "pinned-task-definition"])
+}
+
+fn pin_condition(node: &Node) -> String {
+    logical_id(&[&node.name, "pinned"])
+}
+
+/// The node services `gen deploy` updates one at a time, in the order Kafka wants: dedicated
+/// controllers first (the quorum), then brokers.
+pub fn rolling(model: &StageModel) -> RollingDecl {
+    let nodes = model.cluster.controllers.iter().chain(&model.cluster.brokers);
+    RollingDecl {
+        cluster: "Cluster".to_string(),
+        nodes: nodes
+            .map(|node| RollingNode {
+                name: node.name.clone(),
+                service: logical_id(&[&node.name, "service"]),
+                task_definition: logical_id(&[&node.name, "task-definition"]),
+                pin_parameter: pin_parameter(node),
+            })
+            .collect(),
+    }
 }
 
 fn target_group(model: &StageModel, port: u32) -> Resource {

@@ -78,11 +78,14 @@ fn manifest(model: &StageModel, templates: &[(&str, Template)]) -> Manifest {
         .iter()
         .enumerate()
         .map(|(i, (part, template))| {
+            let rolling = (*part == "cluster").then(|| cluster::rolling(model));
+            let pins = rolling.as_ref().map(|r| r.nodes.as_slice()).unwrap_or_default();
             let parameters = template
                 .parameters
                 .iter()
-                // SSM-typed parameters are resolved by CloudFormation itself.
+                // SSM-typed parameters are resolved by CloudFormation itself; pins are set by the deploy.
                 .filter(|(_, parameter)| !parameter.kind.starts_with("AWS::SSM::Parameter::Value"))
+                .filter(|(name, _)| !pins.iter().any(|n| n.pin_parameter == **name))
                 .map(|(name, _)| {
                     let source = if name == "ArtifactBucket" {
                         ParamSource::Value(Value::String(bucket.clone()))
@@ -103,6 +106,7 @@ fn manifest(model: &StageModel, templates: &[(&str, Template)]) -> Manifest {
                 before_upload: *part == "artifacts",
                 parameters,
                 stateful_resources: stateful_resources(model, part),
+                rolling,
             }
         })
         .collect();
