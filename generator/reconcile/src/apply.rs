@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use kafka_admin::{
-    AclFilter, AdminClient, ConfigChanges, ConfigOp, ConfigResource, NewPartitions, NewTopic, ScramDeletion,
-    ScramMechanism, ScramUpsert,
+    AclFilter, AdminClient, ConfigChanges, ConfigOp, ConfigResource, NewPartitions, NewTopic, ResponseError,
+    ScramDeletion, ScramMechanism, ScramUpsert,
 };
 use kafka_platform_core::credential::scram_iterations;
 use serde::Serialize;
@@ -82,7 +82,7 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
     let created = call(&new_topics, client.create_topics(&new_topics, false)).await;
     // TOPIC_ALREADY_EXISTS: created meanwhile (e.g. by an earlier run of this plan); any difference
     // in its settings shows up in the next plan.
-    record(&mut errors, &creates, tolerate(created, 36));
+    record(&mut errors, &creates, tolerate(created, ResponseError::TopicAlreadyExists));
 
     let increases = indexed(|a| matches!(a, Action::IncreasePartitions { .. }));
     let new_partitions: Vec<NewPartitions> = increases
@@ -226,7 +226,11 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
         })
         .collect();
     // UNKNOWN_TOPIC_OR_PARTITION: already gone, which is what was asked for.
-    record(&mut errors, &topic_deletes, tolerate(call(&names, client.delete_topics(&names)).await, 3));
+    record(
+        &mut errors,
+        &topic_deletes,
+        tolerate(call(&names, client.delete_topics(&names)).await, ResponseError::UnknownTopicOrPartition),
+    );
 
     let outcomes =
         plan.changes.iter().cloned().zip(errors).map(|(change, error)| Outcome { change, error }).collect();
@@ -269,9 +273,9 @@ fn record(errors: &mut [Option<String>], indices: &[usize], results: Vec<kafka_a
     }
 }
 
-/// Treats one error code as success.
-fn tolerate(results: Vec<kafka_admin::Result<()>>, code: i16) -> Vec<kafka_admin::Result<()>> {
-    results.into_iter().map(|r| r.or_else(|e| if e.code() == Some(code) { Ok(()) } else { Err(e) })).collect()
+/// Treats one Kafka error as success (the topic a create wanted exists; the one a delete wanted is gone).
+fn tolerate(results: Vec<kafka_admin::Result<()>>, done: ResponseError) -> Vec<kafka_admin::Result<()>> {
+    results.into_iter().map(|r| r.or_else(|e| if e.kind() == Some(done) { Ok(()) } else { Err(e) })).collect()
 }
 
 fn clamp_i32(n: u32) -> i32 {
