@@ -34,12 +34,35 @@ pub struct StageModel {
     /// Whether the reconciler may delete managed topics and ACLs.
     pub allow_delete: bool,
     /// Alarm subscriptions and thresholds, the scheduled drift check.
-    pub monitoring: crate::validate::monitoring::Monitoring,
+    pub monitoring: Monitoring,
     pub tags: BTreeMap<String, String>,
     pub projects: Vec<Project>,
     pub topics: Vec<Topic>,
     pub service_accounts: Vec<ServiceAccount>,
     pub acls: Vec<AclBinding>,
+}
+
+/// The resolved monitoring of a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitoring {
+    pub subscriptions: Vec<(crate::config::monitoring::SubscriptionProtocol, String)>,
+    pub thresholds: Thresholds,
+    pub drift_interval_minutes: u32,
+    pub drift_mode: crate::config::monitoring::DriftMode,
+}
+
+/// Alarm thresholds, each within its bound (`resolve::monitoring`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thresholds {
+    pub under_replicated_partitions: u32,
+    pub under_min_isr_partitions: u32,
+    pub offline_partitions: u32,
+    pub disk_used_percent: u32,
+    pub cpu_percent: u32,
+    pub memory_percent: u32,
+    pub certificate_days_left: u32,
+    pub drift_pending_changes: u32,
+    pub evaluation_minutes: u32,
 }
 
 /// Existing VPC placement.

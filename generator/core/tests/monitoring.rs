@@ -8,7 +8,7 @@ mod support;
 use kafka_platform_core::StageName;
 use kafka_platform_core::render::metrics;
 use kafka_platform_core::render::templates;
-use kafka_platform_core::validate::monitoring as bounds;
+use kafka_platform_core::resolve::monitoring as bounds;
 use serde_json::Value;
 use support::*;
 

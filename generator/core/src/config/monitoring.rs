@@ -1,5 +1,5 @@
 //! `monitoring` of a stage: who is notified of alarms, the alarm thresholds, and the scheduled drift
-//! check. Bounds and defaults are in `validate::monitoring`.
+//! check. Bounds and defaults are in `resolve::monitoring`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -183,6 +183,11 @@ pub struct ClusterSettings {
     pub authentication: Option<AuthenticationSettings>,
 }
 
+impl ClusterSettings {
+    /// `broker_heap_mib` when none is declared (`broker_memory_mib` defaults to twice the heap).
+    pub const DEFAULT_BROKER_HEAP_MIB: u32 = 1024;
+}
+
 /// How KRaft controllers run.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -193,6 +198,13 @@ pub struct ControllerSettings {
     pub count: Option<Spanned<u32>>,
     /// JVM heap of a dedicated controller in MiB.
     pub heap_mib: Option<Spanned<u32>>,
+}
+
+impl ControllerSettings {
+    /// `count` when none is declared.
+    pub const DEFAULT_COUNT: u32 = 3;
+    /// `heap_mib` when none is declared.
+    pub const DEFAULT_HEAP_MIB: u32 = 512;
 }
 
 /// KRaft controller placement.
@@ -215,6 +227,11 @@ pub struct StorageSettings {
     pub throughput_mibps: Option<Spanned<u32>>,
     /// gp3/io2 IOPS.
     pub iops: Option<Spanned<u32>>,
+}
+
+impl StorageSettings {
+    /// `volume_type` when none is declared.
+    pub const DEFAULT_VOLUME_TYPE: VolumeType = VolumeType::Gp3;
 }
 
 /// EBS volume types suitable for Kafka logs.
@@ -257,6 +274,13 @@ pub struct AuthenticationSettings {
     pub mtls: Option<Spanned<bool>>,
 }
 
+impl AuthenticationSettings {
+    /// `scram` when not declared: on.
+    pub const DEFAULT_SCRAM: bool = true;
+    /// `mtls` when not declared: on.
+    pub const DEFAULT_MTLS: bool = true;
+}
+
 /// Confluent Schema Registry.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -269,6 +293,16 @@ pub struct SchemaRegistrySettings {
     pub image: Option<ImageSettings>,
     /// Default compatibility of the stage's subjects (the registry's global level).
     pub compatibility: Option<Spanned<crate::config::project::Compatibility>>,
+}
+
+impl SchemaRegistrySettings {
+    /// `instances` when none is declared.
+    pub const DEFAULT_INSTANCES: u32 = 2;
+    /// `image.repository` when none is declared (the tag defaults to the Kafka image's).
+    pub const DEFAULT_REPOSITORY: &'static str = "confluentinc/cp-schema-registry";
+    /// `compatibility` when none is declared.
+    pub const DEFAULT_COMPATIBILITY: crate::config::project::Compatibility =
+        crate::config::project::Compatibility::BackwardTransitive;
 }
 
 /// Private DNS.
@@ -297,6 +331,11 @@ pub struct PublicEndpointSettings {
     pub hosted_zone_id: Option<Spanned<String>>,
 }
 
+impl PublicEndpointSettings {
+    /// `first_port` when none is declared.
+    pub const DEFAULT_FIRST_PORT: u32 = 9100;
+}
+
 /// VPC endpoint service (PrivateLink).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -309,6 +348,11 @@ pub struct PrivateLinkSettings {
     pub acceptance_required: Option<Spanned<bool>>,
     /// The consumers' VPC CIDRs: the internal NLB sees PrivateLink clients by their own address.
     pub consumer_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl PrivateLinkSettings {
+    /// `acceptance_required` when not declared: connections wait for acceptance.
+    pub const DEFAULT_ACCEPTANCE_REQUIRED: bool = true;
 }
 
 /// Private CA of the stage.
@@ -327,6 +371,16 @@ pub struct CaSettings {
     pub common_name: Option<Spanned<String>>,
     /// Subject organisation of the new CA.
     pub organization: Option<Spanned<String>>,
+}
+
+impl CaSettings {
+    /// `validity_years` of a created CA when none is declared.
+    pub const DEFAULT_VALIDITY_YEARS: u32 = 10;
+    /// `key_algorithm` of a created CA when none is declared.
+    pub const DEFAULT_KEY_ALGORITHM: CaKeyAlgorithm = CaKeyAlgorithm::EcPrime256v1;
+    /// `organization` of a created CA when none is declared (the common name defaults to
+    /// `Kafka <stage> CA`).
+    pub const DEFAULT_ORGANIZATION: &'static str = "Kafka Platform";
 }
 
 /// Whether the stage creates its CA.
@@ -386,6 +440,17 @@ pub struct CertificateSettings {
     pub renew_before_days: Option<Spanned<u32>>,
 }
 
+impl CertificateSettings {
+    /// `key_algorithm` when none is declared.
+    pub const DEFAULT_KEY_ALGORITHM: LeafKeyAlgorithm = LeafKeyAlgorithm::EcPrime256v1;
+    /// `validity_days` when none is declared.
+    pub const DEFAULT_VALIDITY_DAYS: u32 = 365;
+    /// `renew_before_days` when none is declared, or half the validity when that is shorter.
+    pub const DEFAULT_RENEW_BEFORE_DAYS: u32 = 30;
+    /// `renewal_token` when none is declared.
+    pub const DEFAULT_RENEWAL_TOKEN: &'static str = "1";
+}
+
 /// Key algorithms the certificate Lambda supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum LeafKeyAlgorithm {
@@ -421,12 +486,28 @@ pub struct PasswordSettings {
     pub rotation_overlap_hours: Option<Spanned<u32>>,
 }
 
+impl PasswordSettings {
+    /// `length` when none is declared.
+    pub const DEFAULT_LENGTH: u32 = 32;
+    /// `exclude_characters` when none is declared: what breaks JAAS, shell and `kafka-storage`.
+    pub const DEFAULT_EXCLUDE_CHARACTERS: &'static str = "\"'`\\/@$ ;:,";
+    /// `rotation_token` when none is declared.
+    pub const DEFAULT_ROTATION_TOKEN: &'static str = "1";
+    /// `rotation_overlap_hours` when none is declared.
+    pub const DEFAULT_ROTATION_OVERLAP_HOURS: u32 = 24;
+}
+
 /// CloudWatch logs.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// Retention in days (a value CloudWatch accepts, e.g. 7, 30, 365).
     pub retention_days: Option<Spanned<u32>>,
+}
+
+impl LogSettings {
+    /// `retention_days` when none is declared.
+    pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 }
 
 /// The topic policy of a stage.
@@ -449,6 +530,13 @@ pub struct TopicPolicySettings {
     pub allow_infinite_retention: Option<Spanned<bool>>,
     /// Topic config keys teams may set.
     pub allowed_config_keys: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl TopicPolicySettings {
+    /// `default_partitions` when none is declared.
+    pub const DEFAULT_PARTITIONS: u32 = 3;
+    /// `max_partitions` when none is declared.
+    pub const DEFAULT_MAX_PARTITIONS: u32 = 1000;
 }
 
 /// The reconciler custom resource.

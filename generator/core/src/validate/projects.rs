@@ -2,6 +2,7 @@
 //! topics, accounts and ACL bindings.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use regex::Regex;
 
@@ -12,6 +13,10 @@ use crate::diagnostics::{Finding, Findings};
 use crate::model::*;
 use crate::span::{Location, Spanned, sibling};
 use crate::validate::kafka_configs;
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$").unwrap());
+/// A node's short name (b0, c1000, ...).
+static NODE_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[bc][0-9]+$").unwrap());
 
 /// Kafka's own limit on topic name length.
 const MAX_TOPIC_NAME: usize = 249;
@@ -274,7 +279,7 @@ fn check_project_metadata(
     }
     match owner.and_then(|o| o.email.as_ref()) {
         None => findings.push(missing("owner.email")),
-        Some(email) if !Regex::new(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$").unwrap().is_match(email) => {
+        Some(email) if !EMAIL.is_match(email) => {
             findings.push(Finding::error(
                 "KP201",
                 &email.location,
@@ -837,14 +842,13 @@ fn within_project(prefix: &str, project: &str) -> bool {
 /// Registry, the reconciler, the nodes (by short name or certificate name).
 fn check_reserved_principal(name: &Spanned<String>, model: &StageModel, findings: &mut Findings) {
     let lower = name.value.to_ascii_lowercase();
-    let node_name = Regex::new(r"^[bc][0-9]+$").unwrap();
     let is_node = model
         .cluster
         .brokers
         .iter()
         .chain(&model.cluster.controllers)
         .any(|n| n.dns_name.eq_ignore_ascii_case(&lower))
-        || node_name.is_match(&lower)
+        || NODE_NAME.is_match(&lower)
         || lower.ends_with(&format!(".{}", model.dns_zone));
     // `<account>.alt` is the second Kafka user of a SCRAM account (credential rotation).
     let is_alternate = lower.ends_with(crate::desired::ALTERNATE_USER_SUFFIX);

@@ -5,6 +5,7 @@ use std::ops::RangeInclusive;
 
 use crate::config::monitoring::{DriftMode, MonitoringSettings, SubscriptionProtocol};
 use crate::diagnostics::Finding;
+use crate::model::{Monitoring, Thresholds};
 use crate::resolve::Required;
 use crate::span::Spanned;
 
@@ -31,29 +32,6 @@ pub const EVALUATION: Bound = Bound { key: "evaluation_minutes", default: 5, ran
 pub const DRIFT_INTERVAL: Bound = Bound { key: "drift_check.interval_minutes", default: 60, range: 5..=1440 };
 /// SNS topics take many subscriptions; a stage that needs more than this wants a distribution list.
 pub const MAX_SUBSCRIPTIONS: usize = 20;
-
-/// The resolved monitoring of a stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Monitoring {
-    pub subscriptions: Vec<(SubscriptionProtocol, String)>,
-    pub thresholds: Thresholds,
-    pub drift_interval_minutes: u32,
-    pub drift_mode: DriftMode,
-}
-
-/// Alarm thresholds, each within its [`Bound`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Thresholds {
-    pub under_replicated_partitions: u32,
-    pub under_min_isr_partitions: u32,
-    pub offline_partitions: u32,
-    pub disk_used_percent: u32,
-    pub cpu_percent: u32,
-    pub memory_percent: u32,
-    pub certificate_days_left: u32,
-    pub drift_pending_changes: u32,
-    pub evaluation_minutes: u32,
-}
 
 fn bounded(value: Option<&Spanned<u32>>, bound: &Bound, r: &mut Required<'_>) -> u32 {
     let Some(v) = value else { return bound.default };
