@@ -258,3 +258,112 @@ async fn create_update_and_delete_reconcile_the_cluster() {
     texts.extend(lambda.logs());
     assert_secret_absent(&password, &texts);
 }
+
+/// Avro value schemas of the subject test: v2 adds a field without a default, which BACKWARD refuses.
+const EVENT_V1: &str = r#"{"type": "record", "name": "Event", "namespace": "com.example.lambda", "fields": [{"name": "id", "type": "string"}]}"#;
+const EVENT_BAD: &str = r#"{"type": "record", "name": "Event", "namespace": "com.example.lambda", "fields": [{"name": "id", "type": "string"}, {"name": "kind", "type": "string"}]}"#;
+
+// The same run registers the declared subjects in the real registry (tests/scripts/schema-registry.sh,
+// Apicurio's Confluent API, global level BACKWARD); a second run plans nothing, and an incompatible
+// evolution fails the request naming the subject with nothing applied, Kafka included.
+#[tokio::test(flavor = "multi_thread")]
+async fn subjects_are_reconciled_in_the_same_run() {
+    let url = std::env::var("SCHEMA_REGISTRY_URL")
+        .expect("SCHEMA_REGISTRY_URL: run `tests/scripts/schema-registry.sh start` and eval its env");
+    let aws = Aws::new().await;
+    let admin = kafka_common::admin_sasl().await;
+    let h = Harness::start().await;
+    let lambda = h.spawn(BIN, &moto_endpoint(), &[]);
+    let p = kafka_common::unique("rs");
+    let prefix = format!("/{}/tls/admin", unique("kafka"));
+    let cert_dir = kafka_common::client_cert_dir("admin");
+    let read = |f: &str| std::fs::read_to_string(cert_dir.join(f)).unwrap();
+    aws.secure(&format!("{prefix}/private-key"), &read("key.pem")).await;
+    aws.secure(&format!("{prefix}/certificate"), &read("cert.pem")).await;
+    aws.secure(&format!("{prefix}/chain"), &std::fs::read_to_string(kafka_common::ca_file()).unwrap()).await;
+    let password_parameter = format!("/{}/accounts/{p}-app", unique("kafka"));
+    let password = format!("pw-{p}-0123456789abcdef");
+    aws.secure(&password_parameter, &password).await;
+
+    let subject = format!("{p}.events.v1-value");
+    let with_schema = |schema: &str, with_audit: bool| {
+        let mut d = desired(&p, &password_parameter, with_audit);
+        d.subjects = vec![kafka_platform_core::desired::DesiredSubject {
+            subject: subject.clone(),
+            project: p.clone(),
+            schema_type: kafka_platform_core::model::SchemaType::Avro,
+            schema: schema.into(),
+            references: Vec::new(),
+            compatibility: kafka_platform_core::config::project::Compatibility::Backward,
+        }];
+        d
+    };
+    let with_registry = |key: &str, sha: &str| {
+        let mut v = props(&aws, &prefix, key, sha, false);
+        v["SchemaRegistryUrl"] = json!(url);
+        v
+    };
+    let registry = kafka_reconcile::registry::RegistryClient::new(&url, None, None).unwrap();
+
+    let (key, sha) = aws.upload(&with_schema(EVENT_V1, false)).await;
+    let created = h
+        .invoke(h.event("Create", TYPE, "Reconciliation", None, with_registry(&key, &sha), None), DEADLINE)
+        .await
+        .expect_success();
+    assert_eq!(created.data("TopicsCreated"), "1");
+    assert_eq!(created.data("DeclaredSubjects"), "1");
+    assert_eq!(created.data("SubjectsPlanned"), "true");
+    assert_eq!(created.data("SubjectsRegistered"), "1");
+    assert_eq!(created.data("SubjectCompatibilityChanged"), "0", "BACKWARD is the global level already");
+    assert_eq!(created.data("SubjectChangesApplied"), "1");
+    assert_eq!(registry.latest_version(&subject).await.unwrap(), Some(1), "registered by the Lambda");
+
+    // Nothing changed: the second run plans and applies nothing in the registry.
+    let again = h
+        .invoke(
+            h.event(
+                "Update",
+                TYPE,
+                "Reconciliation",
+                Some("kafka-reconciler-dev"),
+                with_registry(&key, &sha),
+                Some(with_registry(&key, &sha)),
+            ),
+            DEADLINE,
+        )
+        .await
+        .expect_success();
+    assert_eq!(again.data("SubjectsRegistered"), "0");
+    assert_eq!(again.data("SubjectCompatibilityChanged"), "0");
+    assert_eq!(again.data("SubjectChangesApplied"), "0");
+
+    // An incompatible evolution (and a new topic) is refused before anything is applied.
+    let (bad_key, bad_sha) = aws.upload(&with_schema(EVENT_BAD, true)).await;
+    h.invoke(
+        h.event(
+            "Update",
+            TYPE,
+            "Reconciliation",
+            Some("kafka-reconciler-dev"),
+            with_registry(&bad_key, &bad_sha),
+            Some(with_registry(&key, &sha)),
+        ),
+        DEADLINE,
+    )
+    .await
+    .expect_failed(&subject);
+    assert_eq!(registry.latest_version(&subject).await.unwrap(), Some(1), "nothing registered");
+    assert_eq!(topics(&admin, &p).await, vec![format!("{p}.events.v1")], "no Kafka change either");
+
+    // Clean up: the topic and ACL by a delete with AllowDelete, the subject soft then hard.
+    let mut delete = with_registry(&key, &sha);
+    delete["AllowDelete"] = json!("true");
+    h.invoke(h.event("Delete", TYPE, "Reconciliation", Some("kafka-reconciler-dev"), delete, None), DEADLINE)
+        .await
+        .expect_success();
+    registry.delete_subject(&subject, false).await.unwrap();
+    registry.delete_subject(&subject, true).await.unwrap();
+    let mut texts = h.all_answers();
+    texts.extend(lambda.logs());
+    assert_secret_absent(&password, &texts);
+}

@@ -314,3 +314,29 @@ fn rendered_settings_mean_to_the_confluent_8_image_what_they_say() {
         }
     }
 }
+
+// The reconciler reconciles the stage's subjects in the same run: its custom resource (and the drift
+// schedule's input) name the registry the cluster serves, and its security group may reach it.
+#[test]
+fn the_reconciler_reaches_the_registry_the_cluster_serves() {
+    let model = committed(StageName::Dev);
+    let rendered = render_stage(&model);
+    let cluster = cluster_template(&model);
+    let topics: Value = serde_saphyr::from_str(&rendered.files["topics.yaml"]).expect("topics.yaml is YAML");
+    let served = cluster["Outputs"]["SchemaRegistryUrl"]["Value"].as_str().expect("the registry's URL");
+    let custom = resources(&topics, "Custom::KafkaReconciler");
+    assert_eq!(custom["Reconciliation"]["Properties"]["SchemaRegistryUrl"], served);
+    let rule = resources(&topics, "AWS::Events::Rule");
+    let input: Value = serde_json::from_str(
+        rule.values().next().unwrap()["Properties"]["Targets"][0]["Input"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(input["SchemaRegistryUrl"], served);
+    let port = served.rsplit(':').next().unwrap().parse::<u64>().unwrap();
+    let group = &resources(&cluster, "AWS::EC2::SecurityGroup")["ReconcilerSecurityGroup"];
+    let egress = group["Properties"]["SecurityGroupEgress"].as_array().unwrap();
+    assert!(
+        egress.iter().any(|e| e["FromPort"] == port && e["ToPort"] == port),
+        "no egress to the registry's port {port}: {egress:?}"
+    );
+}

@@ -6,14 +6,17 @@
 //!   refusals as the reason and applies nothing. Deletes and config resets are done only when
 //!   `AllowDelete` is true; otherwise they are skipped and counted in `Skipped`.
 //! - Delete: removes nothing unless `AllowDelete` is true; then every managed topic and ACL goes.
+//! - With `SchemaRegistryUrl`, the desired state's subjects too (see [`subjects`]): planned before
+//!   the Kafka changes (a refused subject fails the request, nothing applied), applied after them.
 //! - `Data` holds counts and the desired state's hash, never a secret.
 //!
 //! Properties: `Stage`, `BootstrapServers`, `AdminTlsParameterPrefix` (SSM: `/private-key`,
 //! `/certificate`, `/chain`), `AdminPasswordParameter` (accepted for the SASL listener; the
 //! reconciler uses mTLS), `DesiredStateBucket`, `DesiredStateKey`, `DesiredStateSha256`,
-//! `AllowDelete`.
+//! `AllowDelete`, `SchemaRegistryUrl` (optional: the Confluent API's base URL).
 
 pub mod drift;
+pub mod subjects;
 
 use cfn_custom_resource::ssm::Parameters;
 use cfn_custom_resource::{CustomResource, Error, Properties, Request, Result, Success};
@@ -30,10 +33,11 @@ const PROPERTIES: &[&str] = &[
     "DesiredStateKey",
     "DesiredStateSha256",
     "AllowDelete",
+    "SchemaRegistryUrl",
 ];
 
 /// Most refusals or failures named in a reason (CloudFormation shows a few hundred characters).
-const MAX_LISTED: usize = 3;
+pub(crate) const MAX_LISTED: usize = 3;
 
 /// The validated properties.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,8 @@ pub struct Spec {
     pub sha256: String,
     /// Whether deletes (and config resets) are done.
     pub allow_delete: bool,
+    /// Base URL of the Schema Registry's Confluent API; without it subjects are not planned.
+    pub schema_registry_url: Option<String>,
 }
 
 impl Spec {
@@ -74,13 +80,28 @@ impl Spec {
             key: p.required_str("DesiredStateKey")?,
             sha256,
             allow_delete: p.optional_bool("AllowDelete")?.unwrap_or(false),
+            schema_registry_url: registry_url(p)?,
         })
+    }
+
+    /// The delete policy of Create and Update (and of the drift check).
+    pub fn deletes(&self) -> DeletePolicy {
+        if self.allow_delete { DeletePolicy::Allow } else { DeletePolicy::Skip }
     }
 
     /// The physical id: one reconciler per stage.
     pub fn physical_id(&self) -> String {
         format!("kafka-reconciler-{}", self.stage)
     }
+}
+
+/// `SchemaRegistryUrl`: an http(s) URL, or absent (an empty string counts as absent).
+fn registry_url(p: &Properties) -> Result<Option<String>> {
+    let Some(url) = p.optional_str("SchemaRegistryUrl")?.filter(|u| !u.is_empty()) else { return Ok(None) };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Error::property("SchemaRegistryUrl", "must be an https:// (or http://) URL"));
+    }
+    Ok(Some(url))
 }
 
 /// The resource, with its AWS clients.
@@ -135,6 +156,18 @@ impl KafkaReconciler {
         let identity = format!("{}\n{}", certificate.trim_end(), chain);
         TlsConfig::with_client_certificate(chain.as_bytes(), identity.as_bytes(), key.as_bytes())
             .map_err(|e| Error::Refused(format!("admin TLS material under {}: {e}", spec.tls_prefix)))
+    }
+
+    /// The stage chain (verifies an `https://` registry, as it verifies the brokers).
+    async fn chain(&self, spec: &Spec) -> Result<String> {
+        self.parameters.get_decrypted(&format!("{}/chain", spec.tls_prefix)).await
+    }
+
+    /// Observes and plans the subjects when the registry is configured; Err when refused.
+    async fn plan_subjects(&self, spec: &Spec, desired: &DesiredState) -> Result<Option<subjects::Subjects>> {
+        let Some(url) = &spec.schema_registry_url else { return Ok(None) };
+        let chain = self.chain(spec).await?;
+        subjects::plan(url, &chain, desired, spec.deletes()).await.map(Some)
     }
 
     /// Connects, observes, plans and applies on a thread of its own (see [`off_thread`]).
@@ -260,13 +293,17 @@ impl KafkaReconciler {
     async fn create_or_update(&self, request: &Request) -> Result<Success> {
         let spec = Spec::from_properties(&request.properties)?;
         let desired = self.desired(&spec).await?;
-        let options = PlanOptions {
-            deletes: if spec.allow_delete { DeletePolicy::Allow } else { DeletePolicy::Skip },
-            scram: ScramSync::Missing,
-            now: unix_now(),
-        };
+        let options = PlanOptions { deletes: spec.deletes(), scram: ScramSync::Missing, now: unix_now() };
         let (declared_topics, declared_acls) = (desired.topics.len(), desired.acls.len());
+        let declared_subjects = desired.subjects.len();
+        // Subjects are planned first: a refused schema fails the request before Kafka changes.
+        let registry = self.plan_subjects(&spec, &desired).await?;
         let (plan, report) = self.session(&spec, desired, options).await?;
+        let subjects_applied = match &registry {
+            Some(r) => r.apply().await?,
+            None => 0,
+        };
+        let sc = registry.as_ref().map(|r| subjects::Counts::of(&r.plan)).unwrap_or_default();
         let s = plan.summary();
         Ok(Success::new(spec.physical_id())
             .with("Stage", &spec.stage)
@@ -283,7 +320,14 @@ impl KafkaReconciler {
             .with("CredentialsPromoted", s.credentials_to_promote.to_string())
             .with("ScramCredentialsDeleted", s.scram_credentials_to_delete.to_string())
             .with("Skipped", s.skipped.to_string())
-            .with("Applied", report.applied().to_string()))
+            .with("Applied", report.applied().to_string())
+            .with("DeclaredSubjects", declared_subjects.to_string())
+            .with("SubjectsPlanned", registry.is_some().to_string())
+            .with("SubjectsRegistered", sc.registered.to_string())
+            .with("SubjectCompatibilityChanged", sc.compatibility_changed.to_string())
+            .with("SubjectsDeleted", sc.deleted.to_string())
+            .with("SubjectsSkipped", sc.skipped.to_string())
+            .with("SubjectChangesApplied", subjects_applied.to_string()))
     }
 }
 
@@ -292,7 +336,7 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn more(n: usize) -> String {
+pub(crate) fn more(n: usize) -> String {
     if n > MAX_LISTED { format!("; and {} more (see the log)", n - MAX_LISTED) } else { String::new() }
 }
 
@@ -380,6 +424,15 @@ mod tests {
         let mut v = valid();
         v.as_object_mut().unwrap().remove("AllowDelete");
         assert!(!Spec::from_properties(&props(v)).unwrap().allow_delete, "deletes are off by default");
+        assert_eq!(Spec::from_properties(&props(valid())).unwrap().schema_registry_url, None);
+        let mut v = valid();
+        v["SchemaRegistryUrl"] = json!("https://schema-registry.kafka.dev.internal:8081");
+        let url = Spec::from_properties(&props(v)).unwrap().schema_registry_url;
+        assert_eq!(url.as_deref(), Some("https://schema-registry.kafka.dev.internal:8081"));
+        let mut v = valid();
+        v["SchemaRegistryUrl"] = json!("schema-registry:8081");
+        let e = Spec::from_properties(&props(v)).unwrap_err().to_string();
+        assert!(e.contains("SchemaRegistryUrl"), "{e}");
     }
 
     /// Signals on a channel when dropped.

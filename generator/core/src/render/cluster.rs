@@ -199,15 +199,26 @@ fn security_groups(t: &mut Template, model: &StageModel) {
             }),
         ),
     );
-    t.add("ReconcilerSecurityGroup", Resource::new("AWS::EC2::SecurityGroup", json!({
-        "GroupDescription": format!("Kafka {} reconciler Lambda", model.stage),
-        "VpcId": model.network.vpc_id,
-        "SecurityGroupEgress": [
-            { "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS, "CidrIp": model.network.vpc_cidr, "Description": "brokers, mTLS admin" },
-            { "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "SSM and S3 endpoints, CloudFormation response URL" },
-        ],
-        "Tags": tags(&model.tags),
-    })));
+    let mut reconciler_egress = vec![
+        json!({ "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS, "CidrIp": model.network.vpc_cidr, "Description": "brokers, mTLS admin" }),
+        json!({ "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "SSM and S3 endpoints, CloudFormation response URL" }),
+    ];
+    if model.schema_registry.is_some() {
+        // The reconciler registers the declared subjects (render::topics, SchemaRegistryUrl).
+        reconciler_egress.push(json!({ "IpProtocol": "tcp", "FromPort": ports::SCHEMA_REGISTRY, "ToPort": ports::SCHEMA_REGISTRY, "CidrIp": model.network.vpc_cidr, "Description": "Schema Registry (HTTPS)" }));
+    }
+    t.add(
+        "ReconcilerSecurityGroup",
+        Resource::new(
+            "AWS::EC2::SecurityGroup",
+            json!({
+                "GroupDescription": format!("Kafka {} reconciler Lambda", model.stage),
+                "VpcId": model.network.vpc_id,
+                "SecurityGroupEgress": reconciler_egress,
+                "Tags": tags(&model.tags),
+            }),
+        ),
+    );
     t.add(
         "BrokerIngressFromReconciler",
         Resource::new(

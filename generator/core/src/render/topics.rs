@@ -79,24 +79,18 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
     }))
     .skip_check("CKV_AWS_116", "CloudFormation invokes custom resources synchronously and retries itself; a DLQ would never receive anything")
     .skip_check("CKV_AWS_272", "code signing needs a signing profile outside this platform; packages are addressed by content hash"));
-    t.add(
-        "Reconciliation",
-        Resource::new(
-            "Custom::KafkaReconciler",
-            json!({
-                "ServiceToken": att("ReconcilerFunction", "Arn"),
-                "Stage": model.stage.as_str(),
-                "BootstrapServers": format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
-                "AdminTlsParameterPrefix": names::tls_prefix(model, "admin"),
-                "AdminPasswordParameter": names::admin_password(model),
-                "DesiredStateBucket": r("ArtifactBucket"),
-                "DesiredStateKey": desired_state_key,
-                "DesiredStateSha256": desired_state_sha256,
-                "AllowDelete": model.allow_delete,
-            }),
-        ),
-    );
-    let connection = json!({
+    let mut properties = json!({
+        "ServiceToken": att("ReconcilerFunction", "Arn"),
+        "Stage": model.stage.as_str(),
+        "BootstrapServers": format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
+        "AdminTlsParameterPrefix": names::tls_prefix(model, "admin"),
+        "AdminPasswordParameter": names::admin_password(model),
+        "DesiredStateBucket": r("ArtifactBucket"),
+        "DesiredStateKey": desired_state_key,
+        "DesiredStateSha256": desired_state_sha256,
+        "AllowDelete": model.allow_delete,
+    });
+    let mut connection = json!({
         "Stage": model.stage.as_str(),
         "BootstrapServers": format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
         "AdminTlsParameterPrefix": names::tls_prefix(model, "admin"),
@@ -106,6 +100,12 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
         "DesiredStateSha256": desired_state_sha256,
         "AllowDelete": model.allow_delete,
     });
+    // The subjects are reconciled in the same run, inside the VPC.
+    if let Some(url) = schema_registry_url(model) {
+        properties["SchemaRegistryUrl"] = json!(url);
+        connection["SchemaRegistryUrl"] = json!(url);
+    }
+    t.add("Reconciliation", Resource::new("Custom::KafkaReconciler", properties));
     crate::render::monitoring::drift_schedule(&mut t, model, &connection);
     t.output(
         "DesiredStateKey",
@@ -113,4 +113,16 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
         json!(desired_state_key),
     );
     t
+}
+
+/// The stage's Schema Registry as the reconciler reaches it (render::cluster serves it there, with a
+/// certificate of the stage chain); None when the stage runs none.
+pub fn schema_registry_url(model: &StageModel) -> Option<String> {
+    model.schema_registry.as_ref().map(|_| {
+        format!(
+            "https://{}:{}",
+            crate::render::secrets::schema_registry_dns_name(model),
+            ports::SCHEMA_REGISTRY
+        )
+    })
 }
