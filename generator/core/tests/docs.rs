@@ -1,8 +1,8 @@
 //! docs/config-reference.md keeps up with the code: every key of the declaration schema and every
-//! rule id the code emits has a row, no row names a rule that no longer exists, and every rule has
-//! its cases in tests/rules.rs.
+//! rule id the code emits has a row, every default the schema names is the row's default, no row
+//! names a rule that no longer exists, and every rule has its cases in tests/rules.rs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use regex::Regex;
@@ -122,4 +122,81 @@ fn every_rule_has_its_cases_in_the_rule_tests() {
         .filter(|rule| !unreachable.contains(&rule.as_str()) && !tests.contains(&format!("\"{rule}\"")))
         .collect();
     assert!(untested.is_empty(), "rules without cases in tests/rules.rs: {untested:?}");
+}
+
+/// Dotted paths of every key below `schema` that names a `default`, with that default.
+fn key_defaults(definitions: &Value, schema: &Value, prefix: &str, out: &mut BTreeMap<String, Value>) {
+    let schema = resolve(definitions, schema);
+    let Some(properties) = schema["properties"].as_object() else { return };
+    for (key, value) in properties {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if let Some(default) = value.get("default") {
+            out.insert(path.clone(), default.clone());
+        }
+        key_defaults(definitions, value, &path, out);
+    }
+}
+
+/// Splits a table row on the `|` that are not escaped as `\|`.
+fn cells(row: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut escaped = false;
+    for c in row.trim().trim_matches('|').chars() {
+        if c == '|' && !escaped {
+            cells.push(String::new());
+        } else {
+            cells.last_mut().unwrap().push(c);
+        }
+        escaped = c == '\\';
+    }
+    cells.iter().map(|c| c.trim().to_string()).collect()
+}
+
+/// The first code span of a cell (`` `x` `` or ``` `` x `` ```), or the cell.
+fn first_code_span(cell: &str) -> &str {
+    for fence in ["``", "`"] {
+        if let Some(rest) = cell.strip_prefix(fence)
+            && let Some(end) = rest.find(fence)
+        {
+            return rest[..end].trim();
+        }
+    }
+    cell
+}
+
+#[test]
+fn every_default_in_the_schema_is_the_references_default() {
+    let schema = kafka_platform_core::schema::declarations_schema();
+    let definitions = &schema["definitions"];
+    let mut defaults = BTreeMap::new();
+    key_defaults(definitions, &definitions["StageSettings"], "", &mut defaults);
+    assert!(
+        defaults.contains_key("passwords.length")
+            && defaults.contains_key("monitoring.thresholds.cpu_percent"),
+        "the schema names the defaults: {defaults:?}"
+    );
+    let reference = reference();
+    let documented: BTreeMap<String, String> = reference
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(cells)
+        .filter(|cells| cells.len() >= 3)
+        .map(|cells| (first_code_span(&cells[0]).to_string(), first_code_span(&cells[2]).to_string()))
+        .collect();
+    let wrong: Vec<String> = defaults
+        .iter()
+        .filter_map(|(key, default)| {
+            let text = match default {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let doc = documented.get(key).map(String::as_str).unwrap_or("(no row)");
+            (doc != text && doc != format!("\"{text}\""))
+                .then(|| format!("{key}: schema {text}, reference {doc}"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "docs/config-reference.md's default column disagrees with the schema: {wrong:#?}"
+    );
 }

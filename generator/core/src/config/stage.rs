@@ -112,7 +112,13 @@ pub struct NamingSettings {
     /// Regular expression a service account name must match.
     pub service_account_pattern: Option<Spanned<String>>,
     /// Regular expression a project name must match.
+    #[schemars(extend("default" = NamingSettings::DEFAULT_PROJECT_PATTERN))]
     pub project_pattern: Option<Spanned<String>>,
+}
+
+impl NamingSettings {
+    /// `project_pattern` when none is declared.
+    pub const DEFAULT_PROJECT_PATTERN: &'static str = "^[a-z][a-z0-9-]{1,30}$";
 }
 
 /// The existing network the cluster is placed in.
@@ -130,6 +136,7 @@ pub struct NetworkSettings {
     /// Extra CIDRs (peered networks, VPN) allowed to reach the internal listeners.
     pub client_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
     /// Whether the private subnets route to the internet through a NAT gateway (the operator's).
+    #[schemars(extend("default" = false))]
     pub nat: Option<Spanned<bool>>,
     /// Interface and gateway endpoints for the AWS services the nodes and the reconciler call.
     pub vpc_endpoints: Option<VpcEndpointSettings>,
@@ -140,6 +147,7 @@ pub struct NetworkSettings {
 #[serde(deny_unknown_fields)]
 pub struct VpcEndpointSettings {
     /// Whether to create the endpoints (the VPC must not have endpoints of these services yet).
+    #[schemars(extend("default" = false))]
     pub enabled: Option<Spanned<bool>>,
     /// Route tables of the private subnets, for the S3 gateway endpoint (rtb-...).
     pub route_table_ids: Option<Spanned<Vec<Spanned<String>>>>,
@@ -152,13 +160,28 @@ pub struct VpcEndpointSettings {
 #[serde(deny_unknown_fields)]
 pub struct CidrPolicySettings {
     /// Bound of the IPv4 `network.client_cidrs` together, as a prefix length (8..=32).
+    #[schemars(extend("default" = CidrPolicySettings::DEFAULT_CLIENT_IPV4_PREFIX))]
     pub client_ipv4_prefix: Option<Spanned<u8>>,
     /// Bound of the IPv6 `network.client_cidrs` together, as a prefix length (32..=128).
+    #[schemars(extend("default" = CidrPolicySettings::DEFAULT_CLIENT_IPV6_PREFIX))]
     pub client_ipv6_prefix: Option<Spanned<u8>>,
     /// Bound of the IPv4 `public_endpoint.allowed_cidrs` together, as a prefix length (8..=32).
+    #[schemars(extend("default" = CidrPolicySettings::DEFAULT_PUBLIC_IPV4_PREFIX))]
     pub public_ipv4_prefix: Option<Spanned<u8>>,
     /// Bound of the IPv6 `public_endpoint.allowed_cidrs` together, as a prefix length (32..=128).
+    #[schemars(extend("default" = CidrPolicySettings::DEFAULT_PUBLIC_IPV6_PREFIX))]
     pub public_ipv6_prefix: Option<Spanned<u8>>,
+}
+
+impl CidrPolicySettings {
+    /// `client_ipv4_prefix` when none is declared.
+    pub const DEFAULT_CLIENT_IPV4_PREFIX: u8 = 8;
+    /// `client_ipv6_prefix` when none is declared.
+    pub const DEFAULT_CLIENT_IPV6_PREFIX: u8 = 32;
+    /// `public_ipv4_prefix` when none is declared.
+    pub const DEFAULT_PUBLIC_IPV4_PREFIX: u8 = 16;
+    /// `public_ipv6_prefix` when none is declared.
+    pub const DEFAULT_PUBLIC_IPV6_PREFIX: u8 = 48;
 }
 
 /// Brokers, controllers and their hosts.
@@ -176,6 +199,7 @@ pub struct ClusterSettings {
     /// Confluent Kafka image.
     pub image: Option<ImageSettings>,
     /// JVM heap of a broker in MiB.
+    #[schemars(extend("default" = ClusterSettings::DEFAULT_BROKER_HEAP_MIB))]
     pub broker_heap_mib: Option<Spanned<u32>>,
     /// Memory reserved for a broker container in MiB (heap plus page cache headroom).
     pub broker_memory_mib: Option<Spanned<u32>>,
@@ -195,8 +219,10 @@ pub struct ControllerSettings {
     /// `dedicated` (own tasks; required in acc and prod) or `combined` (brokers are controllers too).
     pub mode: Option<Spanned<ControllerMode>>,
     /// Number of dedicated controllers (3 or 5); ignored in combined mode.
+    #[schemars(extend("default" = ControllerSettings::DEFAULT_COUNT))]
     pub count: Option<Spanned<u32>>,
     /// JVM heap of a dedicated controller in MiB.
+    #[schemars(extend("default" = ControllerSettings::DEFAULT_HEAP_MIB))]
     pub heap_mib: Option<Spanned<u32>>,
 }
 
@@ -222,6 +248,7 @@ pub struct StorageSettings {
     /// Size in GiB.
     pub size_gib: Option<Spanned<u32>>,
     /// gp3, io2 or st1.
+    #[schemars(extend("default" = StorageSettings::DEFAULT_VOLUME_TYPE))]
     pub volume_type: Option<Spanned<VolumeType>>,
     /// gp3 throughput in MiB/s (125..=1000).
     pub throughput_mibps: Option<Spanned<u32>>,
@@ -269,8 +296,10 @@ pub struct ImageSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthenticationSettings {
     /// SASL/SCRAM-SHA-512 over TLS on port 9094.
+    #[schemars(extend("default" = AuthenticationSettings::DEFAULT_SCRAM))]
     pub scram: Option<Spanned<bool>>,
     /// Mutual TLS on port 9095.
+    #[schemars(extend("default" = AuthenticationSettings::DEFAULT_MTLS))]
     pub mtls: Option<Spanned<bool>>,
 }
 
@@ -286,12 +315,15 @@ impl AuthenticationSettings {
 #[serde(deny_unknown_fields)]
 pub struct SchemaRegistrySettings {
     /// Whether the stage runs a Schema Registry.
+    #[schemars(extend("default" = false))]
     pub enabled: Option<Spanned<bool>>,
     /// Number of instances.
+    #[schemars(extend("default" = SchemaRegistrySettings::DEFAULT_INSTANCES))]
     pub instances: Option<Spanned<u32>>,
     /// Confluent Schema Registry image.
     pub image: Option<ImageSettings>,
     /// Default compatibility of the stage's subjects (the registry's global level).
+    #[schemars(extend("default" = SchemaRegistrySettings::DEFAULT_COMPATIBILITY))]
     pub compatibility: Option<Spanned<crate::config::project::Compatibility>>,
 }
 
@@ -318,6 +350,7 @@ pub struct DnsSettings {
 #[serde(deny_unknown_fields)]
 pub struct PublicEndpointSettings {
     /// Whether to create the internet-facing NLB.
+    #[schemars(extend("default" = false))]
     pub enabled: Option<Spanned<bool>>,
     /// Public subnets for the NLB, one per AZ.
     pub subnet_ids: Option<Spanned<Vec<Spanned<String>>>>,
@@ -326,6 +359,7 @@ pub struct PublicEndpointSettings {
     /// Public DNS name of the bootstrap endpoint, e.g. kafka.example.com (brokers get b0., b1., ...).
     pub dns_name: Option<Spanned<String>>,
     /// First NLB port; broker i listens on first_port + i.
+    #[schemars(extend("default" = PublicEndpointSettings::DEFAULT_FIRST_PORT))]
     pub first_port: Option<Spanned<u32>>,
     /// Public Route 53 hosted zone (Z...) of dns_name; when set the stack creates the public records.
     pub hosted_zone_id: Option<Spanned<String>>,
@@ -341,10 +375,12 @@ impl PublicEndpointSettings {
 #[serde(deny_unknown_fields)]
 pub struct PrivateLinkSettings {
     /// Whether to create the endpoint service.
+    #[schemars(extend("default" = false))]
     pub enabled: Option<Spanned<bool>>,
     /// IAM principals (ARNs) allowed to create endpoints.
     pub allowed_principals: Option<Spanned<Vec<Spanned<String>>>>,
     /// Whether connection requests need manual acceptance.
+    #[schemars(extend("default" = PrivateLinkSettings::DEFAULT_ACCEPTANCE_REQUIRED))]
     pub acceptance_required: Option<Spanned<bool>>,
     /// The consumers' VPC CIDRs: the internal NLB sees PrivateLink clients by their own address.
     pub consumer_cidrs: Option<Spanned<Vec<Spanned<String>>>>,
@@ -364,12 +400,15 @@ pub struct CaSettings {
     /// ARN of the existing CA (mode existing).
     pub arn: Option<Spanned<String>>,
     /// Key algorithm of the new CA.
+    #[schemars(extend("default" = CaSettings::DEFAULT_KEY_ALGORITHM))]
     pub key_algorithm: Option<Spanned<CaKeyAlgorithm>>,
     /// Validity of the new CA in years.
+    #[schemars(extend("default" = CaSettings::DEFAULT_VALIDITY_YEARS))]
     pub validity_years: Option<Spanned<u32>>,
     /// Subject common name of the new CA.
     pub common_name: Option<Spanned<String>>,
     /// Subject organisation of the new CA.
+    #[schemars(extend("default" = CaSettings::DEFAULT_ORGANIZATION))]
     pub organization: Option<Spanned<String>>,
 }
 
@@ -430,13 +469,17 @@ impl CaKeyAlgorithm {
 #[serde(deny_unknown_fields)]
 pub struct CertificateSettings {
     /// Key algorithm of leaf keys made in the Lambda.
+    #[schemars(extend("default" = CertificateSettings::DEFAULT_KEY_ALGORITHM))]
     pub key_algorithm: Option<Spanned<LeafKeyAlgorithm>>,
     /// Validity of leaf certificates in days.
+    #[schemars(extend("default" = CertificateSettings::DEFAULT_VALIDITY_DAYS))]
     pub validity_days: Option<Spanned<u32>>,
     /// Change to re-issue every certificate of the stage.
+    #[schemars(extend("default" = CertificateSettings::DEFAULT_RENEWAL_TOKEN))]
     pub renewal_token: Option<Spanned<String>>,
     /// Renewal window: each certificate renews this many days before it expires, staggered
     /// (2 to half the validity; default 30, or half the validity when that is shorter).
+    #[schemars(extend("default" = CertificateSettings::DEFAULT_RENEW_BEFORE_DAYS))]
     pub renew_before_days: Option<Spanned<u32>>,
 }
 
@@ -475,14 +518,18 @@ impl LeafKeyAlgorithm {
 #[serde(deny_unknown_fields)]
 pub struct PasswordSettings {
     /// Length (16..=128).
+    #[schemars(extend("default" = PasswordSettings::DEFAULT_LENGTH))]
     pub length: Option<Spanned<u32>>,
     /// Characters never used (quotes and the like break JAAS and shell).
+    #[schemars(extend("default" = PasswordSettings::DEFAULT_EXCLUDE_CHARACTERS))]
     pub exclude_characters: Option<Spanned<String>>,
     /// Change to rotate every generated password of the stage.
+    #[schemars(extend("default" = PasswordSettings::DEFAULT_ROTATION_TOKEN))]
     pub rotation_token: Option<Spanned<String>>,
     /// Change an account's token to rotate that SCRAM account's password alone (account -> token).
     pub account_rotation_tokens: Option<BTreeMap<String, Spanned<String>>>,
     /// Hours the previous password of a rotated SCRAM account still logs in (1..=720, default 24).
+    #[schemars(extend("default" = PasswordSettings::DEFAULT_ROTATION_OVERLAP_HOURS))]
     pub rotation_overlap_hours: Option<Spanned<u32>>,
 }
 
@@ -502,6 +549,7 @@ impl PasswordSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// Retention in days (a value CloudWatch accepts, e.g. 7, 30, 365).
+    #[schemars(extend("default" = LogSettings::DEFAULT_RETENTION_DAYS))]
     pub retention_days: Option<Spanned<u32>>,
 }
 
@@ -515,8 +563,10 @@ impl LogSettings {
 #[serde(deny_unknown_fields)]
 pub struct TopicPolicySettings {
     /// Partitions when a topic declares none.
+    #[schemars(extend("default" = TopicPolicySettings::DEFAULT_PARTITIONS))]
     pub default_partitions: Option<Spanned<u32>>,
     /// Upper bound of partitions per topic.
+    #[schemars(extend("default" = TopicPolicySettings::DEFAULT_MAX_PARTITIONS))]
     pub max_partitions: Option<Spanned<u32>>,
     /// Replication factor when a topic declares none.
     pub default_replication_factor: Option<Spanned<u32>>,
@@ -527,6 +577,7 @@ pub struct TopicPolicySettings {
     /// Upper bound of retention.ms (-1, infinite, only with allow_infinite_retention).
     pub max_retention_ms: Option<Spanned<i64>>,
     /// Whether retention.ms = -1 is allowed.
+    #[schemars(extend("default" = false))]
     pub allow_infinite_retention: Option<Spanned<bool>>,
     /// Topic config keys teams may set.
     pub allowed_config_keys: Option<Spanned<Vec<Spanned<String>>>>,
@@ -544,5 +595,6 @@ impl TopicPolicySettings {
 #[serde(deny_unknown_fields)]
 pub struct ReconcilerSettings {
     /// Whether the reconciler may delete managed topics and ACLs that are no longer declared.
+    #[schemars(extend("default" = false))]
     pub allow_delete: Option<Spanned<bool>>,
 }

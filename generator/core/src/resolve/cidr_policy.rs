@@ -8,10 +8,6 @@ use crate::config::stage::CidrPolicySettings;
 use crate::diagnostics::Finding;
 use crate::span::{Location, Spanned};
 
-/// Default coverage bounds (prefix lengths, IPv4 and IPv6) of the client CIDRs.
-pub const DEFAULT_CLIENT_PREFIX: (u8, u8) = (8, 32);
-/// Default coverage bounds (prefix lengths, IPv4 and IPv6) of the public endpoint's CIDRs.
-pub const DEFAULT_PUBLIC_PREFIX: (u8, u8) = (16, 48);
 /// The loosest bound a `cidr_policy` may declare, per family (IPv4, IPv6).
 const LOOSEST_PREFIX: (u8, u8) = (8, 32);
 
@@ -29,12 +25,32 @@ pub fn resolve(p: Option<&CidrPolicySettings>, r: &mut Required<'_>) -> CidrBoun
     let p = p.cloned().unwrap_or_default();
     CidrBounds {
         client: (
-            coverage_bound(p.client_ipv4_prefix.as_ref(), DEFAULT_CLIENT_PREFIX.0, false, r),
-            coverage_bound(p.client_ipv6_prefix.as_ref(), DEFAULT_CLIENT_PREFIX.1, true, r),
+            coverage_bound(
+                p.client_ipv4_prefix.as_ref(),
+                CidrPolicySettings::DEFAULT_CLIENT_IPV4_PREFIX,
+                false,
+                r,
+            ),
+            coverage_bound(
+                p.client_ipv6_prefix.as_ref(),
+                CidrPolicySettings::DEFAULT_CLIENT_IPV6_PREFIX,
+                true,
+                r,
+            ),
         ),
         public: (
-            coverage_bound(p.public_ipv4_prefix.as_ref(), DEFAULT_PUBLIC_PREFIX.0, false, r),
-            coverage_bound(p.public_ipv6_prefix.as_ref(), DEFAULT_PUBLIC_PREFIX.1, true, r),
+            coverage_bound(
+                p.public_ipv4_prefix.as_ref(),
+                CidrPolicySettings::DEFAULT_PUBLIC_IPV4_PREFIX,
+                false,
+                r,
+            ),
+            coverage_bound(
+                p.public_ipv6_prefix.as_ref(),
+                CidrPolicySettings::DEFAULT_PUBLIC_IPV6_PREFIX,
+                true,
+                r,
+            ),
         ),
     }
 }

@@ -3,7 +3,9 @@
 
 use std::ops::RangeInclusive;
 
-use crate::config::monitoring::{DriftMode, MonitoringSettings, SubscriptionProtocol};
+use crate::config::monitoring::{
+    DriftCheckSettings, MonitoringSettings, SubscriptionProtocol, ThresholdSettings,
+};
 use crate::diagnostics::Finding;
 use crate::model::{Monitoring, Thresholds};
 use crate::resolve::Required;
@@ -16,20 +18,50 @@ pub struct Bound {
     pub range: RangeInclusive<u32>,
 }
 
-pub const UNDER_REPLICATED: Bound =
-    Bound { key: "under_replicated_partitions", default: 0, range: 0..=100_000 };
-pub const UNDER_MIN_ISR: Bound = Bound { key: "under_min_isr_partitions", default: 0, range: 0..=100_000 };
-pub const OFFLINE: Bound = Bound { key: "offline_partitions", default: 0, range: 0..=100_000 };
-pub const DISK: Bound = Bound { key: "disk_used_percent", default: 80, range: 50..=95 };
-pub const CPU: Bound = Bound { key: "cpu_percent", default: 85, range: 50..=100 };
-pub const MEMORY: Bound = Bound { key: "memory_percent", default: 90, range: 50..=100 };
+pub const UNDER_REPLICATED: Bound = Bound {
+    key: "under_replicated_partitions",
+    default: ThresholdSettings::DEFAULT_UNDER_REPLICATED_PARTITIONS,
+    range: 0..=100_000,
+};
+pub const UNDER_MIN_ISR: Bound = Bound {
+    key: "under_min_isr_partitions",
+    default: ThresholdSettings::DEFAULT_UNDER_MIN_ISR_PARTITIONS,
+    range: 0..=100_000,
+};
+pub const OFFLINE: Bound = Bound {
+    key: "offline_partitions",
+    default: ThresholdSettings::DEFAULT_OFFLINE_PARTITIONS,
+    range: 0..=100_000,
+};
+pub const DISK: Bound =
+    Bound { key: "disk_used_percent", default: ThresholdSettings::DEFAULT_DISK_USED_PERCENT, range: 50..=95 };
+pub const CPU: Bound =
+    Bound { key: "cpu_percent", default: ThresholdSettings::DEFAULT_CPU_PERCENT, range: 50..=100 };
+pub const MEMORY: Bound =
+    Bound { key: "memory_percent", default: ThresholdSettings::DEFAULT_MEMORY_PERCENT, range: 50..=100 };
 /// Certificates are renewed well before expiry; fewer days than this left means renewal stalled.
-pub const CERTIFICATE_DAYS: Bound = Bound { key: "certificate_days_left", default: 21, range: 1..=365 };
-pub const DRIFT: Bound = Bound { key: "drift_pending_changes", default: 0, range: 0..=10_000 };
-pub const EVALUATION: Bound = Bound { key: "evaluation_minutes", default: 5, range: 1..=60 };
+pub const CERTIFICATE_DAYS: Bound = Bound {
+    key: "certificate_days_left",
+    default: ThresholdSettings::DEFAULT_CERTIFICATE_DAYS_LEFT,
+    range: 1..=365,
+};
+pub const DRIFT: Bound = Bound {
+    key: "drift_pending_changes",
+    default: ThresholdSettings::DEFAULT_DRIFT_PENDING_CHANGES,
+    range: 0..=10_000,
+};
+pub const EVALUATION: Bound = Bound {
+    key: "evaluation_minutes",
+    default: ThresholdSettings::DEFAULT_EVALUATION_MINUTES,
+    range: 1..=60,
+};
 /// Minutes between scheduled drift checks: at least 5 (a run takes up to the Lambda's timeout), at
 /// most a day.
-pub const DRIFT_INTERVAL: Bound = Bound { key: "drift_check.interval_minutes", default: 60, range: 5..=1440 };
+pub const DRIFT_INTERVAL: Bound = Bound {
+    key: "drift_check.interval_minutes",
+    default: DriftCheckSettings::DEFAULT_INTERVAL_MINUTES,
+    range: 5..=1440,
+};
 /// SNS topics take many subscriptions; a stage that needs more than this wants a distribution list.
 pub const MAX_SUBSCRIPTIONS: usize = 20;
 
@@ -62,7 +94,7 @@ pub fn resolve(settings: Option<&MonitoringSettings>, r: &mut Required<'_>) -> M
     };
     let drift = s.drift_check.unwrap_or_default();
     let drift_interval_minutes = bounded(drift.interval_minutes.as_ref(), &DRIFT_INTERVAL, r);
-    let drift_mode = drift.mode.map(|m| m.value).unwrap_or(DriftMode::Report);
+    let drift_mode = drift.mode.map(|m| m.value).unwrap_or(DriftCheckSettings::DEFAULT_MODE);
 
     let mut subscriptions = Vec::new();
     if let Some(list) = &s.alarm_subscriptions {

@@ -10,9 +10,6 @@ use crate::diagnostics::Finding;
 use crate::model::Naming;
 use crate::span::Spanned;
 
-/// `naming.project_pattern` when none is declared.
-pub const DEFAULT_PROJECT_PATTERN: &str = "^[a-z][a-z0-9-]{1,30}$";
-
 static REGION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z]{2}(-gov)?-[a-z]+-\d$").unwrap());
 static PREFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]{1,15}$").unwrap());
 
@@ -69,7 +66,7 @@ fn resolve_patterns(naming: &NamingSettings, r: &mut Required<'_>) -> Option<Nam
     let project_pattern = naming
         .project_pattern
         .clone()
-        .unwrap_or_else(|| Spanned::generated(DEFAULT_PROJECT_PATTERN.to_string()));
+        .unwrap_or_else(|| Spanned::generated(NamingSettings::DEFAULT_PROJECT_PATTERN.to_string()));
     for pattern in [&topic_pattern, &account_pattern, &Some(project_pattern.clone())].into_iter().flatten() {
         if let Err(err) = Regex::new(&pattern.replace("{project}", "project")) {
             // The regex crate draws a multi-line caret diagram; its last line is the reason.
