@@ -315,22 +315,21 @@ pub const ATTACH_ATTEMPTS: u32 = 60;
 /// Checks for the attached device (2 s apart).
 pub const DEVICE_CHECKS: u32 = 90;
 
-/// The bounded attach of the node's volume: the boot fails with a message naming the volume
-/// instead of looping for ever (the instance then never joins the cluster, and ECS reports it).
-fn attach_volume(volume: &str) -> String {
-    format!(
-        "attempt=0\nuntil aws ec2 attach-volume --region ${{AWS::Region}} --volume-id ${{{volume}}} --instance-id \"$instance\" --device /dev/xvdf; do\n  attempt=$((attempt + 1))\n  if [ \"$attempt\" -ge {ATTACH_ATTEMPTS} ]; then\n    echo \"kafka node: volume ${{{volume}}} not attached after {ATTACH_ATTEMPTS} attempts; is it still attached elsewhere?\" >&2\n    exit 1\n  fi\n  sleep 10\ndone\ncheck=0\nuntil [ -e /dev/xvdf ] || [ -e /dev/nvme1n1 ]; do\n  check=$((check + 1))\n  if [ \"$check\" -ge {DEVICE_CHECKS} ]; then\n    echo \"kafka node: volume ${{{volume}}} attached but no device appeared\" >&2\n    exit 1\n  fi\n  sleep 2\ndone\n"
-    )
-}
-
+/// The node's boot script (`scripts/user-data.sh`, shellchecked by tests/scripts/shellcheck.sh) as
+/// an `Fn::Sub` body: attach the node's own volume (bounded: the boot fails with a message naming
+/// the volume instead of looping for ever, so the instance never joins and ECS reports it), mount
+/// it, fetch the metrics agent, and join the ECS cluster with the node's placement attribute.
 fn user_data(model: &StageModel, node: &Node) -> Value {
-    let volume = logical_id(&[&node.name, "volume"]);
-    let attach = attach_volume(&volume);
-    let script = format!(
-        "#!/bin/bash\nset -euo pipefail\n# Attach this node's own EBS volume, so that its data survives instance and task replacement.\ntoken=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')\ninstance=$(curl -s -H \"X-aws-ec2-metadata-token: $token\" http://169.254.169.254/latest/meta-data/instance-id)\n{attach}device=$( [ -e /dev/nvme1n1 ] && echo /dev/nvme1n1 || echo /dev/xvdf )\nblkid \"$device\" || mkfs.xfs \"$device\"\nmkdir -p {HOST_DATA_DIR}\nmount \"$device\" {HOST_DATA_DIR}\nchown 1000:1000 {HOST_DATA_DIR}\n{metrics}cat >> /etc/ecs/ecs.config <<EOF\nECS_CLUSTER=${{Cluster}}\nECS_INSTANCE_ATTRIBUTES={{\"kafka.node\":\"{node}\"}}\nEOF\n",
-        node = node.name,
-        metrics = node_metrics::boot_step(model)
-    );
+    let volume = format!("${{{}}}", logical_id(&[&node.name, "volume"]));
+    let script = crate::render::kafka_config::script(include_str!("scripts/user-data.sh"))
+        .replace("@METRICS_STEP@\n", &node_metrics::boot_step(model))
+        .replace("@REGION@", "${AWS::Region}")
+        .replace("@VOLUME@", &volume)
+        .replace("@ATTACH_ATTEMPTS@", &ATTACH_ATTEMPTS.to_string())
+        .replace("@DEVICE_CHECKS@", &DEVICE_CHECKS.to_string())
+        .replace("@HOST_DATA_DIR@", HOST_DATA_DIR)
+        .replace("@CLUSTER@", "${Cluster}")
+        .replace("@NODE@", &node.name);
     json!({ "Fn::Base64": sub(script) })
 }
 

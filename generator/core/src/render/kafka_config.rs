@@ -232,7 +232,7 @@ pub fn launcher_script() -> String {
 
 /// A script file as rendered: without the lines that only speak to ShellCheck (tests/scripts/
 /// shellcheck.sh checks the files as they are).
-fn script(text: &str) -> String {
+pub(crate) fn script(text: &str) -> String {
     text.lines().filter(|l| !l.starts_with("# shellcheck ")).flat_map(|l| [l, "\n"]).collect()
 }
 
