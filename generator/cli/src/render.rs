@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kafka_platform_core::render::{RenderedStage, render_stage};
+use kafka_platform_core::render::{RenderedStage, limits, render_stage};
 use kafka_platform_core::{Finding, StageName};
 use serde::Serialize;
 
@@ -77,8 +76,11 @@ enum FileStatus {
 pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
     let stages = if args.all { Vec::new() } else { args.stages.clone() };
     let (models, mut findings) = kafka_platform_core::load_and_resolve(environments, &stages);
-    for model in models.values() {
-        findings.extend(kafka_platform_core::render::limits::check(model));
+    // Render once; the CloudFormation limits are checked on what was rendered.
+    let rendered: BTreeMap<StageName, RenderedStage> =
+        models.iter().map(|(s, m)| (*s, render_stage(m))).collect();
+    for (stage, model) in &models {
+        findings.extend(limits::check_rendered(model, &rendered[stage]));
     }
     let mut report = RenderReport {
         command: "render",
@@ -104,8 +106,6 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
     if !findings.is_empty() {
         print_findings(&findings, FindingFormat::Text);
     }
-    let rendered: BTreeMap<StageName, RenderedStage> =
-        models.iter().map(|(s, m)| (*s, render_stage(m))).collect();
     report.stages = rendered
         .iter()
         .map(|(stage, r)| {
@@ -191,8 +191,9 @@ fn stale_lines(stage: &StageReport) -> Vec<String> {
 }
 
 /// Writes every stage or none: each stage's files go into a fresh sibling directory first; only
-/// when all are written are they swapped in, and a failed swap puts back the stages already
-/// swapped. A reader never sees a half-written stage, and files no longer rendered disappear.
+/// when all are written (and each directory synced once) are they swapped in, and a failed swap
+/// puts back the stages already swapped. A reader never sees a half-written stage, and files no
+/// longer rendered disappear.
 fn write_stages(out: &Path, rendered: &BTreeMap<StageName, RenderedStage>) -> std::io::Result<()> {
     fs::create_dir_all(out)?;
     let mut staged: Vec<Staged> = Vec::new();
@@ -206,6 +207,14 @@ fn write_stages(out: &Path, rendered: &BTreeMap<StageName, RenderedStage>) -> st
             return Err(err);
         }
     }
+    // The files reach the disk before the swap makes them visible under their final names: one
+    // syncfs for every staged file (the staging directories share `out`'s filesystem), then one
+    // fsync per staging directory for its entries; not one fsync per file.
+    let synced = sync_filesystem(out).and_then(|()| staged.iter().try_for_each(|s| sync_dir(&s.staging)));
+    if let Err(err) = synced {
+        discard(&staged);
+        return Err(err);
+    }
     for (swapped, stage) in staged.iter().enumerate() {
         if let Err(err) = stage.swap_in() {
             for done in staged[..swapped].iter().rev() {
@@ -218,7 +227,8 @@ fn write_stages(out: &Path, rendered: &BTreeMap<StageName, RenderedStage>) -> st
     for stage in &staged {
         let _ = fs::remove_dir_all(&stage.backup);
     }
-    Ok(())
+    // The renames are durable once their parent directory is.
+    sync_dir(out)
 }
 
 /// One stage on its way in: the final directory, the new files, and where the old ones wait.
@@ -253,6 +263,16 @@ impl Staged {
     }
 }
 
+/// Flushes the data of every file on `dir`'s filesystem (Linux `syncfs`).
+fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
+    rustix::fs::syncfs(fs::File::open(dir)?).map_err(std::io::Error::from)
+}
+
+/// Makes the entries of `dir` (files created or renamed in it) durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
 fn discard(staged: &[Staged]) {
     for stage in staged {
         let _ = fs::remove_dir_all(&stage.staging);
@@ -270,9 +290,7 @@ fn write_files(staging: &Path, rendered: &RenderedStage) -> std::io::Result<()> 
     let _ = fs::remove_dir_all(staging);
     fs::create_dir_all(staging)?;
     for (file, content) in &rendered.files {
-        let mut f = fs::File::create(staging.join(file))?;
-        f.write_all(content.as_bytes())?;
-        f.sync_all()?;
+        fs::write(staging.join(file), content)?;
     }
     Ok(())
 }
@@ -282,7 +300,7 @@ mod tests {
     use super::*;
 
     fn stage(files: &[(&str, &str)]) -> RenderedStage {
-        let mut rendered = RenderedStage { files: BTreeMap::new() };
+        let mut rendered = RenderedStage { files: BTreeMap::new(), stacks: Vec::new() };
         for (name, content) in files {
             rendered.files.insert((*name).to_string(), (*content).to_string());
         }

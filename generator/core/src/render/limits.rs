@@ -2,7 +2,7 @@
 
 use crate::diagnostics::Finding;
 use crate::model::StageModel;
-use crate::render::names;
+use crate::render::{RenderedStage, StackSize, names};
 use crate::span::Location;
 
 /// Resources per template.
@@ -14,22 +14,25 @@ pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
 /// Parameters and outputs per template.
 pub const MAX_PARAMETERS: usize = 200;
 
-/// Renders the stage and reports every limit it exceeds.
+/// Renders the stage and reports every limit it exceeds (see `check_rendered` when the stage is
+/// rendered anyway).
 pub fn check(model: &StageModel) -> Vec<Finding> {
+    check_rendered(model, &crate::render::render_stage(model))
+}
+
+/// Every limit the rendered stage exceeds, from the sizes counted while rendering it.
+pub fn check_rendered(model: &StageModel, rendered: &RenderedStage) -> Vec<Finding> {
     let mut findings = Vec::new();
     let location = Location::default();
-    for (part, template) in crate::render::templates(model) {
-        let stack = names::stack_name(model, part);
-        let size = template.to_yaml().len();
-        if template.resources.len() > MAX_RESOURCES {
+    for stack_size in &rendered.stacks {
+        let stack = names::stack_name(model, stack_size.part);
+        let StackSize { resources, parameters, outputs, bytes: size, .. } = *stack_size;
+        if resources > MAX_RESOURCES {
             findings.push(
                 Finding::error(
                     "KP401",
                     &location,
-                    format!(
-                        "stack {stack} has {} resources; CloudFormation allows {MAX_RESOURCES}",
-                        template.resources.len()
-                    ),
+                    format!("stack {stack} has {resources} resources; CloudFormation allows {MAX_RESOURCES}"),
                 )
                 .hint("fewer brokers or service accounts per stage, or split the stage"),
             );
@@ -41,7 +44,7 @@ pub fn check(model: &StageModel) -> Vec<Finding> {
                 format!("stack {stack} template is {size} bytes; CloudFormation allows {MAX_TEMPLATE_BYTES}"),
             ));
         }
-        if template.parameters.len() > MAX_PARAMETERS || template.outputs.len() > MAX_PARAMETERS {
+        if parameters > MAX_PARAMETERS || outputs > MAX_PARAMETERS {
             findings.push(Finding::error(
                 "KP403",
                 &location,

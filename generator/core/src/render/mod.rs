@@ -27,10 +27,23 @@ use crate::manifest::{ArtifactDecl, LAMBDAS, Manifest, ParamSource, StackDecl};
 use crate::model::{CertificateAuthority, StageModel};
 use cfn::Template;
 
-/// The rendered files of one stage, by path relative to `templates/<stage>/`.
+/// The rendered files of one stage, by path relative to `templates/<stage>/`, and the size of each
+/// stack's template (what the CloudFormation limits look at).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedStage {
     pub files: BTreeMap<String, String>,
+    pub stacks: Vec<StackSize>,
+}
+
+/// What `limits` checks of one rendered template, counted while rendering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSize {
+    pub part: &'static str,
+    pub resources: usize,
+    pub parameters: usize,
+    pub outputs: usize,
+    /// Length of the YAML body.
+    pub bytes: usize,
 }
 
 /// File name of the desired-state artifact.
@@ -39,14 +52,18 @@ pub const DESIRED_STATE_FILE: &str = "desired-state.json";
 /// The templates of a stage, by stack part, in deployment order.
 pub fn templates(model: &StageModel) -> Vec<(&'static str, Template)> {
     let desired = desired_state(model).to_json();
-    let sha = sha256_hex(&desired);
-    let key = format!("{}{sha}.json", desired_state_prefix(model));
+    templates_with(model, &sha256_hex(&desired))
+}
+
+/// The templates, given the hash of the stage's serialised desired state (built once per stage).
+fn templates_with(model: &StageModel, desired_sha: &str) -> Vec<(&'static str, Template)> {
+    let key = format!("{}{desired_sha}.json", desired_state_prefix(model));
     vec![
         ("artifacts", artifacts::render(model)),
         ("foundation", foundation::render(model)),
         ("secrets", secrets::render(model)),
         ("cluster", cluster::render(model)),
-        ("topics", topics::render(model, &key, &sha)),
+        ("topics", topics::render(model, &key, desired_sha)),
         ("monitoring", monitoring::render(model)),
     ]
 }
@@ -55,20 +72,31 @@ fn desired_state_prefix(model: &StageModel) -> String {
     format!("desired-state/{}/", model.stage)
 }
 
-/// Renders every file of a stage: the templates, the desired state and the deploy manifest.
+/// Renders every file of a stage: the templates, the desired state and the deploy manifest. The
+/// desired state is built, serialised and hashed once; each template is serialised once.
 pub fn render_stage(model: &StageModel) -> RenderedStage {
+    let desired = desired_state(model).to_json();
+    let templates = templates_with(model, &sha256_hex(&desired));
     let mut files = BTreeMap::new();
-    let templates = templates(model);
+    let mut stacks = Vec::with_capacity(templates.len());
     for (part, template) in &templates {
-        files.insert(format!("{part}.yaml"), template.to_yaml());
+        let yaml = template.to_yaml();
+        stacks.push(StackSize {
+            part,
+            resources: template.resources.len(),
+            parameters: template.parameters.len(),
+            outputs: template.outputs.len(),
+            bytes: yaml.len(),
+        });
+        files.insert(format!("{part}.yaml"), yaml);
     }
-    files.insert(DESIRED_STATE_FILE.to_string(), desired_state(model).to_json());
+    files.insert(DESIRED_STATE_FILE.to_string(), desired);
     // Through a JSON value, whose maps are sorted, like every other rendered file.
     let manifest = serde_json::to_value(manifest(model, &templates)).expect("manifest serialises");
     let mut manifest = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     manifest.push('\n');
     files.insert("manifest.json".to_string(), manifest);
-    RenderedStage { files }
+    RenderedStage { files, stacks }
 }
 
 /// What `gen deploy` needs: stacks in order, their parameters, tags and stateful resources.
