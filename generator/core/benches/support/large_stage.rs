@@ -58,6 +58,7 @@ public_endpoint:
 private_link:
   enabled: true
   allowed_principals: ["arn:aws:iam::444444444444:root"]
+  consumer_cidrs: [10.44.0.0/16]
 "#;
 
 fn project_name(i: usize, projects: usize) -> String {
