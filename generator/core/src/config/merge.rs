@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::monitoring::{DriftCheckSettings, MonitoringSettings, ThresholdSettings};
 use crate::config::stage::*;
 use crate::span::Spanned;
 
@@ -77,6 +78,43 @@ merge_fields! {
         min_insync_replicas, max_retention_ms, allow_infinite_retention, allowed_config_keys,
     }
     ReconcilerSettings { allow_delete }
+}
+
+impl Merge for MonitoringSettings {
+    fn merge(self, base: Self) -> Self {
+        MonitoringSettings {
+            alarm_subscriptions: self.alarm_subscriptions.merge(base.alarm_subscriptions),
+            thresholds: self.thresholds.merge(base.thresholds),
+            drift_check: self.drift_check.merge(base.drift_check),
+        }
+    }
+}
+
+impl Merge for ThresholdSettings {
+    fn merge(self, b: Self) -> Self {
+        ThresholdSettings {
+            under_replicated_partitions: self
+                .under_replicated_partitions
+                .merge(b.under_replicated_partitions),
+            under_min_isr_partitions: self.under_min_isr_partitions.merge(b.under_min_isr_partitions),
+            offline_partitions: self.offline_partitions.merge(b.offline_partitions),
+            disk_used_percent: self.disk_used_percent.merge(b.disk_used_percent),
+            cpu_percent: self.cpu_percent.merge(b.cpu_percent),
+            memory_percent: self.memory_percent.merge(b.memory_percent),
+            certificate_days_left: self.certificate_days_left.merge(b.certificate_days_left),
+            drift_pending_changes: self.drift_pending_changes.merge(b.drift_pending_changes),
+            evaluation_minutes: self.evaluation_minutes.merge(b.evaluation_minutes),
+        }
+    }
+}
+
+impl Merge for DriftCheckSettings {
+    fn merge(self, b: Self) -> Self {
+        DriftCheckSettings {
+            interval_minutes: self.interval_minutes.merge(b.interval_minutes),
+            mode: self.mode.merge(b.mode),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod merge;
 pub mod monitoring;
 pub mod project;
 pub mod stage;
+pub mod stage_name;
 
 pub use load::{Declarations, Declared, load};
 pub use project::*;

@@ -4,7 +4,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::merge::Merge;
 use crate::span::Spanned;
 
 /// Alarms, dashboard and the scheduled drift check of a stage.
@@ -127,43 +126,6 @@ impl DriftMode {
         match self {
             DriftMode::Report => "report",
             DriftMode::Correct => "correct",
-        }
-    }
-}
-
-impl Merge for MonitoringSettings {
-    fn merge(self, base: Self) -> Self {
-        MonitoringSettings {
-            alarm_subscriptions: self.alarm_subscriptions.merge(base.alarm_subscriptions),
-            thresholds: self.thresholds.merge(base.thresholds),
-            drift_check: self.drift_check.merge(base.drift_check),
-        }
-    }
-}
-
-impl Merge for ThresholdSettings {
-    fn merge(self, b: Self) -> Self {
-        ThresholdSettings {
-            under_replicated_partitions: self
-                .under_replicated_partitions
-                .merge(b.under_replicated_partitions),
-            under_min_isr_partitions: self.under_min_isr_partitions.merge(b.under_min_isr_partitions),
-            offline_partitions: self.offline_partitions.merge(b.offline_partitions),
-            disk_used_percent: self.disk_used_percent.merge(b.disk_used_percent),
-            cpu_percent: self.cpu_percent.merge(b.cpu_percent),
-            memory_percent: self.memory_percent.merge(b.memory_percent),
-            certificate_days_left: self.certificate_days_left.merge(b.certificate_days_left),
-            drift_pending_changes: self.drift_pending_changes.merge(b.drift_pending_changes),
-            evaluation_minutes: self.evaluation_minutes.merge(b.evaluation_minutes),
-        }
-    }
-}
-
-impl Merge for DriftCheckSettings {
-    fn merge(self, b: Self) -> Self {
-        DriftCheckSettings {
-            interval_minutes: self.interval_minutes.merge(b.interval_minutes),
-            mode: self.mode.merge(b.mode),
         }
     }
 }

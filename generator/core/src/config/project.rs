@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::stage::StageName;
+use crate::config::stage_name::StageName;
 use crate::span::Spanned;
 
 /// One project file.
