@@ -157,6 +157,21 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     assert_eq!(still, old_serial);
     // And clients keep working through the renewed listeners.
     admin.describe_cluster().await.expect("admin requests after the renewal");
+
+    // Leave the shared cluster as the suite found it: the node serves the certificate the Lambda
+    // stored for it at start again (tests/tests/kafka_lambda_certificates.rs compares the two).
+    let original = state_dir().join("certs/servers").join(DNS_NAME);
+    let original_chain = std::fs::read_to_string(original.join("chain.pem")).unwrap();
+    let original_key = Secret::new(std::fs::read_to_string(original.join("key.pem")).unwrap());
+    push_node_certificate(&admin, NODE, &original_key, &original_chain)
+        .await
+        .expect("the node takes it back");
+    let original_serial = inspect_pem(&original_chain).unwrap().serial;
+    let restored = eventually(Duration::from_secs(30), async || {
+        revocation_gate(&served_serials(&tls).await, &original_serial).is_ok()
+    })
+    .await;
+    assert!(restored, "node {NODE} does not serve its original certificate {original_serial} again");
     admin.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -24,7 +24,7 @@
 //! empty value and moto refuses to execute the foundation change set ("Value '' at 'value' ...").
 //! The secrets, cluster and topics stacks take `AWS::SSM::Parameter::Value<String>` parameters that
 //! the foundation stack would have written, so they cannot be executed either. Their change sets
-//! can be created and reviewed, which is what the dry run below proves for all five stacks;
+//! can be created and reviewed, which is what the dry run below proves for all six stacks;
 //! execution is proven for the artifacts stack, and the full deploy is shown to stop cleanly at
 //! the foundation stack.
 
@@ -303,13 +303,15 @@ impl Aws {
 }
 
 #[test]
-fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
+fn a_dry_run_reviews_all_six_rendered_stacks_in_order_and_executes_nothing() {
     let aws = Aws::new();
     let stage = Stage::new("dry");
     let stacks = stage.stacks();
     let names: Vec<&str> = stacks.iter().map(|(n, _)| n.as_str()).collect();
-    let expected: Vec<String> =
-        ["artifacts", "foundation", "secrets", "cluster", "topics"].iter().map(|s| stage.stack(s)).collect();
+    let expected: Vec<String> = ["artifacts", "foundation", "secrets", "cluster", "topics", "monitoring"]
+        .iter()
+        .map(|s| stage.stack(s))
+        .collect();
     assert_eq!(names, expected, "the dev stage's stacks, in deployment order");
 
     let run = stage.deploy(&["--dry-run", "--detailed-exitcode"]);
@@ -348,7 +350,7 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     }
 
     // Key resources, by stack.
-    let [artifacts, foundation, secrets, cluster, topics] = [0, 1, 2, 3, 4].map(|i| &names[i]);
+    let [artifacts, foundation, secrets, cluster, topics, monitoring] = [0, 1, 2, 3, 4, 5].map(|i| &names[i]);
     run.expect_row(artifacts, "ArtifactBucket", "AWS::S3::Bucket", "+ add");
     run.expect_row(foundation, "Key", "AWS::KMS::Key", "+ add");
     run.expect_row(foundation, "CertificateAuthority", "AWS::ACMPCA::CertificateAuthority", "+ add");
@@ -361,6 +363,7 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     run.expect_row(cluster, "B0Volume", "AWS::EC2::Volume", "+ add");
     run.expect_row(topics, "Reconciliation", "Custom::KafkaReconciler", "+ add");
     run.expect_row(topics, "ReconcilerFunction", "AWS::Lambda::Function", "+ add");
+    run.expect_row(monitoring, "AlarmTopic", "AWS::SNS::Topic", "+ add");
     // One private certificate per Kafka node: every ECS service of the cluster but Schema
     // Registry's is a node (<Node>Service), and secrets issues Node<Node>Certificate for it.
     let nodes: Vec<String> = run
@@ -392,7 +395,7 @@ fn a_dry_run_reviews_all_five_rendered_stacks_in_order_and_executes_nothing() {
     // dry run).
     let plain = stage.deploy(&["--dry-run", "--yes"]);
     plain.expect_code(0);
-    assert_eq!(plain.stdout.matches(" (new stack, ").count(), 5, "{}", plain.all());
+    assert_eq!(plain.stdout.matches(" (new stack, ").count(), names.len(), "{}", plain.all());
     for name in &names {
         assert_eq!(aws.status(name), None, "{name} must not exist after a dry run");
     }
@@ -416,7 +419,7 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
     assert_eq!(aws.status(&artifacts).as_deref(), Some("CREATE_COMPLETE"));
     assert!(aws.bucket_exists(&bucket), "the stack created {bucket}");
     // Only the one stack: the others are neither created nor reviewed.
-    for other in ["foundation", "secrets", "cluster", "topics"] {
+    for other in ["foundation", "secrets", "cluster", "topics", "monitoring"] {
         let name = stage.stack(other);
         assert!(!first.stdout.contains(&name), "{name} was touched\n{}", first.all());
         assert_eq!(aws.status(&name), None);
@@ -439,7 +442,7 @@ fn the_rendered_artifacts_stack_creates_the_bucket_and_a_second_run_changes_noth
         assert!(!aws.has_object(&bucket, &key), "{key} uploaded by a dry run");
     }
     assert!(dry.section(&artifacts).contains("No changes."), "{}", dry.all());
-    for other in ["foundation", "secrets", "cluster", "topics"] {
+    for other in ["foundation", "secrets", "cluster", "topics", "monitoring"] {
         let name = stage.stack(other);
         dry.expect(&format!("==> {name} (new stack, {other}.yaml)"));
         assert_eq!(aws.status(&name), None);
@@ -455,8 +458,8 @@ fn the_full_rendered_stage_deploys_until_the_first_stack_moto_cannot_create() {
     let aws = Aws::new();
     let stage = Stage::new("full");
     let bucket = stage.bucket();
-    let [artifacts, foundation, secrets, cluster, topics] =
-        ["artifacts", "foundation", "secrets", "cluster", "topics"].map(|s| stage.stack(s));
+    let [artifacts, foundation, secrets, cluster, topics, monitoring] =
+        ["artifacts", "foundation", "secrets", "cluster", "topics", "monitoring"].map(|s| stage.stack(s));
 
     let run = stage.deploy(&["--yes"]);
     run.expect_code(1);
@@ -480,8 +483,8 @@ fn the_full_rendered_stage_deploys_until_the_first_stack_moto_cannot_create() {
     // moto 5.2.5 refuses the foundation change set (the CA ARN parameter would be empty).
     run.expect(&format!("FAILED: stack {foundation}"));
     run.expect("Outcome:");
-    run.expect(&format!("Not attempted: {secrets}, {cluster}, {topics}"));
-    for name in [&secrets, &cluster, &topics] {
+    run.expect(&format!("Not attempted: {secrets}, {cluster}, {topics}, {monitoring}"));
+    for name in [&secrets, &cluster, &topics, &monitoring] {
         assert_eq!(aws.status(name), None, "{name} must not exist");
     }
 }
