@@ -57,6 +57,26 @@ async fn retention(admin: &AdminClient, topic: &str) -> String {
     entries.into_iter().find(|e| e.name == "retention.ms").and_then(|e| e.value).unwrap_or_default()
 }
 
+const DAY: i64 = 86_400;
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// The earliest not-after among the certificates the test cluster's brokers serve on the mTLS
+/// listener (the one the reconciler connects to).
+async fn soonest_served_expiry() -> i64 {
+    let tls = kafka_admin::TlsConfig::from_ca_file(&kafka_common::ca_file()).expect("CA");
+    let mut soonest = i64::MAX;
+    for address in kafka_common::env("KAFKA_TEST_BOOTSTRAP_MTLS").split(',') {
+        let der =
+            kafka_admin::served_certificate(address, &tls, Duration::from_secs(10)).await.expect("handshake");
+        let facts = kafka_reconcile::certificates::inspect_der(&der).expect("a certificate");
+        soonest = soonest.min(facts.not_after);
+    }
+    soonest
+}
+
 async fn statistic(
     cw: &aws_sdk_cloudwatch::Client,
     name: &str,
@@ -145,9 +165,17 @@ async fn an_out_of_band_config_change_is_one_pending_change_reported_then_correc
     // The deploy's run creates the topic as declared: no drift yet.
     let (kind, body) = h.invoke_unanswerable(drift_event(&connection, "correct")).await;
     assert_eq!(kind, "response", "{body}\n{}", lambda.logs().join("\n"));
+    let before = now();
     let (_, body) = h.invoke_unanswerable(drift_event(&connection, "report")).await;
+    let after = now();
     let report: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["PendingChanges"], 0, "{body}");
+    // The certificate alarm's metric: the fewest days left of what the brokers serve, as a
+    // handshake of the test's own shows it (either side of a day boundary the run may have crossed).
+    let soonest = soonest_served_expiry().await;
+    let expected = [(soonest - after).div_euclid(DAY), (soonest - before).div_euclid(DAY)];
+    let days = report["CertificateDaysLeft"].as_i64().expect("CertificateDaysLeft in the result");
+    assert!(expected.contains(&days), "{days} not in {expected:?}: {body}");
 
     // Out of band: someone shortens the retention by hand.
     let change = ConfigChanges {
@@ -187,6 +215,8 @@ async fn an_out_of_band_config_change_is_one_pending_change_reported_then_correc
     assert_eq!(statistic(&cw, metrics::DRIFT_PENDING_CHANGES, Statistic::Maximum, since).await, Some(1.0));
     assert_eq!(statistic(&cw, metrics::DRIFT_PENDING_CHANGES, Statistic::Minimum, since).await, Some(0.0));
     assert_eq!(statistic(&cw, metrics::RECONCILER_FAILURES, Statistic::Maximum, since).await, Some(0.0));
+    let published = statistic(&cw, metrics::CERTIFICATE_DAYS_LEFT, Statistic::Minimum, since).await;
+    assert!(published.is_some_and(|d| expected.contains(&(d as i64))), "{published:?} not in {expected:?}");
 
     // A check that cannot reach the cluster fails visibly and raises the failure metric.
     let mut unreachable = connection.clone();

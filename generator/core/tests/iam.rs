@@ -242,8 +242,9 @@ fn source(dirs: &[&str]) -> String {
 /// SDK operations called directly on a client (`client.op()`, `self.s3.op()`, ...).
 fn direct_operations(text: &str) -> BTreeSet<String> {
     let re = Regex::new(r"\b(?:client|s3|ssm|pca|cloudformation|cloudwatch)\.([a-z_]+)\(\)").unwrap();
-    // Not operations: cloning a client, building a config, closing the Kafka admin client.
-    let not_operations = ["clone", "build", "close"];
+    // Not operations: cloning a client, building a config, the Kafka admin client's close and its
+    // cached broker list.
+    let not_operations = ["clone", "build", "close", "brokers"];
     re.captures_iter(text)
         .map(|c| c[1].to_string())
         .filter(|op| !not_operations.contains(&op.as_str()))

@@ -3,6 +3,8 @@
 //! It plans without applying, publishes the number of pending changes, and in `correct` mode then
 //! applies them. Every run publishes `ReconcilerFailures` (1 failed, 0 succeeded), so a check that
 //! cannot reach the cluster raises the failures alarm rather than looking like "no drift".
+//! Each run also reads the certificate every broker serves (a fresh TLS handshake) and publishes
+//! the fewest days left as `CertificateDaysLeft`, the metric the certificate alarm reads.
 //!
 //! The event has no `ResponseURL` (the custom-resource shape); that is how main tells them apart.
 
@@ -11,8 +13,9 @@ use cfn_custom_resource::{Error, Properties, Result};
 use kafka_admin::{AdminClient, AdminConfig};
 use kafka_platform_core::desired::DesiredState;
 use kafka_platform_core::render::metrics;
-use kafka_reconcile::{DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync};
+use kafka_reconcile::{DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, certificates};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 use crate::{KafkaReconciler, Spec, off_thread, unix_now};
 
@@ -61,6 +64,9 @@ pub struct DriftReport {
     /// Changes applied (`correct` mode).
     pub applied: usize,
     pub summary: String,
+    /// Days until the soonest expiry among the certificates the brokers serve; `None` when no
+    /// broker answered a handshake.
+    pub certificate_days_left: Option<i64>,
 }
 
 /// The number a drift check publishes for a plan.
@@ -73,7 +79,7 @@ impl KafkaReconciler {
     pub async fn drift_check(&self, check: &DriftCheck) -> Result<DriftReport> {
         let spec = &check.spec;
         let desired = self.desired(spec).await?;
-        let plan = self.plan_only(spec, desired.clone(), options(spec)).await?;
+        let (plan, certificate_days_left) = self.plan_only(spec, desired.clone(), options(spec)).await?;
         let pending = pending_changes(&plan);
         let summary = kafka_reconcile::render::summary_line(&plan);
         tracing::info!(stage = %spec.stage, pending, %summary, "drift check");
@@ -83,7 +89,7 @@ impl KafkaReconciler {
             applied = report.applied();
             tracing::info!(stage = %spec.stage, applied, "drift corrected");
         }
-        Ok(DriftReport { stage: spec.stage.clone(), pending, applied, summary })
+        Ok(DriftReport { stage: spec.stage.clone(), pending, applied, summary, certificate_days_left })
     }
 
     /// The scheduled entry: runs the check and publishes its metrics. The returned value is the
@@ -99,14 +105,19 @@ impl KafkaReconciler {
         let stage = check.spec.stage.clone();
         match self.drift_check(&check).await {
             Ok(report) => {
-                publish(cloudwatch, &stage, Some(report.pending), false).await?;
-                Ok(
-                    json!({ "Stage": report.stage, "PendingChanges": report.pending, "Applied": report.applied, "Summary": report.summary }),
-                )
+                publish(cloudwatch, &stage, Some(report.pending), report.certificate_days_left, false)
+                    .await?;
+                Ok(json!({
+                    "Stage": report.stage,
+                    "PendingChanges": report.pending,
+                    "Applied": report.applied,
+                    "Summary": report.summary,
+                    "CertificateDaysLeft": report.certificate_days_left,
+                }))
             }
             Err(e) => {
                 tracing::error!(%stage, error = %e, "drift check failed");
-                if let Err(p) = publish(cloudwatch, &stage, None, true).await {
+                if let Err(p) = publish(cloudwatch, &stage, None, None, true).await {
                     tracing::error!(error = %p, "could not publish the failure metric");
                 }
                 Err(e)
@@ -114,23 +125,53 @@ impl KafkaReconciler {
         }
     }
 
-    /// Observe and plan, apply nothing.
-    async fn plan_only(&self, spec: &Spec, desired: DesiredState, options: PlanOptions) -> Result<Plan> {
-        let config = AdminConfig::new(spec.bootstrap.clone(), self.admin_tls(spec).await?);
+    /// Observe and plan, apply nothing; and the fewest days left of the brokers' served certificates.
+    async fn plan_only(
+        &self,
+        spec: &Spec,
+        desired: DesiredState,
+        options: PlanOptions,
+    ) -> Result<(Plan, Option<i64>)> {
+        let tls = self.admin_tls(spec).await?;
+        let config = AdminConfig::new(spec.bootstrap.clone(), tls.clone());
         let ssm = self.ssm.clone();
         off_thread(move || async move {
             let client = AdminClient::connect(config)
                 .await
                 .map_err(|e| Error::Refused(format!("cannot connect to Kafka: {e}")))?;
             let observed = kafka_reconcile::observe(&client, &desired).await;
+            let brokers = client.brokers();
             client.close().await;
             let mut observed =
                 observed.map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
             observed.credentials = PasswordSource::Ssm(ssm).credentials(&desired).await;
-            Ok(kafka_reconcile::plan(&desired, &observed, options))
+            let days_left = certificate_days_left(brokers.values(), &tls, options.now).await;
+            Ok((kafka_reconcile::plan(&desired, &observed, options), days_left))
         })
         .await
     }
+}
+
+/// The fewest days left among the certificates the brokers serve (a broker that does not complete
+/// a handshake is left out: the node alarms and `gen status` report it).
+async fn certificate_days_left<'a>(
+    addresses: impl Iterator<Item = &'a String>,
+    tls: &kafka_admin::TlsConfig,
+    now: u64,
+) -> Option<i64> {
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    let mut fewest = None;
+    for address in addresses {
+        let served = kafka_admin::served_certificate(address, tls, Duration::from_secs(10)).await;
+        match served.map_err(|e| e.to_string()).and_then(|der| certificates::inspect_der(&der)) {
+            Ok(facts) => {
+                let days = (facts.not_after - now).div_euclid(certificates::DAY);
+                fewest = Some(fewest.map_or(days, |f: i64| f.min(days)));
+            }
+            Err(e) => tracing::warn!(%address, error = %e, "no served certificate read"),
+        }
+    }
+    fewest
 }
 
 /// The plan options of a deploy, so that the check counts exactly what a deploy would do.
@@ -148,6 +189,7 @@ pub async fn publish(
     cloudwatch: &aws_sdk_cloudwatch::Client,
     stage: &str,
     pending: Option<usize>,
+    certificate_days_left: Option<i64>,
     failed: bool,
 ) -> Result<()> {
     let datum = |name: &str, value: f64| {
@@ -161,6 +203,9 @@ pub async fn publish(
     let mut data = vec![datum(metrics::RECONCILER_FAILURES, if failed { 1.0 } else { 0.0 })];
     if let Some(pending) = pending {
         data.push(datum(metrics::DRIFT_PENDING_CHANGES, pending as f64));
+    }
+    if let Some(days) = certificate_days_left {
+        data.push(datum(metrics::CERTIFICATE_DAYS_LEFT, days as f64));
     }
     cloudwatch
         .put_metric_data()
