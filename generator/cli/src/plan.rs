@@ -136,7 +136,14 @@ pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     client.close().await;
-    let Ok(subjects) = schemas::plan(environments, args.stage, args.allow_delete, &args.connection).await
+    let Ok(subjects) = schemas::plan(
+        environments,
+        args.stage,
+        args.allow_delete,
+        &args.connection.registry,
+        &args.connection.ca_file,
+    )
+    .await
     else {
         return ExitCode::FAILURE;
     };
@@ -189,7 +196,14 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     };
     say(args.format, &render::text(&plan));
     json.plan = serde_json::to_value(&plan).ok();
-    let Ok(subjects) = schemas::plan(environments, args.stage, args.allow_delete, &args.connection).await
+    let Ok(subjects) = schemas::plan(
+        environments,
+        args.stage,
+        args.allow_delete,
+        &args.connection.registry,
+        &args.connection.ca_file,
+    )
+    .await
     else {
         client.close().await;
         return (ExitCode::FAILURE, false);

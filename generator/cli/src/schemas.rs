@@ -9,8 +9,6 @@ use kafka_reconcile::registry::{BasicAuth, RegistryClient, observe_registry};
 use kafka_reconcile::subjects::{SubjectPlan, apply_subjects, headline, plan_subjects, render_text};
 use kafka_reconcile::{DeletePolicy, Plan};
 
-use crate::plan::ConnectionArgs;
-
 /// How to reach the stage's Schema Registry.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
@@ -43,9 +41,9 @@ pub async fn plan(
     environments: &Path,
     stage: StageName,
     allow_delete: bool,
-    connection: &ConnectionArgs,
+    args: &RegistryArgs,
+    admin_ca_file: &Path,
 ) -> Result<Option<Planned>, ()> {
-    let args = &connection.registry;
     let Some(url) = &args.schema_registry_url else {
         if let Some(desired) = load(environments, stage)
             && !desired.subjects.is_empty()
@@ -60,7 +58,7 @@ pub async fn plan(
     // The Kafka plan loaded the stage first and printed its findings when it does not validate.
     let Some(desired) = load(environments, stage) else { return Err(()) };
     let desired = &desired;
-    let client = client(url, args, &connection.ca_file).map_err(|e| eprintln!("error: {e}"))?;
+    let client = client(url, args, admin_ca_file).map_err(|e| eprintln!("error: {e}"))?;
     let observed = observe_registry(&client, desired)
         .await
         .map_err(|e| eprintln!("error: cannot read the Schema Registry's state: {e}"))?;

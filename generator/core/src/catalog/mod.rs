@@ -5,6 +5,7 @@
 pub mod access;
 pub mod asyncapi;
 pub mod html;
+mod links;
 mod svg;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::catalog::access::TopicAccess;
-use crate::catalog::html::{account_href, escape, project_href, topic_href};
+use crate::catalog::links::{account_href, escape, project_href, topic_href};
 use crate::model::StageModel;
 
 const ROW: u32 = 26;

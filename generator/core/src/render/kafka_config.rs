@@ -19,8 +19,7 @@ pub const KEYSTORE_KEY_ENV: &str = "KAFKA_SSL_KEYSTORE_KEY";
 pub const KEYSTORE_CHAIN_ENV: &str = "KAFKA_SSL_KEYSTORE_CERTIFICATE_CHAIN";
 /// See [`KEYSTORE_KEY_ENV`].
 pub const TRUSTSTORE_CERTIFICATES_ENV: &str = "KAFKA_SSL_TRUSTSTORE_CERTIFICATES";
-/// Data directory inside the container (a bind mount of the node's EBS volume).
-pub const DATA_DIR: &str = "/var/lib/kafka/data";
+pub use crate::render::names::DATA_DIR;
 
 /// The environment variable through which a controller receives the admin's SCRAM password. Not
 /// `KAFKA_*`, so that the image never writes it into the broker's properties.

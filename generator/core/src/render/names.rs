@@ -2,14 +2,9 @@
 
 use crate::model::{Node, StageModel};
 
-/// The stacks of a stage in deployment order: (part, description).
-pub const STACKS: &[(&str, &str)] = &[
-    ("artifacts", "artifact bucket for Lambda code and desired state"),
-    ("foundation", "KMS key, log groups, private CA and the custom-resource Lambdas"),
-    ("secrets", "generated passwords and issued certificates in SSM"),
-    ("cluster", "ECS cluster, brokers, controllers, DNS, load balancers, Schema Registry"),
-    ("topics", "topic, ACL and service-account reconciler"),
-];
+/// Data directory inside a node's container (a bind mount of the node's EBS volume); the Kafka
+/// settings and the metrics sidecar both name it.
+pub const DATA_DIR: &str = "/var/lib/kafka/data";
 
 /// CloudFormation stack name of a part, e.g. `kafka-dev-cluster`.
 pub fn stack_name(model: &StageModel, part: &str) -> String {

@@ -13,12 +13,11 @@ use serde_json::{Value, json};
 
 use crate::model::{Node, StageModel};
 use crate::render::cfn::{r, sub};
-use crate::render::kafka_config::DATA_DIR;
 use crate::render::metrics::{
     self as m, BROKER_METRICS, CLUSTER_DIMENSION, EXPORTER_PORT, EXPORTER_SHA256, EXPORTER_VERSION,
     KAFKA_NAMESPACE, NODE_DIMENSION,
 };
-use crate::render::names;
+use crate::render::names::{self, DATA_DIR};
 
 /// Host directory (and read-only container mount) with the agent jar and its rules.
 pub const METRICS_DIR: &str = "/opt/kafka-metrics";
