@@ -2,13 +2,15 @@
 //! invoked with the EventBridge input the topics stack renders (no ResponseURL), moto as S3, SSM and
 //! CloudWatch, and the real KRaft cluster. A topic config changed out of band is one pending change;
 //! `report` leaves it, `correct` puts the declared value back; the count and the failure flag reach
-//! CloudWatch under the metric contract (render::metrics).
+//! CloudWatch under the metric contract (render::metrics), with each broker's log directory fill level
+//! (checked against df on the same directory).
 
 #[path = "kafka_common/mod.rs"]
 mod kafka_common;
 mod lambda_support;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -103,6 +105,36 @@ async fn statistic(
     })
 }
 
+/// Percent in use of the file system under `dir`, as Kafka computes it from its FileStore (size
+/// minus what is usable, over size): df's size and avail columns, which read the same statvfs.
+fn df_used_percent(dir: &Path) -> f64 {
+    let out =
+        std::process::Command::new("df").args(["--output=size,avail", "-B1"]).arg(dir).output().expect("df");
+    assert!(out.status.success(), "df {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let numbers: Vec<f64> =
+        text.lines().nth(1).expect("a df line").split_whitespace().map(|n| n.parse().unwrap()).collect();
+    100.0 * (numbers[0] - numbers[1]) / numbers[0]
+}
+
+/// The maximum of a broker's published LogDirUsedPercent since `since`.
+async fn disk_statistic(cw: &aws_sdk_cloudwatch::Client, broker: &str, since: DateTime) -> Option<f64> {
+    let answer = cw
+        .get_metric_statistics()
+        .namespace(metrics::PLATFORM_NAMESPACE)
+        .metric_name(metrics::LOG_DIR_USED_PERCENT)
+        .dimensions(Dimension::builder().name(metrics::STAGE_DIMENSION).value("dev").build())
+        .dimensions(Dimension::builder().name(metrics::BROKER_DIMENSION).value(broker).build())
+        .start_time(since)
+        .end_time(DateTime::from_secs(since.secs() + 3600))
+        .period(3600)
+        .statistics(Statistic::Maximum)
+        .send()
+        .await
+        .expect("GetMetricStatistics");
+    answer.datapoints.unwrap_or_default().first().and_then(|d| d.maximum)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_out_of_band_config_change_is_one_pending_change_reported_then_corrected() {
     let config = sdk_config().await;
@@ -176,6 +208,17 @@ async fn an_out_of_band_config_change_is_one_pending_change_reported_then_correc
     let expected = [(soonest - after).div_euclid(DAY), (soonest - before).div_euclid(DAY)];
     let days = report["CertificateDaysLeft"].as_i64().expect("CertificateDaysLeft in the result");
     assert!(expected.contains(&days), "{days} not in {expected:?}: {body}");
+    // The disk alarms' metric: each broker's own report of the file system under its log directory
+    // (DescribeLogDirs), against statvfs of that directory here (df); within one point, for what
+    // other tests write in between.
+    let disk = report["LogDirUsedPercent"].as_object().expect("LogDirUsedPercent in the result");
+    let brokers = kafka_common::env("KAFKA_TEST_BOOTSTRAP_MTLS").split(',').count();
+    assert_eq!(disk.len(), brokers, "{body}");
+    for (id, reported) in disk {
+        let dir = Path::new(&kafka_common::env("KAFKA_TEST_STATE_DIR")).join(format!("node-{id}/data"));
+        let (reported, measured) = (reported.as_f64().unwrap(), df_used_percent(&dir));
+        assert!((reported - measured).abs() < 1.0, "broker {id}: reported {reported} %, df {measured} %");
+    }
 
     // Out of band: someone shortens the retention by hand.
     let change = ConfigChanges {
@@ -217,6 +260,10 @@ async fn an_out_of_band_config_change_is_one_pending_change_reported_then_correc
     assert_eq!(statistic(&cw, metrics::RECONCILER_FAILURES, Statistic::Maximum, since).await, Some(0.0));
     let published = statistic(&cw, metrics::CERTIFICATE_DAYS_LEFT, Statistic::Minimum, since).await;
     assert!(published.is_some_and(|d| expected.contains(&(d as i64))), "{published:?} not in {expected:?}");
+    for id in disk.keys() {
+        let published = disk_statistic(&cw, id, since).await;
+        assert!(published.is_some_and(|p| (0.0..=100.0).contains(&p)), "broker {id}: {published:?}");
+    }
 
     // A check that cannot reach the cluster fails visibly and raises the failure metric.
     let mut unreachable = connection.clone();

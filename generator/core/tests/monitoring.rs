@@ -82,9 +82,37 @@ fn evaluation_minutes_reach_every_cluster_and_node_alarm() {
     let env = Env::baseline()
         .with("stages/dev.yaml", &format!("{DEV}monitoring:\n  thresholds:\n    evaluation_minutes: 9\n"));
     let t = rendered(&env, "monitoring");
-    for id in ["UnderReplicatedPartitions", "ActiveController", "b0-disk", "b0-running"] {
+    for id in ["UnderReplicatedPartitions", "ActiveController", "b0-cpu", "b0-running"] {
         assert_eq!(alarm(&t, id)["Properties"]["EvaluationPeriods"], 9, "{id}");
     }
+}
+
+/// The disk alarms read what the drift check publishes (reconciler drift.rs, proven on the real
+/// brokers by tests/tests/reconcile_drift.rs): one per broker, by node id, one datapoint per check.
+#[test]
+fn disk_alarms_read_each_brokers_own_report_at_the_drift_interval() {
+    let env = Env::baseline()
+        .with("stages/dev.yaml", &format!("{DEV}monitoring:\n  drift_check:\n    interval_minutes: 30\n"));
+    let model = env.model(StageName::Dev);
+    let t = rendered(&env, "monitoring");
+    for broker in &model.cluster.brokers {
+        let p = &alarm(&t, &format!("{}-disk", broker.name))["Properties"];
+        assert_eq!(p["Namespace"], metrics::PLATFORM_NAMESPACE);
+        assert_eq!(p["MetricName"], metrics::LOG_DIR_USED_PERCENT);
+        assert_eq!(
+            p["Dimensions"],
+            serde_json::json!([
+                { "Name": metrics::STAGE_DIMENSION, "Value": "dev" },
+                { "Name": metrics::BROKER_DIMENSION, "Value": broker.node_id.to_string() },
+            ])
+        );
+        assert_eq!((p["Period"].as_u64(), p["EvaluationPeriods"].as_u64()), (Some(1800), Some(1)));
+    }
+    let disk_alarms = resources(&t, "AWS::CloudWatch::Alarm")
+        .values()
+        .filter(|a| a["Properties"]["MetricName"] == metrics::LOG_DIR_USED_PERCENT)
+        .count();
+    assert_eq!(disk_alarms, model.cluster.brokers.len(), "brokers only");
 }
 
 #[test]

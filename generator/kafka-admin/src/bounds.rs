@@ -12,6 +12,7 @@
 use kafka_protocol::messages::ApiKey;
 
 mod cluster_health;
+mod log_dirs;
 
 /// The wire type of one field. Nullability is not described: a null length never allocates.
 #[derive(Debug, Clone, Copy)]
@@ -237,7 +238,7 @@ fn layout(key: i16) -> Option<&'static Layout> {
         ApiKey::DeleteAcls => &DELETE_ACLS,
         ApiKey::DescribeUserScramCredentials => &DESCRIBE_USER_SCRAM_CREDENTIALS,
         ApiKey::AlterUserScramCredentials => &ALTER_USER_SCRAM_CREDENTIALS,
-        _ => return cluster_health::layout(key),
+        _ => return cluster_health::layout(key).or_else(|| log_dirs::layout(key)),
     })
 }
 

@@ -48,6 +48,7 @@ pub use ops::cluster_health::{
     ClusterDescription, FeatureRange, Features, QuorumInfo, QuorumReplica, RegisteredBroker,
 };
 pub use ops::credentials::DEFAULT_SCRAM_ITERATIONS;
+pub use ops::log_dirs::LogDirUsage;
 pub use probe::served_certificate;
 pub use scram::{
     MAX_ITERATIONS as SCRAM_MAX_ITERATIONS, MIN_ITERATIONS as SCRAM_MIN_ITERATIONS, ScramMechanism,

@@ -4,7 +4,9 @@
 //! applies them. Every run publishes `ReconcilerFailures` (1 failed, 0 succeeded), so a check that
 //! cannot reach the cluster raises the failures alarm rather than looking like "no drift".
 //! Each run also reads the certificate every broker serves (a fresh TLS handshake) and publishes
-//! the fewest days left as `CertificateDaysLeft`, the metric the certificate alarm reads.
+//! the fewest days left as `CertificateDaysLeft`, the metric the certificate alarm reads, and asks
+//! every broker how full its log directories' file system is (DescribeLogDirs, KIP-827) and
+//! publishes `LogDirUsedPercent` per broker, the metric the disk alarms read.
 //!
 //! The event has no `ResponseURL` (the custom-resource shape); that is how main tells them apart.
 
@@ -15,6 +17,7 @@ use kafka_platform_core::desired::DesiredState;
 use kafka_platform_core::render::metrics;
 use kafka_reconcile::{DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, certificates};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::{KafkaReconciler, Spec, off_thread, unix_now};
@@ -56,7 +59,7 @@ impl DriftCheck {
 }
 
 /// What one check found and did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DriftReport {
     pub stage: String,
     /// Changes, skipped deletes and refusals the plan holds: every difference counts as drift.
@@ -67,6 +70,9 @@ pub struct DriftReport {
     /// Days until the soonest expiry among the certificates the brokers serve; `None` when no
     /// broker answered a handshake.
     pub certificate_days_left: Option<i64>,
+    /// Broker id -> percent in use of its fullest log directory's file system (brokers that did
+    /// not answer are left out).
+    pub log_dir_used_percent: BTreeMap<i32, f64>,
 }
 
 /// The number a drift check publishes for a plan.
@@ -79,7 +85,8 @@ impl KafkaReconciler {
     pub async fn drift_check(&self, check: &DriftCheck) -> Result<DriftReport> {
         let spec = &check.spec;
         let desired = self.desired(spec).await?;
-        let (plan, certificate_days_left) = self.plan_only(spec, desired.clone(), options(spec)).await?;
+        let (plan, certificate_days_left, log_dir_used_percent) =
+            self.plan_only(spec, desired.clone(), options(spec)).await?;
         let pending = pending_changes(&plan);
         let summary = kafka_reconcile::render::summary_line(&plan);
         tracing::info!(stage = %spec.stage, pending, %summary, "drift check");
@@ -89,7 +96,14 @@ impl KafkaReconciler {
             applied = report.applied();
             tracing::info!(stage = %spec.stage, applied, "drift corrected");
         }
-        Ok(DriftReport { stage: spec.stage.clone(), pending, applied, summary, certificate_days_left })
+        Ok(DriftReport {
+            stage: spec.stage.clone(),
+            pending,
+            applied,
+            summary,
+            certificate_days_left,
+            log_dir_used_percent,
+        })
     }
 
     /// The scheduled entry: runs the check and publishes its metrics. The returned value is the
@@ -105,19 +119,27 @@ impl KafkaReconciler {
         let stage = check.spec.stage.clone();
         match self.drift_check(&check).await {
             Ok(report) => {
-                publish(cloudwatch, &stage, Some(report.pending), report.certificate_days_left, false)
-                    .await?;
+                let data = Datapoints {
+                    failed: false,
+                    pending: Some(report.pending),
+                    certificate_days_left: report.certificate_days_left,
+                    log_dir_used_percent: report.log_dir_used_percent.clone(),
+                };
+                publish(cloudwatch, &stage, &data).await?;
+                let disk: BTreeMap<String, f64> =
+                    report.log_dir_used_percent.iter().map(|(id, p)| (id.to_string(), *p)).collect();
                 Ok(json!({
                     "Stage": report.stage,
                     "PendingChanges": report.pending,
                     "Applied": report.applied,
                     "Summary": report.summary,
                     "CertificateDaysLeft": report.certificate_days_left,
+                    "LogDirUsedPercent": disk,
                 }))
             }
             Err(e) => {
                 tracing::error!(%stage, error = %e, "drift check failed");
-                if let Err(p) = publish(cloudwatch, &stage, None, None, true).await {
+                if let Err(p) = publish(cloudwatch, &stage, &Datapoints::failure()).await {
                     tracing::error!(error = %p, "could not publish the failure metric");
                 }
                 Err(e)
@@ -125,13 +147,14 @@ impl KafkaReconciler {
         }
     }
 
-    /// Observe and plan, apply nothing; and the fewest days left of the brokers' served certificates.
+    /// Observe and plan, apply nothing; and the fewest days left of the brokers' served
+    /// certificates, and how full each broker's log directories are.
     async fn plan_only(
         &self,
         spec: &Spec,
         desired: DesiredState,
         options: PlanOptions,
-    ) -> Result<(Plan, Option<i64>)> {
+    ) -> Result<(Plan, Option<i64>, BTreeMap<i32, f64>)> {
         let tls = self.admin_tls(spec).await?;
         let config = AdminConfig::new(spec.bootstrap.clone(), tls.clone());
         let ssm = self.ssm.clone();
@@ -141,12 +164,13 @@ impl KafkaReconciler {
                 .map_err(|e| Error::Refused(format!("cannot connect to Kafka: {e}")))?;
             let observed = kafka_reconcile::observe(&client, &desired).await;
             let brokers = client.brokers();
+            let disk = log_dir_used_percent(&client, brokers.keys().copied()).await;
             client.close().await;
             let mut observed =
                 observed.map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
             observed.credentials = PasswordSource::Ssm(ssm).credentials(&desired).await;
             let days_left = certificate_days_left(brokers.values(), &tls, options.now).await;
-            Ok((kafka_reconcile::plan(&desired, &observed, options), days_left))
+            Ok((kafka_reconcile::plan(&desired, &observed, options), days_left, disk))
         })
         .await
     }
@@ -174,6 +198,27 @@ async fn certificate_days_left<'a>(
     fewest
 }
 
+/// Per broker, the percentage in use of its fullest log directory's file system, as the broker
+/// reports it (a broker that does not answer is left out: the node alarms and `gen status` report
+/// it, and its disk alarm sees no data).
+async fn log_dir_used_percent(
+    client: &AdminClient,
+    brokers: impl Iterator<Item = i32>,
+) -> BTreeMap<i32, f64> {
+    let mut used = BTreeMap::new();
+    for id in brokers {
+        match client.describe_log_dirs(id).await {
+            Ok(dirs) => {
+                if let Some(max) = dirs.iter().map(kafka_admin::LogDirUsage::used_percent).reduce(f64::max) {
+                    used.insert(id, max);
+                }
+            }
+            Err(e) => tracing::warn!(broker = id, error = %e, "no log directory sizes read"),
+        }
+    }
+    used
+}
+
 /// The plan options of a deploy, so that the check counts exactly what a deploy would do.
 fn options(spec: &Spec) -> PlanOptions {
     PlanOptions {
@@ -183,36 +228,66 @@ fn options(spec: &Spec) -> PlanOptions {
     }
 }
 
-/// Puts `DriftPendingChanges` (when known) and `ReconcilerFailures` under the platform namespace,
-/// dimension `Stage` (the contract of kafka_platform_core::render::metrics).
-pub async fn publish(
-    cloudwatch: &aws_sdk_cloudwatch::Client,
-    stage: &str,
-    pending: Option<usize>,
-    certificate_days_left: Option<i64>,
-    failed: bool,
-) -> Result<()> {
+/// What one run publishes: the failure flag always, the rest when known.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Datapoints {
+    pub failed: bool,
+    pub pending: Option<usize>,
+    pub certificate_days_left: Option<i64>,
+    /// Broker id -> percent in use (dimension `BrokerId`).
+    pub log_dir_used_percent: BTreeMap<i32, f64>,
+}
+
+impl Datapoints {
+    /// A failed run: `ReconcilerFailures` 1 and nothing else.
+    pub fn failure() -> Self {
+        Datapoints { failed: true, ..Datapoints::default() }
+    }
+}
+
+/// Puts the run's metrics under the platform namespace, dimension `Stage` (and `BrokerId` for the
+/// disk metric): the contract of kafka_platform_core::render::metrics.
+pub async fn publish(cloudwatch: &aws_sdk_cloudwatch::Client, stage: &str, data: &Datapoints) -> Result<()> {
+    let stage_dimension = || Dimension::builder().name(metrics::STAGE_DIMENSION).value(stage).build();
     let datum = |name: &str, value: f64| {
         MetricDatum::builder()
             .metric_name(name)
-            .dimensions(Dimension::builder().name(metrics::STAGE_DIMENSION).value(stage).build())
+            .dimensions(stage_dimension())
             .value(value)
             .unit(StandardUnit::Count)
             .build()
     };
-    let mut data = vec![datum(metrics::RECONCILER_FAILURES, if failed { 1.0 } else { 0.0 })];
-    if let Some(pending) = pending {
-        data.push(datum(metrics::DRIFT_PENDING_CHANGES, pending as f64));
+    let mut points = vec![datum(metrics::RECONCILER_FAILURES, if data.failed { 1.0 } else { 0.0 })];
+    if let Some(pending) = data.pending {
+        points.push(datum(metrics::DRIFT_PENDING_CHANGES, pending as f64));
     }
-    if let Some(days) = certificate_days_left {
-        data.push(datum(metrics::CERTIFICATE_DAYS_LEFT, days as f64));
+    if let Some(days) = data.certificate_days_left {
+        points.push(datum(metrics::CERTIFICATE_DAYS_LEFT, days as f64));
     }
-    cloudwatch
-        .put_metric_data()
-        .namespace(metrics::PLATFORM_NAMESPACE)
-        .set_metric_data(Some(data))
-        .send()
-        .await
-        .map_err(|e| Error::aws(format!("cloudwatch:PutMetricData {}", metrics::PLATFORM_NAMESPACE), e))?;
+    for (broker, percent) in &data.log_dir_used_percent {
+        points.push(
+            MetricDatum::builder()
+                .metric_name(metrics::LOG_DIR_USED_PERCENT)
+                .dimensions(stage_dimension())
+                .dimensions(
+                    Dimension::builder().name(metrics::BROKER_DIMENSION).value(broker.to_string()).build(),
+                )
+                .value(*percent)
+                .unit(StandardUnit::Percent)
+                .build(),
+        );
+    }
+    // PutMetricData takes at most 1000 data points per call; a stage has a handful of brokers.
+    for chunk in points.chunks(1000) {
+        cloudwatch
+            .put_metric_data()
+            .namespace(metrics::PLATFORM_NAMESPACE)
+            .set_metric_data(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                Error::aws(format!("cloudwatch:PutMetricData {}", metrics::PLATFORM_NAMESPACE), e)
+            })?;
+    }
     Ok(())
 }

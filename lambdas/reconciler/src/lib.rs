@@ -16,6 +16,7 @@
 //! `AllowDelete`, `SchemaRegistryUrl` (optional: the Confluent API's base URL).
 
 pub mod drift;
+mod outcome;
 pub mod subjects;
 
 use cfn_custom_resource::ssm::Parameters;
@@ -109,12 +110,20 @@ pub struct KafkaReconciler {
     parameters: Parameters,
     ssm: aws_sdk_ssm::Client,
     s3: aws_sdk_s3::Client,
+    /// Where custom-resource requests publish their outcome ([`outcome`]); none: not published.
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
 }
 
 impl KafkaReconciler {
     /// A resource using these clients.
     pub fn new(ssm: aws_sdk_ssm::Client, s3: aws_sdk_s3::Client) -> Self {
-        KafkaReconciler { parameters: Parameters::new(ssm.clone()), ssm, s3 }
+        KafkaReconciler { parameters: Parameters::new(ssm.clone()), ssm, s3, cloudwatch: None }
+    }
+
+    /// Publishes each custom-resource request's outcome as `ReconcilerFailures` through `cloudwatch`.
+    pub fn with_cloudwatch(mut self, cloudwatch: aws_sdk_cloudwatch::Client) -> Self {
+        self.cloudwatch = Some(cloudwatch);
+        self
     }
 
     /// Reads the desired state from S3 and checks its hash, version and stage.
@@ -347,16 +356,28 @@ pub fn emptied(desired: &DesiredState) -> DesiredState {
 
 impl CustomResource for KafkaReconciler {
     async fn create(&self, request: &Request) -> Result<Success> {
-        self.create_or_update(request).await
+        let result = self.create_or_update(request).await;
+        self.publish_outcome(request, &result).await;
+        result
     }
 
     async fn update(&self, request: &Request, _physical_id: &str, _old: &Properties) -> Result<Success> {
         // The physical id follows the stage; a new stage is a new reconciler (CloudFormation then
         // deletes the old one, which removes nothing unless its AllowDelete says so).
-        self.create_or_update(request).await
+        let result = self.create_or_update(request).await;
+        self.publish_outcome(request, &result).await;
+        result
     }
 
     async fn delete(&self, request: &Request, physical_id: &str) -> Result<()> {
+        let result = self.delete_request(request, physical_id).await;
+        self.publish_outcome(request, &result).await;
+        result
+    }
+}
+
+impl KafkaReconciler {
+    async fn delete_request(&self, request: &Request, physical_id: &str) -> Result<()> {
         let spec = match Spec::from_properties(&request.properties) {
             Ok(spec) if spec.allow_delete => spec,
             Ok(_) => {

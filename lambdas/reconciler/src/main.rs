@@ -16,7 +16,8 @@ async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
     // Scheduled drift checks (an EventBridge input, no ResponseURL) go to the same reconciler.
     let scheduled = Arc::new(KafkaReconciler::new(ssm.clone(), s3.clone()));
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-    cfn_custom_resource::run_with(KafkaReconciler::new(ssm, s3), move |event| {
+    let resource = KafkaReconciler::new(ssm, s3).with_cloudwatch(cloudwatch.clone());
+    cfn_custom_resource::run_with(resource, move |event| {
         let (scheduled, cloudwatch) = (Arc::clone(&scheduled), cloudwatch.clone());
         async move { scheduled.drift_check_event(event, &cloudwatch).await }
     })

@@ -112,9 +112,14 @@ pub const BROKER_METRICS: &[BrokerMetric] = &[
     },
 ];
 
-/// Disk use of the node's data volume in percent, from the CloudWatch agent's `disk` input on the
-/// data mount (an AWS agent metric, not a JMX one).
-pub const DISK_USED_PERCENT: &str = "disk_used_percent";
+/// Percent in use of the file system under a broker's fullest log directory (its data volume),
+/// as the broker itself reports it (DescribeLogDirs v4, KIP-827). Published by the scheduled drift
+/// check per broker under [`PLATFORM_NAMESPACE`], dimensions [`STAGE_DIMENSION`] and
+/// [`BROKER_DIMENSION`]: no JMX MBean carries a log directory's size or free space, and the
+/// broker's own view needs no agent to see the volume.
+pub const LOG_DIR_USED_PERCENT: &str = "LogDirUsedPercent";
+/// The broker's node id (`node.id`), the second dimension of [`LOG_DIR_USED_PERCENT`].
+pub const BROKER_DIMENSION: &str = "BrokerId";
 
 /// Container Insights (namespace `ECS/ContainerInsights`, dimensions ClusterName and ServiceName =
 /// node name): tasks running, and memory in use and reserved (MiB).

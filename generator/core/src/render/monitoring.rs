@@ -89,20 +89,12 @@ pub fn alarms(model: &StageModel) -> Vec<AlarmSpec> {
         let per_node = vec![(CLUSTER_DIMENSION, cluster.clone()), (NODE_DIMENSION, node.name.clone())];
         let service = vec![("ClusterName", cluster.clone()), ("ServiceName", node.name.clone())];
         let id = |what: &str| format!("{}-{what}", node.name);
-        alarms.push(AlarmSpec {
-            id: id("disk"),
-            description: format!("{}: data volume above {} % used", node.name, t.disk_used_percent),
-            namespace: KAFKA_NAMESPACE,
-            metric: m::DISK_USED_PERCENT,
-            dimensions: per_node.clone(),
-            statistic: "Maximum",
-            comparison: "GreaterThanThreshold",
-            threshold: f64::from(t.disk_used_percent),
-            period_seconds: 60,
-            evaluation_periods: eval,
-            missing: "breaching",
-            memory_ratio: false,
-        });
+        // Brokers only: the scheduled drift check asks each broker (DescribeLogDirs); a dedicated
+        // controller's volume holds the metadata log, which Kafka caps by
+        // metadata.max.retention.bytes, and answers no DescribeLogDirs.
+        if model.cluster.brokers.contains(node) {
+            alarms.push(disk_alarm(model, node));
+        }
         alarms.push(AlarmSpec {
             id: id("cpu"),
             description: format!("{}: CPU load above {} %", node.name, t.cpu_percent),
@@ -201,6 +193,30 @@ pub fn alarms(model: &StageModel) -> Vec<AlarmSpec> {
         memory_ratio: false,
     });
     alarms
+}
+
+/// A broker's disk alarm: the drift check publishes one datapoint per broker and run, so the period
+/// is the check's interval; a missing datapoint is a check that did not run or a broker that did
+/// not answer, which the reconciler-failure and running-task alarms report.
+fn disk_alarm(model: &StageModel, node: &crate::model::Node) -> AlarmSpec {
+    let threshold = model.monitoring.thresholds.disk_used_percent;
+    AlarmSpec {
+        id: format!("{}-disk", node.name),
+        description: format!("{}: data volume above {threshold} % used", node.name),
+        namespace: PLATFORM_NAMESPACE,
+        metric: m::LOG_DIR_USED_PERCENT,
+        dimensions: vec![
+            (m::STAGE_DIMENSION, model.stage.as_str().to_string()),
+            (m::BROKER_DIMENSION, node.node_id.to_string()),
+        ],
+        statistic: "Maximum",
+        comparison: "GreaterThanThreshold",
+        threshold: f64::from(threshold),
+        period_seconds: model.monitoring.drift_interval_minutes * 60,
+        evaluation_periods: 1,
+        missing: "notBreaching",
+        memory_ratio: false,
+    }
 }
 
 fn dimensions(d: &[(&str, String)]) -> Value {
@@ -302,7 +318,7 @@ pub fn dashboard_metrics(model: &StageModel) -> Vec<(&'static str, &'static str)
         (KAFKA_NAMESPACE, m::CPU_LOAD),
         (KAFKA_NAMESPACE, m::HEAP_USED),
         (KAFKA_NAMESPACE, m::HEAP_MAX),
-        (KAFKA_NAMESPACE, m::DISK_USED_PERCENT),
+        (PLATFORM_NAMESPACE, m::LOG_DIR_USED_PERCENT),
         (m::CONTAINER_INSIGHTS_NAMESPACE, m::MEMORY_UTILIZED),
         (m::CONTAINER_INSIGHTS_NAMESPACE, m::RUNNING_TASKS),
         (PLATFORM_NAMESPACE, m::DRIFT_PENDING_CHANGES),
@@ -336,6 +352,12 @@ fn dashboard_body(model: &StageModel) -> String {
     };
     let cluster_metric = |metric: &str| json!([KAFKA_NAMESPACE, metric, CLUSTER_DIMENSION, cluster]);
     let platform = |metric: &str| json!([PLATFORM_NAMESPACE, metric, m::STAGE_DIMENSION, stage]);
+    let disk: Vec<Value> = model
+        .cluster
+        .brokers
+        .iter()
+        .map(|b| json!([PLATFORM_NAMESPACE, m::LOG_DIR_USED_PERCENT, m::STAGE_DIMENSION, stage, m::BROKER_DIMENSION, b.node_id.to_string(), { "label": b.name }]))
+        .collect();
     let mut heap = per_node(m::HEAP_USED);
     heap.extend(per_node(m::HEAP_MAX));
     let body = json!({ "widgets": [
@@ -343,7 +365,7 @@ fn dashboard_body(model: &StageModel) -> String {
         widget("Active controller", vec![cluster_metric(m::ACTIVE_CONTROLLERS)], "Maximum", 12, 0),
         widget("CPU load per node (0-1)", per_node(m::CPU_LOAD), "Average", 0, 6),
         widget("JVM heap per node (bytes)", heap, "Maximum", 12, 6),
-        widget("Data volume used per node (%)", per_node(m::DISK_USED_PERCENT), "Maximum", 0, 12),
+        widget("Data volume used per broker (%)", disk, "Maximum", 0, 12),
         widget("Container memory per node (MiB)", per_service(m::MEMORY_UTILIZED), "Maximum", 12, 12),
         widget("Running tasks per node", per_service(m::RUNNING_TASKS), "Minimum", 0, 18),
         widget("Reconciler: drift and failures", vec![platform(m::DRIFT_PENDING_CHANGES), platform(m::RECONCILER_FAILURES)], "Maximum", 12, 18),

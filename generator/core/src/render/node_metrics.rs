@@ -1,8 +1,8 @@
 //! How a node's Kafka and JVM metrics reach CloudWatch: the Prometheus JMX exporter javaagent in
 //! the broker JVM (rules and names from [`metrics`]), and a CloudWatch agent sidecar in the same
 //! task that scrapes it on 127.0.0.1 and ships the named metrics as embedded metric format (EMF)
-//! through CloudWatch Logs, plus its own `disk` input on the data volume. Reasons in
-//! docs/architecture.md ("Metrics").
+//! through CloudWatch Logs. Reasons in docs/architecture.md ("Metrics"). The data volume's fill level
+//! is not the agent's: each broker reports it (render::metrics::LOG_DIR_USED_PERCENT).
 //!
 //! The jar comes from the stage's artifact bucket (uploaded once per version, see
 //! docs/operators-guide.md), fetched and checked against [`metrics::EXPORTER_SHA256`] at boot. A
@@ -17,12 +17,17 @@ use crate::render::metrics::{
     self as m, BROKER_METRICS, CLUSTER_DIMENSION, EXPORTER_PORT, EXPORTER_SHA256, EXPORTER_VERSION,
     KAFKA_NAMESPACE, NODE_DIMENSION,
 };
-use crate::render::names::{self, DATA_DIR};
+use crate::render::names;
 
 /// Host directory (and read-only container mount) with the agent jar and its rules.
 pub const METRICS_DIR: &str = "/opt/kafka-metrics";
-/// The CloudWatch agent image of the sidecar (the agent's Prometheus and disk inputs).
-pub const AGENT_IMAGE: &str = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300052.0b1024";
+/// The CloudWatch agent image of the sidecar (its Prometheus input and EMF output), pinned to a
+/// release build: agent 1.300062.0 (release notes of aws/amazon-cloudwatch-agent, 2025-11-05);
+/// public ECR tags carry the build number after `b`. Configured as AWS documents for ECS
+/// (ContainerInsights-Prometheus-Setup-configure-ECS): the agent JSON in `CW_CONFIG_CONTENT`, the
+/// Prometheus scrape configuration in `PROMETHEUS_CONFIG_CONTENT`, here as plain environment
+/// values since neither holds a secret.
+pub const AGENT_IMAGE: &str = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300062.0b1304";
 
 /// S3 key of the exporter jar in the artifact bucket.
 pub fn exporter_key() -> String {
@@ -74,16 +79,6 @@ pub fn agent_container(model: &StageModel, node: &Node, log_group: &str) -> Valu
             }},
             "force_flush_interval": 15,
         },
-        "metrics": {
-            "namespace": KAFKA_NAMESPACE,
-            "metrics_collected": { "disk": {
-                "resources": [DATA_DIR],
-                "measurement": ["used_percent"],
-                "drop_device": true,
-                "append_dimensions": { CLUSTER_DIMENSION: cluster, NODE_DIMENSION: node.name },
-            }},
-            "aggregation_dimensions": [[CLUSTER_DIMENSION, NODE_DIMENSION]],
-        },
     });
     let prometheus = format!(
         "global:\n  scrape_interval: 30s\n  scrape_timeout: 10s\nscrape_configs:\n  - job_name: kafka\n    static_configs:\n      - targets: ['127.0.0.1:{EXPORTER_PORT}']\n        labels:\n          {CLUSTER_DIMENSION}: {cluster}\n          {NODE_DIMENSION}: {node}\n",
@@ -99,25 +94,29 @@ pub fn agent_container(model: &StageModel, node: &Node, log_group: &str) -> Valu
             { "Name": "CW_CONFIG_CONTENT", "Value": serde_json::to_string(&agent).expect("agent config serialises") },
             { "Name": "PROMETHEUS_CONFIG_CONTENT", "Value": prometheus },
         ],
-        "MountPoints": [{ "SourceVolume": "data", "ContainerPath": DATA_DIR, "ReadOnly": true }],
         "LogConfiguration": { "LogDriver": "awslogs", "Options": {
             "awslogs-group": log_group, "awslogs-region": r("AWS::Region"), "awslogs-stream-prefix": format!("{}-metrics", node.name)
         }},
     })
 }
 
-/// Task role statements of the sidecar: EMF into its own log group, disk metrics into the Kafka
-/// namespace only.
+/// The only AWS calls the sidecar makes with this configuration: the agent's CloudWatch Logs
+/// output creates its stream, then puts the EMF records (it calls CreateLogGroup only when the
+/// group is missing, and the cluster stack creates it; PutRetentionPolicy only with a retention
+/// configured, and none is). EMF needs no cloudwatch:PutMetricData: CloudWatch extracts the
+/// metrics from the log group. AWS's ECS guide grants CloudWatchAgentServerPolicy plus ECS and EC2
+/// reads for service discovery; static targets need none of that.
+pub const TASK_ROLE_ACTIONS: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];
+
+/// Task role statements of the sidecar: [`TASK_ROLE_ACTIONS`] on its own log group only.
 pub fn task_role_statements(model: &StageModel) -> Value {
     json!([
         { "Sid": "MetricsLogGroup", "Effect": "Allow",
-          "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+          "Action": TASK_ROLE_ACTIONS,
           "Resource": [
               sub(format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{}", metrics_log_group(model))),
               sub(format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{}:*", metrics_log_group(model))),
           ] },
-        { "Sid": "KafkaMetrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*",
-          "Condition": { "StringEquals": { "cloudwatch:namespace": KAFKA_NAMESPACE } } },
     ])
 }
 
