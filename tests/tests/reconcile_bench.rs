@@ -13,7 +13,7 @@ use kafka_platform_core::config::project::{
     AclOperation as Op, AclPatternType, AclResourceType, Authentication,
 };
 use kafka_platform_core::desired::{DesiredAccount, DesiredAcl, DesiredState, DesiredTopic};
-use kafka_reconcile::{DeletePolicy, PasswordSource, PlanOptions, apply, observe, plan};
+use kafka_reconcile::{DeletePolicy, PasswordSource, PlanOptions, apply, await_served, observe, plan};
 
 const TOPICS: usize = 1000;
 
@@ -105,21 +105,25 @@ async fn thousand_topics_and_three_thousand_acls() {
         stats1.by_api
     );
 
-    // Plan again: nothing to do (after metadata reached every broker).
-    let mut second = None;
-    let converged = eventually(std::time::Duration::from_secs(60), async || {
-        let t = Instant::now();
-        let before = admin.request_stats().total;
-        let o = observe(&admin, &d).await.unwrap();
-        let p2 = plan(&d, &o, options);
-        let empty = p2.is_empty();
-        second = Some((t.elapsed(), admin.request_stats().total - before));
-        empty
-    })
-    .await;
-    assert!(converged, "second plan not empty");
-    let (elapsed, requests) = second.unwrap();
-    println!("bench: second plan (nothing to do) {elapsed:?} in {requests} requests");
+    // Wait until every broker serves it (as gen apply does), then plan again: nothing to do.
+    let t = Instant::now();
+    let before = admin.request_stats().total;
+    let served = await_served(&admin, &report, std::time::Duration::from_secs(60), |_| {}).await;
+    let waited = (t.elapsed(), admin.request_stats().total - before);
+    assert!(served.converged(), "{}", served.last);
+    let t = Instant::now();
+    let before = admin.request_stats().total;
+    let o = observe(&admin, &d).await.unwrap();
+    let p2 = plan(&d, &o, options);
+    assert!(p2.is_empty(), "second plan not empty: {}", kafka_reconcile::render::summary_line(&p2));
+    println!(
+        "bench: wait for every broker {:?} in {} requests ({} rounds); second plan (nothing to do) {:?} in {} requests",
+        waited.0,
+        waited.1,
+        served.rounds,
+        t.elapsed(),
+        admin.request_stats().total - before
+    );
 
     // Clean up: every topic and ACL of the benchmark, through the reconciler.
     let empty = DesiredState { topics: vec![], acls: vec![], ..d.clone() };

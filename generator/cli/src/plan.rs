@@ -4,12 +4,15 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use kafka_admin::{AdminClient, AdminConfig, ScramMechanism, TlsConfig};
 use kafka_platform_core::StageName;
 use kafka_platform_core::desired::{DesiredState, desired_state};
 use kafka_platform_core::model::ports;
-use kafka_reconcile::{Action, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, render};
+use kafka_reconcile::{
+    Action, ApplyReport, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, render,
+};
 
 use crate::deploy::confirm::{self, Confirmation};
 use crate::diagnostics::{FindingFormat, print_findings};
@@ -98,6 +101,14 @@ pub struct ApplyArgs {
     /// for people then goes to stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
+    /// Return once the changes are written, without waiting for every broker to serve them (a
+    /// plan right after may then still show some of them).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait, after writing, for every broker to serve the changes (seconds); past it
+    /// apply fails, naming what is still missing where.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub wait_timeout: u64,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -115,6 +126,13 @@ struct ApplyJson {
     failed: usize,
     /// Kafka requests the apply sent.
     requests: u64,
+    /// Kafka requests that read the cluster before planning (connecting included).
+    observe_requests: u64,
+    /// Whether every broker served the applied changes within --wait-timeout; null with
+    /// --no-wait or when nothing was applied.
+    served: Option<bool>,
+    /// Kafka requests the wait sent.
+    wait_requests: u64,
     /// Each change with its outcome (an error for the failed ones).
     outcomes: Vec<serde_json::Value>,
 }
@@ -177,6 +195,9 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
         applied: 0,
         failed: 0,
         requests: 0,
+        observe_requests: 0,
+        served: None,
+        wait_requests: 0,
         outcomes: Vec::new(),
     };
     let (code, ok) = apply_stage(environments, args, &mut json).await;
@@ -194,6 +215,7 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     else {
         return (ExitCode::FAILURE, false);
     };
+    json.observe_requests = client.request_stats().total;
     say(args.format, &render::text(&plan));
     json.plan = serde_json::to_value(&plan).ok();
     let Ok(subjects) = schemas::plan(
@@ -235,14 +257,23 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     let before = client.request_stats().total;
     let result = kafka_reconcile::apply(&client, &plan, &passwords).await;
     let requests = client.request_stats().total - before;
-    client.close().await;
     let report = match result {
         Ok(r) => r,
         Err(e) => {
+            client.close().await;
             eprintln!("error: {e}");
             return (ExitCode::FAILURE, false);
         }
     };
+    let served = if args.no_wait {
+        None
+    } else {
+        let served = await_served(&client, &report, Duration::from_secs(args.wait_timeout)).await;
+        json.wait_requests = client.request_stats().total - before - requests;
+        served
+    };
+    client.close().await;
+    json.served = served;
     let failed: Vec<_> = report.failed().collect();
     for outcome in &failed {
         eprintln!(
@@ -259,13 +290,43 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     json.outcomes = report.outcomes.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
     // Subjects after topics: a schema is registered once its topic exists.
     let subjects_applied = schemas::apply(subjects).await;
-    if failed.is_empty() && subjects_applied {
+    if failed.is_empty() && subjects_applied && served != Some(false) {
         (ExitCode::SUCCESS, true)
     } else {
         eprintln!(
             "hint: fix the causes above and run `gen apply` again; it plans only what is still missing"
         );
         (ExitCode::FAILURE, false)
+    }
+}
+
+/// Waits until every live broker serves what the apply wrote, with a progress line on stderr
+/// while one lags; `Some(false)` (after saying what is missing where) when `timeout` passed first,
+/// `None` when nothing was written.
+async fn await_served(client: &AdminClient, report: &ApplyReport, timeout: Duration) -> Option<bool> {
+    let mut said: Option<Instant> = None;
+    let served = kafka_reconcile::await_served(client, report, timeout, |p| {
+        // At most one line a second, and none when the first round finds every broker current.
+        if !p.lagging.is_empty() && said.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            eprintln!("waiting (at most {} s; --no-wait skips this): {p}", timeout.as_secs());
+            said = Some(Instant::now());
+        }
+    })
+    .await;
+    if !served.waited {
+        return None;
+    }
+    if served.converged() {
+        eprintln!("{}", served.last);
+        Some(true)
+    } else {
+        eprintln!(
+            "error: the changes were written, but not every broker serves them after {} s: {}; a plan \
+             reading a lagging broker shows them again until it catches up (raise --wait-timeout, or plan again later)",
+            timeout.as_secs(),
+            served.last
+        );
+        Some(false)
     }
 }
 

@@ -147,8 +147,12 @@ pub(crate) enum Target {
     Any,
     /// The controller as Metadata names it (topic, ACL and SCRAM writes).
     Controller,
-    /// One broker (its own configuration).
+    /// One broker (its own configuration; reads of that broker's view).
     Node(i32),
+    /// The `n`-th broker of the controller-first order (wrapping), then the others: independent
+    /// batches of one request go to different brokers, each of which forwards to the active
+    /// controller on a channel of its own, so they are processed side by side.
+    Spread(usize),
 }
 
 /// Requests sent, by API and by broker node id (-1 for a bootstrap address not yet known by id).
@@ -178,6 +182,8 @@ pub struct AdminClient {
     settings: ConnectionSettings,
     view: SyncMutex<ClusterView>,
     pool: Mutex<HashMap<String, Arc<Mutex<Connection>>>>,
+    /// Per address: held while a connection to it is being opened.
+    opening: SyncMutex<HashMap<String, Arc<Mutex<()>>>>,
     stats: SyncMutex<BTreeMap<(&'static str, String), u64>>,
 }
 
@@ -204,6 +210,7 @@ impl AdminClient {
             config,
             view: SyncMutex::new(ClusterView::default()),
             pool: Mutex::new(HashMap::new()),
+            opening: SyncMutex::new(HashMap::new()),
             stats: SyncMutex::new(BTreeMap::new()),
         }
     }
@@ -278,11 +285,16 @@ impl AdminClient {
             // asynchronously, and one node's view keeps a client closest to reading its own writes.
             // KRaft brokers forward controller requests, so when the named node is down any other
             // broker is a correct (if one hop longer) route.
-            Target::Controller | Target::Any => {
+            Target::Controller | Target::Any | Target::Spread(_) => {
                 let controller = view.controller.and_then(|c| view.brokers.get(&c)).cloned();
                 let others: Vec<String> =
                     known.into_iter().filter(|a| Some(a) != controller.as_ref()).collect();
-                controller.into_iter().chain(others).collect()
+                let mut order: Vec<String> = controller.into_iter().chain(others).collect();
+                if let Target::Spread(n) = target {
+                    let len = order.len().max(1);
+                    order.rotate_left(n % len);
+                }
+                order
             }
         };
         order.sort_by_key(is_down);
@@ -290,20 +302,26 @@ impl AdminClient {
     }
 
     async fn connection(&self, address: &str) -> Result<Arc<Mutex<Connection>>> {
-        let mut pool = self.pool.lock().await;
-        if let Some(conn) = pool.get(address) {
-            // A connection still locked by another task is in use, hence not broken.
-            let usable = conn.try_lock().map(|c| !c.broken).unwrap_or(true);
-            if usable {
-                return Ok(conn.clone());
+        // One handshake per broker at a time, without holding the pool: requests to other brokers
+        // (sent side by side) neither wait for this handshake nor serialise their own.
+        let gate = self.opening.lock().expect("opening lock").entry(address.to_string()).or_default().clone();
+        let _opening = gate.lock().await;
+        {
+            let mut pool = self.pool.lock().await;
+            if let Some(conn) = pool.get(address) {
+                // A connection still locked by another task is in use, hence not broken.
+                let usable = conn.try_lock().map(|c| !c.broken).unwrap_or(true);
+                if usable {
+                    return Ok(conn.clone());
+                }
+                pool.remove(address);
             }
-            pool.remove(address);
         }
         match Connection::open(address, &self.settings).await {
             Ok(conn) => {
                 self.view.lock().expect("view lock").down_until.remove(address);
                 let conn = Arc::new(Mutex::new(conn));
-                pool.insert(address.to_string(), conn.clone());
+                self.pool.lock().await.insert(address.to_string(), conn.clone());
                 Ok(conn)
             }
             Err(e) => {
@@ -374,14 +392,16 @@ impl AdminClient {
         }
     }
 
-    /// Sends `items` in requests of at most `max_batch`, retrying the items (not the whole batch)
-    /// that come back with retriable errors. `send` returns one result per item, in order.
-    /// `settle` may turn an error of an item that was retried into success (a create that timed out
-    /// and then finds the topic existing has succeeded). Results are in the order of `items`.
+    /// Sends `items` in requests of at most `max_batch`, all requests of a round at once (each on
+    /// the connection its target picks; `send` gets the request's index in the round, for
+    /// [`Target::Spread`]), retrying the items (not the whole batch) that come back with retriable
+    /// errors. `send` returns one result per item, in order. `settle` may turn an error of an item
+    /// that was retried into success (a create that timed out and then finds the topic existing has
+    /// succeeded). Results are in the order of `items`.
     pub(crate) async fn batch<I: Clone, T>(
         &self,
         items: &[I],
-        mut send: impl AsyncFnMut(Vec<I>) -> Result<Vec<Result<T>>>,
+        send: impl AsyncFn(usize, Vec<I>) -> Result<Vec<Result<T>>>,
         settle: impl Fn(&Error) -> Option<T>,
     ) -> Vec<Result<T>> {
         let policy = self.config.retry;
@@ -393,9 +413,14 @@ impl AdminClient {
             let last_attempt = attempt >= policy.max_attempts;
             let mut again = Vec::new();
             let mut refresh = false;
-            for chunk in pending.chunks(self.config.max_batch) {
+            let chunks: Vec<&[usize]> = pending.chunks(self.config.max_batch).collect();
+            let outcomes = futures_util::future::join_all(chunks.iter().enumerate().map(|(k, chunk)| {
                 let batch: Vec<I> = chunk.iter().map(|&i| items[i].clone()).collect();
-                let outcome = match send(batch).await {
+                send(k, batch)
+            }))
+            .await;
+            for (chunk, outcome) in chunks.iter().zip(outcomes) {
+                let outcome = match outcome {
                     Ok(per_item) if per_item.len() == chunk.len() => per_item,
                     Ok(per_item) => {
                         let e = Error::Protocol {
@@ -487,19 +512,19 @@ mod tests {
     #[tokio::test]
     async fn batches_retry_only_the_items_that_failed_retriably() {
         let client = client(5, 2);
-        let mut requests: Vec<Vec<&str>> = Vec::new();
-        let mut timed_out_once = false;
+        let requests: SyncMutex<Vec<(usize, Vec<&str>)>> = SyncMutex::new(Vec::new());
+        let timed_out_once = std::cell::Cell::new(false);
         let results = client
             .batch(
                 &["a", "b", "c", "d", "e"],
-                async |batch: Vec<&str>| {
-                    requests.push(batch.clone());
+                async |k, batch: Vec<&str>| {
+                    requests.lock().unwrap().push((k, batch.clone()));
                     Ok(batch
                         .iter()
                         .map(|&i| match i {
                             // Times out once, then exists: created by the first attempt.
-                            "b" if !timed_out_once => {
-                                timed_out_once = true;
+                            "b" if !timed_out_once.get() => {
+                                timed_out_once.set(true);
                                 Err(code(7))
                             }
                             "b" => Err(code(36)),
@@ -513,24 +538,26 @@ mod tests {
             .await;
         assert!(results[0].is_ok() && results[1].is_ok() && results[2].is_ok() && results[4].is_ok());
         assert_eq!(results[3].as_ref().unwrap_err().code(), Some(38), "final errors are not retried");
-        assert_eq!(requests, vec![vec!["a", "b"], vec!["c", "d"], vec!["e"], vec!["b"]]);
+        // A round's requests carry their index (for spreading them over brokers).
+        let requests = requests.into_inner().unwrap();
+        assert_eq!(requests, vec![(0, vec!["a", "b"]), (1, vec!["c", "d"]), (2, vec!["e"]), (0, vec!["b"])]);
     }
 
     #[tokio::test]
     async fn retriable_failures_stop_at_the_bound() {
         let client = client(3, 10);
-        let mut calls = 0;
+        let calls = std::cell::Cell::new(0);
         let results = client
             .batch(
                 &["x"],
-                async |batch: Vec<&str>| {
-                    calls += 1;
+                async |_, batch: Vec<&str>| {
+                    calls.set(calls.get() + 1);
                     Ok(batch.iter().map(|_| Err::<(), _>(code(7))).collect())
                 },
                 |_| None,
             )
             .await;
-        assert_eq!(calls, 3);
+        assert_eq!(calls.get(), 3);
         let e = results[0].as_ref().unwrap_err();
         assert!(matches!(e, Error::RetriesExhausted { attempts: 3, .. }), "{e}");
         assert_eq!(e.code(), Some(7));
@@ -543,11 +570,26 @@ mod tests {
         let results = client
             .batch(
                 &[1, 2],
-                async |_batch: Vec<i32>| Err::<Vec<Result<()>>, _>(Error::Config("bad".into())),
+                async |_, _batch: Vec<i32>| Err::<Vec<Result<()>>, _>(Error::Config("bad".into())),
                 |_| None,
             )
             .await;
         assert!(results.iter().all(|r| matches!(r, Err(Error::Config(_)))));
+    }
+
+    #[test]
+    fn spread_targets_rotate_the_controller_first_order() {
+        let client = client(1, 1);
+        {
+            let mut view = client.view.lock().unwrap();
+            view.controller = Some(2);
+            view.brokers = [(1, "a:1"), (2, "b:2"), (3, "c:3")].map(|(id, a)| (id, a.to_string())).into();
+        }
+        let order = |t| client.candidates(t).unwrap();
+        assert_eq!(order(Target::Controller), ["b:2", "a:1", "c:3"]);
+        assert_eq!(order(Target::Spread(0)), ["b:2", "a:1", "c:3"]);
+        assert_eq!(order(Target::Spread(1)), ["a:1", "c:3", "b:2"]);
+        assert_eq!(order(Target::Spread(5)), ["c:3", "b:2", "a:1"]);
     }
 
     #[test]

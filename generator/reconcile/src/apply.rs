@@ -1,7 +1,7 @@
-//! Carrying out a plan in the fewest requests and a safe order: topics (create, partitions,
-//! configs), SCRAM credentials, ACL creates, then ACL deletes and topic deletes last. Each kind is
-//! one batched call (the admin client splits only beyond its `max_batch`); a failed item is
-//! reported and the rest go on. Applying the same plan again is harmless, and a rerun after a
+//! Carrying out a plan in the fewest requests and round trips, in a safe order: the grants (topic
+//! creates, partitions, configs, SCRAM credentials, ACL creates) side by side, then rotations,
+//! then revocations and deletes side by side. Each kind is one batched call (the admin client
+//! splits only beyond its `max_batch`); a failed item is reported and the rest go on. Applying the same plan again is harmless, and a rerun after a
 //! partial failure plans only what is still missing.
 
 use std::collections::BTreeMap;
@@ -35,6 +35,10 @@ pub struct Outcome {
 pub struct ApplyReport {
     /// Per change.
     pub outcomes: Vec<Outcome>,
+    /// SCRAM-SHA-512 iterations written per user (each generation has its own count), for
+    /// [`crate::await_served`].
+    #[serde(skip)]
+    pub scram_written: BTreeMap<String, i32>,
 }
 
 impl ApplyReport {
@@ -56,6 +60,11 @@ impl ApplyReport {
 
 /// Applies `plan` (which must have no refusals). Errors of single items are in the report; only
 /// a refused plan is an `Err`.
+///
+/// Two rounds of requests sent side by side: the grants (topic creates, partition increases,
+/// config changes, SCRAM upserts, ACL creates: independent of one another, since an ACL may name
+/// a topic that does not exist yet), then, after the rotations they gate are published, the
+/// revocations and deletes (SCRAM and ACL deletes, topic deletes).
 pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource) -> Result<ApplyReport> {
     if plan.is_refused() {
         return Err(Error::Refused(plan.refusals.len()));
@@ -79,10 +88,6 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked create-topic changes"),
         })
         .collect();
-    let created = call(&new_topics, client.create_topics(&new_topics, false)).await;
-    // TOPIC_ALREADY_EXISTS: created meanwhile (e.g. by an earlier run of this plan); any difference
-    // in its settings shows up in the next plan.
-    record(&mut errors, &creates, tolerate(created, ResponseError::TopicAlreadyExists));
 
     let increases = indexed(|a| matches!(a, Action::IncreasePartitions { .. }));
     let new_partitions: Vec<NewPartitions> = increases
@@ -94,11 +99,6 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked partition changes"),
         })
         .collect();
-    record(
-        &mut errors,
-        &increases,
-        call(&new_partitions, client.create_partitions(&new_partitions, false)).await,
-    );
 
     // One IncrementalAlterConfigs for all topics; a topic's sets and resets are one atomic change.
     let alters = indexed(|a| matches!(a, Action::UpdateTopicConfigs { .. }));
@@ -120,41 +120,38 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             changes: ops.clone(),
         })
         .collect();
-    let results = call(&config_changes, client.incremental_alter_configs(&config_changes, false)).await;
-    for ((indices, _), result) in by_topic.values().zip(results) {
-        record(&mut errors, indices, vec![result; indices.len()]);
-    }
 
     // SCRAM credentials: passwords first (one failure does not stop the others), then one request.
     let upserts_idx = indexed(|a| matches!(a, Action::UpsertScramCredential { .. }));
-    let mut upserts = Vec::new();
-    let mut upsert_owner = Vec::new();
-    for &i in &upserts_idx {
-        if let Action::UpsertScramCredential { user, account, password_parameter, generation } =
-            &plan.changes[i].action
-        {
-            let credential = passwords.credential(account, password_parameter.as_deref()).await;
-            match credential.and_then(|c| password_of(&c, account, user, *generation)) {
-                Ok((password, generation)) => {
-                    upserts.push(ScramUpsert {
-                        user: user.clone(),
-                        mechanism: ScramMechanism::Sha512,
-                        iterations: scram_iterations(generation),
-                        password,
-                    });
-                    upsert_owner.push(i);
+    let scram_upserts = async {
+        let mut upserts = Vec::new();
+        let mut upsert_owner = Vec::new();
+        let mut refused = Vec::new();
+        for &i in &upserts_idx {
+            if let Action::UpsertScramCredential { user, account, password_parameter, generation } =
+                &plan.changes[i].action
+            {
+                let credential = passwords.credential(account, password_parameter.as_deref()).await;
+                match credential.and_then(|c| password_of(&c, account, user, *generation)) {
+                    Ok((password, generation)) => {
+                        upserts.push(ScramUpsert {
+                            user: user.clone(),
+                            mechanism: ScramMechanism::Sha512,
+                            iterations: scram_iterations(generation),
+                            password,
+                        });
+                        upsert_owner.push(i);
+                    }
+                    Err(reason) => refused.push((i, reason)),
                 }
-                Err(reason) => errors[i] = Some(reason),
             }
         }
-    }
-    record(
-        &mut errors,
-        &upsert_owner,
-        call(&upserts, client.alter_user_scram_credentials(&upserts, &[])).await,
-    );
+        let results = call(&upserts, client.alter_user_scram_credentials(&upserts, &[])).await;
+        let written: Vec<(String, i32)> = upserts.iter().map(|u| (u.user.clone(), u.iterations)).collect();
+        (upsert_owner, results, refused, written)
+    };
 
-    // Grants, then revocations.
+    // Grants.
     let acl_creates = indexed(|a| matches!(a, Action::CreateAcl { .. }));
     let bindings: Vec<_> = acl_creates
         .iter()
@@ -163,7 +160,30 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked ACL creates"),
         })
         .collect();
-    record(&mut errors, &acl_creates, call(&bindings, client.create_acls(&bindings)).await);
+
+    // The grants, side by side: topic writes go to the controller-designated broker, ACL batches
+    // to the others (see kafka_admin's routing), SCRAM after its passwords.
+    let (created, increased, altered, (upsert_owner, upserted, refused, written), granted) = tokio::join!(
+        call(&new_topics, client.create_topics(&new_topics, false)),
+        call(&new_partitions, client.create_partitions(&new_partitions, false)),
+        call(&config_changes, client.incremental_alter_configs(&config_changes, false)),
+        scram_upserts,
+        call(&bindings, client.create_acls(&bindings)),
+    );
+    // TOPIC_ALREADY_EXISTS: created meanwhile (e.g. by an earlier run of this plan); any difference
+    // in its settings shows up in the next plan.
+    record(&mut errors, &creates, tolerate(created, ResponseError::TopicAlreadyExists));
+    record(&mut errors, &increases, increased);
+    for ((indices, _), result) in by_topic.values().zip(altered) {
+        record(&mut errors, indices, vec![result; indices.len()]);
+    }
+    for (i, reason) in refused {
+        errors[i] = Some(reason);
+    }
+    record(&mut errors, &upsert_owner, upserted);
+    let scram_written =
+        upsert_owner.iter().zip(written).filter(|(i, _)| errors[**i].is_none()).map(|(_, w)| w).collect();
+    record(&mut errors, &acl_creates, granted);
 
     // Rotations: published only once the account's new user has its credential and its ACLs.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -199,11 +219,6 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked credential deletes"),
         })
         .collect();
-    record(
-        &mut errors,
-        &scram_deletes,
-        call(&deletions, client.alter_user_scram_credentials(&[], &deletions)).await,
-    );
 
     let acl_deletes = indexed(|a| matches!(a, Action::DeleteAcl { .. }));
     let filters: Vec<AclFilter> = acl_deletes
@@ -213,10 +228,7 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked ACL deletes"),
         })
         .collect();
-    let deleted = call(&filters, client.delete_acls(&filters)).await;
-    record(&mut errors, &acl_deletes, deleted.into_iter().map(|r| r.map(|_| ())).collect());
 
-    // Topic deletes last, so that nothing above depends on a topic that is gone.
     let topic_deletes = indexed(|a| matches!(a, Action::DeleteTopic { .. }));
     let names: Vec<String> = topic_deletes
         .iter()
@@ -225,16 +237,22 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
             _ => unreachable!("picked topic deletes"),
         })
         .collect();
-    // UNKNOWN_TOPIC_OR_PARTITION: already gone, which is what was asked for.
-    record(
-        &mut errors,
-        &topic_deletes,
-        tolerate(call(&names, client.delete_topics(&names)).await, ResponseError::UnknownTopicOrPartition),
+
+    // Revocations and deletes, after every grant and publication, side by side (none depends on
+    // another: an ACL on a deleted topic is merely unused until it is gone).
+    let (revoked_users, revoked, removed) = tokio::join!(
+        call(&deletions, client.alter_user_scram_credentials(&[], &deletions)),
+        call(&filters, client.delete_acls(&filters)),
+        call(&names, client.delete_topics(&names)),
     );
+    record(&mut errors, &scram_deletes, revoked_users);
+    record(&mut errors, &acl_deletes, revoked.into_iter().map(|r| r.map(|_| ())).collect());
+    // UNKNOWN_TOPIC_OR_PARTITION: already gone, which is what was asked for.
+    record(&mut errors, &topic_deletes, tolerate(removed, ResponseError::UnknownTopicOrPartition));
 
     let outcomes =
         plan.changes.iter().cloned().zip(errors).map(|(change, error)| Outcome { change, error }).collect();
-    Ok(ApplyReport { outcomes })
+    Ok(ApplyReport { outcomes, scram_written })
 }
 
 /// The password `user` logs in with in the stored credential, and its generation: the planned
@@ -261,11 +279,15 @@ fn password_of(
 }
 
 /// Skips the request when there is nothing to send.
-async fn call<T, R>(items: &[T], request: impl Future<Output = Vec<R>>) -> Vec<R> {
+pub(crate) async fn call<T, R>(items: &[T], request: impl Future<Output = Vec<R>>) -> Vec<R> {
     if items.is_empty() { Vec::new() } else { request.await }
 }
 
-fn record(errors: &mut [Option<String>], indices: &[usize], results: Vec<kafka_admin::Result<()>>) {
+pub(crate) fn record(
+    errors: &mut [Option<String>],
+    indices: &[usize],
+    results: Vec<kafka_admin::Result<()>>,
+) {
     for (&i, result) in indices.iter().zip(results) {
         if let Err(e) = result {
             errors[i] = Some(e.to_string());
@@ -274,7 +296,10 @@ fn record(errors: &mut [Option<String>], indices: &[usize], results: Vec<kafka_a
 }
 
 /// Treats one Kafka error as success (the topic a create wanted exists; the one a delete wanted is gone).
-fn tolerate(results: Vec<kafka_admin::Result<()>>, done: ResponseError) -> Vec<kafka_admin::Result<()>> {
+pub(crate) fn tolerate(
+    results: Vec<kafka_admin::Result<()>>,
+    done: ResponseError,
+) -> Vec<kafka_admin::Result<()>> {
     results.into_iter().map(|r| r.or_else(|e| if e.kind() == Some(done) { Ok(()) } else { Err(e) })).collect()
 }
 

@@ -29,6 +29,7 @@ mod plan;
 pub mod registry;
 pub mod render;
 pub mod roll;
+mod served;
 pub mod subjects;
 #[cfg(test)]
 mod testkit;
@@ -41,6 +42,7 @@ pub use plan::{
     Action, Change, ConfigDelta, DeletePolicy, ObservedCredential, ObservedState, ObservedTopic, Plan,
     PlanOptions, PlanSummary, Refusal, ScramSync, plan,
 };
+pub use served::{Progress, Served, await_served};
 
 use kafka_platform_core::desired::{DesiredState, FORMAT_VERSION};
 use kafka_platform_core::digest::sha256_hex;

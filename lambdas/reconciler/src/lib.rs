@@ -40,6 +40,9 @@ const PROPERTIES: &[&str] = &[
 /// Most refusals or failures named in a reason (CloudFormation shows a few hundred characters).
 pub(crate) const MAX_LISTED: usize = 3;
 
+/// How long an apply waits for every broker to serve its changes (`gen apply`'s default).
+const SERVED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The validated properties.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
@@ -294,6 +297,20 @@ async fn reconcile(
             listed.join("; "),
             more(failed.len())
         )));
+    }
+    // Answer only once every broker serves the changes, so that a plan (or the drift check) right
+    // after sees them; the template's Lambda timeout (900 s) leaves room for this bound.
+    let served = kafka_reconcile::await_served(client, &report, SERVED_TIMEOUT, |p| {
+        if !p.lagging.is_empty() {
+            tracing::info!(progress = %p, "waiting for the brokers to serve the changes");
+        }
+    })
+    .await;
+    if served.converged() {
+        tracing::info!(progress = %served.last, rounds = served.rounds, "the brokers serve the changes");
+    } else {
+        // Applied all the same: failing would roll the stack back over changes that did happen.
+        tracing::warn!(progress = %served.last, "not every broker serves the changes yet");
     }
     Ok((plan, report))
 }

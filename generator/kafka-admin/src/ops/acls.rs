@@ -41,56 +41,65 @@ fn binding(
 impl AdminClient {
     /// The ACL bindings matching `filter`, sorted.
     pub async fn describe_acls(&self, filter: &AclFilter) -> Result<Vec<AclBinding>> {
-        self.retrying(async || {
-            let response = self
-                .send(Target::Any, |_| {
-                    DescribeAclsRequest::default()
-                        .with_resource_type_filter(filter.resource_type.code())
-                        .with_resource_name_filter(opt(&filter.resource_name))
-                        .with_pattern_type_filter(filter.pattern_type.code())
-                        .with_principal_filter(opt(&filter.principal))
-                        .with_host_filter(opt(&filter.host))
-                        .with_operation(filter.operation.code())
-                        .with_permission_type(filter.permission.code())
+        self.retrying(async || self.describe_acls_once(Target::Any, filter).await).await
+    }
+
+    /// The ACL bindings matching `filter` as broker `node` serves them (its own authorizer's
+    /// view, which follows the metadata log asynchronously), sorted; one attempt.
+    pub async fn describe_acls_on(&self, node: i32, filter: &AclFilter) -> Result<Vec<AclBinding>> {
+        self.describe_acls_once(Target::Node(node), filter).await
+    }
+
+    async fn describe_acls_once(&self, target: Target, filter: &AclFilter) -> Result<Vec<AclBinding>> {
+        let response = self
+            .send(target, |_| {
+                DescribeAclsRequest::default()
+                    .with_resource_type_filter(filter.resource_type.code())
+                    .with_resource_name_filter(opt(&filter.resource_name))
+                    .with_pattern_type_filter(filter.pattern_type.code())
+                    .with_principal_filter(opt(&filter.principal))
+                    .with_host_filter(opt(&filter.host))
+                    .with_operation(filter.operation.code())
+                    .with_permission_type(filter.permission.code())
+            })
+            .await?;
+        Error::check(
+            "DescribeAcls",
+            None,
+            response.error_code,
+            response.error_message.map(|m| m.to_string()),
+        )?;
+        let mut bindings: Vec<AclBinding> = response
+            .resources
+            .iter()
+            .flat_map(|r| {
+                r.acls.iter().map(move |a| {
+                    binding(
+                        r.resource_type,
+                        &r.resource_name,
+                        r.pattern_type,
+                        &a.principal,
+                        &a.host,
+                        a.operation,
+                        a.permission_type,
+                    )
                 })
-                .await?;
-            Error::check(
-                "DescribeAcls",
-                None,
-                response.error_code,
-                response.error_message.map(|m| m.to_string()),
-            )?;
-            let mut bindings: Vec<AclBinding> = response
-                .resources
-                .iter()
-                .flat_map(|r| {
-                    r.acls.iter().map(move |a| {
-                        binding(
-                            r.resource_type,
-                            &r.resource_name,
-                            r.pattern_type,
-                            &a.principal,
-                            &a.host,
-                            a.operation,
-                            a.permission_type,
-                        )
-                    })
-                })
-                .collect();
-            bindings.sort();
-            Ok(bindings)
-        })
-        .await
+            })
+            .collect();
+        bindings.sort();
+        Ok(bindings)
     }
 
     /// Creates ACL bindings (creating an existing one is a no-op in Kafka), at most `max_batch`
-    /// per request, through the controller. Results are in the order of `bindings`.
+    /// per request. The requests go out at once, spread over the brokers from the one after the
+    /// controller-designated node (which topic writes use): each broker forwards to the active
+    /// controller on its own channel. Results are in the order of `bindings`.
     pub async fn create_acls(&self, bindings: &[AclBinding]) -> Vec<Result<()>> {
         self.batch(
             bindings,
-            async |batch| {
+            async |k, batch| {
                 let response = self
-                    .send(Target::Controller, |_| {
+                    .send(Target::Spread(k + 1), |_| {
                         CreateAclsRequest::default().with_creations(
                             batch
                                 .iter()
@@ -128,15 +137,15 @@ impl AdminClient {
         .await
     }
 
-    /// Deletes every binding matching each filter, through the controller. Returns, per filter and
+    /// Deletes every binding matching each filter, requests spread as for [`Self::create_acls`]. Returns, per filter and
     /// in order, the bindings that were deleted. Use [`AclFilter::exact`] to delete exactly one
     /// binding.
     pub async fn delete_acls(&self, filters: &[AclFilter]) -> Vec<Result<Vec<AclBinding>>> {
         self.batch(
             filters,
-            async |batch| {
+            async |k, batch| {
                 let response = self
-                    .send(Target::Controller, |_| {
+                    .send(Target::Spread(k + 1), |_| {
                         DeleteAclsRequest::default().with_filters(
                             batch
                                 .iter()

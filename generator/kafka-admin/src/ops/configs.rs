@@ -47,13 +47,27 @@ impl AdminClient {
         for (target, indices) in group_by_target(resources, |r| target_for(r, false)) {
             let group: Vec<ConfigResource> = indices.iter().map(|&i| resources[i].clone()).collect();
             let outcome = self
-                .batch(&group, async |batch| self.describe_configs_once(target, batch).await, |_| None)
+                .batch(&group, async |_, batch| self.describe_configs_once(target, batch).await, |_| None)
                 .await;
             for (i, r) in indices.into_iter().zip(outcome) {
                 results[i] = Some(r);
             }
         }
         results.into_iter().map(|r| r.expect("every resource has a result")).collect()
+    }
+
+    /// The configuration of each resource as broker `node` serves it (its metadata image, which
+    /// follows the metadata log asynchronously), in the order of `resources`; one attempt.
+    pub async fn describe_configs_on(
+        &self,
+        node: i32,
+        resources: &[ConfigResource],
+    ) -> Result<Vec<Result<Vec<ConfigEntry>>>> {
+        let mut results = Vec::with_capacity(resources.len());
+        for chunk in resources.chunks(self.config().max_batch) {
+            results.extend(self.describe_configs_once(Target::Node(node), chunk.to_vec()).await?);
+        }
+        Ok(results)
     }
 
     async fn describe_configs_once(
@@ -129,7 +143,7 @@ impl AdminClient {
             let outcome = self
                 .batch(
                     &group,
-                    async |batch| self.alter_configs_once(target, batch, validate_only).await,
+                    async |_, batch| self.alter_configs_once(target, batch, validate_only).await,
                     |_| None,
                 )
                 .await;

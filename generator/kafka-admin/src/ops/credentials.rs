@@ -46,48 +46,63 @@ impl AdminClient {
         &self,
         users: Option<&[String]>,
     ) -> Result<BTreeMap<String, Vec<ScramCredentialInfo>>> {
-        self.retrying(async || {
-            let response = self
-                .send(Target::Any, |_| {
-                    DescribeUserScramCredentialsRequest::default().with_users(users.map(|us| {
-                        us.iter()
-                            .map(|u| UserName::default().with_name(StrBytes::from_string(u.clone())))
-                            .collect()
-                    }))
-                })
-                .await?;
-            Error::check(
-                "DescribeUserScramCredentials",
-                None,
-                response.error_code,
-                response.error_message.map(|m| m.to_string()),
-            )?;
-            let mut out = BTreeMap::new();
-            for r in response.results {
-                // RESOURCE_NOT_FOUND: the user has no SCRAM credential, which is an answer.
-                if r.error_code == ResponseError::ResourceNotFound.code() {
-                    continue;
-                }
-                Error::check_item(
-                    "DescribeUserScramCredentials",
-                    format!("user {}", r.user),
-                    r.error_code,
-                    r.error_message.as_deref(),
-                )?;
-                let mut infos: Vec<ScramCredentialInfo> = r
-                    .credential_infos
-                    .iter()
-                    .filter_map(|c| {
-                        ScramMechanism::from_code(c.mechanism)
-                            .map(|mechanism| ScramCredentialInfo { mechanism, iterations: c.iterations })
-                    })
-                    .collect();
-                infos.sort_by_key(|c| c.mechanism);
-                out.insert(r.user.to_string(), infos);
+        self.retrying(async || self.describe_scram_once(Target::Any, users).await).await
+    }
+
+    /// As [`Self::describe_user_scram_credentials`], as broker `node` serves them (its metadata
+    /// image); one attempt.
+    pub async fn describe_user_scram_credentials_on(
+        &self,
+        node: i32,
+        users: Option<&[String]>,
+    ) -> Result<BTreeMap<String, Vec<ScramCredentialInfo>>> {
+        self.describe_scram_once(Target::Node(node), users).await
+    }
+
+    async fn describe_scram_once(
+        &self,
+        target: Target,
+        users: Option<&[String]>,
+    ) -> Result<BTreeMap<String, Vec<ScramCredentialInfo>>> {
+        let response = self
+            .send(target, |_| {
+                DescribeUserScramCredentialsRequest::default().with_users(users.map(|us| {
+                    us.iter()
+                        .map(|u| UserName::default().with_name(StrBytes::from_string(u.clone())))
+                        .collect()
+                }))
+            })
+            .await?;
+        Error::check(
+            "DescribeUserScramCredentials",
+            None,
+            response.error_code,
+            response.error_message.map(|m| m.to_string()),
+        )?;
+        let mut out = BTreeMap::new();
+        for r in response.results {
+            // RESOURCE_NOT_FOUND: the user has no SCRAM credential, which is an answer.
+            if r.error_code == ResponseError::ResourceNotFound.code() {
+                continue;
             }
-            Ok(out)
-        })
-        .await
+            Error::check_item(
+                "DescribeUserScramCredentials",
+                format!("user {}", r.user),
+                r.error_code,
+                r.error_message.as_deref(),
+            )?;
+            let mut infos: Vec<ScramCredentialInfo> = r
+                .credential_infos
+                .iter()
+                .filter_map(|c| {
+                    ScramMechanism::from_code(c.mechanism)
+                        .map(|mechanism| ScramCredentialInfo { mechanism, iterations: c.iterations })
+                })
+                .collect();
+            infos.sort_by_key(|c| c.mechanism);
+            out.insert(r.user.to_string(), infos);
+        }
+        Ok(out)
     }
 
     /// Creates or replaces (`upserts`) and removes (`deletions`) SCRAM credentials, through the
@@ -118,7 +133,7 @@ impl AdminClient {
         let todo: Vec<usize> = (0..changes.len()).filter(|&i| results[i].is_none()).collect();
         let todo_changes: Vec<Change<'_>> = todo.iter().map(|&i| changes[i].clone()).collect();
         let outcome =
-            self.batch(&todo_changes, async |batch| self.alter_scram_once(batch).await, |_| None).await;
+            self.batch(&todo_changes, async |_, batch| self.alter_scram_once(batch).await, |_| None).await;
         for (i, r) in todo.into_iter().zip(outcome) {
             results[i] = Some(r);
         }

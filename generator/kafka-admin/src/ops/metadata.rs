@@ -64,9 +64,27 @@ impl AdminClient {
         .await
     }
 
+    /// The named topics as broker `node` serves them (its metadata cache, which follows the
+    /// metadata log asynchronously), per-topic errors included; one attempt.
+    pub async fn describe_topics_on(
+        &self,
+        node: i32,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Result<TopicInfo>>> {
+        self.describe_topics_at(Target::Node(node), names).await
+    }
+
     /// One Metadata request for the named topics, per-topic errors included, no retries.
     async fn describe_topics_once(&self, names: &[String]) -> Result<BTreeMap<String, Result<TopicInfo>>> {
-        let response = self.send(Target::Any, |v| request(v, Some(names))).await?;
+        self.describe_topics_at(Target::Any, names).await
+    }
+
+    async fn describe_topics_at(
+        &self,
+        target: Target,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Result<TopicInfo>>> {
+        let response = self.send(target, |v| request(v, Some(names))).await?;
         let (metadata, errors) = decode(response)?;
         let mut out: BTreeMap<String, Result<TopicInfo>> =
             metadata.topics.into_iter().map(|t| (t.name.clone(), Ok(t))).collect();

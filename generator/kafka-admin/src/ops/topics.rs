@@ -45,7 +45,7 @@ impl AdminClient {
     pub async fn create_topics(&self, topics: &[NewTopic], validate_only: bool) -> Vec<Result<()>> {
         self.batch(
             topics,
-            async |batch| {
+            async |_, batch| {
                 let response = self
                     .send(Target::Controller, |_| {
                         CreateTopicsRequest::default()
@@ -106,7 +106,7 @@ impl AdminClient {
     ) -> Vec<Result<()>> {
         self.batch(
             increases,
-            async |batch| {
+            async |_, batch| {
                 let response = self
                     .send(Target::Controller, |_| {
                         CreatePartitionsRequest::default()
@@ -152,7 +152,7 @@ impl AdminClient {
     pub async fn delete_topics(&self, names: &[String]) -> Vec<Result<()>> {
         self.batch(
             names,
-            async |batch| {
+            async |_, batch| {
                 let response = self
                     .send(Target::Controller, |version| {
                         let request = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms(self));
