@@ -45,10 +45,11 @@ pub struct PackageArgs {
     /// Directory for the zips and manifest.json.
     #[arg(long, default_value = "target/lambda")]
     pub out: PathBuf,
-    /// Build with the release profile (the default).
+    /// Build with the release profile (speed-optimised, as `gen` is) instead of `lambda`.
     #[arg(long, conflicts_with = "profile")]
     pub release: bool,
-    /// Cargo profile to build with instead of release (e.g. `dev` for a quick check).
+    /// Cargo profile to build with instead of `lambda` (the workspace's size-optimised release
+    /// profile), e.g. `dev` for a quick check.
     #[arg(long)]
     pub profile: Option<String>,
     /// Package only these functions (secure-password, private-certificate, reconciler).
@@ -58,7 +59,7 @@ pub struct PackageArgs {
     #[arg(long, value_enum, default_value = "native")]
     pub toolchain: Toolchain,
     /// Package the binaries already built for the profile (e.g. by a separate
-    /// `cargo build --release`) instead of running cargo.
+    /// `cargo build --profile lambda`) instead of running cargo.
     #[arg(long)]
     pub no_build: bool,
     /// `json`: one document on stdout with each artifact's file, S3 key, digest and size.
@@ -177,7 +178,11 @@ pub fn run(args: &PackageArgs) -> ExitCode {
 /// Builds, checks and zips the selected functions; returns the entries written.
 pub fn package(args: &PackageArgs) -> Result<PackageManifest, PackageError> {
     let functions = select(&args.functions)?;
-    let profile = args.profile.clone().unwrap_or_else(|| "release".to_string());
+    let profile = match (&args.profile, args.release) {
+        (Some(p), _) => p.clone(),
+        (None, true) => "release".to_string(),
+        (None, false) => "lambda".to_string(),
+    };
     let binaries = build(&functions, &profile, args.toolchain, args.no_build)?;
     std::fs::create_dir_all(&args.out).map_err(io(&args.out))?;
     let mut written = PackageManifest::new();
