@@ -8,6 +8,7 @@ mod diagnostics;
 mod new;
 mod output;
 mod package;
+mod package_exporter;
 mod plan;
 mod render;
 mod roll;

@@ -19,9 +19,11 @@ use std::process::{Command, ExitCode};
 
 use kafka_platform_core::digest::sha256_hex;
 use kafka_platform_core::manifest::{LAMBDAS, Lambda, LambdaPackage, PackageManifest};
+use kafka_platform_core::render::node_metrics::EXPORTER_PACKAGE;
 use serde::Serialize;
 
 use crate::output::{OutputFormat, print_json};
+use crate::package_exporter;
 
 /// The highest glibc that provided.al2023 has.
 const MAX_GLIBC: (u32, u32) = (2, 34);
@@ -52,7 +54,8 @@ pub struct PackageArgs {
     /// profile), e.g. `dev` for a quick check.
     #[arg(long)]
     pub profile: Option<String>,
-    /// Package only these functions (secure-password, private-certificate, reconciler).
+    /// Package only these (secure-password, private-certificate, reconciler, and metrics-exporter:
+    /// the nodes' JMX exporter jar, fetched from the Maven repository). Default: all of them.
     #[arg(long = "function", value_name = "NAME")]
     pub functions: Vec<String>,
     /// How to reach glibc 2.34.
@@ -62,6 +65,9 @@ pub struct PackageArgs {
     /// `cargo build --profile lambda`) instead of running cargo.
     #[arg(long)]
     pub no_build: bool,
+    /// Maven repository to fetch the pinned JMX exporter jar from (checked against its SHA-256).
+    #[arg(long, env = "GEN_MAVEN_REPOSITORY", default_value = package_exporter::MAVEN_CENTRAL)]
+    pub maven_repository: String,
     /// `json`: one document on stdout with each artifact's file, S3 key, digest and size.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
@@ -90,7 +96,9 @@ struct Artifact<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     /// An unknown function name was asked for.
-    #[error("unknown function `{0}`; known: secure-password, private-certificate, reconciler")]
+    #[error(
+        "unknown function `{0}`; known: secure-password, private-certificate, reconciler, metrics-exporter"
+    )]
     UnknownFunction(String),
     /// cargo could not be run or failed.
     #[error("{0}")]
@@ -177,13 +185,17 @@ pub fn run(args: &PackageArgs) -> ExitCode {
 
 /// Builds, checks and zips the selected functions; returns the entries written.
 pub fn package(args: &PackageArgs) -> Result<PackageManifest, PackageError> {
-    let functions = select(&args.functions)?;
+    let (functions, exporter) = select(&args.functions)?;
     let profile = match (&args.profile, args.release) {
         (Some(p), _) => p.clone(),
         (None, true) => "release".to_string(),
         (None, false) => "lambda".to_string(),
     };
-    let binaries = build(&functions, &profile, args.toolchain, args.no_build)?;
+    let binaries = if functions.is_empty() {
+        Vec::new()
+    } else {
+        build(&functions, &profile, args.toolchain, args.no_build)?
+    };
     std::fs::create_dir_all(&args.out).map_err(io(&args.out))?;
     let mut written = PackageManifest::new();
     for (function, binary) in functions.iter().zip(&binaries) {
@@ -197,11 +209,15 @@ pub fn package(args: &PackageArgs) -> Result<PackageManifest, PackageError> {
         write_atomically(&zip_path, &zip)?;
         written.insert(function.name.to_string(), entry(function.name, &zip));
     }
+    if exporter {
+        let (name, entry) = package_exporter::fetch(&args.out, &args.maven_repository)?;
+        written.insert(name, entry);
+    }
     // Keep entries of functions not built this time, so that `--function` updates one entry.
     let manifest_path = args.out.join(MANIFEST);
     let mut manifest: PackageManifest =
         std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-    manifest.retain(|name, _| LAMBDAS.iter().any(|f| f.name == name));
+    manifest.retain(|name, _| LAMBDAS.iter().any(|f| f.name == name) || name == EXPORTER_PACKAGE);
     manifest.extend(written.clone());
     let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     text.push('\n');
@@ -209,12 +225,15 @@ pub fn package(args: &PackageArgs) -> Result<PackageManifest, PackageError> {
     Ok(written)
 }
 
-fn select(names: &[String]) -> Result<Vec<Lambda>, PackageError> {
+/// The Lambdas named, and whether the exporter jar is (everything when nothing is named).
+fn select(names: &[String]) -> Result<(Vec<Lambda>, bool), PackageError> {
     if names.is_empty() {
-        return Ok(LAMBDAS.to_vec());
+        return Ok((LAMBDAS.to_vec(), true));
     }
-    names
+    let exporter = names.iter().any(|n| n == EXPORTER_PACKAGE);
+    let lambdas = names
         .iter()
+        .filter(|n| *n != EXPORTER_PACKAGE)
         .map(|n| {
             LAMBDAS
                 .iter()
@@ -222,7 +241,8 @@ fn select(names: &[String]) -> Result<Vec<Lambda>, PackageError> {
                 .copied()
                 .ok_or_else(|| PackageError::UnknownFunction(n.clone()))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((lambdas, exporter))
 }
 
 /// Builds the functions in one cargo run and returns their binaries' paths.
@@ -348,7 +368,7 @@ pub fn entry(name: &str, zip: &[u8]) -> LambdaPackage {
 }
 
 /// Writes through a temporary file and a rename, so that a reader never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
@@ -392,9 +412,12 @@ mod tests {
 
     #[test]
     fn functions_are_selected_by_name_or_package() {
-        assert_eq!(select(&[]).unwrap().len(), LAMBDAS.len());
-        let one = select(&["private-certificate-lambda".to_string()]).unwrap();
-        assert_eq!(one[0].name, "private-certificate");
+        let (all, exporter) = select(&[]).unwrap();
+        assert_eq!((all.len(), exporter), (LAMBDAS.len(), true));
+        let (one, exporter) = select(&["private-certificate-lambda".to_string()]).unwrap();
+        assert_eq!((one[0].name, exporter), ("private-certificate", false));
+        let (none, exporter) = select(&[EXPORTER_PACKAGE.to_string()]).unwrap();
+        assert!(none.is_empty() && exporter);
         let err = select(&["nope".to_string()]).unwrap_err().to_string();
         assert!(err.starts_with("unknown function `nope`"), "{err}");
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use kafka_platform_core::digest::sha256_hex;
 pub use kafka_platform_core::manifest::{Manifest, StackDecl};
 use kafka_platform_core::manifest::{PackageManifest, ParamSource, artifact_key};
+use kafka_platform_core::render::metrics::EXPORTER_SHA256;
+use kafka_platform_core::render::node_metrics::{EXPORTER_PACKAGE, exporter_key};
 
 use super::error::DeployError;
 
@@ -85,6 +87,9 @@ impl Uploads {
                 uploads.lambda_keys.insert(name.to_string(), package.s3_key.clone());
                 uploads.files.push(Upload { key: package.s3_key.clone(), path });
             }
+            if let Some(jar) = exporter_upload(&packages, lambda_dir)? {
+                uploads.files.push(jar);
+            }
         }
         uploads.files.sort();
         uploads.files.dedup_by(|a, b| a.key == b.key);
@@ -115,6 +120,26 @@ impl Uploads {
             })
             .collect()
     }
+}
+
+/// The nodes' exporter jar when `gen package` put it in the package directory: uploaded under the
+/// key the nodes read, and only with the pinned bytes (a node would refuse others anyway). Without
+/// it the nodes run without metrics, which their alarms report.
+fn exporter_upload(packages: &PackageManifest, dir: &Path) -> Result<Option<Upload>, DeployError> {
+    let Some(jar) = packages.get(EXPORTER_PACKAGE) else { return Ok(None) };
+    let path = dir.join(&jar.zip);
+    let bytes = std::fs::read(&path).map_err(|source| DeployError::Read { path: path.clone(), source })?;
+    if sha256_hex(&bytes) != EXPORTER_SHA256 || jar.s3_key != exporter_key() {
+        return Err(DeployError::Package {
+            dir: dir.to_path_buf(),
+            message: format!(
+                "{} is not the pinned JMX exporter (SHA-256 {EXPORTER_SHA256}, key {}); run gen package again",
+                path.display(),
+                exporter_key()
+            ),
+        });
+    }
+    Ok(Some(Upload { key: jar.s3_key.clone(), path }))
 }
 
 /// Reads `<dir>/manifest.json` of `gen package`.

@@ -4,8 +4,8 @@
 //! through CloudWatch Logs. Reasons in docs/architecture.md ("Metrics"). The data volume's fill level
 //! is not the agent's: each broker reports it (render::metrics::LOG_DIR_USED_PERCENT).
 //!
-//! The jar comes from the stage's artifact bucket (uploaded once per version, see
-//! docs/operators-guide.md), fetched and checked against [`metrics::EXPORTER_SHA256`] at boot. A
+//! The jar comes from the stage's artifact bucket (`gen package` fetches the pinned jar, `gen deploy`
+//! uploads it with the Lambda zips), fetched and checked against [`metrics::EXPORTER_SHA256`] at boot. A
 //! node whose fetch fails still starts, without the agent: its metrics go missing, and the alarms
 //! that read them treat missing data as breaching, so the gap is reported rather than hidden.
 
@@ -28,6 +28,10 @@ pub const METRICS_DIR: &str = "/opt/kafka-metrics";
 /// Prometheus scrape configuration in `PROMETHEUS_CONFIG_CONTENT`, here as plain environment
 /// values since neither holds a secret.
 pub const AGENT_IMAGE: &str = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300062.0b1304";
+
+/// Name of the exporter jar's entry in the package manifest (`gen package` writes it, `gen deploy`
+/// uploads it under [`exporter_key`]).
+pub const EXPORTER_PACKAGE: &str = "metrics-exporter";
 
 /// S3 key of the exporter jar in the artifact bucket.
 pub fn exporter_key() -> String {
