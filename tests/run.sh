@@ -20,6 +20,7 @@ step "install pinned tools"
 tests/scripts/lint-templates.sh install
 tests/scripts/moto.sh install
 tests/scripts/schema-registry.sh install
+tests/scripts/registry-proxy.sh install   # nginx, the rendered registry proxy's server
 tests/scripts/kafka.sh install
 # gen catalog's proof (tests/tests/catalog_tools.rs): the AsyncAPI parser and headless Chromium.
 tests/scripts/asyncapi.sh install
@@ -54,6 +55,7 @@ step "start servers"
 cleanup() {
   tests/scripts/kafka.sh stop || true
   tests/scripts/moto.sh stop || true
+  tests/scripts/registry-proxy.sh stop || true
   tests/scripts/schema-registry.sh stop || true
 }
 trap cleanup EXIT
@@ -72,6 +74,10 @@ export KAFKA_CERT_ISSUER="$CARGO_TARGET_DIR/debug/issue-test-cert"
 tests/scripts/rendered-node-env.sh "$RUN_DIR/kafka-rendered" >/dev/null
 KAFKA_NODE_ENV_DIR="$RUN_DIR/kafka-rendered" tests/scripts/kafka.sh start
 eval "$(tests/scripts/kafka.sh env)"
+# The Schema Registry proxy as rendered (nginx, basic auth, writes for the reconciler only) in front
+# of Apicurio, with a certificate of the test CA (tests/tests/schema_registry_auth.rs).
+tests/scripts/registry-proxy.sh start
+eval "$(tests/scripts/registry-proxy.sh env)"
 
 step "tests"
 # One server set for the whole suite; test binaries run one after another, tests inside in parallel.

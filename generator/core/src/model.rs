@@ -153,6 +153,8 @@ impl Image {
 pub struct SchemaRegistry {
     pub instances: u32,
     pub image: Image,
+    /// The authenticating TLS proxy (nginx) in each registry task.
+    pub proxy_image: Image,
     /// The stage's default (the registry's global level).
     pub compatibility: Compatibility,
     /// Subjects to register, references before the subjects that use them.

@@ -13,7 +13,8 @@
 //! Properties: `Stage`, `BootstrapServers`, `AdminTlsParameterPrefix` (SSM: `/private-key`,
 //! `/certificate`, `/chain`), `AdminPasswordParameter` (accepted for the SASL listener; the
 //! reconciler uses mTLS), `DesiredStateBucket`, `DesiredStateKey`, `DesiredStateSha256`,
-//! `AllowDelete`, `SchemaRegistryUrl` (optional: the Confluent API's base URL).
+//! `AllowDelete`, `SchemaRegistryUrl` (optional: the Confluent API's base URL), with
+//! `SchemaRegistryUser` and `SchemaRegistryPasswordParameter` (optional: basic auth).
 
 pub mod drift;
 mod outcome;
@@ -35,6 +36,8 @@ const PROPERTIES: &[&str] = &[
     "DesiredStateSha256",
     "AllowDelete",
     "SchemaRegistryUrl",
+    "SchemaRegistryUser",
+    "SchemaRegistryPasswordParameter",
 ];
 
 /// Most refusals or failures named in a reason (CloudFormation shows a few hundred characters).
@@ -62,6 +65,8 @@ pub struct Spec {
     pub allow_delete: bool,
     /// Base URL of the Schema Registry's Confluent API; without it subjects are not planned.
     pub schema_registry_url: Option<String>,
+    /// The registry's user and password parameter; without them requests are anonymous.
+    pub schema_registry_login: Option<subjects::RegistryLogin>,
 }
 
 impl Spec {
@@ -85,6 +90,7 @@ impl Spec {
             sha256,
             allow_delete: p.optional_bool("AllowDelete")?.unwrap_or(false),
             schema_registry_url: registry_url(p)?,
+            schema_registry_login: subjects::login(p)?,
         })
     }
 
@@ -179,7 +185,14 @@ impl KafkaReconciler {
     async fn plan_subjects(&self, spec: &Spec, desired: &DesiredState) -> Result<Option<subjects::Subjects>> {
         let Some(url) = &spec.schema_registry_url else { return Ok(None) };
         let chain = self.chain(spec).await?;
-        subjects::plan(url, &chain, desired, spec.deletes()).await.map(Some)
+        let auth = match &spec.schema_registry_login {
+            Some(login) => Some(kafka_reconcile::registry::BasicAuth {
+                user: login.user.clone(),
+                password: self.parameters.get_decrypted(&login.password_parameter).await?,
+            }),
+            None => None,
+        };
+        subjects::plan(url, &chain, auth, desired, spec.deletes()).await.map(Some)
     }
 
     /// Connects, observes, plans and applies on a thread of its own (see [`off_thread`]).
@@ -467,6 +480,16 @@ mod tests {
         v["SchemaRegistryUrl"] = json!("https://schema-registry.kafka.dev.internal:8081");
         let url = Spec::from_properties(&props(v)).unwrap().schema_registry_url;
         assert_eq!(url.as_deref(), Some("https://schema-registry.kafka.dev.internal:8081"));
+        let mut v = valid();
+        v["SchemaRegistryUser"] = json!("reconciler");
+        v["SchemaRegistryPasswordParameter"] =
+            json!("/kafka/dev/secrets/schema-registry/reconciler/password");
+        let login = Spec::from_properties(&props(v)).unwrap().schema_registry_login.unwrap();
+        assert_eq!(login.user, "reconciler");
+        let mut v = valid();
+        v["SchemaRegistryUser"] = json!("reconciler");
+        let e = Spec::from_properties(&props(v)).unwrap_err().to_string();
+        assert!(e.contains("SchemaRegistryPasswordParameter"), "{e}");
         let mut v = valid();
         v["SchemaRegistryUrl"] = json!("schema-registry:8081");
         let e = Spec::from_properties(&props(v)).unwrap_err().to_string();

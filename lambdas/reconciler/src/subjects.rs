@@ -3,15 +3,46 @@
 //! applied) and applied after them, as `gen apply` does (kafka_reconcile::subjects).
 //!
 //! The registry is reached at the `SchemaRegistryUrl` property; an `https://` registry is verified
-//! with the stage chain the reconciler already reads for the brokers.
+//! with the stage chain the reconciler already reads for the brokers. With `SchemaRegistryUser` and
+//! `SchemaRegistryPasswordParameter` (an SSM SecureString) every request sends basic auth: the
+//! rendered registry's proxy lets only this user write (render::registry_proxy).
 
-use cfn_custom_resource::{Error, Result};
+use cfn_custom_resource::{Error, Properties, Result};
 use kafka_platform_core::desired::DesiredState;
 use kafka_reconcile::DeletePolicy;
-use kafka_reconcile::registry::{RegistryClient, observe_registry};
+use kafka_reconcile::registry::{BasicAuth, RegistryClient, observe_registry};
 use kafka_reconcile::subjects::{SubjectAction, SubjectPlan, apply_subjects, headline, plan_subjects};
 
 use crate::{MAX_LISTED, more};
+
+/// The registry user and the SSM parameter holding its password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryLogin {
+    pub user: String,
+    pub password_parameter: String,
+}
+
+/// `SchemaRegistryUser` with `SchemaRegistryPasswordParameter`: both or neither (empty counts as
+/// absent).
+pub fn login(p: &Properties) -> Result<Option<RegistryLogin>> {
+    let user = p.optional_str("SchemaRegistryUser")?.filter(|u| !u.is_empty());
+    let parameter = p.optional_str("SchemaRegistryPasswordParameter")?.filter(|u| !u.is_empty());
+    match (user, parameter) {
+        (Some(user), Some(password_parameter)) => {
+            if user.contains(':') {
+                return Err(Error::property("SchemaRegistryUser", "must not contain ':' (basic auth)"));
+            }
+            Ok(Some(RegistryLogin { user, password_parameter }))
+        }
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            Err(Error::property("SchemaRegistryPasswordParameter", "is required with SchemaRegistryUser"))
+        }
+        (None, Some(_)) => {
+            Err(Error::property("SchemaRegistryUser", "is required with SchemaRegistryPasswordParameter"))
+        }
+    }
+}
 
 /// A subject plan and the client that observed it.
 pub struct Subjects {
@@ -49,11 +80,12 @@ impl Counts {
 pub async fn plan(
     url: &str,
     ca_pem: &str,
+    auth: Option<BasicAuth>,
     desired: &DesiredState,
     deletes: DeletePolicy,
 ) -> Result<Subjects> {
     let ca = url.starts_with("https://").then_some(ca_pem.as_bytes());
-    let client = RegistryClient::new(url, ca, None)
+    let client = RegistryClient::new(url, ca, auth)
         .map_err(|e| Error::property("SchemaRegistryUrl", e.to_string()))?;
     let observed = observe_registry(&client, desired)
         .await

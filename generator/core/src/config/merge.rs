@@ -65,7 +65,7 @@ merge_fields! {
     StorageSettings { size_gib, volume_type, throughput_mibps, iops }
     ImageSettings { repository, tag }
     AuthenticationSettings { scram, mtls }
-    SchemaRegistrySettings { enabled, instances, image, compatibility }
+    SchemaRegistrySettings { enabled, instances, image, proxy_image, compatibility }
     DnsSettings { zone_name }
     PublicEndpointSettings { enabled, subnet_ids, allowed_cidrs, dns_name, first_port, hosted_zone_id }
     PrivateLinkSettings { enabled, allowed_principals, acceptance_required, consumer_cidrs }

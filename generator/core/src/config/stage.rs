@@ -276,6 +276,9 @@ pub struct SchemaRegistrySettings {
     pub instances: Option<Spanned<u32>>,
     /// Confluent Schema Registry image.
     pub image: Option<ImageSettings>,
+    /// Image of the authenticating TLS proxy in front of the registry (nginx; an ECR mirror where
+    /// the stage has no NAT).
+    pub proxy_image: Option<ImageSettings>,
     /// Default compatibility of the stage's subjects (the registry's global level).
     #[schemars(extend("default" = SchemaRegistrySettings::DEFAULT_COMPATIBILITY))]
     pub compatibility: Option<Spanned<crate::config::project::Compatibility>>,
@@ -286,6 +289,10 @@ impl SchemaRegistrySettings {
     pub const DEFAULT_INSTANCES: u32 = 2;
     /// `image.repository` when none is declared (the tag defaults to the Kafka image's).
     pub const DEFAULT_REPOSITORY: &'static str = "confluentinc/cp-schema-registry";
+    /// `proxy_image.repository` when none is declared: the official nginx image.
+    pub const DEFAULT_PROXY_REPOSITORY: &'static str = "nginx";
+    /// `proxy_image.tag` when none is declared.
+    pub const DEFAULT_PROXY_TAG: &'static str = "1.28.0-alpine";
     /// `compatibility` when none is declared.
     pub const DEFAULT_COMPATIBILITY: crate::config::project::Compatibility =
         crate::config::project::Compatibility::BackwardTransitive;

@@ -5,12 +5,13 @@
 use serde_json::{Value, json};
 
 use crate::manifest::{RollingDecl, RollingNode};
-use crate::model::{Node, StageModel, ports};
+use crate::model::{Node, SchemaRegistry, StageModel, ports};
 use crate::render::cfn::{Resource, Template, att, logical_id, r, sub, tags};
 use crate::render::foundation::{export, log_group_resource};
 use crate::render::kafka_config::{DATA_DIR, launcher_script, node_environment, node_secrets};
 use crate::render::names;
 use crate::render::node_metrics;
+use crate::render::registry_proxy;
 use crate::render::secrets::{import, schema_registry_dns_name};
 
 const HOST_DATA_DIR: &str = "/data/kafka";
@@ -87,7 +88,7 @@ pub fn render(model: &StageModel) -> Template {
         public_load_balancer(&mut t, model);
     }
     if let Some(sr) = &model.schema_registry {
-        schema_registry(&mut t, model, sr.instances, &sr.image.reference(), &endpoints);
+        schema_registry(&mut t, model, sr, &endpoints);
     }
 
     t.add(
@@ -736,7 +737,8 @@ fn public_load_balancer(t: &mut Template, model: &StageModel) {
     }
 }
 
-fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: &str, endpoints: &[String]) {
+fn schema_registry(t: &mut Template, model: &StageModel, sr: &SchemaRegistry, endpoints: &[String]) {
+    let (instances, image) = (sr.instances, sr.image.reference());
     let prefix = names::tls_prefix(model, "schema-registry");
     let bootstrap = format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS);
     let log_group = format!("/{}/{}/schema-registry", model.resource_prefix, model.stage);
@@ -748,6 +750,7 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
             .map(|c| ingress(ports::SCHEMA_REGISTRY, ports::SCHEMA_REGISTRY, c, "Schema Registry clients")).collect::<Vec<_>>(),
         "SecurityGroupEgress": [
             { "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS, "CidrIp": model.network.vpc_cidr, "Description": "Kafka (mTLS)" },
+            { "IpProtocol": "tcp", "FromPort": ports::SCHEMA_REGISTRY, "ToPort": ports::SCHEMA_REGISTRY, "CidrIp": model.network.vpc_cidr, "Description": "writes forwarded to the leader's proxy" },
             { "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "ECR, SSM, CloudWatch endpoints" },
         ],
         "Tags": tags(&model.tags),
@@ -764,10 +767,18 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
             }),
         ),
     );
-    let script = "set -eu\numask 077\nd=/etc/schema-registry/secrets\nmkdir -p $d\nprintf '%s\\n%s\\n%s\\n' \"$TLS_PRIVATE_KEY\" \"$TLS_CERTIFICATE\" \"$TLS_CHAIN\" > $d/node.pem\nprintf '%s\\n' \"$TLS_CHAIN\" > $d/ca.pem\nunset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN\nexec /etc/confluent/docker/run\n";
+    let script = crate::render::kafka_config::script(include_str!("scripts/schema-registry.sh"));
+    // The registry answers on the task's loopback only, behind its proxy (render::registry_proxy).
+    // Its host name is its task address (set at start) and its advertised port the proxy's: a
+    // follower forwards a write, with the client's credentials, to the leader's proxy.
     let env = [
-        ("SCHEMA_REGISTRY_HOST_NAME", schema_registry_dns_name(model)),
-        ("SCHEMA_REGISTRY_LISTENERS", format!("https://0.0.0.0:{}", ports::SCHEMA_REGISTRY)),
+        ("SCHEMA_REGISTRY_LISTENERS", format!("https://127.0.0.1:{}", registry_proxy::REGISTRY_PORT)),
+        ("SCHEMA_REGISTRY_HOST_PORT", ports::SCHEMA_REGISTRY.to_string()),
+        // Forwarded writes: the leader's proxy certificate is checked against the stage chain; it
+        // names the service, not the leader's address, so the host name is not compared.
+        ("SCHEMA_REGISTRY_SSL_TRUSTSTORE_TYPE", "PEM".into()),
+        ("SCHEMA_REGISTRY_SSL_TRUSTSTORE_LOCATION", "/etc/schema-registry/secrets/ca.pem".into()),
+        ("SCHEMA_REGISTRY_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", String::new()),
         ("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", format!("SSL://{bootstrap}")),
         ("SCHEMA_REGISTRY_KAFKASTORE_SECURITY_PROTOCOL", "SSL".into()),
         ("SCHEMA_REGISTRY_KAFKASTORE_SSL_KEYSTORE_TYPE", "PEM".into()),
@@ -794,8 +805,8 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
             "ValueFrom": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{prefix}/{part}")),
         }))
         .collect();
-    let own: Vec<String> =
-        ["certificate", "chain", "private-key"].iter().map(|part| format!("{prefix}/{part}")).collect();
+    // The registry's own key store, and the proxy's certificate (the same) and passwords.
+    let own = registry_proxy::parameters(model);
     t.add("SchemaRegistryExecutionRole", execution_role(model, &own));
     t.add("SchemaRegistryTaskDefinition", Resource::new("AWS::ECS::TaskDefinition", json!({
         "Family": format!("{}-schema-registry", model.name()),
@@ -813,15 +824,14 @@ fn schema_registry(t: &mut Template, model: &StageModel, instances: u32, image: 
             "Command": [script],
             "Environment": env.iter().map(|(k, v)| json!({ "Name": k, "Value": v })).collect::<Vec<_>>(),
             "Secrets": secrets,
-            "PortMappings": [{ "ContainerPort": ports::SCHEMA_REGISTRY, "Protocol": "tcp" }],
             "LogConfiguration": { "LogDriver": "awslogs", "Options": {
                 "awslogs-group": log_group, "awslogs-region": r("AWS::Region"), "awslogs-stream-prefix": "schema-registry"
             }},
-        }],
+        }, registry_proxy::container(model, &sr.proxy_image.reference(), &log_group)],
         "Tags": tags(&model.tags),
     }))
     .depends_on(&["SchemaRegistryLogGroup"])
-    .skip_check("CKV_AWS_336", "the Confluent image writes its generated configuration at start; a read-only root file system stops it"));
+    .skip_check("CKV_AWS_336", "the Confluent image and the proxy write their generated configuration at start; a read-only root file system stops them"));
     t.add(
         "SchemaRegistryDiscovery",
         Resource::new(

@@ -14,6 +14,7 @@ pub mod monitoring;
 pub mod names;
 pub mod node_metrics;
 pub mod readiness;
+pub mod registry_proxy;
 pub mod secrets;
 pub mod topics;
 

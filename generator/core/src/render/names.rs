@@ -26,6 +26,17 @@ pub fn admin_password(model: &StageModel) -> String {
     format!("{}/secrets/admin/password", model.parameter_root())
 }
 
+/// The Schema Registry's HTTP users (basic auth at its proxy, render::registry_proxy): the
+/// platform's reconciler, the only one that writes, and the teams' shared read-only user.
+pub const SCHEMA_REGISTRY_WRITER: &str = "reconciler";
+/// See [`SCHEMA_REGISTRY_WRITER`].
+pub const SCHEMA_REGISTRY_READER: &str = "reader";
+
+/// SSM path of a Schema Registry user's password (below `secrets/`, where the password Lambda writes).
+pub fn schema_registry_password(model: &StageModel, user: &str) -> String {
+    format!("{}/secrets/schema-registry/{user}/password", model.parameter_root())
+}
+
 /// SSM path of a SCRAM service account's password.
 pub fn account_password(model: &StageModel, account: &str) -> String {
     format!("{}/service-accounts/{account}/password", model.parameter_root())

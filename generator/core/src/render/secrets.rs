@@ -59,6 +59,37 @@ pub fn render(model: &StageModel) -> Template {
                 "server-and-client",
             ),
         );
+        // The registry's HTTP users (render::registry_proxy); ':' ends a password in nginx's user
+        // file, so it is never drawn.
+        let mut exclude = model.passwords.exclude_characters.clone();
+        if !exclude.contains(':') {
+            exclude.push(':');
+        }
+        for (id, user) in
+            [("Writer", names::SCHEMA_REGISTRY_WRITER), ("Reader", names::SCHEMA_REGISTRY_READER)]
+        {
+            let parameter = names::schema_registry_password(model, user);
+            let mut resource = password(model, &parameter, &model.passwords.rotation_token, None);
+            resource.properties["ExcludeCharacters"] = json!(exclude);
+            t.add(format!("SchemaRegistry{id}Password"), resource);
+        }
+        // What a team's application role attaches to read the registry (the reader's password).
+        t.add(
+            "SchemaRegistryReaderReadPolicy",
+            read_policy(
+                &schema_registry_reader_policy_name(model),
+                &format!(
+                    "Read the password of the Schema Registry's read-only user ({} {})",
+                    model.resource_prefix, model.stage
+                ),
+                &names::schema_registry_password(model, names::SCHEMA_REGISTRY_READER),
+            ),
+        );
+        t.output(
+            "SchemaRegistryReaderPasswordParameter",
+            "SSM SecureString with the Schema Registry reader's password (user `reader`)",
+            json!(names::schema_registry_password(model, names::SCHEMA_REGISTRY_READER)),
+        );
     }
     for account in &model.service_accounts {
         let id = logical_id(&["account", &account.name]);
@@ -70,7 +101,14 @@ pub fn render(model: &StageModel) -> Template {
                 let token = model.passwords.account_token(name);
                 t.add(format!("{id}Password"), password(model, &parameter, &token, Some(&users)));
                 // A fixed name instead of an output per account (a template has at most 200).
-                t.add(format!("{id}ReadPolicy"), read_policy(model, name, &parameter));
+                let description = format!(
+                    "Read the Kafka credential of service account {name} ({} {})",
+                    model.resource_prefix, model.stage
+                );
+                t.add(
+                    format!("{id}ReadPolicy"),
+                    read_policy(&read_policy_name(model, name), &description, &parameter),
+                );
             }
             Authentication::Mtls => t.add(
                 format!("{id}Certificate"),
@@ -147,17 +185,22 @@ pub fn read_policy_name(model: &StageModel, account: &str) -> String {
     format!("{}-{}-{account}-read-credential", model.resource_prefix, model.stage)
 }
 
-/// The managed policy an application's role attaches to read one service account's credential:
-/// GetParameter on exactly its parameter, and Decrypt with the stage key only through SSM and only
-/// for that parameter (SSM names the parameter in the encryption context).
-fn read_policy(model: &StageModel, account: &str, parameter: &str) -> Resource {
+/// The name of the policy that reads the Schema Registry reader's password.
+pub fn schema_registry_reader_policy_name(model: &StageModel) -> String {
+    format!("{}-{}-schema-registry-read-credential", model.resource_prefix, model.stage)
+}
+
+/// The managed policy an application's role attaches to read one credential: GetParameter
+/// on exactly its parameter, and Decrypt with the stage key only through SSM and only for that
+/// parameter (SSM names the parameter in the encryption context).
+fn read_policy(name: &str, description: &str, parameter: &str) -> Resource {
     let arn =
         sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"));
     Resource::new(
         "AWS::IAM::ManagedPolicy",
         json!({
-            "ManagedPolicyName": read_policy_name(model, account),
-            "Description": format!("Read the Kafka credential of service account {account} ({} {})", model.resource_prefix, model.stage),
+            "ManagedPolicyName": name,
+            "Description": description,
             "PolicyDocument": { "Version": "2012-10-17", "Statement": [
                 { "Sid": "ReadOwnCredential", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": arn.clone() },
                 { "Sid": "DecryptOwnCredential", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn"),

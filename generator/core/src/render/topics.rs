@@ -30,6 +30,22 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
     let root = model.parameter_root();
     let bucket = names::artifact_bucket(model);
     let log_group = format!("/{}/{}/lambda/reconciler", model.resource_prefix, model.stage);
+    let mut readable = vec![
+        sub(format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}/*",
+            names::tls_prefix(model, "admin")
+        )),
+        sub(format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*/password"
+        )),
+    ];
+    if model.schema_registry.is_some() {
+        // The registry's writer password (render::registry_proxy): the reconciler is its one writer.
+        readable.push(sub(format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
+            names::schema_registry_password(model, names::SCHEMA_REGISTRY_WRITER)
+        )));
+    }
     t.add("ReconcilerLogGroup", log_group_resource(model, &log_group, r("KmsKeyArn")));
     t.add("ReconcilerRole", Resource::new("AWS::IAM::Role", json!({
         "AssumeRolePolicyDocument": { "Version": "2012-10-17", "Statement": [{
@@ -37,13 +53,11 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
         }]},
         "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
         "Policies": [{ "PolicyName": "reconciler", "PolicyDocument": { "Version": "2012-10-17", "Statement": [
-            // Exactly what lambdas/reconciler reads: the admin's mTLS material and the SCRAM
-            // accounts' passwords (one GetParameter each); nothing under /cfn/ or other keys.
+            // Exactly what lambdas/reconciler reads: the admin's mTLS material, the SCRAM accounts'
+            // passwords and the registry's writer password (one GetParameter each); nothing under
+            // /cfn/ or other keys.
             { "Sid": "AdminCertificateAndAccountPasswords", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-              "Resource": [
-                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}/*", names::tls_prefix(model, "admin"))),
-                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*/password")),
-              ] },
+              "Resource": readable },
             { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") },
             // Publishing a rotated credential: overwrite the account's parameter under its own key.
             { "Sid": "PublishRotatedCredentials", "Effect": "Allow", "Action": ["ssm:PutParameter"],
@@ -102,8 +116,12 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
     });
     // The subjects are reconciled in the same run, inside the VPC.
     if let Some(url) = schema_registry_url(model) {
-        properties["SchemaRegistryUrl"] = json!(url);
-        connection["SchemaRegistryUrl"] = json!(url);
+        let password = names::schema_registry_password(model, names::SCHEMA_REGISTRY_WRITER);
+        for p in [&mut properties, &mut connection] {
+            p["SchemaRegistryUrl"] = json!(url);
+            p["SchemaRegistryUser"] = json!(names::SCHEMA_REGISTRY_WRITER);
+            p["SchemaRegistryPasswordParameter"] = json!(password);
+        }
     }
     t.add("Reconciliation", Resource::new("Custom::KafkaReconciler", properties));
     crate::render::monitoring::drift_schedule(&mut t, model, &connection);

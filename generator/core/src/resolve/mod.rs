@@ -95,7 +95,10 @@ pub fn resolve_settings(stage: StageName, s: &StageSettings, r: &mut Required<'_
     network::check_egress(
         stage,
         &network_settings,
-        [kafka_image.repository.as_ref(), schema_registry::repository(s.schema_registry.as_ref())],
+        {
+            let [registry, proxy] = schema_registry::repositories(s.schema_registry.as_ref());
+            [kafka_image.repository.as_ref(), registry, proxy]
+        },
         r,
     );
     let monitoring = monitoring::resolve(s.monitoring.as_ref(), r);

@@ -146,7 +146,7 @@ fn resolve_vpc_endpoints(network: &NetworkSettings, r: &mut Required<'_>) -> Opt
 pub fn check_egress(
     stage: StageName,
     network: &NetworkSettings,
-    repositories: [Option<&Spanned<String>>; 2],
+    repositories: [Option<&Spanned<String>>; 3],
     r: &mut Required<'_>,
 ) {
     if nat(network) {

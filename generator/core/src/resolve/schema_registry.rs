@@ -20,7 +20,7 @@ pub fn resolve(
     r: &mut Required<'_>,
 ) -> Option<SchemaRegistry> {
     let sr = sr?;
-    if let Some(image) = &sr.image {
+    for image in [&sr.image, &sr.proxy_image].into_iter().flatten() {
         check_image(image.repository.as_ref(), image.tag.as_ref(), r);
     }
     if !enabled(sr) {
@@ -55,6 +55,15 @@ pub fn resolve(
             // Without a Kafka tag no model is built, so the empty fallback is never rendered.
             tag: image.tag.or_else(|| kafka_tag.cloned()).map(|t| t.value).unwrap_or_default(),
         },
+        proxy_image: {
+            let proxy = sr.proxy_image.clone().unwrap_or_default();
+            Image {
+                repository: proxy
+                    .repository
+                    .map_or_else(|| SchemaRegistrySettings::DEFAULT_PROXY_REPOSITORY.into(), |r| r.value),
+                tag: proxy.tag.map_or_else(|| SchemaRegistrySettings::DEFAULT_PROXY_TAG.into(), |t| t.value),
+            }
+        },
         compatibility: sr
             .compatibility
             .as_ref()
@@ -65,10 +74,11 @@ pub fn resolve(
     })
 }
 
-/// The registry's image repository, when it runs and names one (for the egress check).
-pub fn repository(sr: Option<&SchemaRegistrySettings>) -> Option<&Spanned<String>> {
-    let sr = sr.filter(|sr| enabled(sr))?;
-    sr.image.as_ref().and_then(|i| i.repository.as_ref())
+/// The image repositories the registry names, when it runs (for the egress check): its own and
+/// its proxy's.
+pub fn repositories(sr: Option<&SchemaRegistrySettings>) -> [Option<&Spanned<String>>; 2] {
+    let Some(sr) = sr.filter(|sr| enabled(sr)) else { return [None, None] };
+    [&sr.image, &sr.proxy_image].map(|i| i.as_ref().and_then(|i| i.repository.as_ref()))
 }
 
 fn enabled(sr: &SchemaRegistrySettings) -> bool {
