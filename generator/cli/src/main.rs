@@ -1,5 +1,6 @@
 //! `gen`: validate, render, plan, apply, deploy and package the Kafka platform.
 
+mod access;
 mod aws;
 mod catalog;
 mod certs;
@@ -56,6 +57,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Build every Lambda as a provided.al2023 `bootstrap` zip and record its content hash.
     Package(package::PackageArgs),
+    /// Temporary debug access to a project's topics: grant, list, revoke, and the debug shell.
+    Access(access::AccessArgs),
     /// Start a project or add a topic: writes declarations that validate, never overwrites a file.
     New(new::NewArgs),
     /// Write the AsyncAPI 3.0 documents and a static HTML catalog (search, a page per project and
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::command(args),
         Command::Package(args) => package::run(&args),
         Command::New(args) => new::run(&cli.environments, &args),
+        Command::Access(args) => block_on(access::run(&cli.environments, &args)),
         Command::Catalog(args) => catalog::run(&cli.environments, &args),
         Command::Schema => {
             let schema = kafka_platform_core::schema::declarations_schema();

@@ -274,6 +274,7 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     };
     client.close().await;
     json.served = served;
+    let grants_removed = crate::access::remove_expired(&report).await;
     let failed: Vec<_> = report.failed().collect();
     for outcome in &failed {
         eprintln!(
@@ -290,7 +291,7 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     json.outcomes = report.outcomes.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
     // Subjects after topics: a schema is registered once its topic exists.
     let subjects_applied = schemas::apply(subjects).await;
-    if failed.is_empty() && subjects_applied && served != Some(false) {
+    if failed.is_empty() && subjects_applied && served != Some(false) && grants_removed {
         (ExitCode::SUCCESS, true)
     } else {
         eprintln!(
@@ -360,6 +361,8 @@ fn options(allow_delete: bool, connection: &ConnectionArgs) -> PlanOptions {
 pub(crate) struct Stage {
     desired: DesiredState,
     bootstrap: String,
+    /// The SSM tree of its debug grants (`gen access`).
+    grants_prefix: String,
 }
 
 /// Resolves the stage and builds its desired state; prints the findings when that fails.
@@ -369,6 +372,7 @@ pub(crate) fn load_desired(environments: &Path, stage: StageName) -> Option<Stag
         Some(model) if !findings.iter().any(|f| f.is_error()) => Some(Stage {
             desired: desired_state(model),
             bootstrap: format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
+            grants_prefix: kafka_reconcile::grants::store::tree(&model.parameter_root()),
         }),
         _ => {
             print_findings(&findings, FindingFormat::Text);
@@ -404,6 +408,8 @@ async fn connect_and_plan(
         observed.credentials =
             PasswordSource::Ssm(aws_sdk_ssm::Client::new(&config)).credentials(desired).await;
     }
+    // After the cluster: a grant being made meanwhile has its record written first.
+    observed.grants = crate::access::observe_grants(&stage.grants_prefix, aws).await;
     Ok((client, kafka_reconcile::plan(desired, &observed, options)))
 }
 

@@ -19,6 +19,10 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Account names cannot end with it (KP308).
 pub const ALTERNATE_USER_SUFFIX: &str = ".alt";
 
+/// The name space of temporary debug identities (`gen access grant`: `debug.<project>.<id>`).
+/// No declaration may use it (KP311), so the reconciler can never take one for a declared account.
+pub const DEBUG_USER_PREFIX: &str = "debug.";
+
 /// Hours a rotated account's previous credential keeps working when a desired state says nothing.
 pub const DEFAULT_ROTATION_OVERLAP_HOURS: u32 = 24;
 

@@ -35,6 +35,8 @@ pub struct StageModel {
     pub allow_delete: bool,
     /// Alarm subscriptions and thresholds, the scheduled drift check.
     pub monitoring: Monitoring,
+    /// Who may approve write debug grants (`debug_access.approvers`).
+    pub debug_approvers: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub projects: Vec<Project>,
     pub topics: Vec<Topic>,

@@ -204,6 +204,7 @@ const SDK_OPERATIONS: &[(&str, &str)] = &[
     ("revoke_certificate", "acm-pca:RevokeCertificate"),
     ("get_object", "s3:GetObject"),
     ("put_metric_data", "cloudwatch:PutMetricData"),
+    ("get_parameters_by_path", "ssm:GetParametersByPath"),
 ];
 
 /// The shared wrappers (lambdas/custom-resource) and the SDK operations behind each.
@@ -271,7 +272,11 @@ fn action_of(op: &str) -> &'static str {
 
 #[test]
 fn the_operation_table_lists_every_sdk_call_of_the_lambdas() {
-    let found = direct_operations(&source(&["lambdas", "generator/reconcile/src/passwords.rs"]));
+    let found = direct_operations(&source(&[
+        "lambdas",
+        "generator/reconcile/src/passwords.rs",
+        "generator/reconcile/src/grants",
+    ]));
     assert!(
         found.contains("put_parameter") && found.contains("issue_certificate"),
         "the grep finds calls: {found:?}"
@@ -292,7 +297,7 @@ const LAMBDAS: &[(&str, &str, &str, &[&str])] = &[
         "reconciler",
         "topics",
         "ReconcilerRole",
-        &["lambdas/reconciler", "generator/reconcile/src/passwords.rs"],
+        &["lambdas/reconciler", "generator/reconcile/src/passwords.rs", "generator/reconcile/src/grants"],
     ),
 ];
 

@@ -1773,3 +1773,15 @@ fn kp125_monitoring_is_within_bounds() {
             .findings(&[]),
     );
 }
+
+#[test]
+fn kp311_the_debug_name_space_is_reserved() {
+    // More cases (groups, transactional ids, explicit ACLs) in tests/debug_access.rs.
+    let defaults = DEFAULTS.replace("'^{project}-[a-z0-9-]+$'", "'^[a-z0-9.-]+$'");
+    let gamma = "project: gamma\ndescription: g.\nowner:\n  team: g\n  email: g@example.com\ndata_classification: internal\ntopics:\n  - name: gamma.events.v1\nservice_accounts:\n  - name: debug.gamma.x\n    authentication: scram\n    produces: [gamma.events.v1]\n";
+    let env = Env::baseline().with("defaults.yaml", &defaults).with("projects/gamma.yaml", gamma);
+    assert_one(
+        env.findings(&[]),
+        at(&env, "KP311", "projects/gamma.yaml", value_at(gamma, "name: debug.gamma.x")),
+    );
+}

@@ -22,6 +22,7 @@
 mod apply;
 pub mod certificates;
 mod error;
+pub mod grants;
 mod observe;
 pub mod ownership;
 mod passwords;

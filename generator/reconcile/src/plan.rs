@@ -26,6 +26,9 @@ pub struct ObservedState {
     /// What the SCRAM accounts' parameters say, by account (see [`crate::PasswordSource::credentials`]);
     /// an account without an entry is treated as one user with an unknown generation.
     pub credentials: BTreeMap<String, ObservedCredential>,
+    /// Debug access grants from SSM ([`crate::grants`]); `None` when not read, and then nothing
+    /// about debug identities is planned.
+    pub grants: Option<crate::grants::ObservedGrants>,
 }
 
 /// The non-secret part of a SCRAM account's stored credential.
@@ -173,6 +176,21 @@ pub enum Action {
         #[serde(serialize_with = "crate::render::serialize_acl")]
         acl: AclBinding,
     },
+    /// Remove an expired (or unrecorded) debug grant: its ACLs and SCRAM credential, then its
+    /// SSM parameters (by the caller, after the apply: [`crate::grants::store::GrantStore::remove_expired`]).
+    ExpireGrant {
+        /// Grant id.
+        grant: String,
+        /// Its Kafka user, `debug.<id>`.
+        user: String,
+        /// Its ACL bindings on the cluster.
+        #[serde(serialize_with = "crate::render::serialize_acls")]
+        acls: Vec<AclBinding>,
+        /// Whether the user has a SCRAM credential to delete.
+        scram_credential: bool,
+        /// Its record and credential parameters.
+        parameters: Vec<String>,
+    },
     /// Delete a topic and its data.
     DeleteTopic {
         /// Topic name.
@@ -201,7 +219,7 @@ impl Action {
             // After its credential and the ACLs of its user exist.
             Action::PromoteCredential { .. } => 5,
             Action::DeleteScramCredential { .. } => 6,
-            Action::DeleteAcl { .. } => 7,
+            Action::DeleteAcl { .. } | Action::ExpireGrant { .. } => 7,
             Action::DeleteTopic { .. } => 8,
         }
     }
@@ -260,6 +278,8 @@ pub struct PlanSummary {
     pub credentials_to_promote: usize,
     /// Previous users' SCRAM credentials to delete (their overlap ended).
     pub scram_credentials_to_delete: usize,
+    /// Debug grants to remove (expired, or without a record).
+    pub grants_to_expire: usize,
     /// Refusals.
     pub refused: usize,
     /// Skipped destructive changes.
@@ -295,6 +315,7 @@ impl Plan {
                 Action::UpsertScramCredential { .. } => s.scram_credentials_to_upsert += 1,
                 Action::PromoteCredential { .. } => s.credentials_to_promote += 1,
                 Action::DeleteScramCredential { .. } => s.scram_credentials_to_delete += 1,
+                Action::ExpireGrant { .. } => s.grants_to_expire += 1,
             }
         }
         s
@@ -308,6 +329,9 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, options: PlanOptio
     plan_topics(desired, observed, &owner, &mut builder);
     plan_scram(desired, observed, options, &mut builder);
     plan_acls(desired, observed, &owner, &mut builder);
+    for (action, reason) in crate::grants::plan_grants(observed.grants.as_ref(), observed, options.now) {
+        builder.add(action, reason);
+    }
     builder.finish()
 }
 
@@ -555,7 +579,9 @@ fn plan_acls(desired: &DesiredState, observed: &ObservedState, owner: &Ownership
     for acl in wanted.difference(&observed.acls) {
         b.add(Action::CreateAcl { acl: acl.clone() }, "declared, missing on the cluster");
     }
-    for acl in observed.acls.difference(&wanted).filter(|a| owner.owns_acl(a)) {
+    // Debug identities are never declared: their ACLs are the grants' (crate::grants).
+    let owned = |a: &&AclBinding| owner.owns_acl(a) && !crate::grants::is_debug_principal(&a.principal);
+    for acl in observed.acls.difference(&wanted).filter(owned) {
         // Revoking grants loses no data, and a stale grant is a security hole: no flag needed.
         b.add(Action::DeleteAcl { acl: acl.clone() }, "owned by the platform and no longer declared");
     }

@@ -9,6 +9,13 @@ use serde::Serialize;
 use crate::plan::{Action, Change, Plan};
 
 /// Serialises an ACL binding as Kafka's names (`WRITE`, `TOPIC`, ...).
+#[allow(clippy::ptr_arg)] // serde hands the field itself
+pub(crate) fn serialize_acls<S: serde::Serializer>(acls: &Vec<AclBinding>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct One<'a>(#[serde(serialize_with = "serialize_acl")] &'a AclBinding);
+    s.collect_seq(acls.iter().map(One))
+}
+
 pub(crate) fn serialize_acl<S: serde::Serializer>(acl: &AclBinding, s: S) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
     struct View<'a> {
@@ -38,7 +45,7 @@ fn counts(plan: &Plan) -> (usize, usize, usize) {
     (
         s.topics_to_create + s.acls_to_create + s.scram_credentials_to_upsert,
         s.partitions_to_increase + s.topics_to_reconfigure + s.credentials_to_promote,
-        s.topics_to_delete + s.acls_to_delete + s.scram_credentials_to_delete,
+        s.topics_to_delete + s.acls_to_delete + s.scram_credentials_to_delete + s.grants_to_expire,
     )
 }
 
@@ -98,6 +105,16 @@ fn change_lines(change: &Change) -> Vec<String> {
         Action::CreateAcl { acl } => lines.push(format!("+ create ACL {acl}")),
         Action::DeleteAcl { acl } => lines.push(format!("- delete ACL {acl}")),
         Action::DeleteTopic { topic } => lines.push(format!("- delete topic {topic} (destroys its data)")),
+        Action::ExpireGrant { grant, user, acls, scram_credential, parameters } => {
+            let credential = if *scram_credential { ", its SCRAM credential" } else { "" };
+            lines.push(format!(
+                "- expire debug grant {grant} (user {user}: {} ACL(s){credential}, {} parameter(s))",
+                acls.len(),
+                parameters.len()
+            ));
+            lines.extend(acls.iter().map(|a| format!("    - ACL {a}")));
+            lines.extend(parameters.iter().map(|p| format!("    - parameter {p}")));
+        }
     }
     lines.push(format!("    # {}", change.reason));
     lines

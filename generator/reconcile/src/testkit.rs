@@ -99,5 +99,6 @@ pub fn in_sync() -> ObservedState {
         scram_users: [("orders-app".to_string(), vec![kafka_admin::ScramMechanism::Sha512])].into(),
         scram_iterations: [("orders-app".to_string(), kafka_admin::DEFAULT_SCRAM_ITERATIONS)].into(),
         credentials: Default::default(),
+        grants: None,
     }
 }

@@ -158,6 +158,7 @@ impl KafkaReconciler {
         let tls = self.admin_tls(spec).await?;
         let config = AdminConfig::new(spec.bootstrap.clone(), tls.clone());
         let ssm = self.ssm.clone();
+        let grants = spec.debug_grants.clone();
         off_thread(move || async move {
             let client = AdminClient::connect(config)
                 .await
@@ -168,7 +169,8 @@ impl KafkaReconciler {
             client.close().await;
             let mut observed =
                 observed.map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
-            observed.credentials = PasswordSource::Ssm(ssm).credentials(&desired).await;
+            observed.credentials = PasswordSource::Ssm(ssm.clone()).credentials(&desired).await;
+            observed.grants = crate::observe_grants(&ssm, grants.as_deref()).await;
             let days_left = certificate_days_left(brokers.values(), &tls, options.now).await;
             Ok((kafka_reconcile::plan(&desired, &observed, options), days_left, disk))
         })

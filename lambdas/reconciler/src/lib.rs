@@ -38,6 +38,7 @@ const PROPERTIES: &[&str] = &[
     "SchemaRegistryUrl",
     "SchemaRegistryUser",
     "SchemaRegistryPasswordParameter",
+    "DebugGrantParameterPrefix",
 ];
 
 /// Most refusals or failures named in a reason (CloudFormation shows a few hundred characters).
@@ -51,6 +52,9 @@ const SERVED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 pub struct Spec {
     /// Stage name; must match the desired state's.
     pub stage: String,
+    /// SSM tree of the stage's debug grants (`gen access`); without it debug identities are left
+    /// alone.
+    pub debug_grants: Option<String>,
     /// `host:port` list of the mTLS listener.
     pub bootstrap: Vec<String>,
     /// SSM prefix of the admin's key, certificate and chain.
@@ -91,6 +95,7 @@ impl Spec {
             allow_delete: p.optional_bool("AllowDelete")?.unwrap_or(false),
             schema_registry_url: registry_url(p)?,
             schema_registry_login: subjects::login(p)?,
+            debug_grants: p.optional_str("DebugGrantParameterPrefix")?.filter(|s| !s.is_empty()),
         })
     }
 
@@ -204,11 +209,12 @@ impl KafkaReconciler {
     ) -> Result<(Plan, ApplyReport)> {
         let config = AdminConfig::new(spec.bootstrap.clone(), self.admin_tls(spec).await?);
         let ssm = self.ssm.clone();
+        let grants = spec.debug_grants.clone();
         off_thread(move || async move {
             let client = AdminClient::connect(config)
                 .await
                 .map_err(|e| Error::Refused(format!("cannot connect to Kafka: {e}")))?;
-            let result = reconcile(&client, &desired, options, ssm).await;
+            let result = reconcile(&client, &desired, options, ssm, grants.as_deref()).await;
             client.close().await;
             result
         })
@@ -262,13 +268,15 @@ async fn reconcile(
     desired: &DesiredState,
     options: PlanOptions,
     ssm: aws_sdk_ssm::Client,
+    grants: Option<&str>,
 ) -> Result<(Plan, ApplyReport)> {
-    let passwords = PasswordSource::Ssm(ssm);
+    let passwords = PasswordSource::Ssm(ssm.clone());
     let mut observed = kafka_reconcile::observe(client, desired)
         .await
         .map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
     // Which generation each SCRAM account's parameter holds, and whether one is pending.
     observed.credentials = passwords.credentials(desired).await;
+    observed.grants = observe_grants(&ssm, grants).await;
     let plan = kafka_reconcile::plan(desired, &observed, options);
     tracing::info!(summary = %kafka_reconcile::render::summary_line(&plan), "plan");
     for line in kafka_reconcile::render::text(&plan).lines() {
@@ -286,6 +294,14 @@ async fn reconcile(
     }
     let report =
         kafka_reconcile::apply(client, &plan, &passwords).await.map_err(|e| Error::Refused(e.to_string()))?;
+    // Expired grants: their parameters once their ACLs and credential are gone.
+    let unremoved = kafka_reconcile::grants::store::remove_expired(&ssm, &report).await;
+    if !unremoved.is_empty() {
+        return Err(Error::Refused(format!(
+            "expired debug grants kept their parameters: {}",
+            unremoved.join("; ")
+        )));
+    }
     let failed: Vec<_> = report.failed().collect();
     for f in &failed {
         tracing::error!(change = %kafka_reconcile::render::headline(&f.change), error = ?f.error, "change failed");
@@ -373,6 +389,22 @@ impl KafkaReconciler {
 /// Seconds since the Unix epoch (a rotated account's overlap is measured in them).
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The stage's debug grants, read after the cluster (a grant writes its record first); `None`
+/// without a tree or when it cannot be read, and then the plan leaves debug identities alone.
+pub(crate) async fn observe_grants(
+    ssm: &aws_sdk_ssm::Client,
+    prefix: Option<&str>,
+) -> Option<kafka_reconcile::grants::ObservedGrants> {
+    let store = kafka_reconcile::grants::store::GrantStore::new(ssm.clone(), prefix?);
+    match store.list().await {
+        Ok(grants) => Some(grants),
+        Err(e) => {
+            tracing::warn!(error = %e, "debug grants not planned");
+            None
+        }
+    }
 }
 
 pub(crate) fn more(n: usize) -> String {

@@ -51,7 +51,7 @@ merge_fields! {
     StageSettings {
         stage, account_id, region, naming, network, cluster, schema_registry, dns, public_endpoint,
         private_link, certificate_authority, certificates, passwords, logs, cidr_policy, topic_policy,
-        reconciler, monitoring, tags,
+        reconciler, monitoring, debug_access, tags,
     }
     CidrPolicySettings { client_ipv4_prefix, client_ipv6_prefix, public_ipv4_prefix, public_ipv6_prefix }
     NamingSettings { resource_prefix, topic_pattern, service_account_pattern, project_pattern }
@@ -78,6 +78,7 @@ merge_fields! {
         min_insync_replicas, max_retention_ms, allow_infinite_retention, allowed_config_keys,
     }
     ReconcilerSettings { allow_delete }
+    DebugAccessSettings { approvers }
 }
 
 impl Merge for MonitoringSettings {

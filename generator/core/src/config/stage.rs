@@ -51,6 +51,8 @@ pub struct StageSettings {
     pub reconciler: Option<ReconcilerSettings>,
     /// Alarms, their subscriptions and thresholds, and the scheduled drift check.
     pub monitoring: Option<crate::config::monitoring::MonitoringSettings>,
+    /// Temporary debug access (`gen access grant`).
+    pub debug_access: Option<DebugAccessSettings>,
     /// Tags on every AWS resource (merged over the defaults' tags).
     pub tags: Option<BTreeMap<String, Spanned<String>>>,
 }
@@ -549,6 +551,16 @@ impl TopicPolicySettings {
     pub const DEFAULT_PARTITIONS: u32 = 3;
     /// `max_partitions` when none is declared.
     pub const DEFAULT_MAX_PARTITIONS: u32 = 1000;
+}
+
+/// Temporary debug access (`gen access grant`, docs/operators-guide.md "Temporary debug access").
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DebugAccessSettings {
+    /// People who may approve a write grant in a production-like stage (`--approver NAME`); an
+    /// approver cannot approve their own grant.
+    #[schemars(extend("default" = []))]
+    pub approvers: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// The reconciler custom resource.

@@ -28,6 +28,7 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
         None,
     );
     let root = model.parameter_root();
+    let debug_grants = format!("{root}/debug");
     let bucket = names::artifact_bucket(model);
     let log_group = format!("/{}/{}/lambda/reconciler", model.resource_prefix, model.stage);
     let mut readable = vec![
@@ -58,6 +59,13 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
             // /cfn/ or other keys.
             { "Sid": "AdminCertificateAndAccountPasswords", "Effect": "Allow", "Action": ["ssm:GetParameter"],
               "Resource": readable },
+            // Debug grants (kafka_reconcile::grants::store): list the records, delete expired ones;
+            // never a write, never a decryption (the records are Strings).
+            { "Sid": "DebugGrants", "Effect": "Allow", "Action": ["ssm:GetParametersByPath", "ssm:DeleteParameters"],
+              "Resource": [
+                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{debug_grants}")),
+                  sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{debug_grants}/*")),
+              ] },
             { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") },
             // Publishing a rotated credential: overwrite the account's parameter under its own key.
             { "Sid": "PublishRotatedCredentials", "Effect": "Allow", "Action": ["ssm:PutParameter"],
@@ -122,6 +130,10 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
             p["SchemaRegistryUser"] = json!(names::SCHEMA_REGISTRY_WRITER);
             p["SchemaRegistryPasswordParameter"] = json!(password);
         }
+    }
+    // Debug grants (gen access): read so that live ones are no drift, removed once expired.
+    for p in [&mut properties, &mut connection] {
+        p["DebugGrantParameterPrefix"] = json!(debug_grants);
     }
     t.add("Reconciliation", Resource::new("Custom::KafkaReconciler", properties));
     crate::render::monitoring::drift_schedule(&mut t, model, &connection);

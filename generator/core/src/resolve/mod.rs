@@ -125,6 +125,12 @@ pub fn resolve_settings(stage: StageName, s: &StageSettings, r: &mut Required<'_
         naming: identity.naming,
         allow_delete: s.reconciler.as_ref().and_then(|rc| rc.allow_delete.as_ref()).is_some_and(|a| a.value),
         monitoring,
+        debug_approvers: s
+            .debug_access
+            .as_ref()
+            .and_then(|d| d.approvers.as_ref())
+            .map(|list| list.value.iter().map(|a| a.value.clone()).collect())
+            .unwrap_or_default(),
         tags: plain_tags(&s.tags),
         projects: Vec::new(),
         topics: Vec::new(),

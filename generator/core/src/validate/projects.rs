@@ -151,6 +151,7 @@ pub fn resolve_projects(declarations: &Declarations, model: &mut StageModel, fin
             }
             logical_ids.insert(logical_id, decl.name.clone());
             check_reserved_principal(&decl.name, model, findings);
+            check_debug_name_space(&decl.name, "service account", false, findings);
             let spaces = NameSpaces { project, projects: projects.keys().copied().collect() };
             if let Some(other) = spaces.intruded(&decl.name.value, false) {
                 findings.push(
@@ -656,6 +657,9 @@ fn resolve_account(
             );
         }
     }
+    for prefix in checked_groups.iter().chain(&decl.transactional_ids) {
+        check_debug_name_space(prefix, "prefix", true, findings);
+    }
     for prefix in checked_groups {
         if let Some(reserved) = RESERVED_GROUPS.iter().find(|r| overlaps(&prefix.value, r)) {
             findings.push(Finding::error(
@@ -796,6 +800,10 @@ fn explicit_binding(
             }
         }
         AclResourceType::Group | AclResourceType::TransactionalId => {
+            if check_debug_name_space(name, "binding on", pattern_type == AclPatternType::Prefixed, findings)
+            {
+                return None;
+            }
             if !within_project(&name.value, project) {
                 findings.push(Finding::error(
                     "KP304",
@@ -865,6 +873,27 @@ fn check_reserved_principal(name: &Spanned<String>, model: &StageModel, findings
             )),
         );
     }
+}
+
+/// KP311: the `debug.` name space belongs to temporary debug identities (`gen access grant`) and
+/// their consumer groups; a declaration there could be taken for one, or share its groups.
+/// Whether it reported.
+fn check_debug_name_space(
+    name: &Spanned<String>,
+    what: &str,
+    prefixed: bool,
+    findings: &mut Findings,
+) -> bool {
+    let lower = name.value.to_ascii_lowercase();
+    let reserved = crate::desired::DEBUG_USER_PREFIX;
+    if !(lower.starts_with(reserved) || prefixed && reserved.starts_with(&lower)) {
+        return false;
+    }
+    findings.push(
+        Finding::error("KP311", &name.location, format!("{what} `{}` is in the reserved debug name space", name.value))
+            .hint("`debug.` names belong to temporary debug identities (`gen access grant`); pick a name of the project"),
+    );
+    true
 }
 
 /// Whether prefix `a` and name or prefix `b` can match one common name.
