@@ -149,10 +149,6 @@ pub(crate) enum Target {
     Controller,
     /// One broker (its own configuration; reads of that broker's view).
     Node(i32),
-    /// The `n`-th broker of the controller-first order (wrapping), then the others: independent
-    /// batches of one request go to different brokers, each of which forwards to the active
-    /// controller on a channel of its own, so they are processed side by side.
-    Spread(usize),
 }
 
 /// Requests sent, by API and by broker node id (-1 for a bootstrap address not yet known by id).
@@ -285,16 +281,11 @@ impl AdminClient {
             // asynchronously, and one node's view keeps a client closest to reading its own writes.
             // KRaft brokers forward controller requests, so when the named node is down any other
             // broker is a correct (if one hop longer) route.
-            Target::Controller | Target::Any | Target::Spread(_) => {
+            Target::Controller | Target::Any => {
                 let controller = view.controller.and_then(|c| view.brokers.get(&c)).cloned();
                 let others: Vec<String> =
                     known.into_iter().filter(|a| Some(a) != controller.as_ref()).collect();
-                let mut order: Vec<String> = controller.into_iter().chain(others).collect();
-                if let Target::Spread(n) = target {
-                    let len = order.len().max(1);
-                    order.rotate_left(n % len);
-                }
-                order
+                controller.into_iter().chain(others).collect()
             }
         };
         order.sort_by_key(is_down);
@@ -393,8 +384,7 @@ impl AdminClient {
     }
 
     /// Sends `items` in requests of at most `max_batch`, all requests of a round at once (each on
-    /// the connection its target picks; `send` gets the request's index in the round, for
-    /// [`Target::Spread`]), retrying the items (not the whole batch) that come back with retriable
+    /// the connection its target picks; `send` gets the request's index in the round), retrying the items (not the whole batch) that come back with retriable
     /// errors. `send` returns one result per item, in order. `settle` may turn an error of an item
     /// that was retried into success (a create that timed out and then finds the topic existing has
     /// succeeded). Results are in the order of `items`.
@@ -575,21 +565,6 @@ mod tests {
             )
             .await;
         assert!(results.iter().all(|r| matches!(r, Err(Error::Config(_)))));
-    }
-
-    #[test]
-    fn spread_targets_rotate_the_controller_first_order() {
-        let client = client(1, 1);
-        {
-            let mut view = client.view.lock().unwrap();
-            view.controller = Some(2);
-            view.brokers = [(1, "a:1"), (2, "b:2"), (3, "c:3")].map(|(id, a)| (id, a.to_string())).into();
-        }
-        let order = |t| client.candidates(t).unwrap();
-        assert_eq!(order(Target::Controller), ["b:2", "a:1", "c:3"]);
-        assert_eq!(order(Target::Spread(0)), ["b:2", "a:1", "c:3"]);
-        assert_eq!(order(Target::Spread(1)), ["a:1", "c:3", "b:2"]);
-        assert_eq!(order(Target::Spread(5)), ["c:3", "b:2", "a:1"]);
     }
 
     #[test]

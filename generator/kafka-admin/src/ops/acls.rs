@@ -91,15 +91,14 @@ impl AdminClient {
     }
 
     /// Creates ACL bindings (creating an existing one is a no-op in Kafka), at most `max_batch`
-    /// per request. The requests go out at once, spread over the brokers from the one after the
-    /// controller-designated node (which topic writes use): each broker forwards to the active
-    /// controller on its own channel. Results are in the order of `bindings`.
+    /// per request, through the controller-designated node (sending the batches through the other
+    /// brokers beside topic writes measured slower). Results are in the order of `bindings`.
     pub async fn create_acls(&self, bindings: &[AclBinding]) -> Vec<Result<()>> {
         self.batch(
             bindings,
-            async |k, batch| {
+            async |_, batch| {
                 let response = self
-                    .send(Target::Spread(k + 1), |_| {
+                    .send(Target::Controller, |_| {
                         CreateAclsRequest::default().with_creations(
                             batch
                                 .iter()
@@ -137,15 +136,15 @@ impl AdminClient {
         .await
     }
 
-    /// Deletes every binding matching each filter, requests spread as for [`Self::create_acls`]. Returns, per filter and
+    /// Deletes every binding matching each filter, through the controller. Returns, per filter and
     /// in order, the bindings that were deleted. Use [`AclFilter::exact`] to delete exactly one
     /// binding.
     pub async fn delete_acls(&self, filters: &[AclFilter]) -> Vec<Result<Vec<AclBinding>>> {
         self.batch(
             filters,
-            async |k, batch| {
+            async |_, batch| {
                 let response = self
-                    .send(Target::Spread(k + 1), |_| {
+                    .send(Target::Controller, |_| {
                         DeleteAclsRequest::default().with_filters(
                             batch
                                 .iter()
