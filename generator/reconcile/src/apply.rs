@@ -240,6 +240,9 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
     // UNKNOWN_TOPIC_OR_PARTITION: already gone, which is what was asked for.
     record(&mut errors, &topic_deletes, tolerate(removed, ResponseError::UnknownTopicOrPartition));
 
+    // Expired debug grants (crate::grants), with the revocations.
+    crate::grants::apply::expire(client, plan, &mut errors).await;
+
     let outcomes =
         plan.changes.iter().cloned().zip(errors).map(|(change, error)| Outcome { change, error }).collect();
     Ok(ApplyReport { outcomes, scram_written })
