@@ -28,13 +28,24 @@ pub enum CertsFormat {
 
 /// Arguments of `gen certs`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CertsArgs {
+    #[command(subcommand)]
+    pub command: Option<CertsCommand>,
     /// Stage whose certificates to list.
-    #[arg(value_parser = crate::validate::parse_stage)]
-    pub stage: StageName,
+    #[arg(value_parser = crate::validate::parse_stage, required = true)]
+    pub stage: Option<StageName>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: CertsFormat,
+}
+
+/// What else `gen certs` does.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum CertsCommand {
+    /// Renew due certificates: issue, push to the node, check it serves the new one, revoke the
+    /// old one (docs/operators-guide.md, "Certificate renewal"); exit 0 done, 1 on any failure.
+    Renew(crate::certs_renew::RenewArgs),
 }
 
 /// The list, as printed with `--format json`.
@@ -139,8 +150,12 @@ pub fn text(r: &CertsReport) -> String {
 
 /// `gen certs`: see the module documentation for the exit codes.
 pub async fn run(environments: &Path, args: &CertsArgs) -> ExitCode {
-    let (models, findings) = load_and_resolve(environments, &[args.stage]);
-    let Some(model) = models.get(&args.stage) else {
+    if let Some(CertsCommand::Renew(renew)) = &args.command {
+        return crate::certs_renew::run_renew(environments, renew).await;
+    }
+    let Some(stage) = args.stage else { return ExitCode::FAILURE };
+    let (models, findings) = load_and_resolve(environments, &[stage]);
+    let Some(model) = models.get(&stage) else {
         crate::diagnostics::print_findings(&findings, crate::diagnostics::FindingFormat::Text);
         return ExitCode::FAILURE;
     };
@@ -163,7 +178,7 @@ pub async fn run(environments: &Path, args: &CertsArgs) -> ExitCode {
         read.push((name, parameter, value));
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
-    let r = report(args.stage, model.certificates.renew_before_days, read, now);
+    let r = report(stage, model.certificates.renew_before_days, read, now);
     match args.format {
         CertsFormat::Text => print!("{}", text(&r)),
         CertsFormat::Json => println!("{}", serde_json::to_string_pretty(&r).expect("reports serialise")),

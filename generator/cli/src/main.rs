@@ -4,6 +4,7 @@ mod access;
 mod aws;
 mod catalog;
 mod certs;
+mod certs_renew;
 mod deploy;
 mod diagnostics;
 mod new;

@@ -143,6 +143,17 @@ fn no_role_reads_another_principals_private_key() {
         let all = roles(&model);
         for ((part, id), statements) in &all {
             let keys = keys_read(&model, statements);
+            if (part.as_str(), id.as_str()) == ("topics", "ReconcilerRole") {
+                // The reconciler is the admin (a super user that can reconfigure any listener) and
+                // pushes renewed node certificates: the admin's key and the nodes' keys, no other.
+                let admin = format!("{}/private-key", names::tls_prefix(&model, "admin"));
+                let nodes = format!("{}/", names::tls_prefix(&model, "nodes"));
+                assert!(keys.contains(&admin), "{stage}: the reconciler reads no admin key");
+                for k in &keys {
+                    assert!(k == &admin || k.starts_with(&nodes), "{stage}: the reconciler reads {k}");
+                }
+                continue;
+            }
             assert!(keys.len() <= 1, "{stage} {part} {id} reads {} private keys: {keys:?}", keys.len());
         }
         // A task's execution role reads exactly the keys its container's Secrets name.
@@ -205,6 +216,7 @@ const SDK_OPERATIONS: &[(&str, &str)] = &[
     ("get_object", "s3:GetObject"),
     ("put_metric_data", "cloudwatch:PutMetricData"),
     ("get_parameters_by_path", "ssm:GetParametersByPath"),
+    ("invoke", "lambda:InvokeFunction"),
 ];
 
 /// The shared wrappers (lambdas/custom-resource) and the SDK operations behind each.
@@ -242,7 +254,7 @@ fn source(dirs: &[&str]) -> String {
 
 /// SDK operations called directly on a client (`client.op()`, `self.s3.op()`, ...).
 fn direct_operations(text: &str) -> BTreeSet<String> {
-    let re = Regex::new(r"\b(?:client|s3|ssm|pca|cloudformation|cloudwatch)\.([a-z_]+)\(\)").unwrap();
+    let re = Regex::new(r"\b(?:client|s3|ssm|pca|cloudformation|cloudwatch|lambda)\.([a-z_]+)\(\)").unwrap();
     // Not operations: cloning a client, building a config, the Kafka admin client's close and its
     // cached broker list.
     let not_operations = ["clone", "build", "close", "brokers"];
@@ -276,6 +288,7 @@ fn the_operation_table_lists_every_sdk_call_of_the_lambdas() {
         "lambdas",
         "generator/reconcile/src/passwords.rs",
         "generator/reconcile/src/grants",
+        "generator/reconcile/src/renewal.rs",
     ]));
     assert!(
         found.contains("put_parameter") && found.contains("issue_certificate"),
@@ -297,19 +310,28 @@ const LAMBDAS: &[(&str, &str, &str, &[&str])] = &[
         "reconciler",
         "topics",
         "ReconcilerRole",
-        &["lambdas/reconciler", "generator/reconcile/src/passwords.rs", "generator/reconcile/src/grants"],
+        &[
+            "lambdas/reconciler",
+            "generator/reconcile/src/passwords.rs",
+            "generator/reconcile/src/grants",
+            "generator/reconcile/src/renewal.rs",
+        ],
     ),
 ];
 
 /// IAM actions a Lambda needs beyond its SDK calls: writing its logs, and the KMS calls SSM
 /// makes as the caller for SecureStrings (Encrypt, or GenerateDataKey in the Advanced tier;
 /// Decrypt when reading with decryption).
-fn implied(ops: &BTreeSet<String>) -> BTreeSet<&'static str> {
+fn implied(ops: &BTreeSet<String>, source: &str) -> BTreeSet<&'static str> {
     let mut out = BTreeSet::from(["logs:CreateLogStream", "logs:PutLogEvents"]);
     if ops.contains("put_parameter") {
         out.extend(["kms:Encrypt", "kms:GenerateDataKey"]);
     }
-    if ops.contains("get_parameter") {
+    // Reading a String parameter (a certificate) needs no key.
+    if source.contains("get_decrypted(")
+        || source.contains("with_decryption(true)")
+        || source.contains("PasswordSource::Ssm(")
+    {
         out.insert("kms:Decrypt");
     }
     out
@@ -323,7 +345,7 @@ fn each_lambda_role_has_exactly_the_actions_its_source_calls() {
         for (function, part, role, dirs) in LAMBDAS {
             let ops = lambda_operations(dirs);
             let mut wanted: BTreeSet<&str> = ops.iter().map(|o| action_of(o)).collect();
-            wanted.extend(implied(&ops));
+            wanted.extend(implied(&ops, &source(dirs)));
             let granted: BTreeSet<&str> = all[&(part.to_string(), role.to_string())]
                 .iter()
                 .flat_map(|s| s.actions.iter().map(String::as_str))
@@ -411,6 +433,13 @@ fn each_lambda_may_do_its_calls_on_exactly_what_its_resources_name() {
                     );
                 }
             }
+            // Renewal reads the certificate and the superseded record, never the key.
+            let prefix = props["ParameterPrefix"].as_str().unwrap();
+            for (leaf, readable) in [("certificate", true), ("superseded", true), ("private-key", false)] {
+                let name = parameter_arn(&model, &format!("{prefix}/{leaf}"));
+                let reads = certificate.iter().any(|s| s.grants("ssm:GetParameter", &name));
+                assert_eq!(reads, readable, "{stage}: certificate role ssm:GetParameter on {name}");
+            }
             let template = match props["Usage"].as_str().unwrap() {
                 "client" => "EndEntityClientAuthCertificate/V1",
                 "server-and-client" => "EndEntityCertificate/V1",
@@ -472,6 +501,34 @@ fn each_lambda_may_do_its_calls_on_exactly_what_its_resources_name() {
             assert!(reserved.contains(node.dns_name.as_str()), "{stage}: {} is not reserved", node.dns_name);
         }
         assert!(reserved.contains("admin") && reserved.contains("schema-registry"), "{stage}: {reserved:?}");
+        assert_eq!(
+            env["RENEWABLE_PARAMETER_PREFIX"],
+            format!("{}/", names::tls_prefix(&model, "").trim_end_matches('/'))
+        );
+
+        // Renewal: the reconciler may invoke the certificate Lambda and nothing else.
+        let function = |f: &str| {
+            format!(
+                "arn:aws:lambda:{}:{}:function:{}",
+                model.region,
+                model.account_id,
+                names::function_name(&model, f)
+            )
+        };
+        assert!(
+            reconciler.iter().any(|s| s.grants("lambda:InvokeFunction", &function("private-certificate")))
+        );
+        for other in ["secure-password", "reconciler"] {
+            assert!(
+                !reconciler.iter().any(|s| s.grants("lambda:InvokeFunction", &function(other))),
+                "{stage}: {other}"
+            );
+        }
+        for role in [password, certificate] {
+            assert!(
+                !role.iter().any(|s| s.grants("lambda:InvokeFunction", &function("private-certificate")))
+            );
+        }
 
         // The reconciler reads the admin's TLS material and the declared accounts' passwords.
         let reconciliation =

@@ -29,6 +29,7 @@ mod passwords;
 mod plan;
 pub mod registry;
 pub mod render;
+pub mod renewal;
 pub mod roll;
 mod served;
 pub mod subjects;

@@ -14,6 +14,7 @@
 pub mod guard;
 pub mod key;
 pub mod pca;
+pub mod renew;
 pub mod spec;
 
 use cfn_custom_resource::ssm::{NewParameter, Parameters, PutOutcome};
@@ -29,6 +30,7 @@ use crate::spec::Spec;
 pub struct PrivateCertificate {
     pca: Pca,
     parameters: Parameters,
+    ssm: aws_sdk_ssm::Client,
     guard: Guard,
 }
 
@@ -46,11 +48,34 @@ fn description(request: &Request, cert_arn: &str) -> String {
 impl PrivateCertificate {
     /// A resource using these clients, issuing reserved names only as `guard` allows.
     pub fn new(pca: aws_sdk_acmpca::Client, ssm: aws_sdk_ssm::Client, guard: Guard) -> Self {
-        PrivateCertificate { pca: Pca::new(pca), parameters: Parameters::new(ssm), guard }
+        PrivateCertificate { pca: Pca::new(pca), parameters: Parameters::new(ssm.clone()), ssm, guard }
     }
 
-    fn names(spec: &Spec) -> [String; 3] {
-        [spec.key_parameter(), spec.certificate_parameter(), spec.chain_parameter()]
+    /// The KMS key of an existing SecureString parameter (`None`: the account's default key).
+    async fn key_id(&self, name: &str) -> Result<Option<String>> {
+        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| Error::aws("ssm:DescribeParameters", e))?;
+        let out = self
+            .ssm
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("ssm:DescribeParameters {name}"), e))?;
+        Ok(out.parameters.unwrap_or_default().into_iter().next().and_then(|p| p.key_id))
+    }
+
+    fn names(spec: &Spec) -> [String; 4] {
+        [
+            spec.key_parameter(),
+            spec.certificate_parameter(),
+            spec.chain_parameter(),
+            format!("{}/superseded", spec.prefix),
+        ]
     }
 
     fn success(spec: &Spec, cert_arn: &str, info: &CertificateInfo) -> Success {
@@ -165,14 +190,47 @@ impl PrivateCertificate {
         }
     }
 
+    /// Revokes what renewals of the resource `physical_id` issued: the certificate its parameters
+    /// hold now, and a superseded one that is not revoked yet.
+    async fn revoke_renewals(&self, request: &Request, spec: &Spec, physical_id: &str) -> Result<()> {
+        let name = spec.certificate_parameter();
+        let described = self.parameters.describe(&[name.as_str()]).await?;
+        let Some(stored) = described
+            .get(&name)
+            .filter(|i| i.description.starts_with(&request.owner_marker()))
+            .and_then(|i| renew::Stored::parse(&i.description))
+            .filter(|s| s.resource_id == physical_id && s.certificate_arn != physical_id)
+        else {
+            return Ok(());
+        };
+        let mut arns = vec![stored.certificate_arn.clone()];
+        if let Ok(Some(s)) = self.superseded(&spec.prefix).await {
+            if s.revoked_at.is_none() && s.certificate_arn != physical_id {
+                arns.push(s.certificate_arn);
+            }
+        }
+        for arn in arns {
+            let Some(ca) = ca_of_certificate(&arn) else { continue };
+            if let Some(pem) = self.pca.certificate_if_present(ca, &arn).await? {
+                self.pca.revoke(ca, &arn, &inspect(&pem)?.serial).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes the parameters under `spec`'s prefix that hold `cert_arn`.
     async fn delete_parameters_of(&self, request: &Request, spec: &Spec, cert_arn: &str) -> Result<()> {
         let names = Self::names(spec);
         let existing = self.parameters.describe(&names.each_ref().map(String::as_str)).await?;
         let wanted = description(request, cert_arn);
+        // Renewals (renew.rs) keep the resource's first certificate ARN in the description.
+        let renewed = |d: &str| {
+            d.starts_with(&request.owner_marker())
+                && renew::Stored::parse(d).is_some_and(|s| s.resource_id == cert_arn)
+        };
         let ours: Vec<&str> = existing
             .iter()
-            .filter(|(_, info)| info.description == wanted)
+            .filter(|(_, info)| info.description == wanted || renewed(&info.description))
             .map(|(name, _)| name.as_str())
             .collect();
         if ours.len() < existing.len() {
@@ -214,7 +272,10 @@ impl CustomResource for PrivateCertificate {
             self.pca.revoke(ca, physical_id, &info.serial).await?;
         }
         match Spec::from_properties(&request.properties) {
-            Ok(spec) => self.delete_parameters_of(request, &spec, physical_id).await,
+            Ok(spec) => {
+                self.revoke_renewals(request, &spec, physical_id).await?;
+                self.delete_parameters_of(request, &spec, physical_id).await
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "properties unreadable; the certificate is revoked but its parameters are kept");
                 Ok(())

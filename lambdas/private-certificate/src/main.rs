@@ -1,4 +1,9 @@
-//! Lambda entry point for `Custom::PrivateCertificate`.
+//! Lambda entry point for `Custom::PrivateCertificate` and the direct renewal requests
+//! (renew.rs: an event without ResponseURL).
+
+#![recursion_limit = "256"]
+
+use std::sync::Arc;
 
 use cfn_custom_resource::stacks::Stacks;
 use private_certificate_lambda::PrivateCertificate;
@@ -7,11 +12,18 @@ use private_certificate_lambda::guard::Guard;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
     let config = cfn_custom_resource::aws::sdk_config().await;
-    let guard = Guard::from_env(Stacks::new(aws_sdk_cloudformation::Client::new(&config)));
-    cfn_custom_resource::run(PrivateCertificate::new(
-        aws_sdk_acmpca::Client::new(&config),
-        aws_sdk_ssm::Client::new(&config),
-        guard,
-    ))
+    let make = || {
+        let guard = Guard::from_env(Stacks::new(aws_sdk_cloudformation::Client::new(&config)));
+        PrivateCertificate::new(
+            aws_sdk_acmpca::Client::new(&config),
+            aws_sdk_ssm::Client::new(&config),
+            guard,
+        )
+    };
+    let direct = Arc::new(make());
+    cfn_custom_resource::run_with(make(), move |event| {
+        let direct = Arc::clone(&direct);
+        async move { direct.direct(event).await }
+    })
     .await
 }

@@ -168,17 +168,37 @@ impl Pca {
     /// Revokes a certificate; already revoked, or a CA that is gone or disabled, is not an error
     /// (a stack must stay deletable), but is logged.
     pub async fn revoke(&self, ca_arn: &str, cert_arn: &str, serial: &str) -> Result<()> {
+        self.revoke_for(ca_arn, cert_arn, serial, RevocationReason::CessationOfOperation).await
+    }
+
+    /// Revokes a certificate that a renewal replaced (reason SUPERSEDED), as [`Pca::revoke`].
+    pub async fn revoke_superseded(&self, ca_arn: &str, cert_arn: &str, serial: &str) -> Result<()> {
+        self.revoke_for(ca_arn, cert_arn, serial, RevocationReason::Superseded).await
+    }
+
+    async fn revoke_for(
+        &self,
+        ca_arn: &str,
+        cert_arn: &str,
+        serial: &str,
+        reason: RevocationReason,
+    ) -> Result<()> {
         match self
             .client
             .revoke_certificate()
             .certificate_authority_arn(ca_arn)
             .certificate_serial(serial)
-            .revocation_reason(RevocationReason::CessationOfOperation)
+            .revocation_reason(reason.clone())
             .send()
             .await
         {
             Ok(_) => {
-                tracing::info!(certificate = cert_arn, serial, "certificate revoked");
+                tracing::info!(
+                    certificate = cert_arn,
+                    serial,
+                    reason = reason.as_str(),
+                    "certificate revoked"
+                );
                 Ok(())
             }
             Err(e)

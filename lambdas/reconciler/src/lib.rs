@@ -18,6 +18,7 @@
 
 pub mod drift;
 mod outcome;
+pub mod renewal;
 pub mod subjects;
 
 use cfn_custom_resource::ssm::Parameters;

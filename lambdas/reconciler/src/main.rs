@@ -17,9 +17,16 @@ async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
     let scheduled = Arc::new(KafkaReconciler::new(ssm.clone(), s3.clone()));
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
     let resource = KafkaReconciler::new(ssm, s3).with_cloudwatch(cloudwatch.clone());
+    // Daily certificate renewal (renewal.rs) asks the certificate Lambda to issue and revoke.
+    let lambda = aws_sdk_lambda::Client::new(&config);
     cfn_custom_resource::run_with(resource, move |event| {
-        let (scheduled, cloudwatch) = (Arc::clone(&scheduled), cloudwatch.clone());
-        async move { scheduled.drift_check_event(event, &cloudwatch).await }
+        let (scheduled, cloudwatch, lambda) = (Arc::clone(&scheduled), cloudwatch.clone(), lambda.clone());
+        async move {
+            match reconciler_lambda::renewal::RenewalRun::from_event(&event)? {
+                Some(run) => scheduled.renewal_event(run, lambda).await,
+                None => scheduled.drift_check_event(event, &cloudwatch).await,
+            }
+        }
     })
     .await
 }

@@ -42,6 +42,14 @@ fn interface_services(model: &StageModel) -> Vec<(&'static str, Option<Value>)> 
         ("sts", Some(own_account(json!("sts:*"), json!("*")))),
         // The metrics sidecar's disk metrics and the reconciler's drift metrics (render::metrics).
         ("monitoring", Some(own_account(json!(["cloudwatch:PutMetricData"]), json!("*")))),
+        // The reconciler asks the certificate Lambda to renew (render::renewal).
+        (
+            "lambda",
+            Some(own_account(
+                json!(["lambda:InvokeFunction"]),
+                json!([crate::render::renewal::certificate_function_arn(model)]),
+            )),
+        ),
     ]
 }
 

@@ -154,6 +154,7 @@ pub fn render(model: &StageModel) -> Template {
         json!({
             "PLATFORM_SECRETS_STACK": secrets_stack,
             "RESERVED_COMMON_NAMES": reserved_common_names(model).join(","),
+            "RENEWABLE_PARAMETER_PREFIX": crate::render::renewal::renewable_prefix(model),
         }),
     );
 
@@ -219,6 +220,13 @@ pub fn certificate_parameter_patterns(model: &StageModel) -> Vec<String> {
     vec![format!("{}/*", names::tls_prefix(model, "").trim_end_matches('/'))]
 }
 
+/// The certificates and superseded records of the stage (public data): what renewal reads.
+pub fn renewal_readable(model: &StageModel) -> Vec<Value> {
+    let tls = names::tls_prefix(model, "");
+    let tls = tls.trim_end_matches('/');
+    vec![parameter_arn(&format!("{tls}/*/certificate")), parameter_arn(&format!("{tls}/*/superseded"))]
+}
+
 /// The ACM PCA templates the secrets stack issues with (Usage `client` and `server-and-client`).
 pub const END_ENTITY_TEMPLATES: &[&str] = &["EndEntityClientAuthCertificate/V1", "EndEntityCertificate/V1"];
 
@@ -270,6 +278,13 @@ fn certificate_statements(
             "Effect": "Allow",
             "Action": ["ssm:PutParameter", "ssm:DeleteParameters"],
             "Resource": parameters,
+        }),
+        // A renewal (renew.rs) reads the stored certificate and the superseded record, no key.
+        json!({
+            "Sid": "ReadStoredCertificates",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": renewal_readable(model),
         }),
         describe_parameters(),
         json!({ "Sid": "StageKey", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": key_arn }),

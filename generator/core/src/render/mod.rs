@@ -15,6 +15,7 @@ pub mod names;
 pub mod node_metrics;
 pub mod readiness;
 pub mod registry_proxy;
+pub mod renewal;
 pub mod secrets;
 pub mod topics;
 

@@ -66,6 +66,15 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
                   sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{debug_grants}")),
                   sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{debug_grants}/*")),
               ] },
+            // Certificate renewal (render::renewal): the nodes' key and chain to push them (the
+            // reconciler is the cluster's super user already), every certificate's expiry, and the
+            // certificate Lambda, which alone issues and revokes.
+            { "Sid": "NodeCertificates", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+              "Resource": sub(format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}/*", names::tls_prefix(model, "nodes"))) },
+            { "Sid": "StageCertificates", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+              "Resource": crate::render::foundation::renewal_readable(model) },
+            { "Sid": "RenewCertificates", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+              "Resource": crate::render::renewal::certificate_function_arn(model) },
             { "Sid": "DecryptSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": r("KmsKeyArn") },
             // Publishing a rotated credential: overwrite the account's parameter under its own key.
             { "Sid": "PublishRotatedCredentials", "Effect": "Allow", "Action": ["ssm:PutParameter"],
@@ -137,6 +146,7 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
     }
     t.add("Reconciliation", Resource::new("Custom::KafkaReconciler", properties));
     crate::render::monitoring::drift_schedule(&mut t, model, &connection);
+    crate::render::renewal::schedule(&mut t, model, &connection);
     t.output(
         "DesiredStateKey",
         "S3 key of the desired state this stack reconciled",
