@@ -414,26 +414,45 @@ async fn connect_and_plan(
 }
 
 pub(crate) fn admin_config(stage: &Stage, c: &ConnectionArgs) -> Result<AdminConfig, String> {
-    let tls = match (&c.client_cert, &c.client_key) {
-        (Some(cert), Some(key)) => TlsConfig::from_files(&c.ca_file, cert, key),
-        _ => TlsConfig::from_ca_file(&c.ca_file),
-    }
-    .map_err(|e| e.to_string())?;
-    let bootstrap = match &c.bootstrap {
-        Some(list) => AdminConfig::parse_bootstrap(list),
-        None => vec![stage.bootstrap.clone()],
+    let identity = AdminIdentity {
+        ca_file: &c.ca_file,
+        client_cert: c.client_cert.as_deref(),
+        client_key: c.client_key.as_deref(),
+        scram_user: c.scram_user.as_deref(),
+        scram_password_file: c.scram_password_file.as_deref(),
     };
-    let mut config = AdminConfig::new(bootstrap, tls);
-    if let (Some(user), Some(file)) = (&c.scram_user, &c.scram_password_file) {
-        let password = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read the SCRAM password file {}: {e}", file.display()))?;
-        config = config.with_scram(ScramMechanism::Sha512, user, password.trim_end_matches(['\r', '\n']));
-    } else if c.client_cert.is_none() {
-        return Err("no admin identity: pass --client-cert/--client-key (mTLS listener) or \
-                    --scram-user/--scram-password-file (SASL_SSL listener)"
-            .into());
+    identity.config(c.bootstrap.as_deref().unwrap_or(&stage.bootstrap))
+}
+
+/// How an admin client proves who it is (the connection flags of plan, apply, roll and deploy).
+pub(crate) struct AdminIdentity<'a> {
+    pub ca_file: &'a Path,
+    pub client_cert: Option<&'a Path>,
+    pub client_key: Option<&'a Path>,
+    pub scram_user: Option<&'a str>,
+    pub scram_password_file: Option<&'a Path>,
+}
+
+impl AdminIdentity<'_> {
+    /// The admin client's configuration for `bootstrap` (`host:port[,host:port...]`).
+    pub(crate) fn config(&self, bootstrap: &str) -> Result<AdminConfig, String> {
+        let tls = match (self.client_cert, self.client_key) {
+            (Some(cert), Some(key)) => TlsConfig::from_files(self.ca_file, cert, key),
+            _ => TlsConfig::from_ca_file(self.ca_file),
+        }
+        .map_err(|e| e.to_string())?;
+        let mut config = AdminConfig::new(AdminConfig::parse_bootstrap(bootstrap), tls);
+        if let (Some(user), Some(file)) = (self.scram_user, self.scram_password_file) {
+            let password = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read the SCRAM password file {}: {e}", file.display()))?;
+            config = config.with_scram(ScramMechanism::Sha512, user, password.trim_end_matches(['\r', '\n']));
+        } else if self.client_cert.is_none() {
+            return Err("no admin identity: pass --client-cert/--client-key (mTLS listener) or \
+                        --scram-user/--scram-password-file (SASL_SSL listener)"
+                .into());
+        }
+        Ok(config)
     }
-    Ok(config)
 }
 
 fn has_scram_accounts(desired: &DesiredState) -> bool {

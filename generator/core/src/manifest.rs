@@ -99,6 +99,9 @@ pub struct RollingDecl {
     pub cluster: String,
     /// The nodes in the order Kafka wants them restarted: dedicated controllers, then brokers.
     pub nodes: Vec<RollingNode>,
+    /// The internal mTLS bootstrap (`host:port`) the deploy's Kafka health gate connects to
+    /// unless `--bootstrap` names another.
+    pub kafka_bootstrap: String,
 }
 
 /// One node of a [`RollingDecl`].
@@ -112,6 +115,12 @@ pub struct RollingNode {
     pub task_definition: String,
     /// The String parameter that pins the service to a task definition ARN ("" = its own).
     pub pin_parameter: String,
+    /// KRaft node id (what the Kafka health gate knows the node by).
+    pub node_id: i32,
+    /// Serves clients (process role `broker`).
+    pub broker: bool,
+    /// Votes in the KRaft quorum (process role `controller`).
+    pub controller: bool,
 }
 
 /// Where a parameter value comes from.

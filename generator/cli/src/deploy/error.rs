@@ -49,6 +49,9 @@ pub enum DeployError {
     /// Confirmation is required but cannot be asked for.
     #[error("{0}")]
     NeedsConfirmation(String),
+    /// The Kafka health gate of a rolling node update refused or could not connect.
+    #[error("{0}")]
+    KafkaGate(String),
     /// An AWS call failed.
     #[error("{operation} failed: {message}")]
     Aws { operation: String, message: String },

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod confirm;
 pub mod error;
 pub mod events;
+pub mod gate;
 pub mod manifest;
 pub mod nodes;
 pub mod policy;
@@ -81,6 +82,9 @@ pub struct DeployArgs {
     /// outage). Without it, a change to node task definitions rolls one node at a time.
     #[arg(long)]
     pub all_nodes_at_once: bool,
+    /// The Kafka health gate of a rolling node update (docs/deploy.md, "Kafka health gate").
+    #[command(flatten)]
+    pub kafka_gate: gate::GateArgs,
 }
 
 /// How a deploy ended.
@@ -475,10 +479,46 @@ async fn deploy_stack(
         ));
     }
 
+    let gate_mode = roll.map(|_| {
+        let args = &ctx.args.kafka_gate;
+        gate::mode(args.skip_kafka_gate, args.ca_file.is_some(), ctx.protected, &ctx.manifest.stage)
+    });
     if ctx.args.dry_run {
+        match &gate_mode {
+            Some(gate::Mode::Gate) => ctx.ui.say(&format!(
+                "Kafka health gate: on (before each node and after the last, at most {}s each).",
+                ctx.args.kafka_gate.kafka_gate_wait
+            )),
+            Some(gate::Mode::Off(warning)) => ctx.ui.say(warning),
+            Some(gate::Mode::Refused(message)) => {
+                ctx.ui.say(&format!("A deploy (not a dry run) would refuse this update: {message}"));
+            }
+            None => {}
+        }
         discard(ctx, &change_set, &stack_id, create).await?;
         return Ok(StackOutcome::Reviewed { pending: true });
     }
+    // Refused, or the cluster unreachable: before asking, and before any change is executed.
+    let kafka_gate = match (gate_mode, roll) {
+        (Some(gate::Mode::Refused(message)), _) => {
+            discard(ctx, &change_set, &stack_id, create).await?;
+            return Err(DeployError::KafkaGate(message));
+        }
+        (Some(gate::Mode::Off(warning)), _) => {
+            ctx.ui.say(&warning);
+            None
+        }
+        (Some(gate::Mode::Gate), Some(decl)) => {
+            match gate::KafkaGate::connect(&ctx.args.kafka_gate, decl, ctx.cfn_poll()).await {
+                Ok(connected) => Some(connected),
+                Err(message) => {
+                    discard(ctx, &change_set, &stack_id, create).await?;
+                    return Err(DeployError::KafkaGate(message));
+                }
+            }
+        }
+        _ => None,
+    };
     let destroys_stateful =
         rows.iter().any(|c| c.is_destructive() && stateful.contains(c.logical_id.as_str()));
     match confirmed(ctx, stack, destroys_stateful).await {
@@ -502,7 +542,11 @@ async fn deploy_stack(
         ctx.cfn.delete_change_set(&change_set).await?;
         let steps =
             StepRequest { stack, index, template: &template, parameters: &parameters, stack_id: &stack_id };
-        let outcome = roll_nodes(ctx, &steps, decl).await?;
+        let outcome = roll_nodes(ctx, &steps, decl, kafka_gate.as_ref()).await;
+        if let Some(connected) = kafka_gate {
+            connected.close().await;
+        }
+        let outcome = outcome?;
         if !matches!(outcome, StackOutcome::Executed) {
             return Ok(outcome);
         }
@@ -529,11 +573,14 @@ struct StepRequest<'a> {
 /// Applies a confirmed update of the cluster stack one node at a time ([`rolling`]): a change set
 /// that holds every node on the task definition it runs, then one per node to restart, each
 /// executed and watched until CloudFormation reports the node's service stable (its new task
-/// passed the readiness health check). Returns false when a step failed (summary printed).
+/// passed the readiness health check). With a `gate`, each node's change set waits until the
+/// cluster is caught up, and so does the end. Failed when a step or the gate failed (summary
+/// printed; the nodes not yet restarted stay pinned, so the next deploy goes on).
 async fn roll_nodes(
     ctx: &mut Context,
     req: &StepRequest<'_>,
     decl: &RollingDecl,
+    gate: Option<&gate::KafkaGate>,
 ) -> Result<StackOutcome, DeployError> {
     let running = running(ctx, req, decl).await?;
     ctx.ui
@@ -566,6 +613,20 @@ async fn roll_nodes(
             Some(node) => format!("\n--> step {}: node {node}", turn + 2),
             None => format!("\n--> step {}: clear the pins (no node restarts)", turn + 2),
         });
+        if let (Some(node), Some(gate)) = (&step.node, gate) {
+            let previous = done.last().map(String::as_str);
+            if let Err(not_caught_up) = gate.wait(previous, |line| ctx.ui.say(&line)).await {
+                let rest: Vec<&str> =
+                    order.iter().copied().filter(|n| !done.iter().any(|d| d == n)).collect();
+                ctx.ui.say(&format!(
+                    "\nFAILED: Kafka health gate before node {node}: {not_caught_up}.\n  Restarted: {}. Still on their previous task definition (pinned in the stack): {}.\n  Next: find why (`gen status {}`), then run `gen deploy` again: it goes on with the nodes not yet restarted.",
+                    if done.is_empty() { "none".to_string() } else { done.join(", ") },
+                    rest.join(", "),
+                    ctx.manifest.stage
+                ));
+                return Ok(StackOutcome::Failed);
+            }
+        }
         if let Some(node) = &step.node {
             // On a terminal the person may check the cluster (`gen status`) before each node.
             if !ctx.args.yes && ctx.ui.interactive() && !node_confirmed(ctx, req.stack, node).await? {
@@ -590,6 +651,17 @@ async fn roll_nodes(
             return Ok(StackOutcome::Failed);
         }
         done.extend(step.node.clone());
+    }
+    if let Some(gate) = gate {
+        ctx.ui.say("\n--> Kafka health gate after the last step");
+        if let Err(not_caught_up) = gate.wait(done.last().map(String::as_str), |line| ctx.ui.say(&line)).await
+        {
+            ctx.ui.say(&format!(
+                "\nFAILED: Kafka health gate after the last step: {not_caught_up}.\n  Every node runs its new task definition (no pin is left); find why with `gen status {}`.",
+                ctx.manifest.stage
+            ));
+            return Ok(StackOutcome::Failed);
+        }
     }
     Ok(StackOutcome::Executed)
 }

@@ -137,9 +137,13 @@ mod tests {
                         service: format!("{id}Service"),
                         task_definition: format!("{id}TaskDefinition"),
                         pin_parameter: format!("{id}PinnedTaskDefinition"),
+                        node_id: 0,
+                        broker: n.starts_with('b'),
+                        controller: n.starts_with('c'),
                     }
                 })
                 .collect(),
+            kafka_bootstrap: "bootstrap.example.internal:9094".into(),
         }
     }
 

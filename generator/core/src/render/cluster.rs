@@ -508,6 +508,12 @@ fn node_resources(t: &mut Template, model: &StageModel, node: &Node, log_group: 
         "Tags": tags(&node_tags),
     }))
     .depends_on(&["ClusterCapacityProviders"]);
+    if !load_balancers.is_empty() {
+        // ECS replaces a task whose load balancer targets fail their checks; a starting broker gets
+        // the time its container check allows (the grace period needs a load balancer: only
+        // broker services have one).
+        service.properties["HealthCheckGracePeriodSeconds"] = json!(crate::render::readiness::START_PERIOD);
+    }
     if is_broker {
         let mut deps = vec!["InternalScramListener", "InternalMtlsListener"];
         deps.retain(|d| {
@@ -540,17 +546,24 @@ fn pin_condition(node: &Node) -> String {
 /// The node services `gen deploy` updates one at a time, in the order Kafka wants: dedicated
 /// controllers first (the quorum), then brokers.
 pub fn rolling(model: &StageModel) -> RollingDecl {
-    let nodes = model.cluster.controllers.iter().chain(&model.cluster.brokers);
+    let combined = model.cluster.combined();
+    let controllers = model.cluster.controllers.iter().map(|node| (node, false, true));
+    let brokers = model.cluster.brokers.iter().map(|node| (node, true, combined));
     RollingDecl {
         cluster: "Cluster".to_string(),
-        nodes: nodes
-            .map(|node| RollingNode {
+        nodes: controllers
+            .chain(brokers)
+            .map(|(node, broker, controller)| RollingNode {
                 name: node.name.clone(),
                 service: logical_id(&[&node.name, "service"]),
                 task_definition: logical_id(&[&node.name, "task-definition"]),
                 pin_parameter: pin_parameter(node),
+                node_id: i32::try_from(node.node_id).expect("node ids are small"),
+                broker,
+                controller,
             })
             .collect(),
+        kafka_bootstrap: format!("{}:{}", model.bootstrap_dns_name(), ports::MTLS),
     }
 }
 

@@ -21,7 +21,7 @@ const CLIENT_HELLO: &str = r"\x16\x03\x01\x00\x5d\x01\x00\x00\x59\x03\x03\x00\x0
 const INTERVAL: u32 = 30;
 const TIMEOUT: u32 = 10;
 const RETRIES: u32 = 10;
-const START_PERIOD: u32 = 300;
+pub const START_PERIOD: u32 = 300;
 
 /// The probe: exit 0 when the listener on 127.0.0.1:`port` answers a ClientHello with a TLS
 /// record (0x16 handshake or 0x15 alert).
