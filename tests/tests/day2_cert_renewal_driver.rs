@@ -138,10 +138,11 @@ async fn scenario(stage: Stage, b2_prefix: String, b1_prefix: String) {
 
     // Interrupted after issuing: the certificate Lambda renews, nobody pushes.
     let old = inspect_pem(&ssm_value(&ssm, &stored(&b2_prefix)).await).unwrap().serial;
-    let (binary, _) = issuer();
     let harness = Harness::start().await;
     let root = format!("{}/", b2_prefix.split("/tls/").next().unwrap().to_string() + "/tls");
-    let lambda = Path::new(&binary).with_file_name("private-certificate-lambda");
+    // This workspace's build of the function (target/debug, next to this test's deps directory).
+    let exe = std::env::current_exe().unwrap();
+    let lambda = exe.parent().and_then(Path::parent).unwrap().join("private-certificate-lambda");
     let function = harness.spawn_path(&lambda, &stage.moto, &[("RENEWABLE_PARAMETER_PREFIX", &root)]);
     let (kind, body) =
         harness.invoke_unanswerable(json!({"RenewCertificate": {"ParameterPrefix": b2_prefix}})).await;
