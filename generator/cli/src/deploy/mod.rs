@@ -344,8 +344,12 @@ async fn template_source(ctx: &mut Context, stack: &StackDecl) -> Result<Templat
     let path = ctx.stage_dir.join(&stack.template);
     let body =
         std::fs::read_to_string(&path).map_err(|source| DeployError::Read { path: path.clone(), source })?;
-    if body.len() <= MAX_TEMPLATE_BODY {
-        return Ok(TemplateSource::Body(body));
+    // Inline as compact JSON when that fits: the reviewable YAML's indentation alone can push a
+    // template over the limit, and a new account has no bucket yet for a dry run to use.
+    let compact = kafka_platform_core::render::cfn::compact_json(&body)
+        .map_err(|message| DeployError::Manifest { path: path.clone(), message })?;
+    if compact.len() <= MAX_TEMPLATE_BODY {
+        return Ok(TemplateSource::Body(compact));
     }
     if stack.before_upload || !ctx.bucket.exists().await? {
         return Err(DeployError::Manifest {

@@ -224,6 +224,16 @@ impl Template {
     }
 }
 
+/// A rendered template (YAML) as compact JSON, the form `gen deploy` sends inline: the same
+/// document without indentation, so templates somewhat over CloudFormation's 51,200-byte inline
+/// limit as YAML still go inline (and a dry run on a new account, whose artifact bucket does not
+/// exist yet, can still review them). The templates use only long-form intrinsics (`Fn::Sub`, not
+/// `!Sub`), so nothing is lost in the conversion.
+pub fn compact_json(yaml: &str) -> Result<String, String> {
+    let value: Value = serde_saphyr::from_str(yaml).map_err(|e| format!("not a YAML template: {e}"))?;
+    serde_json::to_string(&value).map_err(|e| e.to_string())
+}
+
 /// CloudFormation tags from a map.
 pub fn tags(tags: &BTreeMap<String, String>) -> Value {
     Value::Array(tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect())
@@ -262,6 +272,22 @@ mod tests {
         let metadata = resource.metadata.unwrap();
         assert_eq!(metadata["checkov"]["skip"][0]["id"], "CKV_AWS_18");
         assert_eq!(metadata["cfn-lint"]["config"]["ignore_checks"][0], "W3045");
+    }
+
+    #[test]
+    fn the_compact_json_form_is_the_same_document_and_smaller() {
+        let mut template = Template::new("a test stack");
+        template.add(
+            "Bucket",
+            Resource::new("AWS::S3::Bucket", json!({ "BucketName": sub("b-${AWS::Region}"), "Tags": [] })),
+        );
+        template.output("Name", "the bucket", r("Bucket"));
+        let yaml = template.to_yaml();
+        let compact = compact_json(&yaml).unwrap();
+        let back: Value = serde_json::from_str(&compact).unwrap();
+        assert_eq!(back, serde_json::to_value(&template).unwrap());
+        assert!(compact.len() < yaml.len(), "{} >= {}", compact.len(), yaml.len());
+        assert!(compact_json("Resources: [unclosed").is_err());
     }
 
     #[test]
