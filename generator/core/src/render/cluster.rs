@@ -90,6 +90,10 @@ pub fn render(model: &StageModel) -> Template {
     if let Some(sr) = &model.schema_registry {
         schema_registry(&mut t, model, sr, &endpoints);
     }
+    if model.cluster.scram {
+        let chain = crate::render::debug_task::chain_parameter(model);
+        crate::render::debug_task::render(&mut t, model, execution_role(model, &[chain]));
+    }
 
     t.add(
         "BrokerSecurityGroupParameter",

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod cfn;
 pub mod cluster;
 pub mod confluent;
+pub mod debug_task;
 pub mod endpoints;
 pub mod foundation;
 pub mod kafka_config;

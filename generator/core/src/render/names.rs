@@ -66,3 +66,25 @@ pub fn function_name(model: &StageModel, function: &str) -> String {
 pub fn code_key_parameter(function: &str) -> String {
     format!("{}CodeKey", crate::render::cfn::logical_id(&[function]))
 }
+
+/// SSM tree of the stage's debug grants (`<root>/debug/<id>/{grant,credential}`; the reconciler's
+/// `grants::store::tree` names the same).
+pub fn debug_tree(model: &StageModel) -> String {
+    format!("{}/debug", model.parameter_root())
+}
+
+/// Task definition family of the stage's debug task (render::debug_task).
+pub fn debug_task_family(model: &StageModel) -> String {
+    format!("{}-debug", model.name())
+}
+
+/// The debug task's container.
+pub const DEBUG_CONTAINER: &str = "kafka-debug";
+
+/// Export key (`<root>/cfn/<key>`) of the debug task's security group id.
+pub const DEBUG_SECURITY_GROUP_EXPORT: &str = "debug-security-group-id";
+
+/// Log group of the debug task.
+pub fn debug_log_group(model: &StageModel) -> String {
+    format!("/{}/{}/debug", model.resource_prefix, model.stage)
+}
