@@ -101,6 +101,9 @@ struct ShellArgs {
     stage: StageName,
     /// The grant id.
     grant_id: String,
+    /// `json`: the commands as one JSON document.
+    #[arg(long, value_enum, default_value = "text")]
+    format: OutputFormat,
 }
 
 /// `gen access ...`; exit 0 on success, 1 otherwise.
@@ -109,7 +112,7 @@ pub async fn run(environments: &Path, args: &AccessArgs) -> ExitCode {
         AccessCommand::Grant(a) => grant(environments, a).await,
         AccessCommand::List(a) => list(environments, a).await,
         AccessCommand::Revoke(a) => revoke(environments, a).await,
-        AccessCommand::Shell(a) => shell::run(environments, a.stage, &a.grant_id).await,
+        AccessCommand::Shell(a) => shell::run(environments, a.stage, &a.grant_id, a.format).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
