@@ -5,6 +5,10 @@
 //! The grant is chosen at run time (environment override `GRANT_ID`), and an override cannot
 //! change `Secrets`: so the task role reads `.../debug/<id>/credential` itself at start, and may
 //! read nothing else. The execution role reads only the stage CA chain the brokers present.
+//! The script (scripts/debug-task.sh) passes the task role's keys to curl on stdin (`-K -`), never
+//! on its command line, and writes the password only to the client configuration file. It carries
+//! no comments: they would be rendered into the cluster stack, whose dev size is near the limit of
+//! an inline template (51,200 bytes, `gen deploy`).
 
 use serde_json::{Value, json};
 

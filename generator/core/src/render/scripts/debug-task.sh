@@ -2,9 +2,6 @@
 # shellcheck disable=SC2154 # TLS_CHAIN comes from the task's secrets, AWS_* from ECS
 set -eu
 umask 077
-# The debug task (render::debug_task): writes a client configuration for one grant, then waits
-# for an operator to attach with ECS Exec. The grant's password is read from SSM here, with the
-# task role, because a container override cannot change Secrets; no secret reaches argv or logs.
 case "${GRANT_ID:-}" in
   '' | *[!a-z0-9.-]*) echo "GRANT_ID (the grant id, a container override) is missing or malformed" >&2; exit 1 ;;
 esac
@@ -14,7 +11,6 @@ printf '%s\n' "$TLS_CHAIN" > "$d/ca.pem"
 unset TLS_CHAIN
 field() { printf '%s' "$2" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p"; }
 creds="$(curl -sf "http://169.254.170.2${AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}")"
-# The keys go to curl on stdin (-K -), never on its command line.
 answer="$({
   printf 'user = "%s:%s"\n' "$(field AccessKeyId "$creds")" "$(field SecretAccessKey "$creds")"
   printf 'header = "x-amz-security-token: %s"\n' "$(field Token "$creds")"
