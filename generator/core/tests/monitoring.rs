@@ -188,7 +188,7 @@ fn the_drift_schedule_carries_the_declared_interval_and_mode() {
         let env = Env::baseline().with("stages/dev.yaml", &format!("{DEV}{settings}"));
         let t = rendered(&env, "topics");
         let rules = resources(&t, "AWS::Events::Rule");
-        let rule = rules.values().next().expect("the schedule");
+        let rule = rules.get("DriftCheckSchedule").expect("the drift schedule");
         assert_eq!(rule["Properties"]["ScheduleExpression"], rate);
         let target = &rule["Properties"]["Targets"][0];
         assert_eq!(target["Arn"], serde_json::json!({ "Fn::GetAtt": ["ReconcilerFunction", "Arn"] }));
