@@ -336,10 +336,12 @@ mod tests {
 
     #[test]
     fn a_pin_parameter_used_twice_or_set_by_the_manifest_is_rejected() {
-        let node = |name: &str, pin: &str| serde_json::json!({"name": name, "service": "S", "task_definition": "T", "pin_parameter": pin});
+        let node = |name: &str, pin: &str| {
+            serde_json::json!({"name": name, "service": "S", "task_definition": "T", "pin_parameter": pin,
+                               "node_id": 1, "broker": true, "controller": false})
+        };
         let mut json = sample();
-        json["stacks"][2]["rolling"] =
-            serde_json::json!({"cluster": "Cluster", "nodes": [node("b0", "B0Pin"), node("b1", "B1Pin")]});
+        json["stacks"][2]["rolling"] = serde_json::json!({"cluster": "Cluster", "kafka_bootstrap": "bootstrap:9094", "nodes": [node("b0", "B0Pin"), node("b1", "B1Pin")]});
         assert_eq!(manifest(json.clone()).check(), Ok(()));
         json["stacks"][2]["rolling"]["nodes"][1]["pin_parameter"] = "B0Pin".into();
         let err = manifest(json.clone()).check().unwrap_err();
