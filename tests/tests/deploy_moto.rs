@@ -405,11 +405,11 @@ fn a_missing_lambda_package_is_reported_before_anything_changes() {
 #[test]
 fn a_template_over_the_inline_limit_goes_through_the_bucket() {
     let aws = Aws::new();
+    // 60 KB of template metadata: over the 51,200 bytes CloudFormation accepts inline, in any form.
     let stage = Stage::new("dev", "big");
     stage.write_lambda_package();
-    // 60 KB of comment lines: over the 51,200 bytes CloudFormation accepts inline.
-    let padding: String = (0..600).map(|i| format!("# padding line {i:04} {}\n", "x".repeat(80))).collect();
-    stage.edit("app.yaml", |t| format!("{padding}{t}"));
+    let padding: String = (0..600).map(|i| format!("  Padding{i:04}: {}\n", "x".repeat(80))).collect();
+    stage.edit("app.yaml", |t| format!("Metadata:\n{padding}{t}"));
     let run = stage.deploy(&["--yes"]);
     run.expect_code(0);
     assert_eq!(aws.status(&stage.stack("app")).as_deref(), Some("CREATE_COMPLETE"));
@@ -417,6 +417,16 @@ fn a_template_over_the_inline_limit_goes_through_the_bucket() {
     let templates = aws.keys(&bucket, "templates/dev/");
     assert_eq!(templates.len(), 1, "{templates:?}");
     assert!(templates[0].starts_with(&format!("templates/dev/{}-", stage.stack("app"))));
+
+    // 60 KB of YAML comments and indentation only: the compact JSON form fits, so it goes inline.
+    let stage = Stage::new("dev", "wide");
+    stage.write_lambda_package();
+    let padding: String = (0..600).map(|i| format!("# padding line {i:04} {}\n", "x".repeat(80))).collect();
+    stage.edit("app.yaml", |t| format!("{padding}{t}"));
+    stage.deploy(&["--yes"]).expect_code(0);
+    assert_eq!(aws.status(&stage.stack("app")).as_deref(), Some("CREATE_COMPLETE"));
+    let bucket = format!("kafka-{}-artifacts", stage.id);
+    assert_eq!(aws.keys(&bucket, "templates/dev/"), Vec::<String>::new());
 }
 
 #[test]
