@@ -181,6 +181,11 @@ fn key_material_reaches_containers_as_ecs_secrets_never_as_environment() {
                     continue;
                 }
                 let secrets = pairs(&container["Secrets"], "ValueFrom");
+                if container["Name"] == "kafka-debug" {
+                    // The debug task logs in with its grant's SCRAM credential: the CA chain only.
+                    assert_eq!(secrets.keys().collect::<Vec<_>>(), ["TLS_CHAIN"], "{stage} {id}");
+                    continue;
+                }
                 let key = secrets
                     .get("TLS_PRIVATE_KEY")
                     .unwrap_or_else(|| panic!("{stage} {id}: no TLS_PRIVATE_KEY secret"));
