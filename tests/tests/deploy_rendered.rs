@@ -55,8 +55,18 @@ struct Stage {
 impl Stage {
     fn new(label: &str) -> Stage {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        // Lower-case letters and digits only: it ends up in a bucket name.
-        let id = format!("{label}{}x{}", std::process::id(), nanos % 1_000_000_000);
+        // Lower-case letters and digits only: it ends up in a bucket name. Three characters, as
+        // long as "dev" which it replaces: the copy keeps the committed templates' sizes, which
+        // decide what goes inline (dev's cluster stack is close to the 51,200-byte limit).
+        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut n = (u128::from(std::process::id()) * 7919 + nanos / 1_000 + label.len() as u128) % 46_656;
+        let id: String = (0..3)
+            .map(|_| {
+                let digit = DIGITS[(n % 36) as usize] as char;
+                n /= 36;
+                digit
+            })
+            .collect();
         let root = std::env::temp_dir().join(format!("gen-deploy-rendered-{id}"));
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/dev");
         let dir = root.join("templates/dev");

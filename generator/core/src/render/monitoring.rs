@@ -380,28 +380,43 @@ fn dashboard_body(model: &StageModel) -> String {
 pub fn drift_schedule(t: &mut Template, model: &StageModel, connection: &Value) {
     let mut input = connection.clone();
     input["DriftCheck"] = json!({ "Mode": model.monitoring.drift_mode.as_str() });
+    let description = format!(
+        "Kafka {}: plan-only reconciler run every {} minutes ({})",
+        model.stage,
+        model.monitoring.drift_interval_minutes,
+        model.monitoring.drift_mode.as_str()
+    );
+    let rate = format!("rate({} minutes)", model.monitoring.drift_interval_minutes);
+    reconciler_schedule(t, "DriftCheck", &description, &rate, &input);
+}
+
+/// An EventBridge rule `<name>Schedule` that invokes the reconciler function with `input` on
+/// `expression`, and the permission `<name>Permission` that lets EventBridge (this rule only, from
+/// this account) do so.
+pub fn reconciler_schedule(t: &mut Template, name: &str, description: &str, expression: &str, input: &Value) {
+    let rule = format!("{name}Schedule");
     t.add(
-        "DriftCheckSchedule",
+        &rule,
         Resource::new(
             "AWS::Events::Rule",
             json!({
-                "Description": format!("Kafka {}: plan-only reconciler run every {} minutes ({})", model.stage, model.monitoring.drift_interval_minutes, model.monitoring.drift_mode.as_str()),
-                "ScheduleExpression": format!("rate({} minutes)", model.monitoring.drift_interval_minutes),
+                "Description": description,
+                "ScheduleExpression": expression,
                 "State": "ENABLED",
                 "Targets": [{ "Id": "reconciler", "Arn": att("ReconcilerFunction", "Arn"),
-                              "Input": serde_json::to_string(&input).expect("input serialises") }],
+                              "Input": serde_json::to_string(input).expect("input serialises") }],
             }),
         ),
     );
     t.add(
-        "DriftCheckPermission",
+        format!("{name}Permission"),
         Resource::new(
             "AWS::Lambda::Permission",
             json!({
                 "Action": "lambda:InvokeFunction",
                 "FunctionName": r("ReconcilerFunction"),
                 "Principal": "events.amazonaws.com",
-                "SourceArn": att("DriftCheckSchedule", "Arn"),
+                "SourceArn": att(&rule, "Arn"),
                 "SourceAccount": r("AWS::AccountId"),
             }),
         ),

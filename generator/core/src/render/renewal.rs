@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::config::project::Authentication;
 use crate::model::StageModel;
-use crate::render::cfn::{Resource, Template, att, r, sub};
+use crate::render::cfn::{Template, sub};
 use crate::render::names;
 
 /// The event key of a renewal run of the reconciler Lambda.
@@ -85,30 +85,12 @@ pub fn schedule(t: &mut Template, model: &StageModel, connection: &Value) {
         "RenewBeforeDays": model.certificates.renew_before_days,
         "Certificates": targets(model),
     });
-    t.add(
-        "CertificateRenewalSchedule",
-        Resource::new(
-            "AWS::Events::Rule",
-            json!({
-                "Description": format!("Kafka {}: daily certificate renewal (due certificates only)", model.stage),
-                "ScheduleExpression": "rate(1 day)",
-                "State": "ENABLED",
-                "Targets": [{ "Id": "reconciler", "Arn": att("ReconcilerFunction", "Arn"),
-                              "Input": serde_json::to_string(&input).expect("input serialises") }],
-            }),
-        ),
-    );
-    t.add(
-        "CertificateRenewalPermission",
-        Resource::new(
-            "AWS::Lambda::Permission",
-            json!({
-                "Action": "lambda:InvokeFunction",
-                "FunctionName": r("ReconcilerFunction"),
-                "Principal": "events.amazonaws.com",
-                "SourceArn": att("CertificateRenewalSchedule", "Arn"),
-                "SourceAccount": r("AWS::AccountId"),
-            }),
-        ),
+    let description = format!("Kafka {}: daily certificate renewal (due certificates only)", model.stage);
+    crate::render::monitoring::reconciler_schedule(
+        t,
+        "CertificateRenewal",
+        &description,
+        "rate(1 day)",
+        &input,
     );
 }
