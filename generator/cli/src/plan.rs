@@ -39,18 +39,9 @@ pub struct ConnectionArgs {
     /// PEM file with the CA certificates the brokers' certificates are checked against.
     #[arg(long, env = "GEN_KAFKA_CA_FILE")]
     pub ca_file: PathBuf,
-    /// PEM client certificate chain (leaf first) for an mTLS listener; needs --client-key.
-    #[arg(long, env = "GEN_KAFKA_CLIENT_CERT", requires = "client_key", conflicts_with = "scram_user")]
-    pub client_cert: Option<PathBuf>,
-    /// PEM private key (unencrypted) of --client-cert.
-    #[arg(long, env = "GEN_KAFKA_CLIENT_KEY", requires = "client_cert")]
-    pub client_key: Option<PathBuf>,
-    /// SCRAM-SHA-512 user for a SASL_SSL listener; needs --scram-password-file.
-    #[arg(long, env = "GEN_KAFKA_SCRAM_USER", requires = "scram_password_file")]
-    pub scram_user: Option<String>,
-    /// File holding the password of --scram-user (a file, so it never shows in a process list).
-    #[arg(long, env = "GEN_KAFKA_SCRAM_PASSWORD_FILE", requires = "scram_user")]
-    pub scram_password_file: Option<PathBuf>,
+    /// How the admin logs in.
+    #[command(flatten)]
+    pub login: AdminLoginArgs,
     /// YAML or JSON mapping of service account -> password for SCRAM accounts; without it the
     /// passwords are read from the SSM parameters the platform wrote (AWS credentials needed).
     #[arg(long, env = "GEN_SCRAM_PASSWORDS_FILE")]
@@ -414,14 +405,25 @@ async fn connect_and_plan(
 }
 
 pub(crate) fn admin_config(stage: &Stage, c: &ConnectionArgs) -> Result<AdminConfig, String> {
-    let identity = AdminIdentity {
-        ca_file: &c.ca_file,
-        client_cert: c.client_cert.as_deref(),
-        client_key: c.client_key.as_deref(),
-        scram_user: c.scram_user.as_deref(),
-        scram_password_file: c.scram_password_file.as_deref(),
-    };
-    identity.config(c.bootstrap.as_deref().unwrap_or(&stage.bootstrap))
+    AdminIdentity::new(&c.ca_file, &c.login).config(c.bootstrap.as_deref().unwrap_or(&stage.bootstrap))
+}
+
+/// The admin's login flags, shared by plan, apply, roll and the deploy's Kafka gate: an mTLS client
+/// certificate, or a SCRAM user, or neither (a listener that needs no client identity).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminLoginArgs {
+    /// PEM client certificate chain (leaf first) for an mTLS listener; needs --client-key.
+    #[arg(long, env = "GEN_KAFKA_CLIENT_CERT", requires = "client_key", conflicts_with = "scram_user")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key (unencrypted) of --client-cert.
+    #[arg(long, env = "GEN_KAFKA_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// SCRAM-SHA-512 user for a SASL_SSL listener; needs --scram-password-file.
+    #[arg(long, env = "GEN_KAFKA_SCRAM_USER", requires = "scram_password_file")]
+    pub scram_user: Option<String>,
+    /// File holding the password of --scram-user (a file, so it never shows in a process list).
+    #[arg(long, env = "GEN_KAFKA_SCRAM_PASSWORD_FILE", requires = "scram_user")]
+    pub scram_password_file: Option<PathBuf>,
 }
 
 /// How an admin client proves who it is (the connection flags of plan, apply, roll and deploy).
@@ -433,7 +435,18 @@ pub(crate) struct AdminIdentity<'a> {
     pub scram_password_file: Option<&'a Path>,
 }
 
-impl AdminIdentity<'_> {
+impl<'a> AdminIdentity<'a> {
+    /// The identity the login flags describe, checked against `ca_file`.
+    pub(crate) fn new(ca_file: &'a Path, login: &'a AdminLoginArgs) -> Self {
+        AdminIdentity {
+            ca_file,
+            client_cert: login.client_cert.as_deref(),
+            client_key: login.client_key.as_deref(),
+            scram_user: login.scram_user.as_deref(),
+            scram_password_file: login.scram_password_file.as_deref(),
+        }
+    }
+
     /// The admin client's configuration for `bootstrap` (`host:port[,host:port...]`).
     pub(crate) fn config(&self, bootstrap: &str) -> Result<AdminConfig, String> {
         let tls = match (self.client_cert, self.client_key) {

@@ -16,7 +16,7 @@ use kafka_admin::{AdminClient, RetryPolicy};
 use kafka_platform_core::manifest::RollingDecl;
 use kafka_reconcile::roll::{self, Blocker, RollNode, RollPolicy};
 
-use crate::plan::AdminIdentity;
+use crate::plan::{AdminIdentity, AdminLoginArgs};
 
 /// The connection of the gate: the flags (and environment variables) of `gen plan` and `gen roll`.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,18 +29,9 @@ pub struct GateArgs {
     /// the cluster to be caught up before each node and after the last.
     #[arg(long, env = "GEN_KAFKA_CA_FILE")]
     pub ca_file: Option<PathBuf>,
-    /// PEM client certificate chain (leaf first) for the mTLS listener; needs --client-key.
-    #[arg(long, env = "GEN_KAFKA_CLIENT_CERT", requires = "client_key", conflicts_with = "scram_user")]
-    pub client_cert: Option<PathBuf>,
-    /// PEM private key (unencrypted) of --client-cert.
-    #[arg(long, env = "GEN_KAFKA_CLIENT_KEY", requires = "client_cert")]
-    pub client_key: Option<PathBuf>,
-    /// SCRAM-SHA-512 user for a SASL_SSL listener; needs --scram-password-file.
-    #[arg(long, env = "GEN_KAFKA_SCRAM_USER", requires = "scram_password_file")]
-    pub scram_user: Option<String>,
-    /// File holding the password of --scram-user.
-    #[arg(long, env = "GEN_KAFKA_SCRAM_PASSWORD_FILE", requires = "scram_user")]
-    pub scram_password_file: Option<PathBuf>,
+    /// How the admin logs in (the same flags as `gen plan`).
+    #[command(flatten)]
+    pub login: AdminLoginArgs,
     /// Roll nodes on CloudFormation's service stability alone, without the Kafka health gate
     /// (needed to roll a production-like stage from outside the VPC).
     #[arg(long)]
@@ -133,13 +124,7 @@ impl KafkaGate {
     /// Connects to the cluster (`--bootstrap`, else the manifest's internal bootstrap).
     pub async fn connect(args: &GateArgs, decl: &RollingDecl, poll: Duration) -> Result<Self, String> {
         let ca_file = args.ca_file.as_deref().ok_or("the Kafka health gate needs --ca-file")?;
-        let identity = AdminIdentity {
-            ca_file,
-            client_cert: args.client_cert.as_deref(),
-            client_key: args.client_key.as_deref(),
-            scram_user: args.scram_user.as_deref(),
-            scram_password_file: args.scram_password_file.as_deref(),
-        };
+        let identity = AdminIdentity::new(ca_file, &args.login);
         let mut config = identity.config(args.bootstrap.as_deref().unwrap_or(&decl.kafka_bootstrap))?;
         // The gate polls and waits itself; a short retry keeps one poll short while a node restarts.
         config.retry = RetryPolicy {
