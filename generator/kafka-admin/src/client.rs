@@ -200,6 +200,30 @@ impl AdminClient {
         Ok(client)
     }
 
+    /// A client of the one node at `config.bootstrap` (a single address), known as `node_id`,
+    /// opened without the Metadata request: a KRaft controller's own listener (KIP-919) answers
+    /// ApiVersions, DescribeCluster, DescribeConfigs and IncrementalAlterConfigs but not Metadata.
+    /// Every request goes to that address, so the configs of broker resource `node_id` are read
+    /// and altered on the node itself. Not for [`AdminClient::refresh_metadata`].
+    pub async fn connect_to_node(config: AdminConfig, node_id: i32) -> Result<Self> {
+        config.validate()?;
+        let [address] = config.bootstrap.as_slice() else {
+            return Err(Error::Config(format!(
+                "a client of one node takes one address, not {}",
+                config.bootstrap.len()
+            )));
+        };
+        let address = address.clone();
+        let client = Self::unconnected(config);
+        {
+            let mut view = client.view.lock().expect("view lock");
+            view.brokers.insert(node_id, address.clone());
+            view.controller = Some(node_id);
+        }
+        client.retrying(async || client.connection(&address).await.map(drop)).await?;
+        Ok(client)
+    }
+
     fn unconnected(config: AdminConfig) -> Self {
         AdminClient {
             settings: config.settings(),
@@ -308,8 +332,14 @@ impl AdminClient {
                 pool.remove(address);
             }
         }
+        let started = Instant::now();
         match Connection::open(address, &self.settings).await {
             Ok(conn) => {
+                tracing::debug!(
+                    broker = address,
+                    ms = started.elapsed().as_millis() as u64,
+                    "connection opened"
+                );
                 self.view.lock().expect("view lock").down_until.remove(address);
                 let conn = Arc::new(Mutex::new(conn));
                 self.pool.lock().await.insert(address.to_string(), conn.clone());
@@ -349,7 +379,14 @@ impl AdminClient {
                 .expect("stats lock")
                 .entry((api_name(R::KEY), address.clone()))
                 .or_default() += 1;
+            let started = Instant::now();
             let result = conn.call(&build).await;
+            tracing::debug!(
+                api = api_name(R::KEY),
+                broker = address.as_str(),
+                ms = started.elapsed().as_millis() as u64,
+                "request answered"
+            );
             if conn.broken {
                 drop(conn);
                 self.pool.lock().await.remove(&address);

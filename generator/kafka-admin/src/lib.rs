@@ -54,7 +54,7 @@ pub use scram::{
     MAX_ITERATIONS as SCRAM_MAX_ITERATIONS, MIN_ITERATIONS as SCRAM_MIN_ITERATIONS, ScramMechanism,
 };
 pub use secret::Secret;
-pub use tls::TlsConfig;
+pub use tls::{TlsConfig, check_key_pair};
 pub use types::*;
 
 #[cfg(test)]

@@ -81,6 +81,28 @@ impl TlsConfig {
     }
 }
 
+impl TlsConfig {
+    /// Whether connections present a client certificate (a listener with `ssl.client.auth=required`,
+    /// such as the KRaft controller listener, accepts no other).
+    pub fn has_client_certificate(&self) -> bool {
+        self.client_certificate
+    }
+}
+
+/// Checks that `key_pem` is the private key of the leaf of `chain_pem` (leaf first), as a listener
+/// given both needs. The error never shows key material.
+pub fn check_key_pair(chain_pem: &str, key_pem: &crate::Secret) -> Result<()> {
+    let chain = certificates(chain_pem.as_bytes(), "certificate chain")?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.expose().as_bytes()).map_err(|_| {
+        Error::Config("the private key is not an unencrypted PEM key (PKCS#8, PKCS#1 or SEC1)".into())
+    })?;
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key)
+        .map_err(|e| Error::Config(format!("the private key is not usable: {e}")))?;
+    rustls::sign::CertifiedKey::new(chain, signer)
+        .keys_match()
+        .map_err(|e| Error::Config(format!("the private key does not belong to the certificate ({e})")))
+}
+
 #[cfg(test)]
 impl TlsConfig {
     /// A configuration that trusts nothing, for unit tests that never connect.

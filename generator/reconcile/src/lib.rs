@@ -21,6 +21,7 @@
 
 mod apply;
 pub mod certificates;
+pub mod controller_push;
 mod error;
 pub mod grants;
 mod observe;

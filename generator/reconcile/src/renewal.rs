@@ -22,6 +22,7 @@ use crate::certificates::{
     CertificateFacts, DAY, RenewalState, Served, inspect_der, inspect_pem, listener_names,
     push_node_certificate, revocation_gate, schedule,
 };
+use crate::controller_push;
 
 /// `<prefix>/superseded` as the certificate Lambda writes it (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,19 +225,33 @@ async fn drive(
     }
     if step == Step::Push {
         let node = target.node_id.and_then(|n| i32::try_from(n).ok()).expect("only nodes are pushed");
-        if !target.broker {
-            return Err(format!(
-                "node {node} is a dedicated controller: pushing to it is not built (the admin client reaches \
-                 brokers only); it takes the new certificate at its next restart (gen roll), then run again"
-            ));
-        }
         let cluster = cluster.ok_or("no Kafka connection to push the certificate with")?;
         let (key, chain) = store.node_material(prefix).await?;
         let serial = inspect_pem(&chain)?.serial;
-        let listeners = push_node_certificate(cluster.client, node, &key, &chain).await?;
-        outcome.done.push(format!("pushed to node {node} ({} listeners)", listeners.len()));
-        outcome.serial = Some(serial.clone());
-        let served = wait_until_served(cluster, node, &serial, options.gate_wait).await?;
+        // A dedicated controller has no broker listener: it is pushed and checked through its own
+        // controller listener (crate::controller_push).
+        let route =
+            if target.broker { None } else { Some(controller_push::connect(cluster.client, node).await?) };
+        let pushed = match &route {
+            None => push_node_certificate(cluster.client, node, &key, &chain).await,
+            Some(r) => controller_push::push_controller_certificate(r, cluster.tls, node, &key, &chain).await,
+        };
+        let (client, host) = match &route {
+            None => (cluster.client, advertised_host(cluster.client, node)),
+            Some(r) => (&r.client, r.host().to_string()),
+        };
+        let served = match pushed {
+            Ok(listeners) => {
+                outcome.done.push(format!("pushed to node {node} ({} listeners)", listeners.len()));
+                outcome.serial = Some(serial.clone());
+                wait_until_served(client, cluster.tls, node, &host, &serial, options.gate_wait).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Some(r) = route {
+            r.client.close().await;
+        }
+        let served = served?;
         revocation_gate(&served, &serial).map_err(|waiting| {
             format!("node {node} does not serve {serial} everywhere; not revoking: {}", waiting.join("; "))
         })?;
@@ -269,33 +284,40 @@ pub fn listener_addresses(listeners: &str, advertised_host: &str) -> Vec<(String
         .collect()
 }
 
-async fn served_now(cluster: &Cluster<'_>, addresses: &[(String, String)]) -> Served {
+async fn served_now(tls: &TlsConfig, addresses: &[(String, String)]) -> Served {
     let mut served = Served::new();
     for (name, address) in addresses {
-        let der = served_certificate(address, cluster.tls, Duration::from_secs(10)).await;
+        let der = served_certificate(address, tls, Duration::from_secs(10)).await;
         served.insert(name.clone(), der.ok().and_then(|d| inspect_der(&d).ok()).map(|f| f.serial));
     }
     served
 }
 
+/// The host a broker advertises (its metadata address).
+fn advertised_host(client: &AdminClient, node: i32) -> String {
+    let advertised = client.brokers().get(&node).cloned().unwrap_or_default();
+    advertised.rsplit_once(':').map_or(advertised.as_str(), |(h, _)| h).to_string()
+}
+
 /// Fresh handshakes on every listener of the node until all serve `serial` or `wait` is over
-/// (the node applies the change when it reads the config record).
+/// (the node applies the change when it reads the config record). `client` reads the node's
+/// `listeners` (its own config, from the node or its controller listener); wildcards are `host`.
 async fn wait_until_served(
-    cluster: &Cluster<'_>,
+    client: &AdminClient,
+    tls: &TlsConfig,
     node: i32,
+    host: &str,
     serial: &str,
     wait: Duration,
 ) -> Result<Served, String> {
-    let entries = cluster.client.describe_configs(&[ConfigResource::broker(node)]).await.remove(0);
+    let entries = client.describe_configs(&[ConfigResource::broker(node)]).await.remove(0);
     let entries = entries.map_err(|e| format!("cannot read the listeners of node {node}: {e}"))?;
     let listeners =
         entries.iter().find(|e| e.name == "listeners").and_then(|e| e.value.clone()).unwrap_or_default();
-    let advertised = cluster.client.brokers().get(&node).cloned().unwrap_or_default();
-    let host = advertised.rsplit_once(':').map_or(advertised.as_str(), |(h, _)| h).to_string();
-    let addresses = listener_addresses(&listeners, &host);
+    let addresses = listener_addresses(&listeners, host);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let served = served_now(cluster, &addresses).await;
+        let served = served_now(tls, &addresses).await;
         if revocation_gate(&served, serial).is_ok() || tokio::time::Instant::now() >= deadline {
             return Ok(served);
         }
