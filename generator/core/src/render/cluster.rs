@@ -208,6 +208,12 @@ fn security_groups(t: &mut Template, model: &StageModel) {
         json!({ "IpProtocol": "tcp", "FromPort": ports::MTLS, "ToPort": ports::MTLS, "CidrIp": model.network.vpc_cidr, "Description": "brokers, mTLS admin" }),
         json!({ "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "SSM and S3 endpoints, CloudFormation response URL" }),
     ];
+    // Dedicated controllers have no broker listener: the certificate renewal pushes to their
+    // controller listener (kafka_reconcile::controller_push). Combined nodes get it as brokers.
+    let dedicated = !model.cluster.combined();
+    if dedicated {
+        reconciler_egress.push(json!({ "IpProtocol": "tcp", "FromPort": ports::CONTROLLER, "ToPort": ports::CONTROLLER, "CidrIp": model.network.vpc_cidr, "Description": "controllers, certificate push (mTLS)" }));
+    }
     if model.schema_registry.is_some() {
         // The reconciler registers the declared subjects (render::topics, SchemaRegistryUrl).
         reconciler_egress.push(json!({ "IpProtocol": "tcp", "FromPort": ports::SCHEMA_REGISTRY, "ToPort": ports::SCHEMA_REGISTRY, "CidrIp": model.network.vpc_cidr, "Description": "Schema Registry (HTTPS)" }));
@@ -238,6 +244,22 @@ fn security_groups(t: &mut Template, model: &StageModel) {
             }),
         ),
     );
+    if dedicated {
+        t.add(
+            "ControllerIngressFromReconciler",
+            Resource::new(
+                "AWS::EC2::SecurityGroupIngress",
+                json!({
+                    "GroupId": r("BrokerSecurityGroup"),
+                    "SourceSecurityGroupId": r("ReconcilerSecurityGroup"),
+                    "IpProtocol": "tcp",
+                    "FromPort": ports::CONTROLLER,
+                    "ToPort": ports::CONTROLLER,
+                    "Description": "reconciler to controller listener (certificate push, mTLS)",
+                }),
+            ),
+        );
+    }
 }
 
 fn roles(t: &mut Template, model: &StageModel) {
