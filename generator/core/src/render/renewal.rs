@@ -25,7 +25,7 @@ pub struct Target {
     /// client certificates and the Schema Registry's, which readers take at their next start.
     #[serde(default)]
     pub node_id: Option<u32>,
-    /// Whether the node is a broker (the admin client reaches brokers only).
+    /// Whether the node is a broker; a dedicated controller is pushed through its controller listener.
     #[serde(default)]
     pub broker: bool,
 }
