@@ -62,11 +62,12 @@ impl Stage {
         format!("kafka-{}-{suffix}", self.id)
     }
 
-    /// A stand-in Lambda package as `gen package` lays it out (the zip is never run).
+    /// A stand-in Lambda package as `gen package` lays it out (the zip is never run), as large as
+    /// a real one: uploads over 64 KiB once hung (the SDK's aws-chunked length was wrong).
     fn write_lambda_package(&self) -> String {
         let dir = self.root.join("lambda");
         std::fs::create_dir_all(&dir).unwrap();
-        let zip = format!("not really a zip {}", self.id);
+        let zip = format!("not really a zip {}\n", self.id).repeat(3 << 20 >> 5);
         std::fs::write(dir.join("echo.zip"), &zip).unwrap();
         let sha = sha256_hex(zip.as_bytes());
         let key = format!("lambdas/echo-{sha}.zip");
@@ -245,6 +246,14 @@ impl Aws {
         self.rt.block_on(self.s3.head_object().bucket(bucket).key(key).send()).is_ok()
     }
 
+    /// The bytes stored under a key.
+    fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
+        self.rt.block_on(async {
+            let out = self.s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+            out.body.collect().await.unwrap().into_bytes().to_vec()
+        })
+    }
+
     fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let out = self.rt.block_on(self.s3.list_objects_v2().bucket(bucket).prefix(prefix).send()).unwrap();
         out.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
@@ -281,7 +290,7 @@ fn first_deploy_creates_second_reports_no_changes_and_a_changed_template_updates
     let state_key = aws.parameter(&app, "DesiredStateKey").unwrap();
     let state = std::fs::read(stage.dir().join("desired-state.json")).unwrap();
     assert_eq!(state_key, format!("desired-state/dev/{}.json", sha256_hex(&state)));
-    assert!(aws.has_object(&bucket, &lambda_key));
+    assert_eq!(aws.object(&bucket, &lambda_key), std::fs::read(stage.root.join("lambda/echo.zip")).unwrap());
     assert!(aws.has_object(&bucket, &state_key));
     let tags: Vec<(String, String)> = aws
         .stack(&app)
@@ -502,7 +511,7 @@ fn deploy_json_reports_stacks_with_change_sets_and_outcomes_and_the_artifacts() 
     assert_eq!(report["artifacts"]["bucket"], bucket.as_str());
     let uploaded = report["artifacts"]["uploaded"].as_array().unwrap();
     assert!(uploaded.iter().any(|k| k == lambda_key.as_str()), "{report}");
-    assert!(aws.has_object(&bucket, &lambda_key));
+    assert_eq!(aws.object(&bucket, &lambda_key), std::fs::read(stage.root.join("lambda/echo.zip")).unwrap());
     // The lines for people went to stderr; stdout held the document only.
     assert!(first.stderr.contains("2 of 2 stack(s) changed"), "{}", first.all());
 

@@ -5,10 +5,9 @@
 //! The repository here is a small HTTP server of this test on 127.0.0.1 that lays the jar out as
 //! Maven Central does (a test must not depend on the internet): the real jar, the one
 //! `tests/scripts/kafka.sh install` fetched from Maven Central and checked; and a tampered one.
-//! Not proven here: the upload by `gen deploy` (deploy::manifest::exporter_upload). Against moto
-//! 5.2.5, `gen deploy` of the `dev` deploy fixture with this jar in the package directory uploaded
-//! the small files and then hung on the 600 KB jar (put_object), so that step is left out until the
-//! cause (moto or the SDK's streaming upload) is known. Needs the exporter jar under TOOLS_DIR (as
+//! The upload itself is `gen deploy`'s upload of every package file (deploy::upload), proven with a
+//! 3 MB Lambda package in deploy_moto.rs: every file over 64 KiB once hung there (the SDK's
+//! streamed aws-chunked body declared the wrong length). Needs the exporter jar under TOOLS_DIR (as
 //! tests/run.sh installs it).
 
 use std::io::{BufRead, BufReader, Write};
