@@ -229,8 +229,36 @@ pub struct PrivateLink {
 /// The stage's private CA.
 #[derive(Debug, Clone)]
 pub enum CertificateAuthority {
-    Create { key_algorithm: CaKeyAlgorithm, validity_years: u32, common_name: String, organization: String },
-    Existing { arn: String },
+    Create {
+        key_algorithm: CaKeyAlgorithm,
+        validity_years: u32,
+        common_name: String,
+        organization: String,
+        /// A second CA beside this one (docs/operators-guide.md, "CA rollover").
+        rollover: Option<CaRollover>,
+    },
+    Existing {
+        arn: String,
+    },
+}
+
+/// The new CA of a rollover (same organisation as the old one) and the declared phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaRollover {
+    pub phase: crate::config::stage::RolloverPhase,
+    pub key_algorithm: CaKeyAlgorithm,
+    pub validity_years: u32,
+    pub common_name: String,
+}
+
+impl CertificateAuthority {
+    /// The declared rollover, if any.
+    pub fn rollover(&self) -> Option<&CaRollover> {
+        match self {
+            CertificateAuthority::Create { rollover, .. } => rollover.as_ref(),
+            CertificateAuthority::Existing { .. } => None,
+        }
+    }
 }
 
 /// Leaf certificates.

@@ -1785,3 +1785,62 @@ fn kp311_the_debug_name_space_is_reserved() {
         at(&env, "KP311", "projects/gamma.yaml", value_at(gamma, "name: debug.gamma.x")),
     );
 }
+
+#[test]
+fn kp118_a_rollover_declares_a_phase_a_new_name_a_validity_and_a_created_ca() {
+    let dev = dev_with("certificate_authority:\n  rollover:\n    common_name: Kafka dev CA\n");
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let f = assert_one(env.findings(&[]), rule("KP118"));
+    assert!(f.to_string().contains("declares no `phase`"), "{f}");
+
+    let dev = dev_with(
+        "certificate_authority:\n  rollover:\n    phase: trust\n    common_name: Kafka dev CA\n    validity_years: 40\n",
+    );
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    assert_findings(
+        env.findings(&[]),
+        &[
+            at(&env, "KP118", DEV_FILE, value_at(&dev, "common_name: Kafka dev CA")),
+            at(&env, "KP118", DEV_FILE, value_at(&dev, "validity_years: 40")),
+        ],
+    );
+
+    let dev = dev_with(
+        "certificate_authority:\n  mode: existing\n  arn: arn:aws:acm-pca:eu-west-1:111111111111:certificate-authority/11111111-2222-3333-4444-555555555555\n  rollover:\n    phase: trust\n",
+    );
+    let env = Env::baseline().with(DEV_FILE, &dev);
+    let f = assert_one(env.findings(&[]), at(&env, "KP118", DEV_FILE, value_at(&dev, "phase: trust")));
+    assert!(f.to_string().contains("needs `mode: create`"), "{f}");
+
+    let env =
+        Env::baseline().with(DEV_FILE, &dev_with("certificate_authority:\n  rollover:\n    phase: later\n"));
+    assert!(!env.findings(&[]).is_empty(), "an unknown phase is refused");
+    // Every phase renders within CloudFormation's limits.
+    for phase in ["trust", "issue", "retire"] {
+        assert_clean(
+            Env::baseline()
+                .with(
+                    DEV_FILE,
+                    &dev_with(&format!("certificate_authority:\n  rollover:\n    phase: {phase}\n")),
+                )
+                .findings(&[]),
+        );
+    }
+}
+
+#[test]
+fn kp119_a_rollover_moves_one_phase_at_a_time_and_never_back() {
+    use kafka_platform_core::config::stage::RolloverPhase::{self, *};
+    assert_eq!(kafka_platform_core::config::stage::ROLLOVER_STEP_RULE, "KP119");
+    let ok = [(None, None), (None, Some(Trust)), (Some(Trust), Some(Issue)), (Some(Issue), Some(Retire))];
+    for (from, to) in ok {
+        assert_eq!(RolloverPhase::step(from, to), Ok(()), "{from:?} -> {to:?}");
+    }
+    let e = RolloverPhase::step(None, Some(Issue)).unwrap_err();
+    assert!(e.contains("one phase at a time") && e.contains("declare trust first"), "{e}");
+    let e = RolloverPhase::step(Some(Trust), Some(Retire)).unwrap_err();
+    assert!(e.contains("declare issue first"), "{e}");
+    let e = RolloverPhase::step(Some(Retire), Some(Issue)).unwrap_err();
+    assert!(e.contains("cannot go back"), "{e}");
+    assert!(RolloverPhase::step(Some(Issue), None).is_err());
+}

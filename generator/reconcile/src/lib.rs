@@ -32,6 +32,7 @@ pub mod registry;
 pub mod render;
 pub mod renewal;
 pub mod roll;
+pub mod rollover;
 mod served;
 pub mod subjects;
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub struct PrivateCertificate {
     parameters: Parameters,
     ssm: aws_sdk_ssm::Client,
     guard: Guard,
+    renewal_cas: renew::RenewalCas,
 }
 
 /// The CA ARN a certificate ARN belongs to
@@ -48,7 +49,20 @@ fn description(request: &Request, cert_arn: &str) -> String {
 impl PrivateCertificate {
     /// A resource using these clients, issuing reserved names only as `guard` allows.
     pub fn new(pca: aws_sdk_acmpca::Client, ssm: aws_sdk_ssm::Client, guard: Guard) -> Self {
-        PrivateCertificate { pca: Pca::new(pca), parameters: Parameters::new(ssm.clone()), ssm, guard }
+        PrivateCertificate {
+            pca: Pca::new(pca),
+            parameters: Parameters::new(ssm.clone()),
+            ssm,
+            guard,
+            renewal_cas: renew::RenewalCas::default(),
+        }
+    }
+
+    /// The stage's CAs during a CA rollover: which CA a renewal issues from, and which CAs a
+    /// renewed certificate may come from (docs/operators-guide.md, "CA rollover").
+    pub fn with_renewal_cas(mut self, cas: renew::RenewalCas) -> Self {
+        self.renewal_cas = cas;
+        self
     }
 
     /// The KMS key of an existing SecureString parameter (`None`: the account's default key).

@@ -20,7 +20,8 @@ async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
             guard,
         )
     };
-    let direct = Arc::new(make());
+    let cas = private_certificate_lambda::renew::RenewalCas::from_env().map_err(|e| e.to_string())?;
+    let direct = Arc::new(make().with_renewal_cas(cas));
     cfn_custom_resource::run_with(make(), move |event| {
         let direct = Arc::clone(&direct);
         async move { direct.direct(event).await }

@@ -35,6 +35,63 @@ pub const REVOKE_KEY: &str = "RevokeSuperseded";
 /// Resource type whose certificates can be renewed.
 const RESOURCE_TYPE: &str = "Custom::PrivateCertificate";
 
+/// Environment variable: the stage's CAs (comma-separated ARNs) during a CA rollover.
+pub const STAGE_CAS_ENV: &str = "STAGE_CERTIFICATE_AUTHORITY_ARNS";
+/// Environment variable: the CA renewals issue from once a rollover reaches `issue`.
+pub const ISSUING_CA_ENV: &str = "RENEWAL_CERTIFICATE_AUTHORITY_ARN";
+
+/// The CAs a renewal may use. Without a rollover both are empty: a certificate renews from the
+/// CA that issued it. During one, the stored certificate must come from one of `stage`, and the
+/// new one comes from `issuing` (when set), which must be one of `stage` too. The request never
+/// names a CA.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenewalCas {
+    pub stage: Vec<String>,
+    pub issuing: Option<String>,
+}
+
+impl RenewalCas {
+    /// From [`STAGE_CAS_ENV`] and [`ISSUING_CA_ENV`]; a malformed ARN is an error.
+    pub fn from_env() -> Result<RenewalCas> {
+        let stage = std::env::var(STAGE_CAS_ENV).unwrap_or_default();
+        let issuing = std::env::var(ISSUING_CA_ENV).ok().filter(|s| !s.is_empty());
+        RenewalCas::new(
+            stage.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+            issuing,
+        )
+    }
+
+    /// Checks the ARNs: each names a CA (`...:certificate-authority/ID`), the issuing one is a
+    /// stage CA.
+    pub fn new(stage: Vec<String>, issuing: Option<String>) -> Result<RenewalCas> {
+        let is_ca = |a: &str| {
+            a.starts_with("arn:")
+                && a.contains(":acm-pca:")
+                && a.contains(":certificate-authority/")
+                && !a.contains("/certificate/")
+        };
+        if let Some(bad) = stage.iter().chain(&issuing).find(|a| !is_ca(a)) {
+            return Err(Error::Refused(format!("{bad:?} is not an ACM Private CA ARN")));
+        }
+        if let Some(i) = &issuing
+            && !stage.contains(i)
+        {
+            return Err(Error::Refused(format!("{ISSUING_CA_ENV} {i} is not one of {STAGE_CAS_ENV}")));
+        }
+        Ok(RenewalCas { stage, issuing })
+    }
+
+    /// The CA a certificate issued by `stored_ca` renews from (pure).
+    pub fn issuing_for(&self, stored_ca: &str) -> Result<String> {
+        if !self.stage.is_empty() && !self.stage.iter().any(|c| c == stored_ca) {
+            return Err(Error::Refused(format!(
+                "the stored certificate comes from {stored_ca}, which is not a CA of this stage; not renewing it"
+            )));
+        }
+        Ok(self.issuing.clone().unwrap_or_else(|| stored_ca.to_string()))
+    }
+}
+
 /// A direct request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Direct {
@@ -277,9 +334,10 @@ impl PrivateCertificate {
                 s.serial
             )));
         }
-        let ca =
+        let stored_ca =
             ca_of_certificate(&stored.certificate_arn).expect("Stored::parse checked the ARN").to_string();
-        let issued = self.pca.certificate_if_present(&ca, &stored.certificate_arn).await?;
+        let ca = self.renewal_cas.issuing_for(&stored_ca)?;
+        let issued = self.pca.certificate_if_present(&stored_ca, &stored.certificate_arn).await?;
         if issued.as_deref().and_then(der_of).is_none()
             || issued.as_deref().and_then(der_of) != der_of(&old_pem)
         {
@@ -432,6 +490,27 @@ mod tests {
         }
         let e = Direct::from_event(&renew, None).unwrap_err().to_string();
         assert!(e.contains("no RENEWABLE_PARAMETER_PREFIX"), "{e}");
+    }
+
+    #[test]
+    fn a_rollover_renews_from_the_issuing_ca_and_only_certificates_of_the_stage() {
+        let old = "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/old".to_string();
+        let new = "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/new".to_string();
+        let other = "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/other";
+        // No rollover: the CA that issued it.
+        assert_eq!(RenewalCas::default().issuing_for(other).unwrap(), other);
+        // Trust phase: both CAs, renewals stay with the old one.
+        let trust = RenewalCas::new(vec![old.clone(), new.clone()], None).unwrap();
+        assert_eq!(trust.issuing_for(&old).unwrap(), old);
+        let issue = RenewalCas::new(vec![old.clone(), new.clone()], Some(new.clone())).unwrap();
+        assert_eq!(issue.issuing_for(&old).unwrap(), new);
+        assert_eq!(issue.issuing_for(&new).unwrap(), new);
+        let e = issue.issuing_for(other).unwrap_err().to_string();
+        assert!(e.contains("not a CA of this stage"), "{e}");
+        let e = RenewalCas::new(vec![old.clone()], Some(new.clone())).unwrap_err().to_string();
+        assert!(e.contains("is not one of STAGE_CERTIFICATE_AUTHORITY_ARNS"), "{e}");
+        let e = RenewalCas::new(vec![format!("{old}/certificate/x")], None).unwrap_err().to_string();
+        assert!(e.contains("not an ACM Private CA ARN"), "{e}");
     }
 
     #[test]

@@ -69,7 +69,8 @@ merge_fields! {
     DnsSettings { zone_name }
     PublicEndpointSettings { enabled, subnet_ids, allowed_cidrs, dns_name, first_port, hosted_zone_id }
     PrivateLinkSettings { enabled, allowed_principals, acceptance_required, consumer_cidrs }
-    CaSettings { mode, arn, key_algorithm, validity_years, common_name, organization }
+    CaSettings { mode, arn, key_algorithm, validity_years, common_name, organization, rollover }
+    CaRolloverSettings { phase, common_name, key_algorithm, validity_years }
     CertificateSettings { key_algorithm, validity_days, renewal_token, renew_before_days }
     PasswordSettings { length, exclude_characters, rotation_token, account_rotation_tokens, rotation_overlap_hours }
     LogSettings { retention_days }

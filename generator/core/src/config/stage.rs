@@ -373,6 +373,82 @@ pub struct CaSettings {
     /// Subject organisation of the new CA.
     #[schemars(extend("default" = CaSettings::DEFAULT_ORGANIZATION))]
     pub organization: Option<Spanned<String>>,
+    /// A rollover to a second CA created beside this one, with overlapping trust
+    /// (docs/operators-guide.md, "CA rollover"). Mode `create` only.
+    pub rollover: Option<CaRolloverSettings>,
+}
+
+/// The second CA of a rollover and how far the rollover is.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaRolloverSettings {
+    /// `trust`: the new CA exists and every trust bundle holds both CAs; `issue`: renewals issue
+    /// from the new CA; `retire`: the old CA leaves the trust bundles and is disabled. One step at
+    /// a time (`gen certs rollover` checks it against the deployed phase).
+    pub phase: Option<Spanned<RolloverPhase>>,
+    /// Subject common name of the new CA; must differ from the old one's.
+    pub common_name: Option<Spanned<String>>,
+    /// Key algorithm of the new CA (default: the old one's).
+    pub key_algorithm: Option<Spanned<CaKeyAlgorithm>>,
+    /// Validity of the new CA in years (default: the old one's).
+    pub validity_years: Option<Spanned<u32>>,
+}
+
+/// The rule id of a rollover phase that skips one or goes back (checked by `gen certs rollover`
+/// against the deployed phase).
+pub const ROLLOVER_STEP_RULE: &str = "KP119";
+
+/// The phases of a CA rollover, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloverPhase {
+    Trust,
+    Issue,
+    Retire,
+}
+
+impl RolloverPhase {
+    /// The phase's name as declared.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloverPhase::Trust => "trust",
+            RolloverPhase::Issue => "issue",
+            RolloverPhase::Retire => "retire",
+        }
+    }
+
+    /// Reads a declared name.
+    pub fn parse(s: &str) -> Option<RolloverPhase> {
+        [RolloverPhase::Trust, RolloverPhase::Issue, RolloverPhase::Retire]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+
+    /// May a stage deployed at `deployed` (`None`: no rollover) go to `declared`? Only the same
+    /// phase or the next one (KP119): every step has its check (docs/operators-guide.md).
+    pub fn step(deployed: Option<RolloverPhase>, declared: Option<RolloverPhase>) -> Result<(), String> {
+        let rank = |p: Option<RolloverPhase>| p.map_or(0, |p| p as u8 + 1);
+        let (from, to) = (rank(deployed), rank(declared));
+        let name = |p: Option<RolloverPhase>| p.map_or("no rollover", RolloverPhase::as_str);
+        if to == from || to == from + 1 {
+            Ok(())
+        } else if to > from {
+            Err(format!(
+                "the rollover may move one phase at a time: deployed {}, declared {}; declare {} first",
+                name(deployed),
+                name(declared),
+                name(Some(
+                    [RolloverPhase::Trust, RolloverPhase::Issue, RolloverPhase::Retire][from as usize]
+                ))
+            ))
+        } else {
+            Err(format!(
+                "the rollover cannot go back: deployed {}, declared {}",
+                name(deployed),
+                name(declared)
+            ))
+        }
+    }
 }
 
 impl CaSettings {

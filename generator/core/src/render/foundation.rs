@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::config::stage::RolloverPhase;
 use crate::model::{CertificateAuthority, StageModel};
 use crate::render::cfn::{Resource, Template, att, r, sub, tags};
 use crate::render::names;
@@ -95,7 +96,9 @@ pub fn render(model: &StageModel) -> Template {
     let ca_arn =
         match &model.ca {
             CertificateAuthority::Existing { arn } => json!(arn),
-            CertificateAuthority::Create { key_algorithm, validity_years, common_name, organization } => {
+            CertificateAuthority::Create {
+                key_algorithm, validity_years, common_name, organization, ..
+            } => {
                 t.add(
                     "CertificateAuthority",
                     Resource::new(
@@ -119,6 +122,9 @@ pub fn render(model: &StageModel) -> Template {
                 "TemplateArn": sub("arn:${AWS::Partition}:acm-pca:::template/RootCACertificate/V1"),
                 "Validity": { "Type": "YEARS", "Value": validity_years },
             })).retain());
+                // A retired CA is disabled: it issues nothing more and stays (Retain) for its
+                // revocation list until its certificates have expired.
+                let retired = model.ca.rollover().is_some_and(|ro| ro.phase == RolloverPhase::Retire);
                 t.add(
                     "CertificateAuthorityActivation",
                     Resource::new(
@@ -126,7 +132,7 @@ pub fn render(model: &StageModel) -> Template {
                         json!({
                             "CertificateAuthorityArn": r("CertificateAuthority"),
                             "Certificate": att("CertificateAuthorityCertificate", "Certificate"),
-                            "Status": "ACTIVE",
+                            "Status": if retired { "DISABLED" } else { "ACTIVE" },
                         }),
                     )
                     .retain(),
@@ -134,6 +140,7 @@ pub fn render(model: &StageModel) -> Template {
                 r("CertificateAuthority")
             }
         };
+    let rollover = model.ca.rollover().map(|ro| crate::render::rollover::render(&mut t, model, ro));
 
     let key_arn = att("Key", "Arn");
     let secrets_stack = names::stack_name(model, "secrets");
@@ -150,12 +157,23 @@ pub fn render(model: &StageModel) -> Template {
         model,
         "private-certificate",
         300,
-        certificate_statements(model, &key_arn, &ca_arn, &secrets_stack),
-        json!({
-            "PLATFORM_SECRETS_STACK": secrets_stack,
-            "RESERVED_COMMON_NAMES": reserved_common_names(model).join(","),
-            "RENEWABLE_PARAMETER_PREFIX": crate::render::renewal::renewable_prefix(model),
-        }),
+        certificate_statements(
+            model,
+            &key_arn,
+            &rollover.as_ref().map_or_else(|| ca_arn.clone(), |ro| json!([ca_arn, ro.ca_arn])),
+            &secrets_stack,
+        ),
+        {
+            let mut environment = json!({
+                "PLATFORM_SECRETS_STACK": secrets_stack,
+                "RESERVED_COMMON_NAMES": reserved_common_names(model).join(","),
+                "RENEWABLE_PARAMETER_PREFIX": crate::render::renewal::renewable_prefix(model),
+            });
+            if let Some(ro) = &rollover {
+                crate::render::rollover::lambda_environment(&mut environment, &ca_arn, ro);
+            }
+            environment
+        },
     );
 
     for (key, value, logical) in [

@@ -34,6 +34,11 @@ pub fn node_secrets(model: &StageModel, node: &Node) -> Vec<(String, String)> {
         ("TLS_CHAIN".into(), format!("{prefix}/chain")),
         ("TLS_PRIVATE_KEY".into(), format!("{prefix}/private-key")),
     ];
+    if model.ca.rollover().is_some() {
+        // Both CAs while certificates of both exist: a node restarted mid-rollover trusts what
+        // the running ones were pushed (the launcher prefers it to the node's own chain).
+        secrets.push(("TLS_TRUST".into(), names::trust_bundle(model)));
+    }
     if is_controller(model, node) {
         secrets.push((ADMIN_PASSWORD_ENV.into(), names::admin_password(model)));
     }

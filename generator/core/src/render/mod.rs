@@ -17,6 +17,7 @@ pub mod node_metrics;
 pub mod readiness;
 pub mod registry_proxy;
 pub mod renewal;
+pub mod rollover;
 pub mod secrets;
 pub mod topics;
 
@@ -171,6 +172,9 @@ fn stateful_resources(model: &StageModel, part: &str) -> Vec<String> {
                     ]
                     .map(String::from),
                 );
+            }
+            if model.ca.rollover().is_some() {
+                ids.extend(crate::render::rollover::STATEFUL.map(String::from));
             }
             ids
         }

@@ -47,6 +47,12 @@ pub fn tls_prefix(model: &StageModel, owner: &str) -> String {
     format!("{}/tls/{owner}", model.parameter_root())
 }
 
+/// SSM path of the stage's trust bundle during a CA rollover (PEM: every CA the phase trusts),
+/// written by the foundation stack; what nodes and clients trust instead of their `chain`.
+pub fn trust_bundle(model: &StageModel) -> String {
+    format!("{}/ca/trust-bundle", model.parameter_root())
+}
+
 /// SSM prefix of a node's certificate.
 pub fn node_tls_prefix(model: &StageModel, node: &Node) -> String {
     tls_prefix(model, &format!("nodes/{}", node.name))

@@ -9,8 +9,8 @@ export KAFKA_SSL_KEYSTORE_KEY="$(pem_setting "$TLS_PRIVATE_KEY")"
 export KAFKA_SSL_KEYSTORE_CERTIFICATE_CHAIN="$(pem_setting "$TLS_CERTIFICATE
 $TLS_CHAIN")"
 # shellcheck disable=SC2155 # as above
-export KAFKA_SSL_TRUSTSTORE_CERTIFICATES="$(pem_setting "$TLS_CHAIN")"
-unset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN
+export KAFKA_SSL_TRUSTSTORE_CERTIFICATES="$(pem_setting "${TLS_TRUST:-$TLS_CHAIN}")"
+unset TLS_PRIVATE_KEY TLS_CERTIFICATE TLS_CHAIN TLS_TRUST
 @FORMAT_STORAGE_FUNCTION@
 /etc/confluent/docker/configure
 format_storage /etc/kafka/kafka.properties
