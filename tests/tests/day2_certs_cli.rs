@@ -109,6 +109,9 @@ fn gen_certs_lists_what_the_lambda_stored_and_what_is_missing() {
     assert_eq!(find("b0")["not_after"], node.not_after);
     assert_eq!(find("admin")["serial"], admin.serial.as_str());
     assert_eq!(find("admin")["state"], "valid");
+    // The issuing CA of each (a CA rollover's progress): the test CA's name.
+    let issuer = find("b0")["issuer"].as_str().unwrap_or_default().to_string();
+    assert!(issuer.contains("CN=Kafka Platform Test CA"), "{report}");
     let days = find("b0")["days_left"].as_i64().unwrap();
     assert!(days > 30, "a fresh certificate has {days} days left");
     let missing: Vec<&str> =
@@ -127,6 +130,7 @@ fn gen_certs_lists_what_the_lambda_stored_and_what_is_missing() {
         .unwrap();
     let shown = String::from_utf8_lossy(&text.stdout);
     assert!(shown.contains(&node.serial) && shown.contains("MISSING"), "{shown}");
+    assert!(shown.contains("ISSUED-BY") && shown.contains(&issuer), "{shown}");
     assert!(!shown.contains("PRIVATE KEY"), "{shown}");
     let _ = std::fs::remove_dir_all(work);
     let _ = std::fs::remove_dir_all(env_dir);

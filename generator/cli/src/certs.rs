@@ -13,6 +13,7 @@ use kafka_platform_core::model::StageModel;
 use kafka_platform_core::render::names;
 use kafka_platform_core::{StageName, load_and_resolve};
 use kafka_reconcile::certificates::{CertificateFacts, RenewalState, Scheduled, date, inspect_pem, schedule};
+use kafka_reconcile::rollover::issuer_of;
 use serde::Serialize;
 
 use crate::status::DEGRADED;
@@ -46,6 +47,9 @@ pub enum CertsCommand {
     /// Renew due certificates: issue, push to the node, check it serves the new one, revoke the
     /// old one (docs/operators-guide.md, "Certificate renewal"); exit 0 done, 1 on any failure.
     Renew(crate::certs_renew::RenewArgs),
+    /// Carry on the declared CA rollover: push the trust store of its phase to every broker
+    /// (retire: only once nothing of the old CA is left) (docs/operators-guide.md, "CA rollover").
+    Rollover(crate::certs_rollover::RolloverArgs),
 }
 
 /// The list, as printed with `--format json`.
@@ -53,9 +57,18 @@ pub enum CertsCommand {
 pub struct CertsReport {
     pub stage: String,
     pub renew_before_days: u32,
-    pub certificates: Vec<Scheduled>,
+    pub certificates: Vec<Listed>,
     /// Certificates whose parameter is missing or unreadable: (name, SSM parameter, reason).
     pub missing: Vec<Missing>,
+}
+
+/// One certificate: its renewal plan and the CA that issued it (a CA rollover's progress).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub scheduled: Scheduled,
+    /// The issuer's distinguished name.
+    pub issuer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,7 +81,7 @@ pub struct Missing {
 impl CertsReport {
     /// Whether anything needs attention: inside the window, expired or missing.
     pub fn needs_attention(&self) -> bool {
-        !self.missing.is_empty() || self.certificates.iter().any(|c| c.state != RenewalState::Valid)
+        !self.missing.is_empty() || self.certificates.iter().any(|c| c.scheduled.state != RenewalState::Valid)
     }
 }
 
@@ -101,19 +114,22 @@ pub fn report(
     now: i64,
 ) -> CertsReport {
     let mut found: Vec<(String, CertificateFacts)> = Vec::new();
+    let mut issuers = std::collections::BTreeMap::new();
     let mut missing = Vec::new();
     for (name, parameter, value) in read {
-        match value.and_then(|pem| inspect_pem(&pem)) {
-            Ok(facts) => found.push((name, facts)),
+        match value.and_then(|pem| Ok((inspect_pem(&pem)?, issuer_of(&pem)?))) {
+            Ok((facts, issuer)) => {
+                issuers.insert(name.clone(), issuer);
+                found.push((name, facts));
+            }
             Err(reason) => missing.push(Missing { name, parameter, reason }),
         }
     }
-    CertsReport {
-        stage: stage.to_string(),
-        renew_before_days,
-        certificates: schedule(&found, renew_before_days, now),
-        missing,
-    }
+    let certificates = schedule(&found, renew_before_days, now)
+        .into_iter()
+        .map(|s| Listed { issuer: issuers.remove(&s.name).unwrap_or_default(), scheduled: s })
+        .collect();
+    CertsReport { stage: stage.to_string(), renew_before_days, certificates, missing }
 }
 
 /// The table for people.
@@ -122,10 +138,11 @@ pub fn text(r: &CertsReport) -> String {
     let _ = writeln!(out, "Stage {}: certificates (renewal window {} days)", r.stage, r.renew_before_days);
     let _ = writeln!(
         out,
-        "{:<24} {:<60} {:<10} {:>9}  {:<10}  STATE",
-        "NAME", "SERIAL", "NOT-AFTER", "DAYS-LEFT", "RENEWS-ON"
+        "{:<24} {:<60} {:<10} {:>9}  {:<10}  {:<12}  ISSUED-BY",
+        "NAME", "SERIAL", "NOT-AFTER", "DAYS-LEFT", "RENEWS-ON", "STATE"
     );
-    for c in &r.certificates {
+    for listed in &r.certificates {
+        let c = &listed.scheduled;
         let state = match c.state {
             RenewalState::Valid => "valid",
             RenewalState::InWindow => "in window",
@@ -134,12 +151,13 @@ pub fn text(r: &CertsReport) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<24} {:<60} {:<10} {:>9}  {:<10}  {state}",
+            "{:<24} {:<60} {:<10} {:>9}  {:<10}  {state:<12}  {}",
             c.name,
             c.serial,
             date(c.not_after),
             c.days_left,
-            date(c.renew_at)
+            date(c.renew_at),
+            listed.issuer
         );
     }
     for m in &r.missing {
@@ -150,8 +168,10 @@ pub fn text(r: &CertsReport) -> String {
 
 /// `gen certs`: see the module documentation for the exit codes.
 pub async fn run(environments: &Path, args: &CertsArgs) -> ExitCode {
-    if let Some(CertsCommand::Renew(renew)) = &args.command {
-        return crate::certs_renew::run_renew(environments, renew).await;
+    match &args.command {
+        Some(CertsCommand::Renew(renew)) => return crate::certs_renew::run_renew(environments, renew).await,
+        Some(CertsCommand::Rollover(r)) => return crate::certs_rollover::run_rollover(environments, r).await,
+        None => {}
     }
     let Some(stage) = args.stage else { return ExitCode::FAILURE };
     let (models, findings) = load_and_resolve(environments, &[stage]);

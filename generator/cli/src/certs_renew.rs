@@ -106,8 +106,17 @@ pub async fn run_renew(environments: &Path, args: &RenewArgs) -> ExitCode {
     let config = crate::aws::sdk_config(None).await;
     let ssm = aws_sdk_ssm::Client::new(&config);
     let guard = Guard::new("", None, Stacks::new(aws_sdk_cloudformation::Client::new(&config)));
-    let authority =
-        InProcess(PrivateCertificate::new(aws_sdk_acmpca::Client::new(&config), ssm.clone(), guard));
+    let cas = match crate::certs_rollover::renewal_cas(model, &ssm).await {
+        Ok(cas) => cas,
+        Err(e) => {
+            eprintln!("error: the stage's CAs: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let authority = InProcess(
+        PrivateCertificate::new(aws_sdk_acmpca::Client::new(&config), ssm.clone(), guard)
+            .with_renewal_cas(cas),
+    );
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
     let options = Options {
         renew_before_days: model.certificates.renew_before_days,

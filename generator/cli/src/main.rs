@@ -5,6 +5,7 @@ mod aws;
 mod catalog;
 mod certs;
 mod certs_renew;
+mod certs_rollover;
 mod deploy;
 mod diagnostics;
 mod new;
