@@ -604,6 +604,13 @@ mod tests {
         assert!(results.iter().all(|r| matches!(r, Err(Error::Config(_)))));
     }
 
+    #[tokio::test]
+    async fn a_client_of_one_node_takes_one_address() {
+        let config = AdminConfig::new(["127.0.0.1:9", "127.0.0.1:10"], TlsConfig::trusting_nothing());
+        let e = AdminClient::connect_to_node(config, 1).await.unwrap_err();
+        assert!(e.to_string().contains("takes one address, not 2"), "{e}");
+    }
+
     #[test]
     fn bootstrap_lists_are_split_and_checked() {
         assert_eq!(AdminConfig::parse_bootstrap(" a:1, b:2 ,,"), vec!["a:1", "b:2"]);
