@@ -11,7 +11,10 @@ The peer runs as a child process per step so that its peak RSS is that step's; i
 Python interpreter, whose own figure (a child that only imports confluent_kafka) is printed too.
 `gen` is timed as a process (start, loading and validating the declarations, connecting, reading,
 planning, writing, and by default waiting for every broker); the peer's time starts when its
-AdminClient is created (interpreter start and imports excluded).
+AdminClient is created (interpreter start and imports excluded). CPU is user+sys: gen's of the
+whole process, the peer's of its timed part (getrusage, librdkafka's threads included) and, in
+brackets, of its whole process. The machine is shared, so gen and the peer take turns (the first
+of each run alternates), each figure is a best and a median, and the load average is printed.
 """
 
 import json
@@ -74,6 +77,9 @@ def peer_main(step, spec_file):
 
     config = peer_config()
     config["stats_cb"] = on_stats
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    start_cpu = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     admin = AdminClient(config)
 
@@ -135,6 +141,8 @@ def peer_main(step, spec_file):
             except Exception as e:  # already gone: fine for a cleanup
                 print(f"cleanup: {e}", file=sys.stderr)
     elapsed = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - start_cpu
     # The statistics of the whole session (requests per broker and API), after the work.
     seen = stats.get("last")
     deadline = time.time() + 2
@@ -150,21 +158,21 @@ def peer_main(step, spec_file):
         for api, n in broker.get("req", {}).items():
             if n:
                 by_api[api] = by_api.get(api, 0) + n
-    print(json.dumps({"seconds": elapsed, "requests": requests, "by_api": by_api}))
+    print(json.dumps({"seconds": elapsed, "cpu": cpu, "requests": requests, "by_api": by_api}))
 
 
 # ---------------------------------------------------------------- the driver
 
 
 def run_child(argv, env=None):
-    """Runs a process; returns (stdout, stderr, exit code, wall seconds, peak RSS MiB). The peak RSS
-    comes from GNU time when installed: a child forked from this interpreter would count the
-    interpreter's pages it held before exec (wait4's ru_maxrss does)."""
+    """Runs a process; returns (stdout, stderr, exit code, wall seconds, peak RSS MiB, CPU seconds).
+    The peak RSS comes from GNU time when installed: a child forked from this interpreter would
+    count the interpreter's pages it held before exec (wait4's ru_maxrss does)."""
     rss_file = None
     if os.path.exists("/usr/bin/time"):
         fd, rss_file = tempfile.mkstemp(prefix="rbench-rss-")
         os.close(fd)
-        argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file, *argv]
+        argv = ["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file, *argv]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             env=env)
@@ -179,11 +187,13 @@ def run_child(argv, env=None):
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     rss = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     if rss_file:
         with open(rss_file) as f:
-            rss = int(f.read().split()[-1]) / 1024
+            fields = f.read().split()[-3:]
+        rss, cpu = int(fields[0]) / 1024, float(fields[1]) + float(fields[2])
         os.remove(rss_file)
-    return out[0].decode(), err[0].decode(), proc.returncode, wall, rss
+    return out[0].decode(), err[0].decode(), proc.returncode, wall, rss, cpu
 
 
 def write_tree(root, project, topics, with_accounts=True):
@@ -220,7 +230,7 @@ def gen(root, *args):
 
 def spec_of(root, project):
     """The objects gen plans for `project` (so the peer creates exactly the same)."""
-    out, err, code, _, _ = gen(root, "plan", "--format", "json")
+    out, err, code, _, _, _ = gen(root, "plan", "--format", "json")
     assert code == 0, err
     plan = json.loads(out)
     topics = [c for c in plan["changes"] if c["action"] == "create_topic"]
@@ -236,21 +246,28 @@ def peer_acl(a):
 
 
 def peer(step, spec_file):
-    out, err, code, wall, rss = run_child([sys.executable, __file__, "--peer", step, spec_file])
+    out, err, code, wall, rss, cpu = run_child([sys.executable, __file__, "--peer", step, spec_file])
     if code != 0:
         raise SystemExit(f"peer {step} failed: {err}")
     r = json.loads(out.strip().splitlines()[-1])
-    r["rss"] = rss
+    r["rss"], r["process_cpu"] = rss, cpu
     return r
+
+
+def load():
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main():
     work = tempfile.mkdtemp(prefix="rbench-")
     tag = f"rbench{os.getpid() % 100000}"
+    no_wait = bool(os.environ.get("RBENCH_NO_WAIT"))
+    # Rows: (wall s, CPU s, requests, peak RSS MiB, extra)
     rows = {k: [] for k in ("gen_apply", "gen_wait", "gen_plan", "peer_apply", "peer_plan")}
-    flaps = 0
+    flaps = timeouts = 0
     cleanups = []
-    _, _, _, _, python_rss = run_child([sys.executable, "-c", "import confluent_kafka.admin"])
+    loads = [os.getloadavg()]
+    *_, python_rss, python_cpu = run_child([sys.executable, "-c", "import confluent_kafka.admin"])
     try:
         for run in range(RUNS):
             g_project, p_project = f"{tag}-g{run}", f"{tag}-p{run}"
@@ -258,41 +275,66 @@ def main():
             write_tree(g_root, g_project, TOPICS)
             write_tree(p_root, p_project, TOPICS)
             g_spec, p_spec = spec_of(g_root, g_project), spec_of(p_root, p_project)
+            paths = {}
             for project, spec in ((g_project, g_spec), (p_project, p_spec)):
-                path = os.path.join(work, f"{project}.json")
-                with open(path, "w") as f:
+                paths[project] = os.path.join(work, f"{project}.json")
+                with open(paths[project], "w") as f:
                     json.dump(spec, f)
-                cleanups.append(path)
+                cleanups.append(paths[project])
 
-            # gen, from scratch (waits for every broker unless RBENCH_NO_WAIT is set).
-            extra = ["--no-wait"] if os.environ.get("RBENCH_NO_WAIT") else []
-            out, err, code, wall, rss = gen(g_root, "apply", "--yes", "--format", "json", *extra)
-            assert code == 0, err
-            report = json.loads(out)
-            served = re.search(r"serve the changes after ([0-9.]+) s", err)
-            wait = float(served.group(1)) if served else 0.0
-            rows["gen_apply"].append((wall, report.get("observe_requests", 0) + report["requests"], rss,
-                                      report["applied"]))
-            rows["gen_wait"].append((wait, report.get("wait_requests", 0)))
-            # gen, nothing to do: right after the apply, as a pipeline runs it.
-            out, err, code, wall, rss = gen(g_root, "plan", "--detailed-exitcode")
-            flaps += code == 2
-            assert code in (0, 2), err
-            noop, _, _, _, _ = gen(g_root, "apply", "--yes", "--format", "json")
-            rows["gen_plan"].append((wall, json.loads(noop).get("observe_requests", 0), rss))
+            def gen_apply():
+                # gen, from scratch (waits for every broker unless RBENCH_NO_WAIT is set).
+                extra = ["--no-wait"] if no_wait else []
+                out, err, code, wall, rss, cpu = gen(g_root, "apply", "--yes", "--format", "json", *extra)
+                report = json.loads(out)
+                # Exit 1 with everything applied: a broker did not serve it within --wait-timeout.
+                assert code == 0 or (report["failed"] == 0 and report["served"] is False), err[-2000:]
+                nonlocal timeouts
+                timeouts += report["served"] is False
+                # The last progress line: the whole wait (or its bound).
+                served = re.findall(r"broker\(s\) serve the changes after ([0-9.]+) s", err)
+                wait = float(served[-1]) if served else 0.0
+                rows["gen_apply"].append((wall, cpu, report.get("observe_requests", 0) + report["requests"], rss,
+                                          report["applied"]))
+                rows["gen_wait"].append((wait, 0, report.get("wait_requests", 0), 0))
 
-            # The peer, the same objects under its own prefix.
-            r = peer("apply", cleanups[-1])
-            rows["peer_apply"].append((r["seconds"], r["requests"], r["rss"], r["by_api"]))
-            # The reads of the state gen planned on (every broker serves it: gen waited).
-            r = peer("plan", cleanups[-2])
-            rows["peer_plan"].append((r["seconds"], r["requests"], r["rss"], r["by_api"]))
-            print(f"run {run + 1}: gen apply {rows['gen_apply'][-1][0]:.2f} s (wait {wait:.2f} s), "
-                  f"plan {rows['gen_plan'][-1][0]:.2f} s; confluent-kafka apply {rows['peer_apply'][-1][0]:.2f} s, "
+            def peer_apply():
+                r = peer("apply", paths[p_project])
+                rows["peer_apply"].append((r["seconds"], r["cpu"], r["requests"], r["rss"], r["by_api"],
+                                           r["process_cpu"]))
+
+            def gen_plan():
+                # gen, nothing to do, on the state it applied.
+                nonlocal flaps
+                out, err, code, wall, rss, cpu = gen(g_root, "plan", "--detailed-exitcode")
+                flaps += code == 2
+                assert code in (0, 2), err
+                rows["gen_plan"].append((wall, cpu, 0, rss))
+
+            def peer_plan():
+                # The same reads of the same state (gen's objects).
+                r = peer("plan", paths[g_project])
+                rows["peer_plan"].append((r["seconds"], r["cpu"], r["requests"], r["rss"], r["by_api"],
+                                          r["process_cpu"]))
+
+            # Take turns: the first of each pair alternates from run to run.
+            for first, second in ((gen_apply, peer_apply), (gen_plan, peer_plan)):
+                if run % 2:
+                    first, second = second, first
+                first()
+                second()
+            noop, *_ = gen(g_root, "apply", "--yes", "--format", "json")
+            g = list(rows["gen_plan"][-1])
+            g[2] = json.loads(noop).get("observe_requests", 0)
+            rows["gen_plan"][-1] = tuple(g)
+            loads.append(os.getloadavg())
+            print(f"run {run + 1} (load {load()}): gen apply {rows['gen_apply'][-1][0]:.2f} s "
+                  f"(wait {rows['gen_wait'][-1][0]:.2f} s), plan {rows['gen_plan'][-1][0]:.2f} s; "
+                  f"confluent-kafka apply {rows['peer_apply'][-1][0]:.2f} s, "
                   f"reads {rows['peer_plan'][-1][0]:.2f} s", file=sys.stderr)
-            for path in cleanups[-2:]:
+            for path in (paths[g_project], paths[p_project]):
                 peer("delete", path)
-            del cleanups[-2:]
+                cleanups.remove(path)
     finally:
         for path in cleanups:
             try:
@@ -308,27 +350,45 @@ def main():
         return statistics.median(r[i] for r in rows_)
 
     acls = len(g_spec["acls"])
-    print(f"\nreconcile benchmark: {TOPICS} topics x 3 partitions RF 3 + {acls} ACLs, {RUNS} runs, "
-          f"3-node cluster at {BOOTSTRAP}")
-    print(f"{'step':<44} {'best s':>7} {'median s':>9} {'requests':>9} {'peak RSS MiB':>13}")
     ga, gw, gp = rows["gen_apply"], rows["gen_wait"], rows["gen_plan"]
     pa, pp = rows["peer_apply"], rows["peer_plan"]
-    apply_only = [(a[0] - w[0],) for a, w in zip(ga, gw)]
-    print(f"{'gen apply (observe, plan, write, wait)':<44} {best(ga):>7.2f} {med(ga):>9.2f} {ga[0][1]:>9} "
-          f"{max(r[2] for r in ga):>13.1f}")
-    print(f"{'  of which the wait for every broker':<44} {best(gw):>7.2f} {med(gw):>9.2f} {gw[0][1]:>9}")
-    print(f"{'gen apply without the wait':<44} {best(apply_only):>7.2f} {med(apply_only):>9.2f}")
-    print(f"{'confluent-kafka create_topics + create_acls':<44} {best(pa):>7.2f} {med(pa):>9.2f} "
-          f"{pa[0][1]:>9} {max(r[2] for r in pa):>13.1f}")
-    print(f"{'gen plan, nothing to do':<44} {best(gp):>7.2f} {med(gp):>9.2f} {gp[0][1]:>9} "
-          f"{max(r[2] for r in gp):>13.1f}")
-    print(f"{'confluent-kafka the same reads':<44} {best(pp):>7.2f} {med(pp):>9.2f} {pp[0][1]:>9} "
-          f"{max(r[2] for r in pp):>13.1f}")
-    print(f"ratios (median): apply without wait / peer {med(apply_only) / med(pa):.2f}x, "
-          f"apply with wait / peer {med(ga) / med(pa):.2f}x, plan / peer reads {med(gp) / med(pp):.2f}x")
-    print(f"plans right after an apply that showed changes again: {flaps} of {RUNS}")
-    print(f"peer requests by API (apply): {pa[0][3]}; (reads): {pp[0][3]}")
-    print(f"peer RSS includes the Python interpreter: {python_rss:.1f} MiB for importing confluent_kafka alone")
+    apply_only = [(a[0] - w[0], a[1]) for a, w in zip(ga, gw)]
+    load_min = min(min(x) for x in loads)
+    load_max = max(max(x) for x in loads)
+    print(f"\nreconcile benchmark: {TOPICS} topics x 3 partitions RF 3 + {acls} ACLs, {RUNS} runs, "
+          f"3-node cluster at {BOOTSTRAP}; gen apply {'with --no-wait' if no_wait else 'waits for every broker'}")
+    print(f"load average (1/5/15 min) {load_min:.1f}..{load_max:.1f} over the runs; per run above")
+    print(f"{'step':<46} {'best s':>7} {'median s':>9} {'CPU best':>9} {'CPU med':>8} {'requests':>9} "
+          f"{'RSS MiB':>8}")
+
+    def line(name, rows_, requests=True, rss=True):
+        req = f"{rows_[0][2]:>9}" if requests else f"{'':>9}"
+        mem = f"{max(r[3] for r in rows_):>8.1f}" if rss else ""
+        print(f"{name:<46} {best(rows_):>7.2f} {med(rows_):>9.2f} {best(rows_, 1):>9.2f} {med(rows_, 1):>8.2f} "
+              f"{req} {mem}")
+
+    line("gen apply (observe, plan, write" + (")" if no_wait else ", wait)"), ga)
+    if not no_wait:
+        print(f"{'  of which the wait for every broker':<46} {best(gw):>7.2f} {med(gw):>9.2f} {'':>9} {'':>8} "
+              f"{gw[0][2]:>9}")
+        print(f"{'gen apply without the wait (wall minus wait)':<46} {best(apply_only):>7.2f} "
+              f"{med(apply_only):>9.2f}")
+    line("confluent-kafka create_topics + create_acls", pa)
+    line("gen plan, nothing to do", gp)
+    line("confluent-kafka the same reads", pp)
+    ratio_apply = med(apply_only) / med(pa)
+    print(f"ratios (medians, wall): apply {'(--no-wait) ' if no_wait else 'without the wait '}/ peer "
+          f"{ratio_apply:.2f}x" + ("" if no_wait else f", apply with the wait / peer {med(ga) / med(pa):.2f}x")
+          + f"; plan / peer reads {med(gp) / med(pp):.2f}x")
+    print(f"ratios (medians, CPU): apply / peer {med(ga, 1) / med(pa, 1):.2f}x, plan / peer reads "
+          f"{med(gp, 1) / med(pp, 1):.2f}x (gen: whole process; peer: its timed part; its whole process "
+          f"{med(pa, 5):.2f} s and {med(pp, 5):.2f} s CPU, interpreter included)")
+    print(f"plans right after an apply that showed changes again: {flaps} of {RUNS}; applies whose wait "
+          f"reached --wait-timeout (cluster behind): {timeouts} of {RUNS}")
+    print(f"gen requests: apply {ga[0][2]} (observe included), plan {gp[0][2]}; the wait {gw[0][2]}")
+    print(f"peer requests by API (apply): {pa[0][4]}; (reads): {pp[0][4]}")
+    print(f"peer RSS includes the Python interpreter: {python_rss:.1f} MiB ({python_cpu:.2f} s CPU) for "
+          f"importing confluent_kafka alone")
 
 
 if __name__ == "__main__":

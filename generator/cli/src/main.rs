@@ -103,7 +103,29 @@ fn usage_exit(err: &clap::Error) -> ExitCode {
     }
 }
 
+/// `GEN_LOG=debug` (an env filter: `kafka_admin=debug,gen=debug`, ...) prints where a command's
+/// time goes on stderr: each phase's span as it closes, with its busy and idle time, and one line
+/// per Kafka request and connection. Off when unset.
+fn init_log() {
+    let Ok(filter) = std::env::var("GEN_LOG") else { return };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("warning: GEN_LOG ignored: {e}");
+            return;
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .init();
+}
+
 fn main() -> ExitCode {
+    init_log();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

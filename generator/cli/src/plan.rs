@@ -13,6 +13,7 @@ use kafka_platform_core::model::ports;
 use kafka_reconcile::{
     Action, ApplyReport, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, render,
 };
+use tracing::Instrument;
 
 use crate::deploy::confirm::{self, Confirmation};
 use crate::diagnostics::{FindingFormat, print_findings};
@@ -139,20 +140,14 @@ fn say(format: OutputFormat, text: &str) {
 /// `gen plan`: prints the plan; exit 0 (no changes or, without --detailed-exitcode, changes),
 /// 2 (changes pending, with --detailed-exitcode) or 1 (error, or refused changes).
 pub async fn run_plan(environments: &Path, args: &PlanArgs) -> ExitCode {
-    let Some((client, plan)) =
-        plan_stage(environments, args.stage, args.allow_delete, &args.connection).await
+    let Some((client, plan, desired)) =
+        plan_desired(environments, args.stage, args.allow_delete, &args.connection).await
     else {
         return ExitCode::FAILURE;
     };
     client.close().await;
-    let Ok(subjects) = schemas::plan(
-        environments,
-        args.stage,
-        args.allow_delete,
-        &args.connection.registry,
-        &args.connection.ca_file,
-    )
-    .await
+    let Ok(subjects) =
+        schemas::plan(&desired, args.allow_delete, &args.connection.registry, &args.connection.ca_file).await
     else {
         return ExitCode::FAILURE;
     };
@@ -201,22 +196,16 @@ pub async fn run_apply(environments: &Path, args: &ApplyArgs) -> ExitCode {
 
 /// `gen apply`; the flag says whether everything planned was applied.
 async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson) -> (ExitCode, bool) {
-    let Some((client, plan)) =
-        plan_stage(environments, args.stage, args.allow_delete, &args.connection).await
+    let Some((client, plan, desired)) =
+        plan_desired(environments, args.stage, args.allow_delete, &args.connection).await
     else {
         return (ExitCode::FAILURE, false);
     };
     json.observe_requests = client.request_stats().total;
     say(args.format, &render::text(&plan));
     json.plan = serde_json::to_value(&plan).ok();
-    let Ok(subjects) = schemas::plan(
-        environments,
-        args.stage,
-        args.allow_delete,
-        &args.connection.registry,
-        &args.connection.ca_file,
-    )
-    .await
+    let Ok(subjects) =
+        schemas::plan(&desired, args.allow_delete, &args.connection.registry, &args.connection.ca_file).await
     else {
         client.close().await;
         return (ExitCode::FAILURE, false);
@@ -246,7 +235,8 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
         }
     };
     let before = client.request_stats().total;
-    let result = kafka_reconcile::apply(&client, &plan, &passwords).await;
+    let result =
+        kafka_reconcile::apply(&client, &plan, &passwords).instrument(tracing::debug_span!("apply")).await;
     let requests = client.request_stats().total - before;
     let report = match result {
         Ok(r) => r,
@@ -259,7 +249,9 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     let served = if args.no_wait {
         None
     } else {
-        let served = await_served(&client, &report, Duration::from_secs(args.wait_timeout)).await;
+        let served = await_served(&client, &report, Duration::from_secs(args.wait_timeout))
+            .instrument(tracing::debug_span!("wait"))
+            .await;
         json.wait_requests = client.request_stats().total - before - requests;
         served
     };
@@ -329,9 +321,19 @@ pub(crate) async fn plan_stage(
     allow_delete: bool,
     connection: &ConnectionArgs,
 ) -> Option<(AdminClient, Plan)> {
-    let stage = load_desired(environments, stage)?;
+    plan_desired(environments, stage, allow_delete, connection).await.map(|(client, plan, _)| (client, plan))
+}
+
+/// [`plan_stage`], also giving the desired state (loaded once: the subjects are planned from it).
+async fn plan_desired(
+    environments: &Path,
+    stage: StageName,
+    allow_delete: bool,
+    connection: &ConnectionArgs,
+) -> Option<(AdminClient, Plan, DesiredState)> {
+    let stage = tracing::debug_span!("load").in_scope(|| load_desired(environments, stage))?;
     match connect_and_plan(&stage, connection, options(allow_delete, connection)).await {
-        Ok(planned) => Some(planned),
+        Ok((client, plan)) => Some((client, plan, stage.desired)),
         Err(e) => {
             eprintln!("error: {e}");
             None
@@ -380,14 +382,18 @@ async fn connect_and_plan(
 ) -> Result<(AdminClient, Plan), String> {
     let desired = &stage.desired;
     let config = admin_config(stage, connection)?;
-    let client = AdminClient::connect(config).await.map_err(|e| e.to_string())?;
-    let mut observed = match kafka_reconcile::observe(&client, desired).await {
-        Ok(o) => o,
-        Err(e) => {
-            client.close().await;
-            return Err(format!("cannot read the cluster's state: {e}"));
-        }
-    };
+    let client = AdminClient::connect(config)
+        .instrument(tracing::debug_span!("connect"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut observed =
+        match kafka_reconcile::observe(&client, desired).instrument(tracing::debug_span!("observe")).await {
+            Ok(o) => o,
+            Err(e) => {
+                client.close().await;
+                return Err(format!("cannot read the cluster's state: {e}"));
+            }
+        };
     // Rotation state lives in SSM: read it unless a passwords file stands in for SSM or no AWS
     // region is configured (then each SCRAM account is planned as one user, as before rotations).
     let aws = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());
@@ -401,7 +407,8 @@ async fn connect_and_plan(
     }
     // After the cluster: a grant being made meanwhile has its record written first.
     observed.grants = crate::access::observe_grants(&stage.grants_prefix, aws).await;
-    Ok((client, kafka_reconcile::plan(desired, &observed, options)))
+    let plan = tracing::debug_span!("plan").in_scope(|| kafka_reconcile::plan(desired, &observed, options));
+    Ok((client, plan))
 }
 
 pub(crate) fn admin_config(stage: &Stage, c: &ConnectionArgs) -> Result<AdminConfig, String> {

@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kafka_platform_core::StageName;
-use kafka_platform_core::desired::{DesiredState, desired_state};
+use kafka_platform_core::desired::DesiredState;
 use kafka_reconcile::registry::{BasicAuth, RegistryClient, observe_registry};
 use kafka_reconcile::subjects::{SubjectPlan, apply_subjects, headline, plan_subjects, render_text};
 use kafka_reconcile::{DeletePolicy, Plan};
@@ -38,16 +37,13 @@ pub struct Planned {
 /// Observes and plans the stage's subjects. Ok(None) when no registry URL is given (with a
 /// note when the stage declares subjects); Err (printed) when the registry cannot be read.
 pub async fn plan(
-    environments: &Path,
-    stage: StageName,
+    desired: &DesiredState,
     allow_delete: bool,
     args: &RegistryArgs,
     admin_ca_file: &Path,
 ) -> Result<Option<Planned>, ()> {
     let Some(url) = &args.schema_registry_url else {
-        if let Some(desired) = load(environments, stage)
-            && !desired.subjects.is_empty()
-        {
+        if !desired.subjects.is_empty() {
             eprintln!(
                 "note: {} Schema Registry subject(s) declared but not planned: pass --schema-registry-url",
                 desired.subjects.len()
@@ -55,20 +51,12 @@ pub async fn plan(
         }
         return Ok(None);
     };
-    // The Kafka plan loaded the stage first and printed its findings when it does not validate.
-    let Some(desired) = load(environments, stage) else { return Err(()) };
-    let desired = &desired;
     let client = client(url, args, admin_ca_file).map_err(|e| eprintln!("error: {e}"))?;
     let observed = observe_registry(&client, desired)
         .await
         .map_err(|e| eprintln!("error: cannot read the Schema Registry's state: {e}"))?;
     let deletes = if allow_delete { DeletePolicy::Allow } else { DeletePolicy::Refuse };
     Ok(Some(Planned { client, plan: plan_subjects(desired, &observed, deletes) }))
-}
-
-fn load(environments: &Path, stage: StageName) -> Option<DesiredState> {
-    let (models, findings) = kafka_platform_core::load_and_resolve(environments, &[stage]);
-    models.get(&stage).filter(|_| !findings.iter().any(|f| f.is_error())).map(desired_state)
 }
 
 fn client(url: &str, args: &RegistryArgs, default_ca: &Path) -> Result<RegistryClient, String> {

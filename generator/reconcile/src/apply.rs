@@ -1,6 +1,6 @@
-//! Carrying out a plan in the fewest requests and a safe order: topics (create, partitions,
-//! configs), SCRAM credentials, ACL creates, rotations, then SCRAM and ACL deletes and topic
-//! deletes last. Each kind is one batched call (the admin client
+//! Carrying out a plan in the fewest requests and a safe order: SCRAM credentials and ACL creates,
+//! topics (create, partitions, configs), rotations, then SCRAM and ACL deletes and topic deletes
+//! last. Each kind is one batched call (the admin client
 //! splits only beyond its `max_batch`); a failed item is reported and the rest go on. Applying the same plan again is harmless, and a rerun after a
 //! partial failure plans only what is still missing.
 
@@ -156,13 +156,25 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
         })
         .collect();
 
-    // One kind after another, in this order: sending them side by side is unproven (its one
-    // measurement was slower, on a loaded cluster; docs/reconcile.md).
-    let created = call(&new_topics, client.create_topics(&new_topics, false)).await;
-    let increased = call(&new_partitions, client.create_partitions(&new_partitions, false)).await;
-    let altered = call(&config_changes, client.incremental_alter_configs(&config_changes, false)).await;
-    let (upsert_owner, upserted, refused, written) = scram_upserts.await;
-    let granted = call(&bindings, client.create_acls(&bindings)).await;
+    // One kind after another: sending them side by side is unproven (its one measurement was
+    // slower, on a loaded cluster; docs/reconcile.md).
+    let topics = async {
+        let created = call(&new_topics, client.create_topics(&new_topics, false)).await;
+        let increased = call(&new_partitions, client.create_partitions(&new_partitions, false)).await;
+        let altered = call(&config_changes, client.incremental_alter_configs(&config_changes, false)).await;
+        (created, increased, altered)
+    };
+    let grants = async {
+        let upserts = scram_upserts.await;
+        let granted = call(&bindings, client.create_acls(&bindings)).await;
+        (upserts, granted)
+    };
+    // Grants before topics: brokers apply the metadata log in order, and one holding thousands of
+    // new partitions serves ACL records behind them only once it has created their logs (the wait
+    // after apply measured 25 s with ACLs first against 42 s after, 1,000 RF 3 topics, 4,001 ACLs).
+    // An ACL on a topic name that does not exist yet grants nothing more than it will.
+    let ((upsert_owner, upserted, refused, written), granted) = grants.await;
+    let (created, increased, altered) = topics.await;
     // TOPIC_ALREADY_EXISTS: created meanwhile (e.g. by an earlier run of this plan); any difference
     // in its settings shows up in the next plan.
     record(&mut errors, &creates, tolerate(created, ResponseError::TopicAlreadyExists));

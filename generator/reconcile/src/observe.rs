@@ -1,5 +1,6 @@
-//! Reading what the reconciler compares from a cluster, in four requests: Metadata,
-//! DescribeConfigs (all observed topics at once), DescribeAcls and DescribeUserScramCredentials.
+//! Reading what the reconciler compares from a cluster: Metadata, DescribeConfigs (the observed
+//! topics, a share per broker), DescribeAcls and DescribeUserScramCredentials, sent side by side
+//! to different brokers.
 
 use kafka_admin::{AclFilter, AdminClient, ConfigResource, ConfigResourceType};
 use kafka_platform_core::desired::DesiredState;
@@ -10,13 +11,87 @@ use crate::plan::{ObservedState, ObservedTopic};
 
 /// The topics under the managed prefixes (and the declared ones) with their partitions,
 /// replication factor and topic-level overrides; every ACL; every SCRAM user.
+///
+/// Side by side, each on its own broker's connection (a broker answers one request per connection
+/// at a time): Metadata on the controller-designated node and then the topic configs split over
+/// all brokers, the ACLs from the next broker, the SCRAM credentials from the one after. A broker
+/// that cannot answer its part has it read again through any broker, with retries.
 pub async fn observe(client: &AdminClient, desired: &DesiredState) -> Result<ObservedState> {
     let owner = Ownership::of(desired);
-    let metadata = client.metadata().await?;
-    let topics: Vec<_> =
-        metadata.topics.into_iter().filter(|t| !t.internal && owner.observes_topic(&t.name)).collect();
-    let resources: Vec<ConfigResource> = topics.iter().map(|t| ConfigResource::topic(&t.name)).collect();
-    let configs = client.describe_configs(&resources).await;
+    let controller = client.controller_id();
+    let mut nodes: Vec<i32> = client.brokers().into_keys().collect();
+    nodes.sort_by_key(|n| Some(*n) != controller);
+    let other = |k: usize| nodes.get(k % nodes.len().max(1)).copied();
+    let topics_and_configs = async {
+        let metadata = client.metadata().await?;
+        let topics: Vec<_> =
+            metadata.topics.into_iter().filter(|t| !t.internal && owner.observes_topic(&t.name)).collect();
+        let resources: Vec<ConfigResource> = topics.iter().map(|t| ConfigResource::topic(&t.name)).collect();
+        let configs = describe_configs_spread(client, &resources, &nodes).await;
+        Ok::<_, crate::error::Error>((topics, configs))
+    };
+    let acls = async {
+        match other(1) {
+            Some(n) => match client.describe_acls_on(n, &AclFilter::any()).await {
+                Ok(a) => Ok(a),
+                Err(_) => client.describe_acls(&AclFilter::any()).await,
+            },
+            None => client.describe_acls(&AclFilter::any()).await,
+        }
+    };
+    let credentials = async {
+        match other(2) {
+            Some(n) => match client.describe_user_scram_credentials_on(n, None).await {
+                Ok(c) => Ok(c),
+                Err(_) => client.describe_user_scram_credentials(None).await,
+            },
+            None => client.describe_user_scram_credentials(None).await,
+        }
+    };
+    let (tc, acls, credentials) = futures_util::join!(topics_and_configs, acls, credentials);
+    let (topics, configs) = tc?;
+    assemble(topics, configs, acls?, credentials?)
+}
+
+/// Splits `resources` over `nodes`, one request per node side by side; whatever a node cannot
+/// answer is read again through any broker (with retries).
+async fn describe_configs_spread(
+    client: &AdminClient,
+    resources: &[ConfigResource],
+    nodes: &[i32],
+) -> Vec<kafka_admin::Result<Vec<kafka_admin::ConfigEntry>>> {
+    if nodes.len() < 2 || resources.len() < 2 {
+        return client.describe_configs(resources).await;
+    }
+    let per = resources.len().div_ceil(nodes.len());
+    let chunks: Vec<&[ConfigResource]> = resources.chunks(per).collect();
+    let answers = futures_util::future::join_all(
+        chunks.iter().zip(nodes).map(|(chunk, &n)| client.describe_configs_on(n, chunk)),
+    )
+    .await;
+    let mut out = Vec::with_capacity(resources.len());
+    for (chunk, answer) in chunks.iter().zip(answers) {
+        match answer {
+            Ok(results) => {
+                for (r, resource) in results.into_iter().zip(chunk.iter()) {
+                    match r {
+                        Ok(v) => out.push(Ok(v)),
+                        Err(_) => out.extend(client.describe_configs(std::slice::from_ref(resource)).await),
+                    }
+                }
+            }
+            Err(_) => out.extend(client.describe_configs(chunk).await),
+        }
+    }
+    out
+}
+
+fn assemble(
+    topics: Vec<kafka_admin::TopicInfo>,
+    configs: Vec<kafka_admin::Result<Vec<kafka_admin::ConfigEntry>>>,
+    acls: Vec<kafka_admin::AclBinding>,
+    credentials: std::collections::BTreeMap<String, Vec<kafka_admin::ScramCredentialInfo>>,
+) -> Result<ObservedState> {
     let mut observed = ObservedState::default();
     for (topic, entries) in topics.into_iter().zip(configs) {
         // Only overrides set on the topic are compared: inherited values are not the topic's.
@@ -34,8 +109,7 @@ pub async fn observe(client: &AdminClient, desired: &DesiredState) -> Result<Obs
             },
         );
     }
-    observed.acls = client.describe_acls(&AclFilter::any()).await?.into_iter().collect();
-    let credentials = client.describe_user_scram_credentials(None).await?;
+    observed.acls = acls.into_iter().collect();
     observed.scram_iterations = credentials
         .iter()
         .filter_map(|(user, infos)| {
