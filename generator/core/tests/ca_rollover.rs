@@ -37,6 +37,8 @@ fn a_stage_without_a_rollover_renders_one_ca_and_no_trust_bundle() {
     assert!(certificate_lambda(&foundation).get("STAGE_CERTIFICATE_AUTHORITY_ARNS").is_none());
     let node = &model.cluster.brokers[0];
     assert!(kafka_config::node_secrets(&model, node).iter().all(|(n, _)| n != "TLS_TRUST"));
+    let topics = stack(&model, "topics");
+    assert!(topics["Resources"]["Reconciliation"]["Properties"].get("TrustBundleParameter").is_none());
 }
 
 #[test]
@@ -77,5 +79,11 @@ fn each_phase_renders_its_trust_bundle_and_issuing_ca() {
         let cluster = serde_json::to_string(&stack(&model, "cluster")).unwrap();
         assert!(cluster.contains(&format!("parameter{}", names::trust_bundle(&model))), "{phase}");
         assert!(kafka_config::launcher_script().contains("${TLS_TRUST:-$TLS_CHAIN}"));
+        // The reconciler verifies nodes of either CA with the bundle, and may read it.
+        let topics = stack(&model, "topics");
+        let reconciliation = &topics["Resources"]["Reconciliation"]["Properties"];
+        assert_eq!(reconciliation["TrustBundleParameter"], names::trust_bundle(&model), "{phase}");
+        let topics_text = serde_json::to_string(&topics).unwrap();
+        assert!(topics_text.contains(&format!("parameter{}\"", names::trust_bundle(&model))), "{phase}");
     }
 }

@@ -38,6 +38,7 @@ const PROPERTIES: &[&str] = &[
     "AllowDelete",
     "SchemaRegistryUrl",
     "SchemaRegistryUser",
+    "TrustBundleParameter",
     "SchemaRegistryPasswordParameter",
     "DebugGrantParameterPrefix",
 ];
@@ -60,6 +61,9 @@ pub struct Spec {
     pub bootstrap: Vec<String>,
     /// SSM prefix of the admin's key, certificate and chain.
     pub tls_prefix: String,
+    /// During a CA rollover: the SSM parameter with every CA the stage trusts, which verifies the
+    /// nodes and the registry instead of the admin certificate's chain.
+    pub trust_bundle: Option<String>,
     /// S3 bucket of the desired state.
     pub bucket: String,
     /// S3 key of the desired state.
@@ -97,6 +101,7 @@ impl Spec {
             schema_registry_url: registry_url(p)?,
             schema_registry_login: subjects::login(p)?,
             debug_grants: p.optional_str("DebugGrantParameterPrefix")?.filter(|s| !s.is_empty()),
+            trust_bundle: p.optional_str("TrustBundleParameter")?.filter(|s| !s.is_empty()),
         })
     }
 
@@ -178,13 +183,18 @@ impl KafkaReconciler {
         let certificate = self.parameters.get_decrypted(&name("certificate")).await?;
         let chain = self.parameters.get_decrypted(&name("chain")).await?;
         let identity = format!("{}\n{}", certificate.trim_end(), chain);
-        TlsConfig::with_client_certificate(chain.as_bytes(), identity.as_bytes(), key.as_bytes())
+        let roots = self.chain(spec).await?;
+        TlsConfig::with_client_certificate(roots.as_bytes(), identity.as_bytes(), key.as_bytes())
             .map_err(|e| Error::Refused(format!("admin TLS material under {}: {e}", spec.tls_prefix)))
     }
 
-    /// The stage chain (verifies an `https://` registry, as it verifies the brokers).
+    /// The stage chain (verifies an `https://` registry, as it verifies the brokers); during a
+    /// CA rollover the trust bundle (both CAs until the old one retires).
     async fn chain(&self, spec: &Spec) -> Result<String> {
-        self.parameters.get_decrypted(&format!("{}/chain", spec.tls_prefix)).await
+        match &spec.trust_bundle {
+            Some(bundle) => self.parameters.get_decrypted(bundle).await,
+            None => self.parameters.get_decrypted(&format!("{}/chain", spec.tls_prefix)).await,
+        }
     }
 
     /// Observes and plans the subjects when the registry is configured; Err when refused.
@@ -495,6 +505,11 @@ mod tests {
         let spec = Spec::from_properties(&props(valid())).unwrap();
         assert_eq!(spec.bootstrap, vec!["b-1:9095", "b-2:9095"]);
         assert_eq!(spec.tls_prefix, "/kafka/dev/tls/admin");
+        assert_eq!(spec.trust_bundle, None);
+        let mut v = valid();
+        v["TrustBundleParameter"] = json!("/kafka/dev/ca/trust-bundle");
+        let rollover = Spec::from_properties(&props(v)).unwrap();
+        assert_eq!(rollover.trust_bundle.as_deref(), Some("/kafka/dev/ca/trust-bundle"));
         assert!(spec.allow_delete);
         assert_eq!(spec.physical_id(), "kafka-reconciler-dev");
 

@@ -40,6 +40,13 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
             "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{root}/service-accounts/*/password"
         )),
     ];
+    if model.ca.rollover().is_some() {
+        // CA rollover: the reconciler verifies nodes of either CA (render::rollover).
+        readable.push(sub(format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
+            names::trust_bundle(model)
+        )));
+    }
     if model.schema_registry.is_some() {
         // The registry's writer password (render::registry_proxy): the reconciler is its one writer.
         readable.push(sub(format!(
@@ -143,6 +150,9 @@ pub fn render(model: &StageModel, desired_state_key: &str, desired_state_sha256:
     // Debug grants (gen access): read so that live ones are no drift, removed once expired.
     for p in [&mut properties, &mut connection] {
         p["DebugGrantParameterPrefix"] = json!(debug_grants);
+        if model.ca.rollover().is_some() {
+            p["TrustBundleParameter"] = json!(names::trust_bundle(model));
+        }
     }
     t.add("Reconciliation", Resource::new("Custom::KafkaReconciler", properties));
     crate::render::monitoring::drift_schedule(&mut t, model, &connection);
