@@ -46,6 +46,9 @@ const MTLS: u16 = 19194;
 
 type Stream = tokio_rustls::client::TlsStream<TcpStream>;
 
+/// The two tests both look at what node 3 trusts: one at a time.
+static NODE3: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn state_dir() -> PathBuf {
     PathBuf::from(env("KAFKA_TEST_STATE_DIR"))
 }
@@ -200,6 +203,7 @@ fn issuers(served: &BTreeMap<String, Option<(String, String)>>) -> BTreeMap<Stri
 
 #[tokio::test]
 async fn overlapping_trust_admits_a_new_ca_client_and_a_new_ca_node_certificate_without_a_restart() {
+    let _one_at_a_time = NODE3.lock().await;
     let dir = std::env::temp_dir().join(unique("day2-ca-rollover"));
     std::fs::create_dir_all(&dir).unwrap();
     let certs = state_dir().join("certs");
@@ -336,4 +340,104 @@ async fn overlapping_trust_admits_a_new_ca_client_and_a_new_ca_node_certificate_
     assert_eq!(pid_of_node(), pid, "node {NODE} was restarted");
     let _ = std::fs::remove_dir_all(&dir);
     result.unwrap();
+}
+
+/// `gen certs rollover` on the real cluster (the fixture stage under its own SSM root in moto):
+/// a phase that skips one is refused (KP119), and the retire step is refused, before anything is
+/// pushed, while the nodes serve and SSM stores certificates of the old CA.
+#[tokio::test]
+async fn gen_certs_rollover_refuses_a_skipped_phase_and_a_retire_with_old_ca_certificates_left() {
+    let _one_at_a_time = NODE3.lock().await;
+    let (_, moto) = issuer();
+    let root = format!("kr{}", std::process::id() % 100_000);
+    let dir = std::env::temp_dir().join(unique("ca-rollover-cli"));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/local-environment");
+    copy_dir(&fixture, &dir.join("env"));
+    let defaults = dir.join("env/defaults.yaml");
+    let declare = |phase: &str| {
+        let text = std::fs::read_to_string(fixture.join("defaults.yaml")).unwrap();
+        let text = text.replacen("resource_prefix: kafka", &format!("resource_prefix: {root}"), 1).replacen(
+            "  mode: create\n",
+            &format!("  mode: create\n  rollover:\n    phase: {phase}\n"),
+            1,
+        );
+        assert!(text.contains("rollover:") && text.contains(&root));
+        std::fs::write(&defaults, text).unwrap();
+    };
+    let run = || {
+        let out = Command::new(platform_tests::gen_binary())
+            .arg("--environments")
+            .arg(dir.join("env"))
+            .args(["certs", "rollover", "dev"])
+            .args(["--bootstrap", &env("KAFKA_TEST_BOOTSTRAP_SASL"), "--scram-user", &admin_user()])
+            .arg("--scram-password-file")
+            .arg(env("KAFKA_TEST_ADMIN_PASSWORD_FILE"))
+            .arg("--ca-file")
+            .arg(ca_file())
+            .env("AWS_ENDPOINT_URL", &moto)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "eu-west-1")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    // Nothing deployed, `issue` declared: one phase skipped.
+    declare("issue");
+    let (code, stderr) = run();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("KP119") && stderr.contains("declare trust first"), "{stderr}");
+
+    // Deployed `issue` (the exports the foundation stack writes), `retire` declared: the gate runs.
+    let config = platform_tests::lambda_harness::sdk_config_for(&moto, "testing", "testing").await;
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let new_arn_file = dir.join("new-ca.arn");
+    new_ca(&new_arn_file, &dir.join("new-ca.pem"));
+    let certs = state_dir().join("certs");
+    let b0_cert = std::fs::read_to_string(certs.join("servers/b0.kafka.local.test/cert.pem")).unwrap();
+    for (name, value) in [
+        (format!("/{root}/dev/cfn/ca-rollover-phase"), "issue".to_string()),
+        (
+            format!("/{root}/dev/cfn/ca-arn"),
+            std::fs::read_to_string(certs.join("ca.arn")).unwrap().trim().into(),
+        ),
+        (
+            format!("/{root}/dev/cfn/next-ca-arn"),
+            std::fs::read_to_string(&new_arn_file).unwrap().trim().into(),
+        ),
+        (format!("/{root}/dev/tls/nodes/b0/certificate"), b0_cert),
+    ] {
+        ssm.put_parameter()
+            .name(&name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    declare("retire");
+    let (code, stderr) = run();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("the old CA cannot retire yet"), "{stderr}");
+    assert!(stderr.contains("certificate b0 is still issued by"), "{stderr}");
+    assert!(stderr.contains("still serves a certificate of the old CA"), "{stderr}");
+    // The gate refused before any push: the nodes accept no new-CA client.
+    let new_client = dir.join("new-client");
+    leaf(&new_arn_file, "rollover-client", false, &new_client);
+    assert!(!accepted(&new_client, &ca_file()).await, "a trust store was pushed although retire was refused");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
 }
