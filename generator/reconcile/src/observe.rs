@@ -48,7 +48,7 @@ pub async fn observe(client: &AdminClient, desired: &DesiredState) -> Result<Obs
             None => client.describe_user_scram_credentials(None).await,
         }
     };
-    let (tc, acls, credentials) = futures_util::join!(topics_and_configs, acls, credentials);
+    let (tc, acls, credentials) = futures_util::future::join3(topics_and_configs, acls, credentials).await;
     let (topics, configs) = tc?;
     assemble(topics, configs, acls?, credentials?)
 }
@@ -69,21 +69,33 @@ async fn describe_configs_spread(
         chunks.iter().zip(nodes).map(|(chunk, &n)| client.describe_configs_on(n, chunk)),
     )
     .await;
-    let mut out = Vec::with_capacity(resources.len());
+    // Whatever a node could not answer (a broker behind on the metadata log does not know a new
+    // topic yet) is read again in one batch through any broker: O(requests), not O(topics).
+    let mut out: Vec<Option<kafka_admin::Result<Vec<kafka_admin::ConfigEntry>>>> =
+        resources.iter().map(|_| None).collect();
+    let mut again = Vec::new();
+    let mut offset = 0;
     for (chunk, answer) in chunks.iter().zip(answers) {
         match answer {
-            Ok(results) => {
-                for (r, resource) in results.into_iter().zip(chunk.iter()) {
+            Ok(results) if results.len() == chunk.len() => {
+                for (i, r) in results.into_iter().enumerate() {
                     match r {
-                        Ok(v) => out.push(Ok(v)),
-                        Err(_) => out.extend(client.describe_configs(std::slice::from_ref(resource)).await),
+                        Ok(v) => out[offset + i] = Some(Ok(v)),
+                        Err(_) => again.push(offset + i),
                     }
                 }
             }
-            Err(_) => out.extend(client.describe_configs(chunk).await),
+            _ => again.extend(offset..offset + chunk.len()),
+        }
+        offset += chunk.len();
+    }
+    if !again.is_empty() {
+        let retry: Vec<ConfigResource> = again.iter().map(|&i| resources[i].clone()).collect();
+        for (i, r) in again.into_iter().zip(client.describe_configs(&retry).await) {
+            out[i] = Some(r);
         }
     }
-    out
+    out.into_iter().map(|r| r.expect("every resource has a result")).collect()
 }
 
 fn assemble(
