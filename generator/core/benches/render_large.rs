@@ -16,7 +16,7 @@ mod large_stage;
 
 use large_stage::{peak_rss_kib, write_environments};
 
-const PROJECTS: usize = 20;
+const TOPICS: usize = 2_000;
 const RUNS: usize = 5;
 
 fn summary(name: &str, mut times: Vec<Duration>) {
@@ -31,7 +31,7 @@ fn summary(name: &str, mut times: Vec<Duration>) {
 fn main() {
     let root: PathBuf = std::env::temp_dir().join(format!("kp-bench-render-large-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    write_environments(&root, PROJECTS);
+    write_environments(&root, TOPICS);
 
     let (mut load, mut limit, mut render, mut total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut report = String::new();

@@ -1,16 +1,15 @@
-//! A generated stage for the render benchmarks: `projects` projects of 100 topics, 5 service
-//! accounts each (60 ACL bindings per account, so 3 per topic) and a prod stage with 9 brokers.
+//! A generated stage for the render benchmarks: 20 projects of `topics / 20` topics, 5 service
+//! accounts each (3 ACL bindings per topic, about 60 per account at 2,000 topics) and a prod stage
+//! with 9 brokers. Larger stages grow topics and ACL bindings, not accounts: every account costs
+//! two resources in the secrets stack, so 100 accounts per 2,000 topics would pass CloudFormation's
+//! 500 resources per template (KP401) at about 240 accounts (docs/architecture.md, Benchmarks).
 //! Shared by `generator/core/benches/render_large.rs` and `generator/cli/benches/render.rs`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub const TOPICS_PER_PROJECT: usize = 100;
+pub const PROJECTS: usize = 20;
 const ACCOUNTS_PER_PROJECT: usize = 5;
-/// Each account produces to 20 own topics (Write+Describe), consumes 9 topics the previous project
-/// shares (Read+Describe), reads its consumer group and has one explicit binding: 60 bindings.
-const PRODUCES: usize = 20;
-const CONSUMES: usize = 9;
 
 const DEFAULTS: &str = r#"region: eu-west-1
 account_id: "111111111111"
@@ -69,13 +68,17 @@ fn topic_name(project: usize, topic: usize, projects: usize) -> String {
     format!("{}.dataset-{topic:03}.v1", project_name(project, projects))
 }
 
-/// One generated project file: its topics are shared for reading with the next project.
-fn project_yaml(p: usize, projects: usize) -> String {
+/// One generated project file of `topics` topics, shared for reading with the next project. Each
+/// account produces to a fifth of them (Write+Describe), consumes 9 % of the previous project's
+/// (Read+Describe), reads its consumer group and has one explicit binding: 3 bindings per topic.
+fn project_yaml(p: usize, projects: usize, topics: usize) -> String {
+    let produces_each = topics / ACCOUNTS_PER_PROJECT;
+    let consumes_each = topics * 9 / 100;
     let name = project_name(p, projects);
     let mut y = format!(
         "project: {name}\ndescription: Generated project {p}.\nowner:\n  team: team-{p}\n  email: team-{p}@example.com\ndata_classification: internal\ntopics:\n"
     );
-    for t in 0..TOPICS_PER_PROJECT {
+    for t in 0..topics {
         let configs = if t % 2 == 0 { "retention.ms: 604800000" } else { "cleanup.policy: compact" };
         writeln!(
             y,
@@ -89,9 +92,10 @@ fn project_yaml(p: usize, projects: usize) -> String {
     y.push_str("service_accounts:\n");
     for a in 0..ACCOUNTS_PER_PROJECT {
         let produces: Vec<String> =
-            (0..PRODUCES).map(|i| topic_name(p, a * PRODUCES + i, projects)).collect();
-        let consumes: Vec<String> =
-            (0..CONSUMES).map(|i| topic_name(p + projects - 1, a * CONSUMES + i, projects)).collect();
+            (0..produces_each).map(|i| topic_name(p, a * produces_each + i, projects)).collect();
+        let consumes: Vec<String> = (0..consumes_each)
+            .map(|i| topic_name(p + projects - 1, a * consumes_each + i, projects))
+            .collect();
         let auth = if a % 2 == 0 { "scram" } else { "mtls" };
         writeln!(
             y,
@@ -108,8 +112,11 @@ fn project_yaml(p: usize, projects: usize) -> String {
     y
 }
 
-/// Writes an environments directory (defaults, the prod stage, `projects` project files) at `root`.
-pub fn write_environments(root: &Path, projects: usize) {
+/// Writes an environments directory (defaults, the prod stage, [`PROJECTS`] project files with
+/// `topics` topics in all) at `root`.
+pub fn write_environments(root: &Path, topics: usize) {
+    let projects = PROJECTS;
+    let per_project = topics.div_ceil(projects);
     std::fs::create_dir_all(root.join("stages")).unwrap();
     std::fs::create_dir_all(root.join("projects")).unwrap();
     std::fs::write(root.join("defaults.yaml"), DEFAULTS).unwrap();
@@ -117,7 +124,7 @@ pub fn write_environments(root: &Path, projects: usize) {
     for p in 0..projects {
         std::fs::write(
             root.join(format!("projects/{}.yaml", project_name(p, projects))),
-            project_yaml(p, projects),
+            project_yaml(p, projects, per_project),
         )
         .unwrap();
     }
