@@ -1,8 +1,8 @@
 //! A generated stage for the render benchmarks: 20 projects of `topics / 20` topics, 5 service
 //! accounts each (3 ACL bindings per topic, about 60 per account at 2,000 topics) and a prod stage
-//! with 9 brokers. Larger stages grow topics and ACL bindings, not accounts: every account costs
-//! two resources in the secrets stack, so 100 accounts per 2,000 topics would pass CloudFormation's
-//! 500 resources per template (KP401) at about 240 accounts (docs/architecture.md, Benchmarks).
+//! with 9 brokers. Larger stages grow topics and ACL bindings, not accounts: the secrets stack
+//! holds 178 resources at 100 accounts, so 100 accounts per 2,000 topics would pass
+//! CloudFormation's 500 resources per template (KP401) at about 300 accounts (docs/architecture.md).
 //! Shared by `generator/core/benches/render_large.rs` and `generator/cli/benches/render.rs`.
 
 use std::fmt::Write as _;
