@@ -2,7 +2,7 @@
 //! refer to parse and resolve offline, and become the stage's Schema Registry subjects, references
 //! before the subjects that use them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use apache_avro::Schema as AvroSchema;
@@ -21,12 +21,13 @@ pub fn resolve_subjects(declarations: &Declarations, model: &mut StageModel, fin
     let mut subjects: Vec<Subject> = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let default = model.schema_registry.as_ref().map(|sr| sr.compatibility);
+    // A set, not a scan of the topics per declaration: that was quadratic in topics.
+    let kept: HashSet<Location> = model.topics.iter().map(|t| t.name.location.clone()).collect();
     for file in &declarations.projects {
         let project = file.value.project.value.as_str();
         for decl in &file.value.topics {
             // Only the declaration the model kept (a duplicate has its own finding).
-            let kept = model.topics.iter().any(|t| t.name.location == decl.name.location);
-            if !kept || (decl.schema.is_none() && decl.key_schema.is_none()) {
+            if (decl.schema.is_none() && decl.key_schema.is_none()) || !kept.contains(&decl.name.location) {
                 continue;
             }
             check_stage_order(declarations, decl, model.stage, findings);
