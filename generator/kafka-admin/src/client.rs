@@ -181,6 +181,8 @@ pub struct AdminClient {
     /// Per address: held while a connection to it is being opened.
     opening: SyncMutex<HashMap<String, Arc<Mutex<()>>>>,
     stats: SyncMutex<BTreeMap<(&'static str, String), u64>>,
+    /// The one address every request goes to ([`AdminClient::connect_to_node`]).
+    direct: Option<String>,
 }
 
 impl std::fmt::Debug for AdminClient {
@@ -200,12 +202,12 @@ impl AdminClient {
         Ok(client)
     }
 
-    /// A client of the one node at `config.bootstrap` (a single address), known as `node_id`,
-    /// opened without the Metadata request: a KRaft controller's own listener (KIP-919) answers
-    /// ApiVersions, DescribeCluster, DescribeConfigs and IncrementalAlterConfigs but not Metadata.
-    /// Every request goes to that address, so the configs of broker resource `node_id` are read
-    /// and altered on the node itself. Not for [`AdminClient::refresh_metadata`].
-    pub async fn connect_to_node(config: AdminConfig, node_id: i32) -> Result<Self> {
+    /// A client of the one address in `config.bootstrap`, opened without the Metadata request:
+    /// a KRaft controller's own listener (KIP-919) answers ApiVersions, DescribeConfigs and
+    /// IncrementalAlterConfigs (writes on the active controller only) but not Metadata. Every
+    /// request goes to that address, whatever node or controller it is meant for. Not for
+    /// [`AdminClient::refresh_metadata`].
+    pub async fn connect_to_node(config: AdminConfig) -> Result<Self> {
         config.validate()?;
         let [address] = config.bootstrap.as_slice() else {
             return Err(Error::Config(format!(
@@ -214,12 +216,8 @@ impl AdminClient {
             )));
         };
         let address = address.clone();
-        let client = Self::unconnected(config);
-        {
-            let mut view = client.view.lock().expect("view lock");
-            view.brokers.insert(node_id, address.clone());
-            view.controller = Some(node_id);
-        }
+        let mut client = Self::unconnected(config);
+        client.direct = Some(address.clone());
         client.retrying(async || client.connection(&address).await.map(drop)).await?;
         Ok(client)
     }
@@ -232,6 +230,7 @@ impl AdminClient {
             pool: Mutex::new(HashMap::new()),
             opening: SyncMutex::new(HashMap::new()),
             stats: SyncMutex::new(BTreeMap::new()),
+            direct: None,
         }
     }
 
@@ -287,6 +286,9 @@ impl AdminClient {
     /// Candidate addresses for a target, best first. Addresses that recently failed come last
     /// rather than never, so that a cluster whose every broker blipped is still tried.
     fn candidates(&self, target: Target) -> Result<Vec<String>> {
+        if let Some(address) = &self.direct {
+            return Ok(vec![address.clone()]);
+        }
         let view = self.view.lock().expect("view lock");
         let now = Instant::now();
         let is_down = |a: &String| view.down_until.get(a).is_some_and(|t| *t > now);
@@ -607,7 +609,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_of_one_node_takes_one_address() {
         let config = AdminConfig::new(["127.0.0.1:9", "127.0.0.1:10"], TlsConfig::trusting_nothing());
-        let e = AdminClient::connect_to_node(config, 1).await.unwrap_err();
+        let e = AdminClient::connect_to_node(config).await.unwrap_err();
         assert!(e.to_string().contains("takes one address, not 2"), "{e}");
     }
 

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{AlertDescription, CertificateError};
@@ -15,6 +16,8 @@ use crate::error::{Error, Result};
 pub struct TlsConfig {
     pub(crate) rustls: Arc<rustls::ClientConfig>,
     pub(crate) client_certificate: bool,
+    /// The trusted CAs, for [`TlsConfig::verify_server_chain`].
+    roots: Arc<rustls::RootCertStore>,
 }
 
 impl std::fmt::Debug for TlsConfig {
@@ -58,11 +61,12 @@ impl TlsConfig {
         }
         // The provider is chosen here rather than process-wide, so a binary that also links
         // aws-lc-rs (the AWS SDK) cannot make the choice ambiguous.
+        let roots = Arc::new(roots);
         let builder =
             rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
                 .map_err(|e| Error::Config(format!("TLS setup: {e}")))?
-                .with_root_certificates(roots);
+                .with_root_certificates(roots.clone());
         let config = match identity {
             None => builder.with_no_client_auth(),
             Some((chain_pem, key_pem)) => {
@@ -77,7 +81,7 @@ impl TlsConfig {
                 })?
             }
         };
-        Ok(TlsConfig { rustls: Arc::new(config), client_certificate: identity.is_some() })
+        Ok(TlsConfig { rustls: Arc::new(config), client_certificate: identity.is_some(), roots })
     }
 }
 
@@ -86,6 +90,24 @@ impl TlsConfig {
     /// such as the KRaft controller listener, accepts no other).
     pub fn has_client_certificate(&self) -> bool {
         self.client_certificate
+    }
+
+    /// Checks, as a handshake to `host` would, that `chain_pem` (leaf first) is a server
+    /// certificate for `host` issued under the trusted CAs and valid now, without connecting.
+    pub fn verify_server_chain(&self, chain_pem: &str, host: &str) -> Result<()> {
+        let chain = certificates(chain_pem.as_bytes(), "certificate chain")?;
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| Error::Config(format!("'{host}' is not a valid host name")))?;
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            self.roots.clone(),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .map_err(|e| Error::Config(format!("TLS setup: {e}")))?;
+        verifier
+            .verify_server_cert(&chain[0], &chain[1..], &name, &[], rustls::pki_types::UnixTime::now())
+            .map(drop)
+            .map_err(|e| Error::Config(format!("a handshake to {host} would refuse it: {e}")))
     }
 }
 
@@ -107,13 +129,14 @@ pub fn check_key_pair(chain_pem: &str, key_pem: &crate::Secret) -> Result<()> {
 impl TlsConfig {
     /// A configuration that trusts nothing, for unit tests that never connect.
     pub(crate) fn trusting_nothing() -> Self {
+        let roots = Arc::new(rustls::RootCertStore::empty());
         let config =
             rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
                 .expect("ring supports the default versions")
-                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_root_certificates(roots.clone())
                 .with_no_client_auth();
-        TlsConfig { rustls: Arc::new(config), client_certificate: false }
+        TlsConfig { rustls: Arc::new(config), client_certificate: false, roots }
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use kafka_admin::{AdminClient, ConfigResource, Secret, TlsConfig, check_key_pair, served_certificate};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::certificates::push_node_certificate;
+use crate::certificates::{keystore_changes, listener_names};
 
 /// The `host:port` of controller `node_id` in a `controller.quorum.voters` value
 /// (`id@host:port,...`).
@@ -66,6 +66,8 @@ pub struct ControllerRoute {
     pub client: AdminClient,
     /// `host:port` of the controller listener.
     pub address: String,
+    /// `controller.quorum.voters`, where the active controller's address is found.
+    voters: String,
 }
 
 impl ControllerRoute {
@@ -78,8 +80,7 @@ impl ControllerRoute {
 /// Opens a connection to controller `node_id` on its controller listener, found in the
 /// `controller.quorum.voters` of a broker `cluster` reaches, with `cluster`'s TLS identity.
 pub async fn connect(cluster: &AdminClient, node_id: i32) -> Result<ControllerRoute, String> {
-    let tls = &cluster.config().tls;
-    if !tls.has_client_certificate() {
+    if !cluster.config().tls.has_client_certificate() {
         return Err(format!(
             "controller {node_id} is reached on its controller listener, which takes only mTLS: connect \
              with the admin's certificate (not SCRAM)"
@@ -96,19 +97,27 @@ pub async fn connect(cluster: &AdminClient, node_id: i32) -> Result<ControllerRo
     let address = voter_address(&voters, node_id).ok_or_else(|| {
         format!("node {node_id} is not in broker {broker}'s controller.quorum.voters ({voters})")
     })?;
+    let client = connect_to(cluster, &address).await?;
+    Ok(ControllerRoute { client, address, voters })
+}
+
+async fn connect_to(cluster: &AdminClient, address: &str) -> Result<AdminClient, String> {
     let mut config = cluster.config().clone();
-    config.bootstrap = vec![address.clone()];
+    config.bootstrap = vec![address.to_string()];
     config.sasl = None;
-    let client = AdminClient::connect_to_node(config, node_id)
+    AdminClient::connect_to_node(config)
         .await
-        .map_err(|e| format!("cannot reach controller {node_id} at {address}: {e}"))?;
-    Ok(ControllerRoute { client, address })
+        .map_err(|e| format!("cannot reach the controller listener {address}: {e}"))
 }
 
 /// Checks `chain_pem` and `key` against what the controller listener serves now
-/// ([`check_replacement`]), then pushes them to every listener of the node through its own
-/// controller listener; returns the listener names.
+/// ([`check_replacement`]) and that a handshake to it with `trust` (the revocation gate's) would
+/// accept the chain, then gives every listener of the node (its own `listeners`) key and chain.
+/// The change is written through the active controller, the only one that takes writes (another
+/// answers NOT_CONTROLLER), and the node applies it when it reads the record. Returns the
+/// listener names.
 pub async fn push_controller_certificate(
+    cluster: &AdminClient,
     route: &ControllerRoute,
     trust: &TlsConfig,
     node_id: i32,
@@ -118,10 +127,42 @@ pub async fn push_controller_certificate(
     let served = served_certificate(&route.address, trust, Duration::from_secs(10))
         .await
         .map_err(|e| format!("cannot read what controller {node_id} serves: {e}"))?;
-    check_replacement(chain_pem, key, &served).map_err(|e| {
-        format!("not pushing to controller {node_id}, it could not take this certificate: {e}")
+    check_replacement(chain_pem, key, &served)
+        .and_then(|()| trust.verify_server_chain(chain_pem, route.host()).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            format!("not pushing to controller {node_id}, it could not take this certificate: {e}")
+        })?;
+    let described = route.client.describe_configs(&[ConfigResource::broker(node_id)]).await.remove(0);
+    let entries = described.map_err(|e| format!("cannot read the listeners of node {node_id}: {e}"))?;
+    let listeners = entries
+        .iter()
+        .find(|e| e.name == "listeners")
+        .and_then(|e| e.value.as_deref())
+        .map(listener_names)
+        .unwrap_or_default();
+    if listeners.is_empty() {
+        return Err(format!("node {node_id} reports no listeners"));
+    }
+    // Asked of a broker: a controller other than the leader does not answer DescribeQuorum.
+    let leader =
+        cluster.describe_quorum().await.map_err(|e| format!("cannot find the active controller: {e}"))?;
+    let leader = leader.leader_id;
+    let writer = if leader == node_id {
+        None
+    } else {
+        let address = voter_address(&route.voters, leader)
+            .ok_or_else(|| format!("the active controller {leader} is not in {}", route.voters))?;
+        Some(connect_to(cluster, &address).await?)
+    };
+    let changes = keystore_changes(node_id, &listeners, key, chain_pem);
+    let written = writer.as_ref().unwrap_or(&route.client).incremental_alter_configs(&[changes], false).await;
+    if let Some(w) = writer {
+        w.close().await;
+    }
+    written.into_iter().next().expect("one result per resource").map_err(|e| {
+        format!("the active controller {leader} refused the certificate of node {node_id}: {e}")
     })?;
-    push_node_certificate(&route.client, node_id, key, chain_pem).await
+    Ok(listeners)
 }
 
 #[cfg(test)]
@@ -139,6 +180,24 @@ mod tests {
 
     fn der(pem: &str) -> Vec<u8> {
         x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap().1.contents
+    }
+
+    #[test]
+    fn the_chain_must_pass_a_handshake_to_the_controller_with_the_gates_trust() {
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "stage CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["c0.kafka.internal".to_string()]).unwrap();
+        let leaf = leaf.signed_by(&leaf_key, &ca).unwrap().pem();
+        let trust = TlsConfig::new(ca.pem().as_bytes()).unwrap();
+        assert!(trust.verify_server_chain(&leaf, "c0.kafka.internal").is_ok());
+        let e = trust.verify_server_chain(&leaf, "c1.kafka.internal").unwrap_err().to_string();
+        assert!(e.contains("a handshake to c1.kafka.internal would refuse it"), "{e}");
+        // Another CA's certificate (here: self-signed) is refused.
+        let other = issue("c0.kafka.internal", &["c0.kafka.internal"], &leaf_key);
+        assert!(trust.verify_server_chain(&other, "c0.kafka.internal").is_err());
     }
 
     #[test]

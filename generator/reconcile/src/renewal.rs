@@ -234,7 +234,17 @@ async fn drive(
             if target.broker { None } else { Some(controller_push::connect(cluster.client, node).await?) };
         let pushed = match &route {
             None => push_node_certificate(cluster.client, node, &key, &chain).await,
-            Some(r) => controller_push::push_controller_certificate(r, cluster.tls, node, &key, &chain).await,
+            Some(r) => {
+                controller_push::push_controller_certificate(
+                    cluster.client,
+                    r,
+                    cluster.tls,
+                    node,
+                    &key,
+                    &chain,
+                )
+                .await
+            }
         };
         let (client, host) = match &route {
             None => (cluster.client, advertised_host(cluster.client, node)),
