@@ -197,15 +197,8 @@ pub fn keystore_changes(
     ConfigChanges { resource: ConfigResource::broker(node_id), changes }
 }
 
-/// Pushes a node's key and chain (leaf first) to every listener it has (read from its own
-/// `listeners` config) and returns the listener names. The node validates the whole change before
-/// it applies any of it, so a refused certificate leaves every listener as it was.
-pub async fn push_node_certificate(
-    client: &AdminClient,
-    node_id: i32,
-    key_pem: &Secret,
-    chain_pem: &str,
-) -> Result<Vec<String>, String> {
+/// The listener names of a node, read from its own `listeners` config.
+pub async fn node_listeners(client: &AdminClient, node_id: i32) -> Result<Vec<String>, String> {
     let described = client.describe_configs(&[ConfigResource::broker(node_id)]).await.remove(0);
     let entries = described.map_err(|e| format!("cannot read the listeners of node {node_id}: {e}"))?;
     let listeners = entries
@@ -217,6 +210,19 @@ pub async fn push_node_certificate(
     if listeners.is_empty() {
         return Err(format!("node {node_id} reports no listeners"));
     }
+    Ok(listeners)
+}
+
+/// Pushes a node's key and chain (leaf first) to every listener it has (read from its own
+/// `listeners` config) and returns the listener names. The node validates the whole change before
+/// it applies any of it, so a refused certificate leaves every listener as it was.
+pub async fn push_node_certificate(
+    client: &AdminClient,
+    node_id: i32,
+    key_pem: &Secret,
+    chain_pem: &str,
+) -> Result<Vec<String>, String> {
+    let listeners = node_listeners(client, node_id).await?;
     let changes = keystore_changes(node_id, &listeners, key_pem, chain_pem);
     client
         .incremental_alter_configs(&[changes], false)

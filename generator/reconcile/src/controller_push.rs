@@ -17,7 +17,7 @@ use std::time::Duration;
 use kafka_admin::{AdminClient, ConfigResource, Secret, TlsConfig, check_key_pair, served_certificate};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::certificates::{keystore_changes, listener_names};
+use crate::certificates::{keystore_changes, node_listeners};
 
 /// The `host:port` of controller `node_id` in a `controller.quorum.voters` value
 /// (`id@host:port,...`).
@@ -132,17 +132,7 @@ pub async fn push_controller_certificate(
         .map_err(|e| {
             format!("not pushing to controller {node_id}, it could not take this certificate: {e}")
         })?;
-    let described = route.client.describe_configs(&[ConfigResource::broker(node_id)]).await.remove(0);
-    let entries = described.map_err(|e| format!("cannot read the listeners of node {node_id}: {e}"))?;
-    let listeners = entries
-        .iter()
-        .find(|e| e.name == "listeners")
-        .and_then(|e| e.value.as_deref())
-        .map(listener_names)
-        .unwrap_or_default();
-    if listeners.is_empty() {
-        return Err(format!("node {node_id} reports no listeners"));
-    }
+    let listeners = node_listeners(&route.client, node_id).await?;
     // Asked of a broker: a controller other than the leader does not answer DescribeQuorum.
     let leader =
         cluster.describe_quorum().await.map_err(|e| format!("cannot find the active controller: {e}"))?;

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use kafka_admin::{AdminClient, ConfigChanges, ConfigOp, ConfigResource};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::certificates::listener_names;
+use crate::certificates::node_listeners;
 
 /// The phases of a rollover, in order (`certificate_authority.rollover.phase`).
 pub use kafka_platform_core::config::stage::RolloverPhase;
@@ -153,22 +153,6 @@ pub fn truststore_changes(node_id: i32, listeners: &[String], bundle: &str) -> C
         .map(|l| (format!("listener.name.{l}.ssl.truststore.certificates"), ConfigOp::Set(bundle.into())))
         .collect();
     ConfigChanges { resource: ConfigResource::broker(node_id), changes }
-}
-
-/// The listener names of a node, read from its own `listeners` config.
-pub async fn node_listeners(client: &AdminClient, node_id: i32) -> Result<Vec<String>, String> {
-    let described = client.describe_configs(&[ConfigResource::broker(node_id)]).await.remove(0);
-    let entries = described.map_err(|e| format!("cannot read the listeners of node {node_id}: {e}"))?;
-    let listeners = entries
-        .iter()
-        .find(|e| e.name == "listeners")
-        .and_then(|e| e.value.as_deref())
-        .map(listener_names)
-        .unwrap_or_default();
-    if listeners.is_empty() {
-        return Err(format!("node {node_id} reports no listeners"));
-    }
-    Ok(listeners)
 }
 
 /// Pushes a trust bundle to every listener of a running node and returns the listener names.
