@@ -192,7 +192,10 @@ make_test_ca() {
         if [[ $outcome == created || ! -f "$CERTS/issuer" ]]; then
             rm -rf "$CERTS"/broker-* "$CERTS/servers" "$CERTS/clients"
         fi
-        printf '%s\n%s\n' "$KAFKA_CERT_ISSUER" "$MOTO_ENDPOINT" >"$CERTS/issuer"
+        # Tests read this file while others ask for certificates (server-cert runs this function):
+        # replace it whole by a rename, never truncate it in place.
+        printf '%s\n%s\n' "$KAFKA_CERT_ISSUER" "$MOTO_ENDPOINT" >"$CERTS/issuer.$$"
+        mv -f "$CERTS/issuer.$$" "$CERTS/issuer"
     else
         if [[ -f "$CERTS/issuer" ]]; then
             # The CA lives in moto and there is no issuer now. Only `start` may start over with
