@@ -1,8 +1,6 @@
 //! Lambda entry point for `Custom::PrivateCertificate` and the direct renewal requests
 //! (renew.rs: an event without ResponseURL).
 
-#![recursion_limit = "256"]
-
 use std::sync::Arc;
 
 use cfn_custom_resource::stacks::Stacks;
@@ -24,7 +22,9 @@ async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
     let direct = Arc::new(make().with_renewal_cas(cas));
     cfn_custom_resource::run_with(make(), move |event| {
         let direct = Arc::clone(&direct);
-        async move { direct.direct(event).await }
+        // Boxed: a renewal's future is laid out on its own, not inside main's, whose nesting would
+        // otherwise pass rustc's layout depth limit (recursion_limit, 128).
+        async move { Box::pin(direct.direct(event)).await }
     })
     .await
 }

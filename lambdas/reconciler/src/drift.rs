@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::{KafkaReconciler, Spec, off_thread, unix_now};
+use crate::{KafkaReconciler, Spec, off_thread, phase, unix_now};
 
 /// The key that marks a drift-check event.
 pub const EVENT_KEY: &str = "DriftCheck";
@@ -86,13 +86,13 @@ impl KafkaReconciler {
         let spec = &check.spec;
         let desired = self.desired(spec).await?;
         let (plan, certificate_days_left, log_dir_used_percent) =
-            self.plan_only(spec, desired.clone(), options(spec)).await?;
+            phase(self.plan_only(spec, desired.clone(), options(spec))).await?;
         let pending = pending_changes(&plan);
         let summary = kafka_reconcile::render::summary_line(&plan);
         tracing::info!(stage = %spec.stage, pending, %summary, "drift check");
         let mut applied = 0;
         if check.mode == Mode::Correct && !plan.changes.is_empty() {
-            let (_, report) = self.session(spec, desired, options(spec)).await?;
+            let (_, report) = phase(self.session(spec, desired, options(spec))).await?;
             applied = report.applied();
             tracing::info!(stage = %spec.stage, applied, "drift corrected");
         }
@@ -117,7 +117,7 @@ impl KafkaReconciler {
             Error::MalformedEvent("neither a custom-resource request nor a drift check".into())
         })?;
         let stage = check.spec.stage.clone();
-        match self.drift_check(&check).await {
+        match phase(self.drift_check(&check)).await {
             Ok(report) => {
                 let data = Datapoints {
                     failed: false,
@@ -163,7 +163,7 @@ impl KafkaReconciler {
             let client = AdminClient::connect(config)
                 .await
                 .map_err(|e| Error::Refused(format!("cannot connect to Kafka: {e}")))?;
-            let observed = kafka_reconcile::observe(&client, &desired).await;
+            let observed = Box::pin(kafka_reconcile::observe(&client, &desired)).await;
             let brokers = client.brokers();
             let disk = log_dir_used_percent(&client, brokers.keys().copied()).await;
             client.close().await;

@@ -21,6 +21,9 @@ mod outcome;
 pub mod renewal;
 pub mod subjects;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use cfn_custom_resource::ssm::Parameters;
 use cfn_custom_resource::{CustomResource, Error, Properties, Request, Result, Success};
 use kafka_admin::{AdminClient, AdminConfig, TlsConfig};
@@ -258,8 +261,9 @@ where
             }
         };
         rt.block_on(async move {
+            // Boxed: the session's future is laid out on its own, not inside this thread's (Phase).
             tokio::select! {
-                result = make() => {
+                result = Box::pin(make()) => {
                     let _ = tx.send(result);
                 }
                 () = tx.closed() => {
@@ -282,7 +286,8 @@ async fn reconcile(
     grants: Option<&str>,
 ) -> Result<(Plan, ApplyReport)> {
     let passwords = PasswordSource::Ssm(ssm.clone());
-    let mut observed = kafka_reconcile::observe(client, desired)
+    // Observe, apply and the served check each boxed: see Phase (these futures are not Send).
+    let mut observed = Box::pin(kafka_reconcile::observe(client, desired))
         .await
         .map_err(|e| Error::Refused(format!("cannot read the cluster's state: {e}")))?;
     // Which generation each SCRAM account's parameter holds, and whether one is pending.
@@ -303,8 +308,9 @@ async fn reconcile(
             more(plan.refusals.len())
         )));
     }
-    let report =
-        kafka_reconcile::apply(client, &plan, &passwords).await.map_err(|e| Error::Refused(e.to_string()))?;
+    let report = Box::pin(kafka_reconcile::apply(client, &plan, &passwords))
+        .await
+        .map_err(|e| Error::Refused(e.to_string()))?;
     // Expired grants: their parameters once their ACLs and credential are gone.
     let unremoved = kafka_reconcile::grants::store::remove_expired(&ssm, &report).await;
     if !unremoved.is_empty() {
@@ -340,11 +346,11 @@ async fn reconcile(
     }
     // Answer only once every broker serves the changes, so that a plan (or the drift check) right
     // after sees them; the template's Lambda timeout (900 s) leaves room for this bound.
-    let served = kafka_reconcile::await_served(client, &report, SERVED_TIMEOUT, |p| {
+    let served = Box::pin(kafka_reconcile::await_served(client, &report, SERVED_TIMEOUT, |p| {
         if !p.lagging.is_empty() {
             tracing::info!(progress = %p, "waiting for the brokers to serve the changes");
         }
-    })
+    }))
     .await;
     if served.converged() {
         tracing::info!(progress = %served.last, rounds = served.rounds, "the brokers serve the changes");
@@ -363,10 +369,10 @@ impl KafkaReconciler {
         let (declared_topics, declared_acls) = (desired.topics.len(), desired.acls.len());
         let declared_subjects = desired.subjects.len();
         // Subjects are planned first: a refused schema fails the request before Kafka changes.
-        let registry = self.plan_subjects(&spec, &desired).await?;
-        let (plan, report) = self.session(&spec, desired, options).await?;
+        let registry = phase(self.plan_subjects(&spec, &desired)).await?;
+        let (plan, report) = phase(self.session(&spec, desired, options)).await?;
         let subjects_applied = match &registry {
-            Some(r) => r.apply().await?,
+            Some(r) => phase(r.apply()).await?,
             None => 0,
         };
         let sc = registry.as_ref().map(|r| subjects::Counts::of(&r.plan)).unwrap_or_default();
@@ -418,6 +424,18 @@ pub(crate) async fn observe_grants(
     }
 }
 
+/// A phase of a request (drift check, renewal run, subjects, the Kafka session) as a boxed future
+/// of erased type. The Lambda's futures nest deep (AWS SDK, HTTP and Kafka clients), and rustc
+/// lays out and Send-checks a future with everything nested in it within one depth limit
+/// (`recursion_limit`, 128): behind a box each phase is counted on its own, not on top of its
+/// caller. Behaviour is unchanged; dropping the box drops the phase as before.
+pub(crate) type Phase<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Boxes `future` as a [`Phase`].
+pub fn phase<'a, T>(future: impl Future<Output = T> + Send + 'a) -> Phase<'a, T> {
+    Box::pin(future)
+}
+
 pub(crate) fn more(n: usize) -> String {
     if n > MAX_LISTED { format!("; and {} more (see the log)", n - MAX_LISTED) } else { String::new() }
 }
@@ -429,7 +447,7 @@ pub fn emptied(desired: &DesiredState) -> DesiredState {
 
 impl CustomResource for KafkaReconciler {
     async fn create(&self, request: &Request) -> Result<Success> {
-        let result = self.create_or_update(request).await;
+        let result = phase(self.create_or_update(request)).await;
         self.publish_outcome(request, &result).await;
         result
     }
@@ -437,13 +455,13 @@ impl CustomResource for KafkaReconciler {
     async fn update(&self, request: &Request, _physical_id: &str, _old: &Properties) -> Result<Success> {
         // The physical id follows the stage; a new stage is a new reconciler (CloudFormation then
         // deletes the old one, which removes nothing unless its AllowDelete says so).
-        let result = self.create_or_update(request).await;
+        let result = phase(self.create_or_update(request)).await;
         self.publish_outcome(request, &result).await;
         result
     }
 
     async fn delete(&self, request: &Request, physical_id: &str) -> Result<()> {
-        let result = self.delete_request(request, physical_id).await;
+        let result = phase(self.delete_request(request, physical_id)).await;
         self.publish_outcome(request, &result).await;
         result
     }
@@ -465,7 +483,7 @@ impl KafkaReconciler {
         let desired = self.desired(&spec).await?;
         let options =
             PlanOptions { deletes: DeletePolicy::Allow, scram: ScramSync::Missing, now: unix_now() };
-        match self.session(&spec, emptied(&desired), options).await {
+        match phase(self.session(&spec, emptied(&desired), options)).await {
             Err(Error::Refused(reason)) if reason.starts_with("cannot connect to Kafka") => {
                 // The cluster usually goes away with the same stack; nothing is left to remove then.
                 tracing::warn!(%reason, "cluster unreachable on delete; nothing removed");

@@ -22,9 +22,10 @@ async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
     cfn_custom_resource::run_with(resource, move |event| {
         let (scheduled, cloudwatch, lambda) = (Arc::clone(&scheduled), cloudwatch.clone(), lambda.clone());
         async move {
+            // Each run is boxed, so main's future does not hold it (reconciler_lambda::phase).
             match reconciler_lambda::renewal::RenewalRun::from_event(&event)? {
-                Some(run) => scheduled.renewal_event(run, lambda).await,
-                None => scheduled.drift_check_event(event, &cloudwatch).await,
+                Some(run) => reconciler_lambda::phase(scheduled.renewal_event(run, lambda)).await,
+                None => reconciler_lambda::phase(scheduled.drift_check_event(event, &cloudwatch)).await,
             }
         }
     })

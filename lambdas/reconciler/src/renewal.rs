@@ -120,7 +120,9 @@ impl KafkaReconciler {
             };
             let authority = Invoked { lambda, function: run_event.function.clone() };
             let cluster = Cluster { client: &client, tls: &tls };
-            let result = run(&run_event.targets, &SsmStore(ssm), &authority, Some(&cluster), &options).await;
+            // Boxed: the renewal run is laid out on its own (see crate::Phase).
+            let result =
+                Box::pin(run(&run_event.targets, &SsmStore(ssm), &authority, Some(&cluster), &options)).await;
             client.close().await;
             result.map_err(Error::Refused)
         })
