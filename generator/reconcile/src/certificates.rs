@@ -197,16 +197,17 @@ pub fn keystore_changes(
     ConfigChanges { resource: ConfigResource::broker(node_id), changes }
 }
 
-/// The listener names of a node, read from its own `listeners` config.
-pub async fn node_listeners(client: &AdminClient, node_id: i32) -> Result<Vec<String>, String> {
+/// A node's own `listeners` config (`NAME://host:port,...`; empty when it reports none), asked of
+/// the node `client` reaches.
+pub async fn listeners_config(client: &AdminClient, node_id: i32) -> Result<String, String> {
     let described = client.describe_configs(&[ConfigResource::broker(node_id)]).await.remove(0);
     let entries = described.map_err(|e| format!("cannot read the listeners of node {node_id}: {e}"))?;
-    let listeners = entries
-        .iter()
-        .find(|e| e.name == "listeners")
-        .and_then(|e| e.value.as_deref())
-        .map(listener_names)
-        .unwrap_or_default();
+    Ok(entries.into_iter().find(|e| e.name == "listeners").and_then(|e| e.value).unwrap_or_default())
+}
+
+/// The listener names of a node, read from its own `listeners` config.
+pub async fn node_listeners(client: &AdminClient, node_id: i32) -> Result<Vec<String>, String> {
+    let listeners = listener_names(&listeners_config(client, node_id).await?);
     if listeners.is_empty() {
         return Err(format!("node {node_id} reports no listeners"));
     }

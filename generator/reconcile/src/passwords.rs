@@ -62,17 +62,11 @@ impl PasswordSource {
                 let Some(name) = parameter else {
                     return Err(format!("account {account} declares no password parameter"));
                 };
-                let out =
-                    client.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| {
-                        format!(
-                            "cannot read SSM parameter {name} for account {account}: {}",
-                            aws_sdk_ssm::error::DisplayErrorContext(&e)
-                        )
-                    })?;
-                out.parameter
-                    .and_then(|p| p.value)
+                crate::renewal::ssm_value(client, name, true)
+                    .await
+                    .map_err(|e| format!("cannot read the password of account {account}: {e}"))?
                     .map(Secret::new)
-                    .ok_or_else(|| format!("SSM parameter {name} of account {account} has no value"))
+                    .ok_or_else(|| format!("SSM parameter {name} of account {account} does not exist"))
             }
             PasswordSource::Unavailable(why) => Err(format!("no password for account {account}: {why}")),
         }

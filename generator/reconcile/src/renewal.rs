@@ -14,12 +14,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_admin::{AdminClient, ConfigResource, Secret, TlsConfig, served_certificate};
+use kafka_admin::{AdminClient, Secret, TlsConfig, served_certificate};
 pub use kafka_platform_core::render::renewal::Target;
 use serde::Serialize;
 
 use crate::certificates::{
-    CertificateFacts, DAY, RenewalState, Served, inspect_der, inspect_pem, listener_names,
+    CertificateFacts, DAY, RenewalState, Served, inspect_der, inspect_pem, listener_names, listeners_config,
     push_node_certificate, revocation_gate, schedule,
 };
 use crate::controller_push;
@@ -193,7 +193,10 @@ pub async fn run(
         outcome.step =
             first_step(t, state.map(|s| s.0), pending.as_ref(), options.force, options.now, overlap);
         if !options.dry_run {
-            if let Err(e) = drive(t, outcome.step, authority, store, cluster, options, &mut outcome).await {
+            // Boxed: a certificate's steps (renew, push, handshakes, revoke) nest deep futures; the
+            // reconciler Lambda's run then stays within rustc's layout depth limit.
+            let driven = Box::pin(drive(t, outcome.step, authority, store, cluster, options, &mut outcome));
+            if let Err(e) = driven.await {
                 tracing::warn!(certificate = %t.name, error = %e, "renewal stopped");
                 outcome.error = Some(e);
             }
@@ -232,17 +235,18 @@ async fn drive(
         // controller listener (crate::controller_push).
         let route =
             if target.broker { None } else { Some(controller_push::connect(cluster.client, node).await?) };
+        // Boxed like the drive above: the controller push opens and drives connections of its own.
         let pushed = match &route {
             None => push_node_certificate(cluster.client, node, &key, &chain).await,
             Some(r) => {
-                controller_push::push_controller_certificate(
+                Box::pin(controller_push::push_controller_certificate(
                     cluster.client,
                     r,
                     cluster.tls,
                     node,
                     &key,
                     &chain,
-                )
+                ))
                 .await
             }
         };
@@ -304,7 +308,7 @@ async fn served_now(tls: &TlsConfig, addresses: &[(String, String)]) -> Served {
 }
 
 /// The host a broker advertises (its metadata address).
-fn advertised_host(client: &AdminClient, node: i32) -> String {
+pub(crate) fn advertised_host(client: &AdminClient, node: i32) -> String {
     let advertised = client.brokers().get(&node).cloned().unwrap_or_default();
     advertised.rsplit_once(':').map_or(advertised.as_str(), |(h, _)| h).to_string()
 }
@@ -320,11 +324,7 @@ async fn wait_until_served(
     serial: &str,
     wait: Duration,
 ) -> Result<Served, String> {
-    let entries = client.describe_configs(&[ConfigResource::broker(node)]).await.remove(0);
-    let entries = entries.map_err(|e| format!("cannot read the listeners of node {node}: {e}"))?;
-    let listeners =
-        entries.iter().find(|e| e.name == "listeners").and_then(|e| e.value.clone()).unwrap_or_default();
-    let addresses = listener_addresses(&listeners, host);
+    let addresses = listener_addresses(&listeners_config(client, node).await?, host);
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let served = served_now(tls, &addresses).await;
@@ -338,15 +338,24 @@ async fn wait_until_served(
 /// The store on SSM. Key values are read with decryption and never logged.
 pub struct SsmStore(pub aws_sdk_ssm::Client);
 
+/// A parameter's value (decrypted when `decrypt`: the caller must not log it), `None` when the
+/// parameter does not exist; the error names the parameter. Also the SCRAM passwords' read
+/// (crate::passwords).
+pub(crate) async fn ssm_value(
+    client: &aws_sdk_ssm::Client,
+    name: &str,
+    decrypt: bool,
+) -> Result<Option<String>, String> {
+    match client.get_parameter().name(name).with_decryption(decrypt).send().await {
+        Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+        Err(e) => Err(format!("ssm:GetParameter {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(&e))),
+    }
+}
+
 impl SsmStore {
     async fn get(&self, name: &str, decrypt: bool) -> Result<Option<String>, String> {
-        match self.0.get_parameter().name(name).with_decryption(decrypt).send().await {
-            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
-            Err(e) => {
-                Err(format!("ssm:GetParameter {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(&e)))
-            }
-        }
+        ssm_value(&self.0, name, decrypt).await
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use kafka_admin::{AdminClient, ConfigChanges, ConfigOp, ConfigResource};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::certificates::node_listeners;
+use crate::certificates::{listeners_config, node_listeners};
 
 /// The phases of a rollover, in order (`certificate_authority.rollover.phase`).
 pub use kafka_platform_core::config::stage::RolloverPhase;
@@ -198,14 +198,10 @@ pub async fn served_issuers(
     tls: &kafka_admin::TlsConfig,
     node_id: i32,
 ) -> Result<BTreeMap<String, Option<String>>, String> {
-    let described = client.describe_configs(&[ConfigResource::broker(node_id)]).await.remove(0);
-    let entries = described.map_err(|e| format!("cannot read the listeners of node {node_id}: {e}"))?;
-    let listeners = entries.iter().find(|e| e.name == "listeners").and_then(|e| e.value.clone());
-    let advertised = client.brokers().get(&node_id).cloned().unwrap_or_default();
-    let host = advertised.rsplit_once(':').map_or(advertised.as_str(), |(h, _)| h).to_string();
+    let listeners = listeners_config(client, node_id).await?;
+    let host = crate::renewal::advertised_host(client, node_id);
     let mut out = BTreeMap::new();
-    for (name, address) in crate::renewal::listener_addresses(listeners.as_deref().unwrap_or_default(), &host)
-    {
+    for (name, address) in crate::renewal::listener_addresses(&listeners, &host) {
         let der =
             kafka_admin::served_certificate(&address, tls, std::time::Duration::from_secs(10)).await.ok();
         out.insert(name, der.and_then(|d| issuer_of_der(&d).ok()));

@@ -134,11 +134,17 @@ impl Parameters {
 
     /// Reads and decrypts a parameter's value. The caller must not log it.
     pub async fn get_decrypted(&self, name: &str) -> Result<String> {
+        self.get(name, true).await
+    }
+
+    /// Reads a parameter's value; `decrypt` decrypts a SecureString (the caller must not log it),
+    /// without it a String is read with no KMS call.
+    pub async fn get(&self, name: &str, decrypt: bool) -> Result<String> {
         let out = self
             .client
             .get_parameter()
             .name(name)
-            .with_decryption(true)
+            .with_decryption(decrypt)
             .send()
             .await
             .map_err(|e| Error::aws(format!("ssm:GetParameter {name}"), e))?;

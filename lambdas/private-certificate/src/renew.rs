@@ -291,7 +291,8 @@ impl PrivateCertificate {
             Stored::parse(&info.description).filter(|s| s.owner.resource_type == RESOURCE_TYPE).ok_or_else(
                 || Error::Refused(format!("{name} was not stored by this function for a {RESOURCE_TYPE}")),
             )?;
-        let pem = self.read_string(&name).await?;
+        // Certificates and records are public: read without decryption (no KMS).
+        let pem = self.parameters.get(&name, false).await?;
         Ok((stored, pem))
     }
 
@@ -300,22 +301,8 @@ impl PrivateCertificate {
         if self.parameters.describe(&[name.as_str()]).await?.is_empty() {
             return Ok(None);
         }
-        let text = self.read_string(&name).await?;
+        let text = self.parameters.get(&name, false).await?;
         Superseded::parse(&text).map(Some).ok_or_else(|| Error::Refused(format!("{name} cannot be read")))
-    }
-
-    /// Reads a String parameter (certificates and records are public; no decryption, no KMS).
-    async fn read_string(&self, name: &str) -> Result<String> {
-        let out = self
-            .ssm
-            .get_parameter()
-            .name(name)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("ssm:GetParameter {name}"), e))?;
-        out.parameter
-            .and_then(|p| p.value)
-            .ok_or_else(|| Error::Refused(format!("ssm:GetParameter {name} returned no value")))
     }
 
     async fn put_string(&self, name: &str, value: &str, description: &str) -> Result<()> {
