@@ -110,6 +110,7 @@ struct Recorded {
     answers: HashMap<String, CfnAnswer>,
     init_errors: Vec<String>,
     first_next: Option<Instant>,
+    answered_at: HashMap<String, Instant>,
 }
 
 type Shared = Arc<Mutex<Recorded>>;
@@ -170,9 +171,22 @@ impl Harness {
         extra_env: &[(&str, &str)],
     ) -> LambdaProcess {
         let binary = path.file_name().unwrap().to_string_lossy().into_owned();
-        let binary = binary.as_str();
+        self.spawn_program(path, &[], &binary, endpoint, extra_env)
+    }
+
+    /// Like [`spawn_path`](Self::spawn_path) with arguments and a function name of its own, for a
+    /// program that is not a bootstrap binary (the benchmark's Python peer: `python peer.py`).
+    pub fn spawn_program(
+        &self,
+        path: &std::path::Path,
+        args: &[&str],
+        binary: &str,
+        endpoint: &str,
+        extra_env: &[(&str, &str)],
+    ) -> LambdaProcess {
         let mut cmd = Command::new(path);
-        cmd.env_clear()
+        cmd.args(args)
+            .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", binary)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -295,6 +309,12 @@ impl Harness {
     pub fn first_next(&self) -> Option<Instant> {
         self.state.lock().unwrap().first_next
     }
+
+    /// When the ResponseURL of `event` received its answer.
+    pub fn answered_at(&self, event: &Value) -> Option<Instant> {
+        let token = event["ResponseURL"].as_str()?.rsplit('/').next()?;
+        self.state.lock().unwrap().answered_at.get(token).copied()
+    }
 }
 
 async fn next(State(state): State<Shared>) -> Response {
@@ -350,7 +370,9 @@ async fn cfn_response(
     let raw = String::from_utf8_lossy(&body).into_owned();
     let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
     let content_type = headers.get("content-type").map(|v| v.to_str().unwrap_or_default().to_string());
-    state.lock().unwrap().answers.insert(token, CfnAnswer { body, raw, content_type });
+    let mut s = state.lock().unwrap();
+    s.answered_at.insert(token.clone(), Instant::now());
+    s.answers.insert(token, CfnAnswer { body, raw, content_type });
     StatusCode::OK
 }
 
