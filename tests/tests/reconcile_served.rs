@@ -137,6 +137,12 @@ fn a_plan_right_after_an_apply_shows_no_changes() {
         "{}",
         text(&out)
     );
+    // The grants were served by every broker before the topics were written.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("grants first: 3 of 3 broker(s) serve the changes"),
+        "{}",
+        text(&out)
+    );
 
     // One plan, at once: whichever broker it reads serves everything the apply wrote.
     let out = e.run("plan", &["--detailed-exitcode"]);

@@ -11,7 +11,7 @@ use kafka_platform_core::StageName;
 use kafka_platform_core::desired::{DesiredState, desired_state};
 use kafka_platform_core::model::ports;
 use kafka_reconcile::{
-    Action, ApplyReport, DeletePolicy, PasswordSource, Plan, PlanOptions, ScramSync, render,
+    Action, ApplyReport, DeletePolicy, Pace, PasswordSource, Plan, PlanOptions, ScramSync, render,
 };
 use tracing::Instrument;
 
@@ -235,8 +235,14 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
         }
     };
     let before = client.request_stats().total;
-    let result =
-        kafka_reconcile::apply(&client, &plan, &passwords).instrument(tracing::debug_span!("apply")).await;
+    let timeout = Duration::from_secs(args.wait_timeout);
+    // Without the wait every write goes at once; with it, the grants first and the topics once
+    // brokers serve them (docs/reconcile.md: that gets brokers serving everything soonest).
+    let pace = if args.no_wait { Pace::AllAtOnce } else { Pace::GrantsServedFirst(timeout) };
+    let mut progress = ProgressLines::new(timeout, "before writing topics");
+    let result = kafka_reconcile::apply_paced(&client, &plan, &passwords, pace, |p| progress.show(p))
+        .instrument(tracing::debug_span!("apply"))
+        .await;
     let requests = client.request_stats().total - before;
     let report = match result {
         Ok(r) => r,
@@ -246,12 +252,24 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
             return (ExitCode::FAILURE, false);
         }
     };
+    if let Some(grants) = report.grants_served.as_ref().filter(|g| g.waited) {
+        if grants.converged() {
+            eprintln!("grants first: {}", grants.last);
+        } else {
+            eprintln!(
+                "warning: topics written although not every broker serves the grants yet: {}",
+                grants.last
+            );
+        }
+    }
     let served = if args.no_wait {
         None
     } else {
-        let served = await_served(&client, &report, Duration::from_secs(args.wait_timeout))
-            .instrument(tracing::debug_span!("wait"))
-            .await;
+        // One bound for both waits.
+        let waited = report.grants_served.as_ref().map_or(Duration::ZERO, |s| s.last.elapsed);
+        let left = timeout.saturating_sub(waited).max(Duration::from_secs(1));
+        let served =
+            await_served(&client, &report, timeout, left).instrument(tracing::debug_span!("wait")).await;
         json.wait_requests = client.request_stats().total - before - requests;
         served
     };
@@ -284,19 +302,39 @@ async fn apply_stage(environments: &Path, args: &ApplyArgs, json: &mut ApplyJson
     }
 }
 
-/// Waits until every live broker serves what the apply wrote, with a progress line on stderr
-/// while one lags; `Some(false)` (after saying what is missing where) when `timeout` passed first,
-/// `None` when nothing was written.
-async fn await_served(client: &AdminClient, report: &ApplyReport, timeout: Duration) -> Option<bool> {
-    let mut said: Option<Instant> = None;
-    let served = kafka_reconcile::await_served(client, report, timeout, |p| {
-        // At most one line a second, and none when the first round finds every broker current.
-        if !p.lagging.is_empty() && said.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-            eprintln!("waiting (at most {} s; --no-wait skips this): {p}", timeout.as_secs());
-            said = Some(Instant::now());
+/// Progress lines of a wait on stderr: at most one a second, and none when the first round finds
+/// every broker current.
+struct ProgressLines {
+    timeout: Duration,
+    what: &'static str,
+    said: Option<Instant>,
+}
+
+impl ProgressLines {
+    fn new(timeout: Duration, what: &'static str) -> Self {
+        ProgressLines { timeout, what, said: None }
+    }
+
+    fn show(&mut self, p: &kafka_reconcile::Progress) {
+        if !p.lagging.is_empty() && self.said.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            let what = if self.what.is_empty() { String::new() } else { format!(" {}", self.what) };
+            eprintln!("waiting{what} (at most {} s; --no-wait skips this): {p}", self.timeout.as_secs());
+            self.said = Some(Instant::now());
         }
-    })
-    .await;
+    }
+}
+
+/// Waits (at most `left` of the whole `timeout`) until every live broker serves what the apply
+/// wrote, with a progress line on stderr while one lags; `Some(false)` (after saying what is
+/// missing where) when the time passed first, `None` when nothing was written.
+async fn await_served(
+    client: &AdminClient,
+    report: &ApplyReport,
+    timeout: Duration,
+    left: Duration,
+) -> Option<bool> {
+    let mut lines = ProgressLines::new(timeout, "");
+    let served = kafka_reconcile::await_served(client, report, left, |p| lines.show(p)).await;
     if !served.waited {
         return None;
     }
@@ -382,18 +420,19 @@ async fn connect_and_plan(
 ) -> Result<(AdminClient, Plan), String> {
     let desired = &stage.desired;
     let config = admin_config(stage, connection)?;
-    let client = AdminClient::connect(config)
+    // The connecting Metadata request lists the topics too: observe starts from it.
+    let (client, metadata) = AdminClient::connect_with_topics(config)
         .instrument(tracing::debug_span!("connect"))
         .await
         .map_err(|e| e.to_string())?;
-    let mut observed =
-        match kafka_reconcile::observe(&client, desired).instrument(tracing::debug_span!("observe")).await {
-            Ok(o) => o,
-            Err(e) => {
-                client.close().await;
-                return Err(format!("cannot read the cluster's state: {e}"));
-            }
-        };
+    let observing = kafka_reconcile::observe_from(&client, desired, Some(metadata));
+    let mut observed = match observing.instrument(tracing::debug_span!("observe")).await {
+        Ok(o) => o,
+        Err(e) => {
+            client.close().await;
+            return Err(format!("cannot read the cluster's state: {e}"));
+        }
+    };
     // Rotation state lives in SSM: read it unless a passwords file stands in for SSM or no AWS
     // region is configured (then each SCRAM account is planned as one user, as before rotations).
     let aws = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());

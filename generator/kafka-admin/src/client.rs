@@ -16,6 +16,7 @@ use crate::metadata_codec;
 use crate::scram::ScramMechanism;
 use crate::secret::Secret;
 use crate::tls::TlsConfig;
+use crate::types::ClusterMetadata;
 
 /// How often and how patiently retriable errors are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,10 @@ pub(crate) enum Target {
     Controller,
     /// One broker (its own configuration; reads of that broker's view).
     Node(i32),
+    /// This broker first, then the others as for [`Target::Any`]: spreads independent writes over
+    /// the brokers' connections (every KRaft broker forwards them to the active controller) while
+    /// a broker that is down is passed over.
+    Prefer(i32),
 }
 
 /// Requests sent, by API and by broker node id (-1 for a bootstrap address not yet known by id).
@@ -200,6 +205,17 @@ impl AdminClient {
         let client = Self::unconnected(config);
         client.retrying(async || client.refresh_view().await).await?;
         Ok(client)
+    }
+
+    /// [`AdminClient::connect`] whose one Metadata request also lists every topic the principal
+    /// may describe, returned as [`AdminClient::metadata`] would: a caller that reads the topics
+    /// next saves that round trip (and the connection to the controller-designated node before
+    /// it has to write).
+    pub async fn connect_with_topics(config: AdminConfig) -> Result<(Self, ClusterMetadata)> {
+        config.validate()?;
+        let client = Self::unconnected(config);
+        let metadata = client.retrying(async || client.read_view(None).await).await?;
+        Ok((client, metadata))
     }
 
     /// A client of the one address in `config.bootstrap`, opened without the Metadata request:
@@ -274,13 +290,19 @@ impl AdminClient {
     }
 
     async fn refresh_view(&self) -> Result<()> {
-        let response = self.send(Target::Any, |v| metadata_codec::request(v, Some(&[]))).await?;
+        self.read_view(Some(&[])).await.map(drop)
+    }
+
+    /// One Metadata request (`topics`: `None` for all, `Some(&[])` for none) that also updates
+    /// the cluster view.
+    async fn read_view(&self, topics: Option<&[String]>) -> Result<ClusterMetadata> {
+        let response = self.send(Target::Any, |v| metadata_codec::request(v, topics)).await?;
         let (metadata, _) = metadata_codec::decode(response)?;
         let mut view = self.view.lock().expect("view lock");
-        view.cluster_id = metadata.cluster_id;
+        view.cluster_id.clone_from(&metadata.cluster_id);
         view.controller = (metadata.controller_id >= 0).then_some(metadata.controller_id);
         view.brokers = metadata.brokers.iter().map(|b| (b.node_id, b.address())).collect();
-        Ok(())
+        Ok(metadata)
     }
 
     /// Candidate addresses for a target, best first. Addresses that recently failed come last
@@ -307,11 +329,14 @@ impl AdminClient {
             // asynchronously, and one node's view keeps a client closest to reading its own writes.
             // KRaft brokers forward controller requests, so when the named node is down any other
             // broker is a correct (if one hop longer) route.
-            Target::Controller | Target::Any => {
-                let controller = view.controller.and_then(|c| view.brokers.get(&c)).cloned();
-                let others: Vec<String> =
-                    known.into_iter().filter(|a| Some(a) != controller.as_ref()).collect();
-                controller.into_iter().chain(others).collect()
+            Target::Controller | Target::Any | Target::Prefer(_) => {
+                let first = match target {
+                    Target::Prefer(id) => view.brokers.get(&id),
+                    _ => view.controller.and_then(|c| view.brokers.get(&c)),
+                }
+                .cloned();
+                let others: Vec<String> = known.into_iter().filter(|a| Some(a) != first.as_ref()).collect();
+                first.into_iter().chain(others).collect()
             }
         };
         order.sort_by_key(is_down);
@@ -396,6 +421,25 @@ impl AdminClient {
             return result;
         }
         Err(last.unwrap_or_else(|| Error::Config("no broker address to send to".into())))
+    }
+
+    /// Opens the connection to the controller-designated node unless it is open (writes go
+    /// there): started beside reads to other brokers, its handshake costs no time of its own.
+    pub async fn preconnect(&self) -> Result<()> {
+        let address = self.candidates(Target::Controller)?.into_iter().next();
+        match address {
+            Some(a) => self.connection(&a).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Where batch `k` of a write that may go through any broker is sent: the brokers other than
+    /// the controller-designated one in turn (that one's connection stays free for the topic
+    /// writes sent beside them), or the controller-designated one when it is the only broker.
+    pub(crate) fn spread(&self, k: usize) -> Target {
+        let view = self.view.lock().expect("view lock");
+        let others: Vec<i32> = view.brokers.keys().copied().filter(|n| Some(*n) != view.controller).collect();
+        if others.is_empty() { Target::Controller } else { Target::Prefer(others[k % others.len()]) }
     }
 
     /// Runs `op` until it succeeds, fails for good, or the retry policy is used up.
@@ -611,6 +655,27 @@ mod tests {
         let config = AdminConfig::new(["127.0.0.1:9", "127.0.0.1:10"], TlsConfig::trusting_nothing());
         let e = AdminClient::connect_to_node(config).await.unwrap_err();
         assert!(e.to_string().contains("takes one address, not 2"), "{e}");
+    }
+
+    #[test]
+    fn batches_spread_over_the_brokers_beside_the_controller_designated_one() {
+        let client = client(1, 10);
+        {
+            let mut view = client.view.lock().unwrap();
+            view.brokers = [(1, "a:1"), (2, "b:1"), (3, "c:1")].map(|(n, a)| (n, a.to_string())).into();
+            view.controller = Some(2);
+            view.down_until.insert("a:1".into(), Instant::now() + Duration::from_secs(60));
+        }
+        let spread: Vec<Target> = (0..4).map(|k| client.spread(k)).collect();
+        assert_eq!(spread, [Target::Prefer(1), Target::Prefer(3), Target::Prefer(1), Target::Prefer(3)]);
+        // The preferred broker first, the others after it; one that is down last.
+        assert_eq!(client.candidates(Target::Prefer(3)).unwrap(), ["c:1", "b:1", "a:1"]);
+        assert_eq!(client.candidates(Target::Prefer(1)).unwrap(), ["b:1", "c:1", "a:1"]);
+        // A single broker takes every batch.
+        let single = self::client(1, 10);
+        single.view.lock().unwrap().brokers = [(1, "a:1".to_string())].into();
+        single.view.lock().unwrap().controller = Some(1);
+        assert_eq!(single.spread(3), Target::Controller);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Carrying out a plan in the fewest requests and a safe order: SCRAM credentials and ACL creates,
-//! topics (create, partitions, configs), rotations, then SCRAM and ACL deletes and topic deletes
-//! last. Each kind is one batched call (the admin client
-//! splits only beyond its `max_batch`); a failed item is reported and the rest go on. Applying the same plan again is harmless, and a rerun after a
-//! partial failure plans only what is still missing.
+//! topics (create, partitions, configs) beside them or once brokers serve them ([`Pace`]),
+//! rotations, then SCRAM and ACL deletes and topic deletes last. Each kind is one batched call
+//! (the admin client splits only beyond its `max_batch` and sends the batches at once); a failed
+//! item is reported and the rest go on. Applying the same plan again is harmless, and a rerun
+//! after a partial failure plans only what is still missing.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use kafka_admin::{
     AclFilter, AdminClient, ConfigChanges, ConfigOp, ConfigResource, NewPartitions, NewTopic, ResponseError,
@@ -16,6 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::passwords::PasswordSource;
 use crate::plan::{Action, Change, Plan};
+use crate::served::{Progress, Served};
 
 /// SCRAM iterations for new credentials (Kafka accepts 4096..=16384).
 pub const SCRAM_ITERATIONS: i32 = kafka_admin::DEFAULT_SCRAM_ITERATIONS;
@@ -39,6 +42,10 @@ pub struct ApplyReport {
     /// [`crate::await_served`].
     #[serde(skip)]
     pub scram_written: BTreeMap<String, i32>,
+    /// The wait for the brokers to serve the grants before the topics were written
+    /// ([`Pace::GrantsServedFirst`]; `None` when there was no such wait).
+    #[serde(skip)]
+    pub grants_served: Option<Served>,
 }
 
 impl ApplyReport {
@@ -58,9 +65,36 @@ impl ApplyReport {
     }
 }
 
-/// Applies `plan` (which must have no refusals). Errors of single items are in the report; only
-/// a refused plan is an `Err`.
+/// How the writes of one apply are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Every kind of write at once, the ACL batches through the other brokers beside the topic
+    /// writes: the fastest apply, for `gen apply --no-wait` (brokers may serve the grants only
+    /// after creating the new partitions' logs).
+    AllAtOnce,
+    /// SCRAM credentials and ACLs first, and the topic creates and partition increases only once
+    /// every live broker serves them (waiting at most this long): the quickest way to brokers that
+    /// serve everything, for an apply that waits for them afterwards.
+    GrantsServedFirst(Duration),
+}
+
+/// How long [`apply`] waits for the brokers to serve the grants before writing topics.
+pub const GRANTS_WAIT: Duration = Duration::from_secs(60);
+
+/// Applies `plan` (which must have no refusals) with [`Pace::GrantsServedFirst`] ([`GRANTS_WAIT`]).
+/// Errors of single items are in the report; only a refused plan is an `Err`.
 pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource) -> Result<ApplyReport> {
+    apply_paced(client, plan, passwords, Pace::GrantsServedFirst(GRANTS_WAIT), |_| {}).await
+}
+
+/// [`apply`] at the given pace; `progress` sees each round of the wait for the grants.
+pub async fn apply_paced(
+    client: &AdminClient,
+    plan: &Plan,
+    passwords: &PasswordSource,
+    pace: Pace,
+    mut progress: impl FnMut(&Progress),
+) -> Result<ApplyReport> {
     if plan.is_refused() {
         return Err(Error::Refused(plan.refusals.len()));
     }
@@ -156,25 +190,47 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
         })
         .collect();
 
-    // One kind after another: sending them side by side is unproven (its one measurement was
-    // slower, on a loaded cluster; docs/reconcile.md).
+    // The topic writes, one kind after another on the controller-designated node's connection.
     let topics = async {
         let created = call(&new_topics, client.create_topics(&new_topics, false)).await;
         let increased = call(&new_partitions, client.create_partitions(&new_partitions, false)).await;
         let altered = call(&config_changes, client.incremental_alter_configs(&config_changes, false)).await;
         (created, increased, altered)
     };
-    let grants = async {
-        let upserts = scram_upserts.await;
-        let granted = call(&bindings, client.create_acls(&bindings)).await;
-        (upserts, granted)
+    // SCRAM credentials and ACLs side by side (the ACL batches through the other brokers).
+    let grants = futures_util::future::join(scram_upserts, call(&bindings, client.create_acls(&bindings)));
+    let mut grants_served = None;
+    let (((upsert_owner, upserted, refused, written), granted), (created, increased, altered)) = match pace {
+        Pace::AllAtOnce => futures_util::future::join(grants, topics).await,
+        Pace::GrantsServedFirst(bound) => {
+            // Brokers apply the metadata log in order, and publish a record batch's ACLs only after
+            // creating the logs of the partitions in the same batch: a broker that reads ACL and
+            // topic records together serves the ACLs tens of seconds later (after 1,000 RF 3
+            // topics on the test cluster: 20-24 s). Topics written once every broker serves the
+            // grants come in a later batch, whose logs no longer hold the grants back.
+            let done = grants.await;
+            let topic_writes = !new_topics.is_empty() || !new_partitions.is_empty();
+            let grant_writes = !bindings.is_empty() || !upserts_idx.is_empty();
+            if topic_writes && grant_writes {
+                let ((owner, upserted, _, written), granted) = &done;
+                grants_served = Some(
+                    grants_served_first(
+                        plan,
+                        owner,
+                        upserted,
+                        written,
+                        &acl_creates,
+                        granted,
+                        client,
+                        bound,
+                        &mut progress,
+                    )
+                    .await,
+                );
+            }
+            (done, topics.await)
+        }
     };
-    // Grants before topics: brokers apply the metadata log in order, and one holding thousands of
-    // new partitions serves ACL records behind them only once it has created their logs (the wait
-    // after apply measured 25 s with ACLs first against 42 s after, 1,000 RF 3 topics, 4,001 ACLs).
-    // An ACL on a topic name that does not exist yet grants nothing more than it will.
-    let ((upsert_owner, upserted, refused, written), granted) = grants.await;
-    let (created, increased, altered) = topics.await;
     // TOPIC_ALREADY_EXISTS: created meanwhile (e.g. by an earlier run of this plan); any difference
     // in its settings shows up in the next plan.
     record(&mut errors, &creates, tolerate(created, ResponseError::TopicAlreadyExists));
@@ -257,7 +313,38 @@ pub async fn apply(client: &AdminClient, plan: &Plan, passwords: &PasswordSource
 
     let outcomes =
         plan.changes.iter().cloned().zip(errors).map(|(change, error)| Outcome { change, error }).collect();
-    Ok(ApplyReport { outcomes, scram_written })
+    Ok(ApplyReport { outcomes, scram_written, grants_served })
+}
+
+/// Waits until every live broker serves the SCRAM credentials and ACLs just written (the ones
+/// that succeeded), at most `bound`; the topics are written after it whatever it finds.
+#[allow(clippy::too_many_arguments)]
+async fn grants_served_first(
+    plan: &Plan,
+    upsert_owner: &[usize],
+    upserted: &[kafka_admin::Result<()>],
+    written: &[(String, i32)],
+    acl_creates: &[usize],
+    granted: &[kafka_admin::Result<()>],
+    client: &AdminClient,
+    bound: Duration,
+    progress: &mut impl FnMut(&Progress),
+) -> Served {
+    let ok = |indices: &[usize], results: &[kafka_admin::Result<()>]| -> Vec<usize> {
+        indices.iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(i, _)| *i).collect()
+    };
+    let upserts = ok(upsert_owner, upserted);
+    let mut grants = ApplyReport::default();
+    for i in upserts.iter().chain(&ok(acl_creates, granted)) {
+        grants.outcomes.push(Outcome { change: plan.changes[*i].clone(), error: None });
+    }
+    grants.scram_written = upsert_owner
+        .iter()
+        .zip(upserted.iter().zip(written))
+        .filter(|(_, (r, _))| r.is_ok())
+        .map(|(_, (_, w))| w.clone())
+        .collect();
+    crate::served::await_served(client, &grants, bound, progress).await
 }
 
 /// The password `user` logs in with in the stored credential, and its generation: the planned

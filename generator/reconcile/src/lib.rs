@@ -38,9 +38,9 @@ pub mod subjects;
 #[cfg(test)]
 mod testkit;
 
-pub use apply::{ApplyReport, Outcome, SCRAM_ITERATIONS, apply};
+pub use apply::{ApplyReport, GRANTS_WAIT, Outcome, Pace, SCRAM_ITERATIONS, apply, apply_paced};
 pub use error::{Error, Result};
-pub use observe::observe;
+pub use observe::{observe, observe_from};
 pub use passwords::PasswordSource;
 pub use plan::{
     Action, Change, ConfigDelta, DeletePolicy, ObservedCredential, ObservedState, ObservedTopic, Plan,

@@ -2,7 +2,7 @@
 //! topics, a share per broker), DescribeAcls and DescribeUserScramCredentials, sent side by side
 //! to different brokers.
 
-use kafka_admin::{AclFilter, AdminClient, ConfigResource, ConfigResourceType};
+use kafka_admin::{AclFilter, AdminClient, ClusterMetadata, ConfigResource, ConfigResourceType};
 use kafka_platform_core::desired::DesiredState;
 
 use crate::error::Result;
@@ -17,13 +17,27 @@ use crate::plan::{ObservedState, ObservedTopic};
 /// all brokers, the ACLs from the next broker, the SCRAM credentials from the one after. A broker
 /// that cannot answer its part has it read again through any broker, with retries.
 pub async fn observe(client: &AdminClient, desired: &DesiredState) -> Result<ObservedState> {
+    observe_from(client, desired, None).await
+}
+
+/// [`observe`] starting from the topics of a Metadata answer already read (the one
+/// [`AdminClient::connect_with_topics`] gives), which saves that request.
+pub async fn observe_from(
+    client: &AdminClient,
+    desired: &DesiredState,
+    metadata: Option<ClusterMetadata>,
+) -> Result<ObservedState> {
     let owner = Ownership::of(desired);
+    let metadata_given = metadata.is_some();
     let controller = client.controller_id();
     let mut nodes: Vec<i32> = client.brokers().into_keys().collect();
     nodes.sort_by_key(|n| Some(*n) != controller);
     let other = |k: usize| nodes.get(k % nodes.len().max(1)).copied();
     let topics_and_configs = async {
-        let metadata = client.metadata().await?;
+        let metadata = match metadata {
+            Some(m) => m,
+            None => client.metadata().await?,
+        };
         let topics: Vec<_> =
             metadata.topics.into_iter().filter(|t| !t.internal && owner.observes_topic(&t.name)).collect();
         let resources: Vec<ConfigResource> = topics.iter().map(|t| ConfigResource::topic(&t.name)).collect();
@@ -48,7 +62,14 @@ pub async fn observe(client: &AdminClient, desired: &DesiredState) -> Result<Obs
             None => client.describe_user_scram_credentials(None).await,
         }
     };
-    let (tc, acls, credentials) = futures_util::future::join3(topics_and_configs, acls, credentials).await;
+    // Writes go to the controller-designated node: its handshake overlaps the reads (best effort).
+    let preconnect = async {
+        if metadata_given {
+            let _ = client.preconnect().await;
+        }
+    };
+    let (tc, acls, credentials, ()) =
+        futures_util::future::join4(topics_and_configs, acls, credentials, preconnect).await;
     let (topics, configs) = tc?;
     assemble(topics, configs, acls?, credentials?)
 }

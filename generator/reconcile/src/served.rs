@@ -323,6 +323,7 @@ mod tests {
                 ),
             ],
             scram_written: [("u".to_string(), 8192)].into(),
+            ..ApplyReport::default()
         };
         let e = Expected::of(&report);
         assert_eq!(e.topics, [("p.a".to_string(), 3), ("p.b".to_string(), 4)].into());

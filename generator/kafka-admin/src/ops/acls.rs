@@ -91,14 +91,16 @@ impl AdminClient {
     }
 
     /// Creates ACL bindings (creating an existing one is a no-op in Kafka), at most `max_batch`
-    /// per request, through the controller-designated node (sending the batches through the other
-    /// brokers beside topic writes measured slower). Results are in the order of `bindings`.
+    /// per request, the requests sent at once through the brokers other than the
+    /// controller-designated one in turn (each forwards to the active controller, which commits
+    /// them together; that node's connection stays free for topic writes sent beside them).
+    /// Results are in the order of `bindings`.
     pub async fn create_acls(&self, bindings: &[AclBinding]) -> Vec<Result<()>> {
         self.batch(
             bindings,
-            async |_, batch| {
+            async |k, batch| {
                 let response = self
-                    .send(Target::Controller, |_| {
+                    .send(self.spread(k), |_| {
                         CreateAclsRequest::default().with_creations(
                             batch
                                 .iter()
