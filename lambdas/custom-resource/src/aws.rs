@@ -2,14 +2,32 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
-use aws_sdk_ssm::config::SharedHttpClient;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::identity::IdentityCache;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
+use aws_sdk_ssm::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
-/// Loads the SDK configuration from the standard chain (region, credentials and
-/// `AWS_ENDPOINT_URL`, which the tests point at moto), with a rustls/ring HTTPS client.
+/// The SDK configuration of a function, from what the Lambda service puts in its environment:
+/// `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` when set (the tests
+/// point it at moto); standard retries and a rustls/ring HTTPS client.
+///
+/// Not `aws_config::defaults(..).load()`: its chain (profile files, IMDS, ECS, SSO, STS web
+/// identity, credential processes) finds nothing on Lambda, yet links STS and SSO clients into every
+/// function, and the resident binary is most of a function's memory (docs/architecture.md,
+/// Benchmarks).
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).map(Region::new);
+    let mut config = SdkConfig::builder();
+    config.set_region(region).set_endpoint_url(var("AWS_ENDPOINT_URL"));
+    config
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .identity_cache(IdentityCache::lazy().build())
+        .retry_config(RetryConfig::standard())
         .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
@@ -17,8 +35,7 @@ pub async fn sdk_config() -> SdkConfig {
                 .operation_attempt_timeout(Duration::from_secs(20))
                 .build(),
         )
-        .load()
-        .await
+        .build()
 }
 
 /// The SDK's HTTPS client on rustls with the ring provider.
