@@ -1,8 +1,10 @@
 //! Benchmark: `gen render` of a generated prod stage (9 brokers, 20 projects, 100 service accounts,
 //! 3 ACL bindings per topic) at 2,000, 4,000, 8,000 and 16,000 topics, beside a baseline that does only what any
 //! generator must: parse the same declaration files with the same YAML crate, serialise the outputs
-//! `gen` rendered (held as parsed values) and write them the same way (a staging directory, one
-//! syncfs, a rename). Prints best-of-three wall time, peak RSS and the ratio; asserts nothing.
+//! `gen` rendered (held as parsed values) into the same bytes and write them the same way (a staging
+//! directory, one syncfs, a rename). Both are timed as processes (the baseline's untimed loading of
+//! gen's outputs, measured inside it, is subtracted). Prints best-of-three wall time, peak RSS and the
+//! ratio; asserts nothing, but stops when the baseline's files differ from gen's.
 //!
 //! Run: `cargo bench -p kafka-gen --bench render` (release-profile `gen`);
 //! `KP_BENCH_TOPICS=2000` limits the sizes.
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use kafka_platform_core::desired::DesiredState;
+use kafka_platform_core::render::DESIRED_STATE_FILE;
 use large_stage::write_environments;
 use serde_json::Value;
 
@@ -35,30 +39,32 @@ fn main() {
         Err(_) => vec![2_000, 4_000, 8_000, 16_000],
     };
     let root = std::env::temp_dir().join(format!("kp-bench-render-{}", std::process::id()));
-    println!("best of {RUNS}; gen timed as a process, the baseline's work timed inside its process");
     println!(
-        "{:>7} {:>12} {:>10} {:>13} {:>10} {:>7} {:>11}",
-        "topics", "gen ms", "gen MiB", "baseline ms", "base MiB", "ratio", "gen us/top"
+        "best of {RUNS}; both timed as processes (the baseline's loading of gen's outputs subtracted); \
+         CPU = user + system (10 ms steps), the figure to trust on a loaded machine"
     );
+    println!(" topics   gen ms  gen CPU  gen MiB   base ms  base CPU  base MiB   ratio  CPU rt gen us/top");
     for topics in sizes {
         let _ = fs::remove_dir_all(&root);
         let environments = root.join("environments");
         write_environments(&environments, topics);
         let rendered = root.join("templates");
-        let (gen_time, gen_rss) = best(|| run_gen(&environments, &rendered));
+        let gen_run = best(|| run_gen(&environments, &rendered));
         let baseline_out = root.join("baseline");
-        let (base_time, base_rss) =
-            best(|| run_baseline(&environments, &rendered.join("prod"), &baseline_out));
-        let same = same_files(&rendered.join("prod"), &baseline_out.join("prod"));
+        let base = best(|| run_baseline(&environments, &rendered.join("prod"), &baseline_out));
+        let differ = differing_files(&rendered.join("prod"), &baseline_out.join("prod"));
+        assert!(differ.is_empty(), "the baseline's files differ from gen's: {differ:?}");
         println!(
-            "{topics:>7} {:>12.1} {:>10.1} {:>13.1} {:>10.1} {:>6.2}x {:>11.1}{}",
-            ms(gen_time),
-            gen_rss as f64 / 1024.0,
-            ms(base_time),
-            base_rss as f64 / 1024.0,
-            gen_time.as_secs_f64() / base_time.as_secs_f64(),
-            gen_time.as_secs_f64() * 1e6 / topics as f64,
-            if same { "" } else { "  (baseline output differs from gen's!)" }
+            "{topics:>7} {:>8.1} {:>8.0} {:>8.1} {:>9.1} {:>9.0} {:>9.1} {:>6.2}x {:>6.2}x {:>10.1}",
+            ms(gen_run.wall),
+            ms(gen_run.cpu),
+            gen_run.rss_kib as f64 / 1024.0,
+            ms(base.wall),
+            ms(base.cpu),
+            base.rss_kib as f64 / 1024.0,
+            gen_run.wall.as_secs_f64() / base.wall.as_secs_f64(),
+            gen_run.cpu.as_secs_f64() / base.cpu.as_secs_f64().max(1e-3),
+            gen_run.wall.as_secs_f64() * 1e6 / topics as f64,
         );
     }
     let _ = fs::remove_dir_all(&root);
@@ -68,17 +74,32 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// The fastest of `RUNS` runs and the largest peak RSS (KiB) seen.
-fn best(mut run: impl FnMut() -> (Duration, u64)) -> (Duration, u64) {
-    let runs: Vec<(Duration, u64)> = (0..RUNS).map(|_| run()).collect();
-    (runs.iter().map(|r| r.0).min().expect("runs"), runs.iter().map(|r| r.1).max().expect("runs"))
+/// What one run of a process cost.
+#[derive(Clone, Copy)]
+struct Run {
+    wall: Duration,
+    /// User plus system CPU time.
+    cpu: Duration,
+    /// Peak resident set size in KiB.
+    rss_kib: u64,
 }
 
-/// Runs `cmd` under /usr/bin/time for its peak RSS; returns its wall time and peak RSS in KiB.
-fn timed(cmd: Command, what: &str) -> (Duration, u64, String) {
-    let rss_file = std::env::temp_dir().join(format!("kp-bench-rss-{}", std::process::id()));
+/// The fastest wall and CPU time of `RUNS` runs and the largest peak RSS seen.
+fn best(mut run: impl FnMut() -> Run) -> Run {
+    let runs: Vec<Run> = (0..RUNS).map(|_| run()).collect();
+    Run {
+        wall: runs.iter().map(|r| r.wall).min().expect("runs"),
+        cpu: runs.iter().map(|r| r.cpu).min().expect("runs"),
+        rss_kib: runs.iter().map(|r| r.rss_kib).max().expect("runs"),
+    }
+}
+
+/// Runs `cmd` under /usr/bin/time for its CPU time and peak RSS; returns them, its wall time and
+/// its standard output.
+fn timed(cmd: Command, what: &str) -> (Run, String) {
+    let stats_file = std::env::temp_dir().join(format!("kp-bench-time-{}", std::process::id()));
     let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.args(["-f", "%M", "-o"]).arg(&rss_file).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped.args(["-f", "%U %S %M", "-o"]).arg(&stats_file).arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         if let Some(v) = v {
             wrapped.env(k, v);
@@ -86,46 +107,67 @@ fn timed(cmd: Command, what: &str) -> (Duration, u64, String) {
     }
     let start = Instant::now();
     let output = wrapped.output().unwrap_or_else(|e| panic!("{what}: /usr/bin/time: {e}"));
-    let elapsed = start.elapsed();
+    let wall = start.elapsed();
     assert!(output.status.success(), "{what} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    let rss = fs::read_to_string(&rss_file).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    let _ = fs::remove_file(rss_file);
-    (elapsed, rss, String::from_utf8_lossy(&output.stdout).into_owned())
+    let stats = fs::read_to_string(&stats_file).unwrap_or_default();
+    let _ = fs::remove_file(stats_file);
+    let fields: Vec<f64> = stats.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let [user, system, rss] = fields[..] else { panic!("{what}: /usr/bin/time wrote {stats:?}") };
+    let run = Run { wall, cpu: Duration::from_secs_f64(user + system), rss_kib: rss as u64 };
+    (run, String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn run_gen(environments: &Path, out: &Path) -> (Duration, u64) {
+fn run_gen(environments: &Path, out: &Path) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gen"));
     cmd.arg("--environments").arg(environments).args(["render", "prod", "--out"]).arg(out);
-    let (elapsed, rss, _) = timed(cmd, "gen render");
-    (elapsed, rss)
+    timed(cmd, "gen render").0
 }
 
-/// Re-runs this bench binary as the baseline; its own report gives the time of its work.
-fn run_baseline(environments: &Path, rendered: &Path, out: &Path) -> (Duration, u64) {
+/// Re-runs this bench binary as the baseline, timed as a process like `gen`, less the wall and
+/// CPU time it reports for loading gen's outputs (which is not the work measured).
+fn run_baseline(environments: &Path, rendered: &Path, out: &Path) -> Run {
     let mut cmd = Command::new(std::env::current_exe().expect("bench binary"));
     let paths = [environments, rendered, out].map(|p| p.display().to_string()).join("\n");
     cmd.env(BASELINE_ENV, paths);
-    let (_, rss, stdout) = timed(cmd, "baseline");
-    let micros: u64 = stdout.trim().parse().expect("the baseline prints its time in microseconds");
-    (Duration::from_micros(micros), rss)
+    let (run, stdout) = timed(cmd, "baseline");
+    let loading: Vec<u64> = stdout.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let [wall_us, cpu_ns] = loading[..] else { panic!("the baseline prints its loading time: {stdout:?}") };
+    Run {
+        wall: run.wall.saturating_sub(Duration::from_micros(wall_us)),
+        cpu: run.cpu.saturating_sub(Duration::from_nanos(cpu_ns)),
+        rss_kib: run.rss_kib,
+    }
 }
 
-/// The baseline's process: load the outputs `gen` rendered as values (not timed), then parse every
-/// declaration file, serialise the outputs and write them into `out/prod` (timed).
+/// One output as the baseline holds it: the desired state as its own type (its keys are in field
+/// order, not sorted), every other file as a JSON value (sorted keys, as `gen` writes them).
+enum Output {
+    Desired(DesiredState),
+    Json(Value),
+    Yaml(Value),
+}
+
+/// The baseline's process: load the outputs `gen` rendered as values (reported, then subtracted),
+/// then parse every declaration file, serialise the outputs and write them into `out/prod`.
 fn baseline(environments: &Path, rendered: &Path, out: &Path) {
-    let outputs: BTreeMap<String, Value> = files(rendered)
+    let loading = Instant::now();
+    let loading_cpu = cpu_time_ns();
+    let outputs: BTreeMap<String, Output> = files(rendered)
         .into_iter()
         .map(|path| {
             let text = fs::read_to_string(&path).expect("rendered file");
-            let value = if path.extension().is_some_and(|e| e == "json") {
-                serde_json::from_str(&text).expect("rendered JSON")
+            let name = path.file_name().expect("file").to_string_lossy().into_owned();
+            let output = if name == DESIRED_STATE_FILE {
+                Output::Desired(serde_json::from_str(&text).expect("rendered desired state"))
+            } else if name.ends_with(".json") {
+                Output::Json(serde_json::from_str(&text).expect("rendered JSON"))
             } else {
-                serde_saphyr::from_str(&text).expect("rendered YAML")
+                Output::Yaml(serde_saphyr::from_str(&text).expect("rendered YAML"))
             };
-            (path.file_name().expect("file").to_string_lossy().into_owned(), value)
+            (name, output)
         })
         .collect();
-    let start = Instant::now();
+    let (loaded, loaded_cpu) = (loading.elapsed(), cpu_time_ns() - loading_cpu);
     let mut declarations = Vec::new();
     for dir in [environments.to_path_buf(), environments.join("stages"), environments.join("projects")] {
         for path in files(&dir) {
@@ -137,13 +179,11 @@ fn baseline(environments: &Path, rendered: &Path, out: &Path) {
     let staging = out.join(".prod.tmp");
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging).expect("staging");
-    for (name, value) in &outputs {
-        let text = if name.ends_with(".json") {
-            let mut text = serde_json::to_string_pretty(value).expect("JSON");
-            text.push('\n');
-            text
-        } else {
-            serde_saphyr::to_string(value).expect("YAML")
+    for (name, output) in &outputs {
+        let text = match output {
+            Output::Desired(state) => pretty_json(state),
+            Output::Json(value) => pretty_json(value),
+            Output::Yaml(value) => serde_saphyr::to_string(value).expect("YAML"),
         };
         fs::write(staging.join(name), text).expect("write");
     }
@@ -153,9 +193,21 @@ fn baseline(environments: &Path, rendered: &Path, out: &Path) {
     let target = out.join("prod");
     let _ = fs::remove_dir_all(&target);
     fs::rename(&staging, &target).expect("rename");
-    let elapsed = start.elapsed();
     std::hint::black_box(&declarations);
-    println!("{}", elapsed.as_micros());
+    println!("{} {loaded_cpu}", loaded.as_micros());
+}
+
+/// CPU time of this (single-threaded) process in nanoseconds, from /proc/self/schedstat (Linux).
+fn cpu_time_ns() -> u64 {
+    let stat = fs::read_to_string("/proc/self/schedstat").expect("/proc/self/schedstat");
+    stat.split_whitespace().next().and_then(|f| f.parse().ok()).expect("schedstat: run time")
+}
+
+/// Pretty JSON with a final newline, as `gen` writes its JSON files.
+fn pretty_json(value: &impl serde::Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("JSON");
+    text.push('\n');
+    text
 }
 
 /// Regular files directly in `dir`, sorted.
@@ -167,9 +219,15 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn same_files(a: &Path, b: &Path) -> bool {
-    let read = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
-        files(dir).into_iter().map(|p| (p.file_name().unwrap().into(), fs::read(&p).unwrap())).collect()
+/// Names of the files that are not byte-identical in `a` and `b` (or are in only one of them).
+fn differing_files(a: &Path, b: &Path) -> Vec<String> {
+    let read = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        files(dir)
+            .into_iter()
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap()))
+            .collect()
     };
-    read(a) == read(b)
+    let (a, b) = (read(a), read(b));
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    names.into_iter().filter(|name| a.get(*name) != b.get(*name)).cloned().collect()
 }

@@ -106,15 +106,10 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
     if !findings.is_empty() {
         print_findings(&findings, FindingFormat::Text);
     }
-    report.stages = rendered
-        .iter()
-        .map(|(stage, r)| {
-            let dir = args.out.join(stage.as_str());
-            let files =
-                statuses(&dir, r).into_iter().map(|(file, status)| FileReport { file, status }).collect();
-            StageReport { stage: *stage, directory: dir.display().to_string(), files }
-        })
-        .collect();
+    // Each file's status means reading the files in --out: only --check and the JSON report need it.
+    if args.check || args.format == OutputFormat::Json {
+        report.stages = stage_reports(&args.out, &rendered);
+    }
     if args.check {
         let stale: Vec<String> = report.stages.iter().flat_map(stale_lines).collect();
         if stale.is_empty() {
@@ -142,6 +137,18 @@ pub fn run(environments: &Path, args: &RenderArgs) -> ExitCode {
     eprintln!("rendered {} into {}", stage_list(&rendered), args.out.display());
     report.ok = true;
     finish(report, ExitCode::SUCCESS)
+}
+
+fn stage_reports(out: &Path, rendered: &BTreeMap<StageName, RenderedStage>) -> Vec<StageReport> {
+    rendered
+        .iter()
+        .map(|(stage, r)| {
+            let dir = out.join(stage.as_str());
+            let files =
+                statuses(&dir, r).into_iter().map(|(file, status)| FileReport { file, status }).collect();
+            StageReport { stage: *stage, directory: dir.display().to_string(), files }
+        })
+        .collect()
 }
 
 fn stage_list(rendered: &BTreeMap<StageName, RenderedStage>) -> String {

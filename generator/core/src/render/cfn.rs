@@ -51,23 +51,25 @@ pub fn sub(template: impl Into<String>) -> Value {
     json!(Expr::Sub(template.into()))
 }
 
-/// One resource.
+/// One resource. The fields of this and the other template structs are in the sorted order of
+/// their keys: templates are serialised straight from them, with sorted keys like every JSON
+/// value inside them.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Resource {
-    #[serde(rename = "Type")]
-    pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deletion_policy: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub update_replace_policy: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
     pub properties: Value,
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_replace_policy: Option<&'static str>,
 }
 
 impl Resource {
@@ -139,15 +141,15 @@ impl Resource {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Parameter {
-    #[serde(rename = "Type")]
-    pub kind: String,
-    pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_echo: Option<bool>,
+    #[serde(rename = "Type")]
+    pub kind: String,
 }
 
 /// A template output.
@@ -163,18 +165,18 @@ pub struct Output {
 pub struct Template {
     #[serde(rename = "AWSTemplateFormatVersion")]
     pub version: &'static str,
+    #[serde(rename = "Conditions", skip_serializing_if = "BTreeMap::is_empty")]
+    pub conditions: BTreeMap<String, Value>,
     #[serde(rename = "Description")]
     pub description: String,
     #[serde(rename = "Metadata", skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, Value>,
-    #[serde(rename = "Parameters", skip_serializing_if = "BTreeMap::is_empty")]
-    pub parameters: BTreeMap<String, Parameter>,
-    #[serde(rename = "Conditions", skip_serializing_if = "BTreeMap::is_empty")]
-    pub conditions: BTreeMap<String, Value>,
-    #[serde(rename = "Resources")]
-    pub resources: BTreeMap<String, Resource>,
     #[serde(rename = "Outputs", skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, Output>,
+    #[serde(rename = "Parameters", skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, Parameter>,
+    #[serde(rename = "Resources")]
+    pub resources: BTreeMap<String, Resource>,
 }
 
 impl Template {
@@ -217,10 +219,10 @@ impl Template {
         self.outputs.insert(name.to_string(), Output { description: description.to_string(), value });
     }
 
-    /// The template as YAML.
+    /// The template as YAML, keys sorted (the struct fields are in key order), without a copy
+    /// into a JSON value first.
     pub fn to_yaml(&self) -> String {
-        let value = serde_json::to_value(self).expect("templates serialise");
-        serde_saphyr::to_string(&value).expect("JSON values serialise to YAML")
+        serde_saphyr::to_string(self).expect("templates serialise to YAML")
     }
 }
 
