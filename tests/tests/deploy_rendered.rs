@@ -198,10 +198,10 @@ fn template_resources(text: &str) -> BTreeMap<String, String> {
         } else if let Some(ty) = line.strip_prefix("    Type: ") {
             let id = current.clone().expect("a Type belongs to a logical id");
             resources.insert(id, ty.trim_matches('"').to_string());
-        } else if let Some(id) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
-            if !id.starts_with(' ') {
-                current = Some(id.to_string());
-            }
+        } else if let Some(id) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && !id.starts_with(' ')
+        {
+            current = Some(id.to_string());
         }
     }
     resources

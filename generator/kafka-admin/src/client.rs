@@ -122,10 +122,10 @@ impl AdminConfig {
         if self.max_batch == 0 {
             return Err(Error::Config("max_batch must be at least 1".into()));
         }
-        if let Some(sasl) = &self.sasl {
-            if sasl.user.is_empty() {
-                return Err(Error::Config("the SASL user name is empty".into()));
-            }
+        if let Some(sasl) = &self.sasl
+            && sasl.user.is_empty()
+        {
+            return Err(Error::Config("the SASL user name is empty".into()));
         }
         Ok(())
     }

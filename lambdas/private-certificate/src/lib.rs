@@ -218,10 +218,11 @@ impl PrivateCertificate {
             return Ok(());
         };
         let mut arns = vec![stored.certificate_arn.clone()];
-        if let Ok(Some(s)) = self.superseded(&spec.prefix).await {
-            if s.revoked_at.is_none() && s.certificate_arn != physical_id {
-                arns.push(s.certificate_arn);
-            }
+        if let Ok(Some(s)) = self.superseded(&spec.prefix).await
+            && s.revoked_at.is_none()
+            && s.certificate_arn != physical_id
+        {
+            arns.push(s.certificate_arn);
         }
         for arn in arns {
             let Some(ca) = ca_of_certificate(&arn) else { continue };

@@ -382,21 +382,18 @@ async fn deploy_stack(
     index: usize,
 ) -> Result<StackOutcome, DeployError> {
     let existing = ctx.cfn.stack(&stack.name).await?;
-    if let Some(info) = &existing {
-        if let Some(hint) = events::blocked_status_hint(&stack.name, &info.status) {
-            return Err(DeployError::StackState {
-                stack: stack.name.clone(),
-                status: info.status.clone(),
-                hint,
-            });
-        }
+    if let Some(info) = &existing
+        && let Some(hint) = events::blocked_status_hint(&stack.name, &info.status)
+    {
+        return Err(DeployError::StackState { stack: stack.name.clone(), status: info.status.clone(), hint });
     }
     // A stack still in review holds no resources: start its creation afresh.
     let review_leftover = existing.as_ref().is_some_and(|i| i.status == "REVIEW_IN_PROGRESS");
-    if review_leftover && !ctx.args.dry_run {
-        if let Some(info) = &existing {
-            ctx.cfn.delete_empty_stack(&info.id).await?;
-        }
+    if review_leftover
+        && !ctx.args.dry_run
+        && let Some(info) = &existing
+    {
+        ctx.cfn.delete_empty_stack(&info.id).await?;
     }
     let create = existing.is_none() || review_leftover;
     ctx.record.begin_stack(&stack.name, create);
@@ -415,10 +412,10 @@ async fn deploy_stack(
     // The change set shown is the template as committed: every pin empty. Pins are passed only
     // when one is set (an interrupted rollout); otherwise they keep their empty value, and a create
     // takes the empty default, starting every node on its own, all together.
-    if let (Some(decl), Some(info)) = (&stack.rolling, &existing) {
-        if rolling::any_pinned(decl, &info.parameters) {
-            parameters.extend(rolling::released(decl));
-        }
+    if let (Some(decl), Some(info)) = (&stack.rolling, &existing)
+        && rolling::any_pinned(decl, &info.parameters)
+    {
+        parameters.extend(rolling::released(decl));
     }
     let rolling = stack.rolling.as_ref().filter(|_| !create);
     let secret_keys = ctx.cfn.no_echo_parameters(&stack.name, &template).await?;
@@ -782,12 +779,11 @@ async fn discard(
     create: bool,
 ) -> Result<(), DeployError> {
     ctx.cfn.delete_change_set(change_set).await?;
-    if create {
-        if let Some(info) = ctx.cfn.stack(stack_id).await? {
-            if info.status == "REVIEW_IN_PROGRESS" {
-                ctx.cfn.delete_empty_stack(&info.id).await?;
-            }
-        }
+    if create
+        && let Some(info) = ctx.cfn.stack(stack_id).await?
+        && info.status == "REVIEW_IN_PROGRESS"
+    {
+        ctx.cfn.delete_empty_stack(&info.id).await?;
     }
     Ok(())
 }

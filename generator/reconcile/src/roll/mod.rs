@@ -224,14 +224,14 @@ fn controller_blockers(
                 behind_ms: freshest - voter.last_caught_up_ms,
             });
         }
-        if let Some(&target) = targets.get(&node.id) {
-            if voter.log_end_offset < target {
-                out.push(Blocker::NotCaughtUpSinceRestart {
-                    node: node.id,
-                    log_end_offset: voter.log_end_offset,
-                    target,
-                });
-            }
+        if let Some(&target) = targets.get(&node.id)
+            && voter.log_end_offset < target
+        {
+            out.push(Blocker::NotCaughtUpSinceRestart {
+                node: node.id,
+                log_end_offset: voter.log_end_offset,
+                target,
+            });
         }
     }
     out
