@@ -103,9 +103,10 @@ fn usage_exit(err: &clap::Error) -> ExitCode {
     }
 }
 
-/// `GEN_LOG=debug` (an env filter: `kafka_admin=debug,gen=debug`, ...) prints where a command's
-/// time goes on stderr: each phase's span as it closes, with its busy and idle time, and one line
-/// per Kafka request and connection. Off when unset.
+/// `GEN_LOG=debug` (an env filter: `kafka_admin=debug,r#gen=debug`, ...; the binary's target is
+/// `r#gen`, `gen` being a keyword) prints where a command's time goes on stderr: each phase's span
+/// as it closes, with its busy and idle time, and one line per Kafka request and connection. Off
+/// when unset.
 fn init_log() {
     let Ok(filter) = std::env::var("GEN_LOG") else { return };
     let filter = match tracing_subscriber::EnvFilter::try_new(&filter) {
