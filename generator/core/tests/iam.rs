@@ -224,6 +224,7 @@ const WRAPPERS: &[(&str, &[&str])] = &[
     ("parameters.put(", &["put_parameter"]),
     ("parameters.describe(", &["describe_parameters"]),
     ("parameters.get_decrypted(", &["get_parameter"]),
+    ("parameters.get(", &["get_parameter"]),
     ("parameters.delete(", &["delete_parameters"]),
     ("parameters.sync_tags(", &["remove_tags_from_resource", "add_tags_to_resource"]),
     ("stacks.stack_status(", &["describe_stacks"]),
@@ -331,10 +332,31 @@ fn implied(ops: &BTreeSet<String>, source: &str) -> BTreeSet<&'static str> {
     if source.contains("get_decrypted(")
         || source.contains("with_decryption(true)")
         || source.contains("PasswordSource::Ssm(")
+        || reads_decrypted(source)
     {
         out.insert("kms:Decrypt");
     }
     out
+}
+
+/// Whether a `parameters.get(name, decrypt)` call passes `true` (its last argument, up to the
+/// call's closing parenthesis).
+fn reads_decrypted(source: &str) -> bool {
+    source.split("parameters.get(").skip(1).any(|call| {
+        let mut depth = 1;
+        let end = call
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map_or(call.len(), |(i, _)| i);
+        call[..end].trim_end().ends_with("true")
+    })
 }
 
 #[test]
