@@ -38,6 +38,14 @@ pub async fn sdk_config() -> SdkConfig {
         .build()
 }
 
+/// The endpoint of one service from `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `CLOUDWATCH`), which the SDK
+/// documents beside `AWS_ENDPOINT_URL` and which [`sdk_config`] alone does not read: a function
+/// applies it to the client of that service (the tests point CloudWatch at an endpoint that never
+/// answers).
+pub fn service_endpoint(service: &str) -> Option<String> {
+    std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|v| !v.is_empty())
+}
+
 /// The SDK's HTTPS client on rustls with the ring provider.
 pub fn https_client() -> SharedHttpClient {
     // ring keeps the build free of aws-lc's C/CMake toolchain, which matters for the
