@@ -267,6 +267,23 @@ mod tests {
     }
 
     #[test]
+    fn templates_serialise_with_sorted_keys_like_their_json_values() {
+        // to_yaml serialises the structs as they are: their fields must stay in key order.
+        let mut t = Template::new("every field set");
+        t.conditions.insert("IsProd".into(), json!({"Fn::Equals": ["a", "b"]}));
+        t.metadata.insert("Note".into(), json!({"b": 1, "a": 2}));
+        t.parameter("Size", "Number", "a size", Some("3"));
+        let p = t.parameters.get_mut("Size").expect("parameter");
+        (p.allowed_pattern, p.no_echo) = (Some("[0-9]+".into()), Some(true));
+        t.output("Arn", "the key", att("Key", "Arn"));
+        let mut key = Resource::new("AWS::KMS::Key", json!({"z": 1, "a": 2})).retain().depends_on(&["Other"]);
+        key.condition = Some("IsProd".into());
+        t.add("Key", key.skip_check("CKV_AWS_1", "why"));
+        let sorted = serde_saphyr::to_string(&serde_json::to_value(&t).unwrap()).unwrap();
+        assert_eq!(t.to_yaml(), sorted);
+    }
+
+    #[test]
     fn skip_checks_land_in_the_metadata_each_validator_reads() {
         let resource = Resource::new("AWS::S3::Bucket", json!({}))
             .skip_check("CKV_AWS_18", "access logs go to the central bucket")
