@@ -8,11 +8,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
 use aws_sdk_ssm::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 /// The SDK configuration of a function, from what the Lambda service puts in its environment:
 /// `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` when set (the tests
-/// point it at moto); standard retries and a rustls/ring HTTPS client.
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` and
+/// `AWS_ENDPOINT_URL_<SERVICE>` when set (the tests point them at moto); standard retries and a
+/// rustls/ring HTTPS client.
 ///
 /// Not `aws_config::defaults(..).load()`: its chain (profile files, IMDS, ECS, SSO, STS web
 /// identity, credential processes) finds nothing on Lambda, yet links STS and SSO clients into every
@@ -28,6 +30,7 @@ pub async fn sdk_config() -> SdkConfig {
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
         .identity_cache(IdentityCache::lazy().build())
         .retry_config(RetryConfig::standard())
+        .service_config(EnvServiceConfig)
         .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
@@ -38,12 +41,18 @@ pub async fn sdk_config() -> SdkConfig {
         .build()
 }
 
-/// The endpoint of one service from `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `CLOUDWATCH`), which the SDK
-/// documents beside `AWS_ENDPOINT_URL` and which [`sdk_config`] alone does not read: a function
-/// applies it to the client of that service (the tests point CloudWatch at an endpoint that never
-/// answers).
-pub fn service_endpoint(service: &str) -> Option<String> {
-    std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|v| !v.is_empty())
+/// The service-specific settings the SDK documents beside the global ones, from the environment
+/// only: `AWS_ENDPOINT_URL_<SERVICE ID>` (e.g. `AWS_ENDPOINT_URL_CLOUDWATCH`; the tests point one
+/// service at an endpoint that never answers). Each client asks for its own key when it is built
+/// from the [`SdkConfig`], and falls back to `AWS_ENDPOINT_URL` when this finds nothing.
+#[derive(Debug)]
+struct EnvServiceConfig;
+
+impl LoadServiceConfig for EnvServiceConfig {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        let service = key.service_id().to_uppercase().replace(' ', "_");
+        std::env::var(format!("{}_{service}", key.env())).ok().filter(|v| !v.is_empty())
+    }
 }
 
 /// The SDK's HTTPS client on rustls with the ring provider.

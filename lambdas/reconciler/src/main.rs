@@ -15,11 +15,7 @@ async fn main() -> Result<(), cfn_custom_resource::RuntimeError> {
     let (ssm, s3) = (aws_sdk_ssm::Client::new(&config), aws_sdk_s3::Client::from_conf(s3.build()));
     // Scheduled drift checks (an EventBridge input, no ResponseURL) go to the same reconciler.
     let scheduled = Arc::new(KafkaReconciler::new(ssm.clone(), s3.clone()));
-    let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config);
-    if let Some(url) = cfn_custom_resource::aws::service_endpoint("CLOUDWATCH") {
-        cloudwatch = cloudwatch.endpoint_url(url);
-    }
-    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build());
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
     let resource = KafkaReconciler::new(ssm, s3).with_cloudwatch(cloudwatch.clone());
     // Daily certificate renewal (renewal.rs) asks the certificate Lambda to issue and revoke.
     let lambda = aws_sdk_lambda::Client::new(&config);
