@@ -26,6 +26,9 @@ tests/scripts/kafka.sh install
 tests/scripts/asyncapi.sh install
 tests/scripts/browser.sh install
 
+# The build directory is reused between runs: sweep what Cargo left behind before it fills the disk.
+tests/scripts/sweep-target.sh "$CARGO_TARGET_DIR"
+
 step "style: cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
