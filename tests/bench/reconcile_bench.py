@@ -5,7 +5,12 @@ plan with nothing to do. Prints time, requests and peak RSS of each side; assert
 
 Run through tests/scripts/reconcile-bench.sh (it installs confluent-kafka, builds `gen` in release
 and reads the cluster's variables). Each run uses fresh names under its own prefix (`rbench...`),
-and everything created is deleted at the end, also on failure: the cluster is shared.
+and everything created is deleted, also on failure: the cluster is shared. Only one side's objects
+are on the cluster at a time: a run applies one side (gen's: apply, then the no-op plan and the
+peer's same reads of it), deletes it and waits until no node holds a partition directory of it any
+more, then does the same for the other side; which side goes first alternates from run to run.
+The nodes' heap in use is sampled from their metrics endpoints, and the bench stops if a node's log
+shows an OutOfMemoryError.
 
 The peer runs as a child process per step so that its peak RSS is that step's; it includes the
 Python interpreter, whose own figure (a child that only imports confluent_kafka) is printed too.
@@ -17,6 +22,7 @@ brackets, of its whole process. The machine is shared, so gen and the peer take 
 of each run alternates), each figure is a best and a median, and the load average is printed.
 """
 
+import glob
 import json
 import os
 import re
@@ -25,7 +31,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 RUNS = int(os.environ.get("RBENCH_RUNS", "3"))
 TOPICS = int(os.environ.get("RBENCH_TOPICS", "1000"))
@@ -35,6 +43,7 @@ BOOTSTRAP = os.environ["KAFKA_TEST_BOOTSTRAP_SASL"]
 CA = os.environ["KAFKA_TEST_CA_FILE"]
 USER = os.environ.get("KAFKA_TEST_ADMIN_USER", "admin")
 PASSWORD_FILE = os.environ["KAFKA_TEST_ADMIN_PASSWORD_FILE"]
+STATE_DIR = os.environ["KAFKA_TEST_STATE_DIR"]
 
 
 def peer_config():
@@ -178,7 +187,6 @@ def run_child(argv, env=None):
                             env=env)
     out, err = [], []
     # Read both pipes to the end before reaping the process (wait4 gives its own rusage).
-    import threading
     t = threading.Thread(target=lambda: err.append(proc.stderr.read()))
     t.start()
     out.append(proc.stdout.read())
@@ -258,6 +266,73 @@ def load():
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def node_dirs():
+    """The test nodes' data directories (the suite's cluster runs on this machine)."""
+    return sorted(glob.glob(os.path.join(STATE_DIR, "node-*", "data")))
+
+
+def wait_gone(prefix, bound=300):
+    """Waits until no node holds a partition directory of `prefix`: a broker renames a partition's
+    directory (`...-delete`) when it applies the topic's deletion, which is also when it stops
+    listing the topic, and removes it once it has let go of the log (file.delete.delay.ms later).
+    Returns the seconds waited; stops the bench past `bound`."""
+    start = time.perf_counter()
+    while True:
+        held = {d: sum(1 for e in os.listdir(d) if e.startswith(prefix)) for d in node_dirs()}
+        if not any(held.values()):
+            return time.perf_counter() - start
+        if time.perf_counter() - start > bound:
+            raise SystemExit(f"{prefix}: partition directories still on the nodes after {bound} s: {held}")
+        time.sleep(0.5)
+
+
+class NodeWatch:
+    """Node health while benching: the heap in use of every node (their metrics endpoints, sampled
+    in a thread) and any OutOfMemoryError in their logs since the bench started."""
+
+    def __init__(self):
+        self.urls = [u for u in os.environ.get("KAFKA_TEST_METRICS_URLS", "").split(",") if u]
+        self.logs = {p: os.path.getsize(p) for p in glob.glob(os.path.join(STATE_DIR, "node-*", "server.log"))}
+        self.peak = {}
+        self.heap_max = {}
+        self.kept = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self):
+        while not self.stop.wait(0.5):
+            for url in self.urls:
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as r:
+                        text = r.read().decode()
+                except OSError:
+                    continue
+                for name, into in (("jvm_heap_used_bytes", self.peak), ("jvm_heap_max_bytes", self.heap_max)):
+                    m = re.search(rf"^{name} (\S+)$", text, re.M)
+                    if m:
+                        into[url] = max(into.get(url, 0), float(m.group(1)) / 2**20)
+                # What the heap still held after its latest collection (an upper bound of the live
+                # data: the heap in use grows towards its limit before G1 collects).
+                kept = re.findall(r'^jvm_memory_pool_collection_used_bytes\{pool="G1 [^"]*"\} (\S+)$', text, re.M)
+                if kept:
+                    self.kept[url] = max(self.kept.get(url, 0), sum(float(k) for k in kept) / 2**20)
+
+    def check(self):
+        """Stops the bench if a node ran out of memory since it started."""
+        for path, offset in self.logs.items():
+            with open(path, "rb") as f:
+                f.seek(offset)
+                if b"OutOfMemoryError" in f.read():
+                    raise SystemExit(f"{path}: OutOfMemoryError during the bench; see tests/scripts/kafka.sh "
+                                     "(stop-node/start-node) and the script's header for the heap it needs")
+
+    def summary(self):
+        self.stop.set()
+        return ", ".join(f"node {i + 1} {self.peak.get(u, 0):.0f} of {self.heap_max.get(u, 0):.0f} MiB (after a "
+                         f"collection {self.kept.get(u, 0):.0f})" for i, u in enumerate(self.urls))
+
+
 def main():
     work = tempfile.mkdtemp(prefix="rbench-")
     tag = f"rbench{os.getpid() % 100000}"
@@ -266,7 +341,11 @@ def main():
     rows = {k: [] for k in ("gen_apply", "gen_wait", "gen_plan", "peer_apply", "peer_plan")}
     flaps = timeouts = 0
     cleanups = []
+    settles = []
     loads = [os.getloadavg()]
+    # A cluster still letting go of an earlier run's partitions is not a clean start.
+    settles.append(wait_gone("rbench"))
+    watch = NodeWatch()
     *_, python_rss, python_cpu = run_child([sys.executable, "-c", "import confluent_kafka.admin"])
     try:
         for run in range(RUNS):
@@ -280,11 +359,21 @@ def main():
                 paths[project] = os.path.join(work, f"{project}.json")
                 with open(paths[project], "w") as f:
                     json.dump(spec, f)
-                cleanups.append(paths[project])
+            run_loads = {}
+
+            def remove(project):
+                # Deletes one side's objects and waits until every node has let go of them, so that
+                # only one side's partitions are ever on the cluster.
+                peer("delete", paths[project])
+                cleanups.remove(project)
+                settles.append(wait_gone(project + "."))
+                watch.check()
 
             def gen_apply():
                 # gen, from scratch (waits for every broker unless RBENCH_NO_WAIT is set).
                 extra = ["--no-wait"] if no_wait else []
+                cleanups.append(g_project)
+                run_loads["gen"] = os.getloadavg()[0]
                 out, err, code, wall, rss, cpu = gen(g_root, "apply", "--yes", "--format", "json", *extra)
                 report = json.loads(out)
                 # Exit 1 with everything applied: a broker did not serve it within --wait-timeout.
@@ -300,11 +389,6 @@ def main():
                                           report["applied"]))
                 rows["gen_wait"].append((wait, 0, report.get("wait_requests", 0), 0))
 
-            def peer_apply():
-                r = peer("apply", paths[p_project])
-                rows["peer_apply"].append((r["seconds"], r["cpu"], r["requests"], r["rss"], r["by_api"],
-                                           r["process_cpu"]))
-
             def gen_plan():
                 # gen, nothing to do, on the state it applied.
                 nonlocal flaps
@@ -319,31 +403,44 @@ def main():
                 rows["peer_plan"].append((r["seconds"], r["cpu"], r["requests"], r["rss"], r["by_api"],
                                           r["process_cpu"]))
 
-            # Take turns: the first of each pair alternates from run to run.
-            for first, second in ((gen_apply, peer_apply), (gen_plan, peer_plan)):
-                if run % 2:
-                    first, second = second, first
-                first()
-                second()
-            noop, *_ = gen(g_root, "apply", "--yes", "--format", "json")
-            g = list(rows["gen_plan"][-1])
-            g[2] = json.loads(noop).get("observe_requests", 0)
-            rows["gen_plan"][-1] = tuple(g)
+            def gen_side():
+                gen_apply()
+                # The no-op plan and the peer's same reads of gen's state, taking turns too.
+                pair = (gen_plan, peer_plan) if run % 2 == 0 else (peer_plan, gen_plan)
+                for step in pair:
+                    step()
+                noop, *_ = gen(g_root, "apply", "--yes", "--format", "json")
+                g = list(rows["gen_plan"][-1])
+                g[2] = json.loads(noop).get("observe_requests", 0)
+                rows["gen_plan"][-1] = tuple(g)
+                remove(g_project)
+
+            def peer_side():
+                cleanups.append(p_project)
+                run_loads["peer"] = os.getloadavg()[0]
+                r = peer("apply", paths[p_project])
+                rows["peer_apply"].append((r["seconds"], r["cpu"], r["requests"], r["rss"], r["by_api"],
+                                           r["process_cpu"]))
+                remove(p_project)
+
+            # Take turns: the side that goes first alternates from run to run.
+            for side in ((gen_side, peer_side) if run % 2 == 0 else (peer_side, gen_side)):
+                side()
             loads.append(os.getloadavg())
-            print(f"run {run + 1} (load {load()}): gen apply {rows['gen_apply'][-1][0]:.2f} s "
+            print(f"run {run + 1} ({'gen' if run % 2 == 0 else 'peer'} first; load {run_loads['gen']:.1f} at "
+                  f"gen's apply, {run_loads['peer']:.1f} at the peer's): gen apply {rows['gen_apply'][-1][0]:.2f} s "
                   f"(wait {rows['gen_wait'][-1][0]:.2f} s), plan {rows['gen_plan'][-1][0]:.2f} s; "
                   f"confluent-kafka apply {rows['peer_apply'][-1][0]:.2f} s, "
-                  f"reads {rows['peer_plan'][-1][0]:.2f} s", file=sys.stderr)
-            for path in (paths[g_project], paths[p_project]):
-                peer("delete", path)
-                cleanups.remove(path)
+                  f"reads {rows['peer_plan'][-1][0]:.2f} s; deletes settled after "
+                  f"{settles[-2]:.0f} s and {settles[-1]:.0f} s", file=sys.stderr)
     finally:
-        for path in cleanups:
+        for project in cleanups:
             try:
-                peer("delete", path)
+                peer("delete", os.path.join(work, f"{project}.json"))
             except SystemExit as e:
                 print(e, file=sys.stderr)
         shutil.rmtree(work, ignore_errors=True)
+        heap = watch.summary()
 
     def best(rows_, i=0):
         return min(r[i] for r in rows_)
@@ -389,6 +486,8 @@ def main():
           f"reached --wait-timeout (cluster behind): {timeouts} of {RUNS}")
     print(f"gen requests: apply {ga[0][2]} (observe included), plan {gp[0][2]}; the wait {gw[0][2]}")
     print(f"peer requests by API (apply): {pa[0][4]}; (reads): {pp[0][4]}")
+    print(f"peak heap in use (metrics, every 0.5 s; most kept after a collection in brackets): {heap}; waits for the nodes to let go of a "
+          f"side's partitions: median {statistics.median(settles):.0f} s, longest {max(settles):.0f} s")
     print(f"peer RSS includes the Python interpreter: {python_rss:.1f} MiB ({python_cpu:.2f} s CPU) for "
           f"importing confluent_kafka alone")
 
