@@ -13,16 +13,19 @@
 # heap (the bench prints each node's peak heap in use and stops on an OutOfMemoryError in a node log).
 #
 #   reconcile-bench.sh        RBENCH_RUNS (default 3), RBENCH_TOPICS (default 1000),
-#                             RBENCH_NO_WAIT=1 to run gen apply with --no-wait
+#                             RBENCH_NO_WAIT=1 to run gen apply with --no-wait,
+#                             RBENCH_GEN=path to bench that gen binary instead of building one
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/kafka-platform/target}
 PYTHON=$(bash "$ROOT/tests/scripts/confluent-kafka.sh" python)
 eval "$(bash "$ROOT/tests/scripts/kafka.sh" env)"
-cargo build --release --locked -p kafka-gen --bin gen --manifest-path "$ROOT/Cargo.toml" >&2
+if [[ -z ${RBENCH_GEN:-} ]]; then
+    cargo build --release --locked -p kafka-gen --bin gen --manifest-path "$ROOT/Cargo.toml" >&2
+fi
 # A copy: the shared target's binary may be rebuilt by someone else while the bench runs.
 BIN_DIR=$(mktemp -d)
 trap 'rm -rf "$BIN_DIR"' EXIT
-cp "$CARGO_TARGET_DIR/release/gen" "$BIN_DIR/gen"
+cp "${RBENCH_GEN:-$CARGO_TARGET_DIR/release/gen}" "$BIN_DIR/gen"
 GEN="$BIN_DIR/gen" "$PYTHON" "$ROOT/tests/bench/reconcile_bench.py"

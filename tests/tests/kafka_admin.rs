@@ -197,11 +197,32 @@ async fn batches_are_split_and_writes_go_to_the_controller() {
     let other = *client.brokers().keys().find(|n| **n != controller).expect("3 brokers");
     assert_eq!(stats.by_api_and_node[&("CreateAcls".to_string(), other)], 1);
     assert_eq!(stats.by_api_and_node[&("IncrementalAlterConfigs".to_string(), controller)], 1);
+    // With no topic write beside them, the batches go through every broker, evenly: 3 bindings,
+    // one request per broker (the controller-designated one included).
+    let alone: Vec<AclBinding> = ["a", "b", "c"]
+        .map(|s| {
+            AclBinding::allow(
+                ResourceType::Topic,
+                format!("{prefix}-{s}"),
+                PatternType::Literal,
+                "User:batch-reader",
+                AclOperation::Read,
+            )
+        })
+        .into();
+    all_ok(client.create_acls_alone(&alone).await);
+    let stats = client.request_stats();
+    assert_eq!(stats.by_api["CreateAcls"], 1 + 3);
+    for node in client.brokers().keys() {
+        let expected = 1 + u64::from(*node == other);
+        assert_eq!(stats.by_api_and_node[&("CreateAcls".to_string(), *node)], expected, "broker {node}");
+    }
 
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     all_ok(client.delete_topics(&names).await);
     assert_eq!(client.request_stats().by_api_and_node[&("DeleteTopics".to_string(), controller)], 3);
-    all_ok(client.delete_acls(&[AclFilter::exact(&acl)]).await);
+    let filters: Vec<AclFilter> = std::iter::once(&acl).chain(&alone).map(AclFilter::exact).collect();
+    all_ok(client.delete_acls(&filters).await);
 }
 
 #[tokio::test]

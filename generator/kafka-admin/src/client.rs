@@ -433,13 +433,30 @@ impl AdminClient {
         }
     }
 
-    /// Where batch `k` of a write that may go through any broker is sent: the brokers other than
-    /// the controller-designated one in turn (that one's connection stays free for the topic
-    /// writes sent beside them), or the controller-designated one when it is the only broker.
-    pub(crate) fn spread(&self, k: usize) -> Target {
+    /// The brokers the batches of a write that may go through any broker are sent through in
+    /// turn: those other than the controller-designated one while topic writes go `beside` them
+    /// on its connection (a connection answers one request at a time), else every broker.
+    /// Empty: the controller-designated one takes every batch.
+    pub(crate) fn spread_over(&self, beside: bool) -> Vec<i32> {
         let view = self.view.lock().expect("view lock");
-        let others: Vec<i32> = view.brokers.keys().copied().filter(|n| Some(*n) != view.controller).collect();
-        if others.is_empty() { Target::Controller } else { Target::Prefer(others[k % others.len()]) }
+        let through: Vec<i32> =
+            view.brokers.keys().copied().filter(|n| !beside || Some(*n) != view.controller).collect();
+        through
+    }
+
+    /// Where batch `k` goes among the brokers of [`AdminClient::spread_over`].
+    pub(crate) fn spread(through: &[i32], k: usize) -> Target {
+        if through.is_empty() { Target::Controller } else { Target::Prefer(through[k % through.len()]) }
+    }
+
+    /// Items per request when `n` items are sent through `targets` connections: the fewest
+    /// requests of at most `max_batch`, rounded up to a multiple of `targets` and evened out, so
+    /// that every connection carries the same share (4,007 ACLs over 3 brokers: 6 of 668, two per
+    /// broker, rather than 4 of 1,000 and one of 7 with two of 1,000 on one broker).
+    pub(crate) fn even_batch(&self, n: usize, targets: usize) -> usize {
+        let targets = targets.max(1);
+        let requests = n.div_ceil(self.config.max_batch.max(1)).div_ceil(targets) * targets;
+        n.div_ceil(requests.max(1)).max(1)
     }
 
     /// Runs `op` until it succeeds, fails for good, or the retry policy is used up.
@@ -477,6 +494,18 @@ impl AdminClient {
         send: impl AsyncFn(usize, Vec<I>) -> Result<Vec<Result<T>>>,
         settle: impl Fn(&Error) -> Option<T>,
     ) -> Vec<Result<T>> {
+        self.batch_of(self.config.max_batch, items, send, settle).await
+    }
+
+    /// [`AdminClient::batch`] with `size` items per request (at most `max_batch`).
+    pub(crate) async fn batch_of<I: Clone, T>(
+        &self,
+        size: usize,
+        items: &[I],
+        send: impl AsyncFn(usize, Vec<I>) -> Result<Vec<Result<T>>>,
+        settle: impl Fn(&Error) -> Option<T>,
+    ) -> Vec<Result<T>> {
+        let size = size.clamp(1, self.config.max_batch.max(1));
         let policy = self.config.retry;
         let mut results: Vec<Option<Result<T>>> = (0..items.len()).map(|_| None).collect();
         let mut retried = vec![false; items.len()];
@@ -486,7 +515,7 @@ impl AdminClient {
             let last_attempt = attempt >= policy.max_attempts;
             let mut again = Vec::new();
             let mut refresh = false;
-            let chunks: Vec<&[usize]> = pending.chunks(self.config.max_batch).collect();
+            let chunks: Vec<&[usize]> = pending.chunks(size).collect();
             let outcomes = futures_util::future::join_all(chunks.iter().enumerate().map(|(k, chunk)| {
                 let batch: Vec<I> = chunk.iter().map(|&i| items[i].clone()).collect();
                 send(k, batch)
@@ -666,8 +695,13 @@ mod tests {
             view.controller = Some(2);
             view.down_until.insert("a:1".into(), Instant::now() + Duration::from_secs(60));
         }
-        let spread: Vec<Target> = (0..4).map(|k| client.spread(k)).collect();
+        let beside = client.spread_over(true);
+        let spread: Vec<Target> = (0..4).map(|k| AdminClient::spread(&beside, k)).collect();
         assert_eq!(spread, [Target::Prefer(1), Target::Prefer(3), Target::Prefer(1), Target::Prefer(3)]);
+        // With nothing beside them, through every broker.
+        let all = client.spread_over(false);
+        let spread: Vec<Target> = (0..4).map(|k| AdminClient::spread(&all, k)).collect();
+        assert_eq!(spread, [Target::Prefer(1), Target::Prefer(2), Target::Prefer(3), Target::Prefer(1)]);
         // The preferred broker first, the others after it; one that is down last.
         assert_eq!(client.candidates(Target::Prefer(3)).unwrap(), ["c:1", "b:1", "a:1"]);
         assert_eq!(client.candidates(Target::Prefer(1)).unwrap(), ["b:1", "c:1", "a:1"]);
@@ -675,7 +709,23 @@ mod tests {
         let single = self::client(1, 10);
         single.view.lock().unwrap().brokers = [(1, "a:1".to_string())].into();
         single.view.lock().unwrap().controller = Some(1);
-        assert_eq!(single.spread(3), Target::Controller);
+        assert_eq!(AdminClient::spread(&single.spread_over(true), 3), Target::Controller);
+        assert_eq!(AdminClient::spread(&single.spread_over(false), 3), Target::Prefer(1));
+    }
+
+    #[test]
+    fn batches_are_even_and_a_multiple_of_the_connections() {
+        let client = client(1, 1000);
+        // 4,007 over 3 brokers: 6 requests of 668; over 2: 6 too; 1,000 over 1: one request.
+        assert_eq!(client.even_batch(4007, 3), 668);
+        assert_eq!(client.even_batch(4007, 2), 668);
+        assert_eq!(client.even_batch(1000, 1), 1000);
+        assert_eq!(client.even_batch(1001, 1), 501);
+        // Small writes still use every connection; nothing or no connection does not divide by 0.
+        assert_eq!(client.even_batch(10, 3), 4);
+        assert_eq!(client.even_batch(1, 3), 1);
+        assert_eq!(client.even_batch(0, 3), 1);
+        assert_eq!(client.even_batch(10, 0), 10);
     }
 
     #[test]

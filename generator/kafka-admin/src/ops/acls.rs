@@ -96,11 +96,23 @@ impl AdminClient {
     /// them together; that node's connection stays free for topic writes sent beside them).
     /// Results are in the order of `bindings`.
     pub async fn create_acls(&self, bindings: &[AclBinding]) -> Vec<Result<()>> {
-        self.batch(
+        self.create_acls_through(bindings, true).await
+    }
+
+    /// [`AdminClient::create_acls`] when no topic write is sent beside it: the requests through
+    /// every broker, the controller-designated one included (one more connection sharing them).
+    pub async fn create_acls_alone(&self, bindings: &[AclBinding]) -> Vec<Result<()>> {
+        self.create_acls_through(bindings, false).await
+    }
+
+    async fn create_acls_through(&self, bindings: &[AclBinding], beside: bool) -> Vec<Result<()>> {
+        let through = self.spread_over(beside);
+        self.batch_of(
+            self.even_batch(bindings.len(), through.len()),
             bindings,
             async |k, batch| {
                 let response = self
-                    .send(self.spread(k), |_| {
+                    .send(AdminClient::spread(&through, k), |_| {
                         CreateAclsRequest::default().with_creations(
                             batch
                                 .iter()
