@@ -7,7 +7,8 @@
 //! ratio; asserts nothing, but stops when the baseline's files differ from gen's.
 //!
 //! Run: `cargo bench -p kafka-gen --bench render` (release-profile `gen`);
-//! `KP_BENCH_TOPICS=2000` limits the sizes.
+//! `KP_BENCH_TOPICS=2000` limits the sizes. `KP_BENCH_KEEP=1` keeps the generated declarations and
+//! outputs (the directory is printed) for profiling `gen` on them.
 
 #[path = "../../core/benches/support/large_stage.rs"]
 #[allow(dead_code)] // shared with the core bench, which uses all of it
@@ -67,7 +68,11 @@ fn main() {
             gen_run.wall.as_secs_f64() * 1e6 / topics as f64,
         );
     }
-    let _ = fs::remove_dir_all(&root);
+    if std::env::var_os("KP_BENCH_KEEP").is_some() {
+        println!("kept: {} (the last size)", root.display());
+    } else {
+        let _ = fs::remove_dir_all(&root);
+    }
 }
 
 fn ms(d: Duration) -> f64 {
