@@ -6,7 +6,10 @@
 # of tests/run.sh: a benchmark, not a test.
 #
 #   lambda-bench.sh    LAMBDA_BENCH_RUNS (default 3); LAMBDA_BENCH_PROFILE (default lambda) to
-#                      package with another cargo profile, e.g. release
+#                      package with another cargo profile, e.g. release; LAMBDA_BENCH_TARGET_DIR
+#                      (default CARGO_TARGET_DIR) for the Lambda builds only, so that a profile
+#                      overridden from the environment (CARGO_PROFILE_LAMBDA_OPT_LEVEL=3) builds
+#                      beside the usual one instead of over it
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -17,6 +20,7 @@ BOTO3_VERSION=1.44.8
 CRYPTOGRAPHY_VERSION=50.0.2
 VENV="$TOOLS_DIR/lambda-peer-boto3-$BOTO3_VERSION-cryptography-$CRYPTOGRAPHY_VERSION"
 PROFILE=${LAMBDA_BENCH_PROFILE:-lambda}
+LAMBDA_TARGET_DIR=${LAMBDA_BENCH_TARGET_DIR:-$CARGO_TARGET_DIR}
 
 if [[ ! -x "$VENV/bin/python" || ! -f "$VENV/.complete" ]]; then
     echo "lambda-bench.sh: installing boto3 $BOTO3_VERSION and cryptography $CRYPTOGRAPHY_VERSION into $VENV" >&2
@@ -29,10 +33,14 @@ if [[ ! -x "$VENV/bin/python" || ! -f "$VENV/.complete" ]]; then
 fi
 
 eval "$(bash "$ROOT/tests/scripts/moto.sh" env)"
-ZIPS=$(mktemp -d)
-trap 'rm -rf "$ZIPS"' EXIT
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+ZIPS=$WORK/zips
 cd "$ROOT"
-cargo run --quiet --locked -p kafka-gen --bin gen -- package --profile "$PROFILE" --out "$ZIPS" \
+# gen itself builds in the shared target dir; a copy, since others' builds replace debug/gen.
+cargo build --quiet --locked -p kafka-gen --bin gen >&2
+cp "$CARGO_TARGET_DIR/debug/gen" "$WORK/gen"
+CARGO_TARGET_DIR=$LAMBDA_TARGET_DIR "$WORK/gen" package --profile "$PROFILE" --out "$ZIPS" \
     --function secure-password --function private-certificate --function reconciler >&2
 LAMBDA_BENCH_ZIPS=$ZIPS LAMBDA_BENCH_PYTHON="$VENV/bin/python" \
     cargo test --quiet --locked -p platform-tests --test lambda_bench -- --ignored --nocapture
