@@ -5,7 +5,8 @@
 #
 #   ./shellcheck.sh install pip install the pinned version into $TOOLS_DIR/shellcheck-<version> (idempotent)
 #   ./shellcheck.sh lint    check every script; any finding fails (a justified exception is an
-#                           inline disable directive with its reason, next to the line)
+#                           inline disable directive with its reason, next to the line); every
+#                           tests/scripts/*.sh must be executable
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,6 +32,15 @@ lint() {
     echo "$("$VENV/bin/shellcheck" --version | sed -n 's/^version: /shellcheck /p') on ${#files[@]} scripts"
     # -x: follow `source` of files given on the command line; -S style: every severity counts.
     "$VENV/bin/shellcheck" -x -S style "${files[@]}"
+    # tests/run.sh runs these scripts directly: one committed without its executable bit stops CI.
+    local missing=0
+    for f in tests/scripts/*.sh; do
+        if [[ ! -x "$f" ]]; then
+            echo "$f: not executable (git update-index --chmod=+x $f)" >&2
+            missing=1
+        fi
+    done
+    [[ $missing -eq 0 ]] || exit 1
     echo "shellcheck: 0 findings"
 }
 
