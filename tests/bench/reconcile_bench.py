@@ -479,6 +479,13 @@ def main():
     print(f"ratios (medians, wall): apply {'(--no-wait) ' if no_wait else 'without the wait '}/ peer "
           f"{ratio_apply:.2f}x" + ("" if no_wait else f", apply with the wait / peer {med(ga) / med(pa):.2f}x")
           + f"; plan / peer reads {med(gp) / med(pp):.2f}x")
+    # Each run's own ratio: both sides ran within a minute or two of each other, so a load change
+    # between runs (another build starting) moves both, where medians of each side need not.
+    run_apply = [a[0] / p[0] for a, p in zip(apply_only, pa)]
+    run_plan = [g[0] / p[0] for g, p in zip(gp, pp)]
+    print(f"ratios (per run, wall): apply {'(--no-wait) ' if no_wait else 'without the wait '}/ peer median "
+          f"{statistics.median(run_apply):.2f}x ({min(run_apply):.2f}-{max(run_apply):.2f}x); plan / peer reads "
+          f"median {statistics.median(run_plan):.2f}x ({min(run_plan):.2f}-{max(run_plan):.2f}x)")
     print(f"ratios (medians, CPU): apply / peer {med(ga, 1) / med(pa, 1):.2f}x, plan / peer reads "
           f"{med(gp, 1) / med(pp, 1):.2f}x (gen: whole process; peer: its timed part; its whole process "
           f"{med(pa, 5):.2f} s and {med(pp, 5):.2f} s CPU, interpreter included)")
