@@ -108,7 +108,7 @@ fn best(mut run: impl FnMut() -> Run) -> Run {
 fn timed(cmd: Command, what: &str) -> (Run, String) {
     let stats_file = std::env::temp_dir().join(format!("kp-bench-time-{}", std::process::id()));
     let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.args(["-f", "%U %S %M", "-o"]).arg(&stats_file).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped.args(["-f", "%M", "-o"]).arg(&stats_file).arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         if let Some(v) = v {
             wrapped.env(k, v);
@@ -122,9 +122,9 @@ fn timed(cmd: Command, what: &str) -> (Run, String) {
     assert!(output.status.success(), "{what} failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let stats = fs::read_to_string(&stats_file).unwrap_or_default();
     let _ = fs::remove_file(stats_file);
-    let fields: Vec<f64> = stats.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-    let [_user, _system, rss] = fields[..] else { panic!("{what}: /usr/bin/time wrote {stats:?}") };
-    let run = Run { wall, cpu, rss_kib: rss as u64 };
+    let rss_kib: u64 =
+        stats.trim().parse().unwrap_or_else(|_| panic!("{what}: /usr/bin/time wrote {stats:?}"));
+    let run = Run { wall, cpu, rss_kib };
     (run, String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
